@@ -1,0 +1,56 @@
+"""Agent configuration, read from the environment (prefix ``WP_``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AgentSettings(BaseSettings):
+    """Everything the room agent needs; one instance per process."""
+
+    model_config = SettingsConfigDict(env_prefix="WP_", extra="ignore")
+
+    control_url: str = "ws://127.0.0.1:8000"
+    room_id: str = "local"
+    agent_secret: str = ""
+
+    # X display to capture. None: the launcher starts Xvfb, PulseAudio and Chromium itself.
+    display: str | None = None
+    width: int = Field(default=1280, ge=64, le=3840)
+    height: int = Field(default=720, ge=64, le=2160)
+    fps: int = Field(default=30, ge=1, le=60)
+    codec: Literal["h264", "vp8"] = "h264"
+    bitrate_kbps: int = Field(default=3000, ge=100, le=50000)
+    keyframe_interval_s: float = Field(default=4.0, gt=0)
+    keyframe_min_gap_ms: int = Field(default=250, ge=0)
+    audio_bitrate_kbps: int = Field(default=128, ge=16, le=510)
+
+    start_url: str = "about:blank"
+    ice_servers: list[dict[str, Any]] = Field(default_factory=list)
+
+    # Chromium DevTools port on 127.0.0.1 (0: let Chromium pick, read DevToolsActivePort).
+    cdp_port: int = 0
+    pulse_sink: str = "wp_sink"
+    # PulseAudio server (e.g. unix:/run/pulse/native) when not launching our own.
+    pulse_server: str | None = None
+    chromium: str = "/usr/bin/chromium"
+    chromium_extra_args: list[str] = Field(default_factory=list)
+    # Parent dir for the fresh profile and runtime dirs (removed on exit). None: system temp.
+    profile_dir: str | None = None
+    # In launch mode the agent also needs audio; set False to run without PulseAudio.
+    audio: bool = True
+
+    heartbeat_s: float = Field(default=10.0, gt=0)
+    log_level: str = "INFO"
+
+    @field_validator("ice_servers", "chromium_extra_args", mode="before")
+    @classmethod
+    def _json_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            return json.loads(value) if value else []
+        return value

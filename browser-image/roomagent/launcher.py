@@ -1,0 +1,282 @@
+"""Starts and supervises Xvfb, PulseAudio and Chromium for one room (local mode and container).
+
+Every child runs in its own process group with a parent-death signal, so neither a clean exit nor
+a crash of the agent leaves stray processes. Profile and runtime dirs are private temp dirs that
+are removed on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from .config import AgentSettings
+
+log = logging.getLogger("roomagent.launcher")
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _child_setup() -> Callable[[], None]:
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def setup() -> None:
+        # Die with the agent even if it is SIGKILLed.
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+    return setup
+
+
+class LaunchError(RuntimeError):
+    pass
+
+
+@dataclass
+class Child:
+    name: str
+    proc: asyncio.subprocess.Process
+    pgid: int
+
+
+@dataclass
+class Launched:
+    display: str
+    pulse_server: str | None
+    cdp_port: int
+    env: dict[str, str]
+    children: list[Child] = field(default_factory=list)
+
+
+def chromium_args(
+    settings: AgentSettings, profile: Path, display_env: dict[str, str], as_root: bool
+) -> list[str]:
+    args = [
+        settings.chromium,
+        f"--user-data-dir={profile}",
+        f"--remote-debugging-port={settings.cdp_port}",
+        "--remote-debugging-address=127.0.0.1",
+        "--kiosk",
+        "--window-position=0,0",
+        f"--window-size={settings.width},{settings.height}",
+        "--autoplay-policy=no-user-gesture-required",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--disable-background-timer-throttling",
+        "--disable-backgrounding-occluded-windows",
+        "--disable-renderer-backgrounding",
+        "--disable-features=Translate,MediaRouter,DialMediaRouteProvider",
+        "--disable-session-crashed-bubble",
+        "--noerrdialogs",
+        "--password-store=basic",
+        "--use-mock-keychain",
+        "--test-type",
+        "--disable-gpu",
+    ]
+    if as_root:
+        args.append("--no-sandbox")
+    args.extend(settings.chromium_extra_args)
+    args.append(settings.start_url)
+    return args
+
+
+class Launcher:
+    """Owns the room's X server, sound server and browser processes."""
+
+    def __init__(self, settings: AgentSettings) -> None:
+        self.settings = settings
+        self._tmp: Path | None = None
+        self.launched: Launched | None = None
+
+    async def start(self) -> Launched:
+        s = self.settings
+        self._tmp = Path(tempfile.mkdtemp(prefix="wp-room-", dir=s.profile_dir))
+        runtime = self._tmp / "run"
+        profile = self._tmp / "profile"
+        runtime.mkdir(mode=0o700)
+        profile.mkdir(mode=0o700)
+        env = dict(os.environ)
+        env.pop("WP_AGENT_SECRET", None)
+        launched = Launched(display="", pulse_server=None, cdp_port=0, env=env)
+        self.launched = launched
+        try:
+            launched.display = await self._start_xvfb(launched)
+            env["DISPLAY"] = launched.display
+            env["XDG_RUNTIME_DIR"] = str(runtime)
+            if s.audio:
+                launched.pulse_server = await self._start_pulse(launched, runtime)
+                env["PULSE_SERVER"] = launched.pulse_server
+            env["HOME"] = str(self._tmp)
+            launched.cdp_port = await self._start_chromium(launched, profile)
+        except BaseException:
+            await self.stop()
+            raise
+        return launched
+
+    async def _spawn(self, launched: Launched, name: str, argv: list[str], **kw: object) -> Child:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_child_setup(),
+            **kw,  # type: ignore[arg-type]
+        )
+        child = Child(name=name, proc=proc, pgid=proc.pid)
+        launched.children.append(child)
+        log.info("started %s", name, extra={"pid": proc.pid})
+        return child
+
+    async def _start_xvfb(self, launched: Launched) -> str:
+        s = self.settings
+        rfd, wfd = os.pipe()
+        try:
+            await self._spawn(
+                launched,
+                "xvfb",
+                [
+                    "Xvfb",
+                    "-displayfd",
+                    str(wfd),
+                    "-screen",
+                    "0",
+                    f"{s.width}x{s.height}x24",
+                    "-nolisten",
+                    "tcp",
+                    "-noreset",
+                    "+extension",
+                    "XFIXES",
+                    "+extension",
+                    "XTEST",
+                ],
+                pass_fds=(wfd,),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+        finally:
+            os.close(wfd)
+        loop = asyncio.get_running_loop()
+        try:
+            data = await asyncio.wait_for(loop.run_in_executor(None, os.read, rfd, 64), 10)
+        finally:
+            os.close(rfd)
+        if not data.strip():
+            raise LaunchError("Xvfb did not report a display number")
+        return ":" + data.decode().strip()
+
+    async def _start_pulse(self, launched: Launched, runtime: Path) -> str:
+        s = self.settings
+        socket_path = runtime / "pulse-native"
+        script = runtime / "default.pa"
+        script.write_text(
+            f"load-module module-native-protocol-unix auth-anonymous=1 socket={socket_path}\n"
+            f"load-module module-null-sink sink_name={s.pulse_sink} rate=48000 channels=2\n"
+            f"set-default-sink {s.pulse_sink}\n"
+        )
+        env = dict(launched.env, XDG_RUNTIME_DIR=str(runtime), HOME=str(runtime))
+        await self._spawn(
+            launched,
+            "pulseaudio",
+            [
+                "pulseaudio",
+                "-n",
+                "-F",
+                str(script),
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--disable-shm=yes",
+                "--use-pid-file=no",
+                "--system=no",
+                "--log-level=error",
+            ],
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        for _ in range(200):
+            if socket_path.exists():
+                return f"unix:{socket_path}"
+            self._check_alive(launched)
+            await asyncio.sleep(0.025)
+        raise LaunchError("PulseAudio did not create its socket")
+
+    async def _start_chromium(self, launched: Launched, profile: Path) -> int:
+        argv = chromium_args(self.settings, profile, launched.env, os.geteuid() == 0)
+        await self._spawn(
+            launched,
+            "chromium",
+            argv,
+            env=launched.env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        port_file = profile / "DevToolsActivePort"
+        for _ in range(600):
+            if port_file.exists():
+                text = port_file.read_text().split()
+                if text:
+                    return int(text[0])
+            self._check_alive(launched)
+            await asyncio.sleep(0.05)
+        raise LaunchError("Chromium did not open its DevTools port")
+
+    def _check_alive(self, launched: Launched) -> None:
+        for child in launched.children:
+            if child.proc.returncode is not None:
+                raise LaunchError(f"{child.name} exited with {child.proc.returncode}")
+
+    async def wait_any_exit(self) -> Child:
+        """Return the first child that exits (the caller treats it as fatal)."""
+        assert self.launched is not None
+        children = self.launched.children
+        waits = {asyncio.ensure_future(c.proc.wait()): c for c in children}
+        try:
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for fut in waits:
+                fut.cancel()
+        return waits[next(iter(done))]
+
+    async def stop(self) -> None:
+        launched = self.launched
+        if launched is not None:
+            for child in reversed(launched.children):
+                await self._kill(child)
+            launched.children.clear()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    async def _kill(self, child: Child) -> None:
+        # Collect descendants first: some may have left the process group.
+        try:
+            descendants = psutil.Process(child.proc.pid).children(recursive=True)
+        except psutil.Error:
+            descendants = []
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.pgid, sig)
+            for d in descendants:
+                with contextlib.suppress(psutil.Error):
+                    d.send_signal(sig)
+            try:
+                await asyncio.wait_for(child.proc.wait(), 3 if sig == signal.SIGTERM else 5)
+                _, alive = psutil.wait_procs(descendants, timeout=1)
+                if not alive:
+                    break
+            except TimeoutError:
+                continue
+        log.info("stopped %s", child.name, extra={"rc": child.proc.returncode})

@@ -1,0 +1,100 @@
+"""Fan-out of encoded packets to every viewer through latest-wins bounded queues."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Callable
+
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+
+class PacketTrack(MediaStreamTrack):
+    """A track whose ``recv()`` yields pre-encoded ``av.Packet``s (aiortc only packs them).
+
+    The queue is bounded: when a slow viewer falls behind, the oldest packet is dropped. A video
+    viewer that lost a packet skips deltas until the next keyframe and asks the source for one.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        maxlen: int,
+        on_need_keyframe: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.kind = kind
+        self._queue: collections.deque[av.Packet] = collections.deque(maxlen=maxlen)
+        self._event = asyncio.Event()
+        self._on_need_keyframe = on_need_keyframe
+        self._video = kind == "video"
+        self.need_keyframe = self._video
+        self.dropped = 0
+        self.delivered = 0
+        self.on_stop: Callable[[PacketTrack], None] | None = None
+
+    def push(self, packet: av.Packet) -> None:
+        if self.readyState != "live":
+            return
+        if self._video and self.need_keyframe:
+            if not packet.is_keyframe:
+                self.dropped += 1
+                return
+            self.need_keyframe = False
+        if len(self._queue) == self._queue.maxlen:
+            self._queue.popleft()
+            self.dropped += 1
+            if self._video:
+                # The decoder now misses a reference: wait for the next keyframe.
+                self._queue.clear()
+                if not packet.is_keyframe:
+                    self.need_keyframe = True
+                    self.dropped += 1
+                    if self._on_need_keyframe:
+                        self._on_need_keyframe()
+                    return
+        self._queue.append(packet)
+        self._event.set()
+
+    async def recv(self) -> av.Packet:  # type: ignore[override]
+        while not self._queue:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._event.clear()
+            await self._event.wait()
+        self.delivered += 1
+        return self._queue.popleft()
+
+    def stop(self) -> None:
+        super().stop()
+        self._event.set()
+        if self.on_stop is not None:
+            cb, self.on_stop = self.on_stop, None
+            cb(self)
+
+
+class Broadcaster:
+    """Holds the live viewer tracks of one encoded stream."""
+
+    def __init__(self, kind: str, maxlen: int) -> None:
+        self.kind = kind
+        self.maxlen = maxlen
+        self.tracks: set[PacketTrack] = set()
+        self.packets = 0
+        self.bytes = 0
+
+    def subscribe(self, on_need_keyframe: Callable[[], None] | None = None) -> PacketTrack:
+        track = PacketTrack(self.kind, self.maxlen, on_need_keyframe)
+        track.on_stop = self.tracks.discard
+        self.tracks.add(track)
+        return track
+
+    def publish(self, packet: av.Packet) -> None:
+        self.packets += 1
+        self.bytes += packet.size
+        for track in list(self.tracks):
+            track.push(packet)
+
+    def dropped(self) -> int:
+        return sum(t.dropped for t in self.tracks)

@@ -1,0 +1,92 @@
+"""`Annotated` dependencies: the only things routes import to reach services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from controlplane.api.errors import ApiError
+from controlplane.auth.users import UserManager, user_manager_for
+from controlplane.context import AppContext
+from controlplane.models import User
+from controlplane.settings import Settings
+
+
+def get_ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[AppContext, Depends(get_ctx)]
+
+
+def get_settings(ctx: Ctx) -> Settings:
+    return ctx.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_db(ctx: Ctx) -> AsyncIterator[AsyncSession]:
+    async with ctx.sessionmaker() as session:
+        yield session
+
+
+DbSession = Annotated[AsyncSession, Depends(get_db)]
+
+
+def get_user_manager(db: DbSession, ctx: Ctx) -> UserManager:
+    return user_manager_for(db, ctx)
+
+
+Users = Annotated[UserManager, Depends(get_user_manager)]
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/login", auto_error=False)
+
+
+async def get_current_user(
+    users: Users, ctx: Ctx, token: Annotated[str | None, Depends(_bearer)]
+) -> User:
+    if not token:
+        raise ApiError(401, "not_authenticated", "Not authenticated", {"WWW-Authenticate": "Bearer"})
+    user = await ctx.jwt.read_token(token, users)
+    if user is None or not user.is_active:
+        raise ApiError(401, "invalid_token", "Token is invalid or expired", {"WWW-Authenticate": "Bearer"})
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_current_superuser(user: CurrentUser) -> User:
+    if not user.is_superuser:
+        raise ApiError(403, "forbidden", "Administrators only")
+    return user
+
+
+CurrentSuperuser = Annotated[User, Depends(get_current_superuser)]
+
+
+def client_ip(request: Request, settings: SettingsDep) -> str:
+    if settings.TRUST_PROXY_HEADERS:
+        forwarded = request.headers.get("x-forwarded-for")
+        if forwarded:
+            return forwarded.split(",")[0].strip()[:64]
+    return request.client.host if request.client else "unknown"
+
+
+ClientIp = Annotated[str, Depends(client_ip)]
+
+
+async def enforce(ctx: AppContext, key: str, *, limit: int, window_s: int) -> None:
+    """Count a hit against a rate limit; raise 429 with Retry-After once it is exceeded."""
+    retry_after = await ctx.rate_limiter.hit(key, limit=limit, window_s=window_s)
+    if retry_after is not None:
+        raise ApiError(
+            429, "rate_limited", f"Too many attempts; retry in {retry_after} s",
+            {"Retry-After": str(retry_after)},
+        )

@@ -1,0 +1,130 @@
+"""Accounts and sessions: register, login, refresh, logout, forgot and reset password."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+from fastapi_users import exceptions as fu_exc
+from sqlalchemy.exc import IntegrityError
+
+from controlplane.api.deps import ClientIp, Ctx, Users, enforce
+from controlplane.api.errors import ApiError
+from controlplane.auth.schemas import (
+    ForgotPasswordIn,
+    RefreshIn,
+    RegisterIn,
+    ResetPasswordIn,
+    TokenPair,
+    UserCreate,
+    UserRead,
+)
+from controlplane.auth.sessions import close_session, open_session, refresh_session
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+_ERRORS = {
+    400: {"description": "Bad input"},
+    409: {"description": "Conflict"},
+    422: {"description": "Validation error"},
+    429: {"description": "Rate limited"},
+}
+
+
+def _too_long(value: str, limit: int) -> bool:
+    return len(value) > limit
+
+
+@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserRead, responses=_ERRORS)
+async def register(body: RegisterIn, users: Users, ctx: Ctx, ip: ClientIp) -> UserRead:
+    limit = ctx.settings.RATE_LIMIT_REGISTER_PER_HOUR
+    await enforce(ctx, f"register:ip:{ip}", limit=limit * ctx.settings.RATE_LIMIT_IP_MULTIPLIER, window_s=3600)
+    await enforce(ctx, f"register:acct:{body.email.lower()}", limit=limit, window_s=3600)
+    if await users.user_db.get_by_username(body.username) is not None:
+        raise ApiError(409, "username_taken", "That username is taken")
+    try:
+        user = await users.create(
+            UserCreate(email=body.email, username=body.username, password=body.password), safe=True
+        )
+    except fu_exc.UserAlreadyExists:
+        raise ApiError(409, "email_taken", "An account with that e-mail already exists") from None
+    except fu_exc.InvalidPasswordException as exc:
+        raise ApiError(400, "weak_password", str(exc.reason)) from None
+    except IntegrityError:  # a concurrent registration won the race for the same name
+        raise ApiError(409, "username_taken", "That username or e-mail is taken") from None
+    return UserRead.model_validate(user, from_attributes=True)
+
+
+@router.post("/login", response_model=TokenPair, responses={401: {"description": "Bad credentials"}, **_ERRORS})
+async def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    users: Users,
+    ctx: Ctx,
+    ip: ClientIp,
+    request: Request,
+) -> TokenPair:
+    if _too_long(form.username, 254) or _too_long(form.password, 128):
+        raise ApiError(422, "validation_error", "username or password too long")
+    per_min = ctx.settings.RATE_LIMIT_LOGIN_PER_MINUTE
+    await enforce(ctx, f"login:ip:{ip}", limit=per_min * ctx.settings.RATE_LIMIT_IP_MULTIPLIER, window_s=60)
+    await enforce(ctx, f"login:acct:{form.username.lower()}", limit=per_min, window_s=60)
+    ident = form.username.strip()
+    user = (
+        await users.user_db.get_by_email(ident)
+        if "@" in ident
+        else await users.user_db.get_by_username(ident)
+    )
+    if user is None:
+        users.password_helper.hash(form.password)  # same work either way: no user enumeration by timing
+        raise ApiError(401, "bad_credentials", "Wrong username or password")
+    verified, new_hash = users.password_helper.verify_and_update(form.password, user.hashed_password)
+    if not verified:
+        log.info("login failed", extra={"user_id": str(user.id), "ip": ip})
+        raise ApiError(401, "bad_credentials", "Wrong username or password")
+    if not user.is_active:
+        raise ApiError(403, "inactive_user", "This account is disabled")
+    if new_hash is not None:
+        await users.user_db.update(user, {"hashed_password": new_hash})
+    log.info("login", extra={"user_id": str(user.id), "ip": ip})
+    return await open_session(ctx=ctx, user=user, user_agent=request.headers.get("user-agent"), ip=ip)
+
+
+@router.post("/refresh", response_model=TokenPair, responses={401: {"description": "Invalid or reused"}, **_ERRORS})
+async def refresh(body: RefreshIn, users: Users, ctx: Ctx, ip: ClientIp) -> TokenPair:
+    per_min = ctx.settings.RATE_LIMIT_REFRESH_PER_MINUTE
+    await enforce(ctx, f"refresh:ip:{ip}", limit=per_min * ctx.settings.RATE_LIMIT_IP_MULTIPLIER, window_s=60)
+    await enforce(ctx, f"refresh:sess:{body.refresh_token.split('.')[0][:64]}", limit=per_min, window_s=60)
+    return await refresh_session(ctx=ctx, users=users, token=body.refresh_token)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses={401: {"description": "Invalid"}})
+async def logout(body: RefreshIn, ctx: Ctx) -> Response:
+    await close_session(ctx=ctx, token=body.refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/forgot-password", status_code=status.HTTP_202_ACCEPTED, responses=_ERRORS)
+async def forgot_password(body: ForgotPasswordIn, users: Users, ctx: Ctx, ip: ClientIp) -> dict[str, str]:
+    per_hour = ctx.settings.RATE_LIMIT_FORGOT_PER_HOUR
+    await enforce(ctx, f"forgot:ip:{ip}", limit=per_hour * ctx.settings.RATE_LIMIT_IP_MULTIPLIER, window_s=3600)
+    await enforce(ctx, f"forgot:acct:{body.email.lower()}", limit=per_hour, window_s=3600)
+    try:
+        user = await users.get_by_email(body.email)
+        await users.forgot_password(user)
+    except (fu_exc.UserNotExists, fu_exc.UserInactive):
+        pass  # the answer is the same whether or not the account exists
+    return {"detail": "If that e-mail has an account, a reset link is on its way."}
+
+
+@router.post("/reset-password", responses=_ERRORS)
+async def reset_password(body: ResetPasswordIn, users: Users) -> dict[str, str]:
+    try:
+        await users.reset_password(body.token, body.password)
+    except (fu_exc.InvalidResetPasswordToken, fu_exc.UserNotExists, fu_exc.UserInactive):
+        raise ApiError(400, "invalid_reset_token", "This reset link is invalid, used or expired") from None
+    except fu_exc.InvalidPasswordException as exc:
+        raise ApiError(400, "weak_password", str(exc.reason)) from None
+    return {"detail": "Password changed. Sign in with your new password."}

@@ -1,0 +1,53 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from controlplane.api.deps import Ctx
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "A dependency is unreachable"}})
+async def readyz(ctx: Ctx) -> JSONResponse:
+    checks: dict[str, str] = {}
+
+    async def database() -> None:
+        async with ctx.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def redis() -> None:
+        assert ctx.redis is not None
+        await ctx.redis.ping()
+
+    probes = {"database": database}
+    if ctx.redis is not None:
+        probes["redis"] = redis
+    for name, probe in probes.items():
+        try:
+            await asyncio.wait_for(probe(), timeout=3)
+            checks[name] = "ok"
+        except Exception as exc:
+            checks[name] = f"unreachable: {type(exc).__name__}"
+    ok = all(v == "ok" for v in checks.values())
+    body = {"status": "ok" if ok else "unavailable", "checks": checks}
+    if not ok:
+        body["code"] = "dependency_unreachable"
+        body["detail"] = ", ".join(k for k, v in checks.items() if v != "ok") + " unreachable"
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

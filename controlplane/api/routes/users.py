@@ -1,0 +1,64 @@
+"""The signed-in user: profile, password, sessions."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response, status
+from fastapi_users import exceptions as fu_exc
+
+from controlplane.api.deps import Ctx, CurrentUser, Users
+from controlplane.api.errors import ApiError
+from controlplane.auth.schemas import MeUpdateIn, SessionOut, UserRead, UserUpdate
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+@router.get("/me", response_model=UserRead, responses={401: {"description": "Not signed in"}})
+async def read_me(user: CurrentUser) -> UserRead:
+    return UserRead.model_validate(user, from_attributes=True)
+
+
+@router.patch(
+    "/me",
+    response_model=UserRead,
+    responses={400: {"description": "Bad input"}, 401: {"description": "Not signed in"}, 409: {"description": "Taken"}},
+)
+async def update_me(body: MeUpdateIn, user: CurrentUser, users: Users) -> UserRead:
+    sensitive = body.password is not None or (body.email is not None and body.email.lower() != user.email.lower())
+    if sensitive:
+        if body.current_password is None:
+            raise ApiError(400, "current_password_required", "Changing e-mail or password needs your current password")
+        ok, _ = users.password_helper.verify_and_update(body.current_password, user.hashed_password)
+        if not ok:
+            raise ApiError(400, "bad_current_password", "Current password is wrong")
+    if body.username is not None and body.username.lower() != user.username.lower():
+        if await users.user_db.get_by_username(body.username) is not None:
+            raise ApiError(409, "username_taken", "That username is taken")
+    update = UserUpdate(username=body.username, email=body.email, password=body.password)
+    try:
+        updated = await users.update(update, user, safe=True)
+    except fu_exc.UserAlreadyExists:
+        raise ApiError(409, "email_taken", "An account with that e-mail already exists") from None
+    except fu_exc.InvalidPasswordException as exc:
+        raise ApiError(400, "weak_password", str(exc.reason)) from None
+    return UserRead.model_validate(updated, from_attributes=True)
+
+
+@router.get("/me/sessions", response_model=list[SessionOut], responses={401: {"description": "Not signed in"}})
+async def list_sessions(user: CurrentUser, ctx: Ctx) -> list[SessionOut]:
+    records = await ctx.session_store.list_for_user(user.id)
+    return [SessionOut.model_validate(r, from_attributes=True) for r in records]
+
+
+@router.delete(
+    "/me/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={401: {"description": "Not signed in"}, 404: {"description": "No such session"}},
+)
+async def revoke_session(session_id: uuid.UUID, user: CurrentUser, ctx: Ctx) -> Response:
+    record = await ctx.session_store.get(session_id)
+    if record is None or record.user_id != user.id:
+        raise ApiError(404, "session_not_found", "No such session")
+    await ctx.session_store.delete(session_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,131 @@
+"""`watchparty`: serve, worker, beat, migrate, createsuperuser, doctor."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import shutil
+import socket
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+
+from controlplane.settings import Settings
+
+app = typer.Typer(help="Watch Party control plane", no_args_is_help=True, add_completion=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    migrate: Annotated[bool, typer.Option(help="Upgrade the schema first")] = True,
+    workers: Annotated[int, typer.Option(help="Worker processes (needs REDIS_URL when > 1)")] = 1,
+) -> None:
+    """Run the API server."""
+    import uvicorn
+
+    settings = Settings()
+    settings.check_production()
+    if workers > 1 and not settings.REDIS_URL:
+        raise typer.BadParameter("several workers share state only through Redis: set REDIS_URL")
+    if migrate:
+        from controlplane.migrate import upgrade_head
+
+        upgrade_head(settings)
+    uvicorn.run(
+        "controlplane.main:app_factory", factory=True, host=host, port=port, workers=workers,
+        log_config=None, proxy_headers=settings.TRUST_PROXY_HEADERS, ws_max_size=65536,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database schema to the newest revision."""
+    from controlplane.migrate import upgrade_head
+
+    settings = Settings()
+    upgrade_head(settings)
+    typer.echo(f"schema at head ({'sqlite' if settings.is_sqlite else 'postgresql'})")
+
+
+def _celery(args: list[str]) -> None:
+    settings = Settings()
+    if not settings.REDIS_URL:
+        raise typer.BadParameter("the worker and beat need REDIS_URL (embedded mode runs jobs in-process)")
+    from controlplane.worker.celery_app import celery_app
+
+    celery_app.start(argv=args)
+
+
+@app.command()
+def worker(concurrency: Annotated[int, typer.Option()] = 2) -> None:
+    """Run a Celery worker (e-mail, reaper sweeps)."""
+    _celery(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", "watchparty"])
+
+
+@app.command()
+def beat() -> None:
+    """Run Celery beat (the periodic schedule)."""
+    _celery(["beat", "--loglevel=INFO"])
+
+
+@app.command()
+def createsuperuser(
+    email: Annotated[str, typer.Option(prompt=True)],
+    username: Annotated[str, typer.Option(prompt=True)],
+    password: Annotated[str | None, typer.Option(help="Asked for when omitted")] = None,
+) -> None:
+    """Create an administrator account (or promote an existing one with that e-mail)."""
+    from controlplane.admin import create_superuser
+
+    pw = password or getpass.getpass("Password: ")
+    try:
+        created = asyncio.run(create_superuser(settings=Settings(), email=email, username=username, password=pw))
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"superuser {'created' if created else 'promoted'}: {email}")
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@app.command()
+def doctor() -> None:
+    """Report which optional parts this machine has and which mode will be used."""
+    settings = Settings()
+    rows: list[tuple[str, bool, str]] = []
+    docker_ok = False
+    if shutil.which("docker"):
+        docker_ok = subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+    rows.append(("Docker engine", docker_ok, "docker info" if docker_ok else "not reachable"))
+    for name, binary in [("Xvfb", "Xvfb"), ("Chromium", "chromium"), ("PulseAudio", "pulseaudio"),
+                         ("coturn", "turnserver")]:
+        path = shutil.which(binary)
+        rows.append((name, path is not None, path or "not installed"))
+    rows.append(("Redis server", _port_open("127.0.0.1", 6379), "127.0.0.1:6379"))
+    rows.append(("PostgreSQL server", _port_open("127.0.0.1", 5432), "127.0.0.1:5432"))
+    width = max(len(r[0]) for r in rows)
+    for name, ok, note in rows:
+        typer.echo(f"{name:<{width}}  {'yes' if ok else 'no ':<3}  {note}")
+    typer.echo(f"\nmode: {settings.mode}")
+    problems = settings.insecure_reasons() if settings.ENVIRONMENT == "production" else []
+    for p in problems:
+        typer.echo(f"production problem: {p}")
+    if settings.ROOM_RUNTIME == "local":
+        missing = [n for n, ok, _ in rows[1:4] if not ok]
+        if missing:
+            typer.echo(f"local rooms need: {', '.join(missing)} (apt-get install xvfb chromium pulseaudio)")
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,69 @@
+"""The one place that picks an implementation for each pluggable part, from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi_users.authentication import JWTStrategy
+from fastapi_users.password import PasswordHelper
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from controlplane.auth.session_store import RedisSessionStore, SessionStore, SqlSessionStore
+from controlplane.db import make_engine, make_sessionmaker
+from controlplane.models import User
+from controlplane.services.jobs import CeleryJobs, InProcessJobs, JobQueue
+from controlplane.services.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from controlplane.settings import Settings
+
+JWT_AUDIENCE = ["watchparty:auth"]
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    redis: Redis | None
+    rate_limiter: RateLimiter
+    session_store: SessionStore
+    jobs: JobQueue
+    jwt: JWTStrategy[User, object]
+    password_helper: PasswordHelper = field(default_factory=PasswordHelper)
+
+    async def aclose(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.engine.dispose()
+
+
+def build_context(settings: Settings) -> AppContext:
+    engine = make_engine(settings.database_url)
+    maker = make_sessionmaker(engine)
+    jwt: JWTStrategy[User, object] = JWTStrategy(
+        secret=settings.SECRET_KEY,
+        lifetime_seconds=settings.ACCESS_TOKEN_MINUTES * 60,
+        token_audience=JWT_AUDIENCE,
+    )
+    if settings.REDIS_URL:
+        redis = Redis.from_url(settings.REDIS_URL)
+        return AppContext(
+            settings=settings,
+            engine=engine,
+            sessionmaker=maker,
+            redis=redis,
+            rate_limiter=RedisRateLimiter(redis),
+            session_store=RedisSessionStore(redis),
+            jobs=CeleryJobs(),
+            jwt=jwt,
+        )
+    return AppContext(
+        settings=settings,
+        engine=engine,
+        sessionmaker=maker,
+        redis=None,
+        rate_limiter=MemoryRateLimiter(),
+        session_store=SqlSessionStore(maker),
+        jobs=InProcessJobs(settings),
+        jwt=jwt,
+    )

@@ -1,0 +1,19 @@
+"""Every table, imported here so `SQLModel.metadata` is complete for Alembic."""
+
+from controlplane.models.auth_session import AuthSession
+from controlplane.models.room import LIVE_STATUSES, Message, Room, RoomParticipant, RoomStatus
+from controlplane.models.types import UTCDateTime, utcnow
+from controlplane.models.user import Base, User
+
+__all__ = [
+    "LIVE_STATUSES",
+    "AuthSession",
+    "Base",
+    "Message",
+    "Room",
+    "RoomParticipant",
+    "RoomStatus",
+    "UTCDateTime",
+    "User",
+    "utcnow",
+]

@@ -1,0 +1,89 @@
+"""Rooms, their participants and their chat."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, ForeignKey, Index, String, Text, Uuid
+from sqlmodel import Field, SQLModel
+
+from controlplane.models.types import UTCDateTime, utcnow
+
+
+class RoomStatus(StrEnum):
+    creating = "creating"
+    starting = "starting"
+    ready = "ready"
+    idle = "idle"
+    ending = "ending"
+    ended = "ended"
+    failed = "failed"
+
+
+LIVE_STATUSES = (
+    RoomStatus.creating,
+    RoomStatus.starting,
+    RoomStatus.ready,
+    RoomStatus.idle,
+)
+
+
+def _user_fk(*, nullable: bool = False, index: bool = True) -> Column[uuid.UUID]:
+    return Column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=nullable, index=index
+    )
+
+
+def _room_fk() -> Column[uuid.UUID]:
+    return Column(Uuid, ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False, index=True)
+
+
+def _ts(*, nullable: bool = False, index: bool = False) -> Column[datetime]:
+    return Column(UTCDateTime, nullable=nullable, index=index)
+
+
+class Room(SQLModel, table=True):
+    __tablename__ = "rooms"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    room_code: str = Field(sa_column=Column(String(16), unique=True, nullable=False, index=True))
+    title: str = Field(sa_column=Column(String(120), nullable=False))
+    host_id: uuid.UUID = Field(sa_column=_user_fk())
+    status: str = Field(
+        default=RoomStatus.creating, sa_column=Column(String(16), nullable=False, index=True)
+    )
+    status_reason: str | None = Field(default=None, sa_column=Column(String(500)))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
+    ended_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    max_participants: int = Field(default=10)
+    start_url: str | None = Field(default=None, sa_column=Column(String(2048)))
+    last_active_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    runtime_ref: str | None = Field(default=None, sa_column=Column(String(255)))
+    agent_secret_hash: str | None = Field(default=None, sa_column=Column(String(128)))
+    agent_seen_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class RoomParticipant(SQLModel, table=True):
+    __tablename__ = "room_participants"
+    __table_args__ = (Index("ix_room_participants_room_user", "room_id", "user_id", unique=True),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    room_id: uuid.UUID = Field(sa_column=_room_fk())
+    user_id: uuid.UUID = Field(sa_column=_user_fk())
+    joined_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    left_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    is_host: bool = False
+    kicked: bool = False
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_room_created", "room_id", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    room_id: uuid.UUID = Field(sa_column=Column(Uuid, ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False))
+    user_id: uuid.UUID = Field(sa_column=_user_fk(index=False))
+    message: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

@@ -1,0 +1,58 @@
+"""Fixed-window rate limits: in-process for embedded mode, Redis when configured."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str, *, limit: int, window_s: int) -> int | None:
+        """Count one hit on `key`; return seconds to wait when over `limit`, else None."""
+        ...
+
+
+class MemoryRateLimiter:
+    def __init__(self) -> None:
+        self._windows: dict[str, tuple[float, int]] = {}
+        self._lock = asyncio.Lock()
+
+    async def hit(self, key: str, *, limit: int, window_s: int) -> int | None:
+        now = time.monotonic()
+        async with self._lock:
+            started, count = self._windows.get(key, (now, 0))
+            if now - started >= window_s:
+                started, count = now, 0
+            count += 1
+            self._windows[key] = (started, count)
+            if len(self._windows) > 100_000:  # bound memory under a flood of distinct keys
+                self._windows = {
+                    k: v for k, v in self._windows.items() if now - v[0] < window_s
+                }
+        if count > limit:
+            return max(1, int(window_s - (now - started) + 0.999))
+        return None
+
+
+# INCR and EXPIRE in one step so a crash between them cannot leave a key that never expires.
+_HIT_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return {count, redis.call('TTL', KEYS[1])}
+"""
+
+
+class RedisRateLimiter:
+    def __init__(self, redis: Redis, *, prefix: str = "wp:rl:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._script = redis.register_script(_HIT_SCRIPT)
+
+    async def hit(self, key: str, *, limit: int, window_s: int) -> int | None:
+        count, ttl = await self._script(keys=[self._prefix + key], args=[window_s])
+        if int(count) > limit:
+            return max(1, int(ttl))
+        return None

@@ -1,0 +1,25 @@
+"""The Celery app: Redis is broker and result backend; beat schedules the periodic sweeps."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from controlplane.settings import Settings
+
+
+def make_celery(settings: Settings) -> Celery:
+    broker = settings.REDIS_URL or "memory://"
+    app = Celery("watchparty", broker=broker, backend=None, include=["controlplane.worker.tasks"])
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        task_default_queue="watchparty",
+    )
+    return app
+
+
+celery_app = make_celery(Settings())
