@@ -1,0 +1,73 @@
+"""The two storage backends every API test runs against: embedded and PostgreSQL + Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from controlplane.migrate import upgrade_head
+from controlplane.settings import Settings
+
+PG_URL = os.environ.get(
+    "WP_TEST_DATABASE_URL", "postgresql+asyncpg://watchparty:watchparty@127.0.0.1:5432/watchparty_test"
+)
+REDIS_URL = os.environ.get("WP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+TABLES = ["messages", "room_participants", "rooms", "auth_sessions", "users"]
+
+
+def base_env(**overrides: Any) -> dict[str, Any]:
+    """Environment for a test deployment (also handed to server subprocesses)."""
+    env: dict[str, Any] = {
+        "ENVIRONMENT": "test",
+        "SECRET_KEY": TEST_SECRET,
+        "AGENT_SECRET_KEY": TEST_SECRET,
+        "ROOM_ALLOW_PRIVATE_URLS": "true",
+    }
+    env.update(overrides)
+    return env
+
+
+def make_settings(**env: Any) -> Settings:
+    return Settings(_env_file=None, **base_env(**env))  # type: ignore[call-arg]
+
+
+async def migrate(settings: Settings) -> None:
+    # Alembic's env runs its own event loop: keep it off ours.
+    await asyncio.to_thread(upgrade_head, settings)
+
+
+async def embedded_settings(data_dir: Path, **overrides: Any) -> Settings:
+    settings = make_settings(DATA_DIR=data_dir, **overrides)
+    await migrate(settings)
+    return settings
+
+
+_pg_migrated = False
+
+
+async def pg_redis_settings(**overrides: Any) -> Settings:
+    """Settings for PostgreSQL + Redis, both emptied first (schema migrated once per run)."""
+    global _pg_migrated
+    settings = make_settings(DATABASE_URL=PG_URL, REDIS_URL=REDIS_URL, **overrides)
+    if not _pg_migrated:
+        await migrate(settings)
+        _pg_migrated = True
+    engine = create_async_engine(PG_URL)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+    finally:
+        await engine.dispose()
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        await redis.flushdb()
+    finally:
+        await redis.aclose()
+    return settings
