@@ -25,8 +25,13 @@ async def create_superuser(*, settings: Settings, email: str, username: str, pas
                 return False
             try:
                 await users.create(
-                    UserCreate(email=email, username=username, password=password, is_superuser=True,
-                               is_verified=True),
+                    UserCreate(
+                        email=email,
+                        username=username,
+                        password=password,
+                        is_superuser=True,
+                        is_verified=True,
+                    ),
                     safe=False,
                 )
             except fu_exc.InvalidPasswordException as exc:

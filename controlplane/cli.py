@@ -36,8 +36,14 @@ def serve(
 
         upgrade_head(settings)
     uvicorn.run(
-        "controlplane.main:app_factory", factory=True, host=host, port=port, workers=workers,
-        log_config=None, proxy_headers=settings.TRUST_PROXY_HEADERS, ws_max_size=65536,
+        "controlplane.main:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        proxy_headers=settings.TRUST_PROXY_HEADERS,
+        ws_max_size=65536,
     )
 
 
@@ -54,7 +60,9 @@ def migrate() -> None:
 def _celery(args: list[str]) -> None:
     settings = Settings()
     if not settings.REDIS_URL:
-        raise typer.BadParameter("the worker and beat need REDIS_URL (embedded mode runs jobs in-process)")
+        raise typer.BadParameter(
+            "the worker and beat need REDIS_URL (embedded mode runs jobs in-process)"
+        )
     from controlplane.worker.celery_app import celery_app
 
     celery_app.start(argv=args)
@@ -83,7 +91,9 @@ def createsuperuser(
 
     pw = password or getpass.getpass("Password: ")
     try:
-        created = asyncio.run(create_superuser(settings=Settings(), email=email, username=username, password=pw))
+        created = asyncio.run(
+            create_superuser(settings=Settings(), email=email, username=username, password=pw)
+        )
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -105,10 +115,16 @@ def doctor() -> None:
     rows: list[tuple[str, bool, str]] = []
     docker_ok = False
     if shutil.which("docker"):
-        docker_ok = subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+        docker_ok = (
+            subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+        )
     rows.append(("Docker engine", docker_ok, "docker info" if docker_ok else "not reachable"))
-    for name, binary in [("Xvfb", "Xvfb"), ("Chromium", "chromium"), ("PulseAudio", "pulseaudio"),
-                         ("coturn", "turnserver")]:
+    for name, binary in [
+        ("Xvfb", "Xvfb"),
+        ("Chromium", "chromium"),
+        ("PulseAudio", "pulseaudio"),
+        ("coturn", "turnserver"),
+    ]:
         path = shutil.which(binary)
         rows.append((name, path is not None, path or "not installed"))
     rows.append(("Redis server", _port_open("127.0.0.1", 6379), "127.0.0.1:6379"))
@@ -123,7 +139,9 @@ def doctor() -> None:
     if settings.ROOM_RUNTIME == "local":
         missing = [n for n, ok, _ in rows[1:4] if not ok]
         if missing:
-            typer.echo(f"local rooms need: {', '.join(missing)} (apt-get install xvfb chromium pulseaudio)")
+            typer.echo(
+                f"local rooms need: {', '.join(missing)} (apt-get install xvfb chromium pulseaudio)"
+            )
     sys.exit(1 if problems else 0)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from fastapi_users.authentication import JWTStrategy
@@ -28,7 +29,7 @@ class AppContext:
     rate_limiter: RateLimiter
     session_store: SessionStore
     jobs: JobQueue
-    jwt: JWTStrategy[User, object]
+    jwt: JWTStrategy[User, uuid.UUID]
     password_helper: PasswordHelper = field(default_factory=PasswordHelper)
 
     async def aclose(self) -> None:
@@ -40,7 +41,7 @@ class AppContext:
 def build_context(settings: Settings) -> AppContext:
     engine = make_engine(settings.database_url)
     maker = make_sessionmaker(engine)
-    jwt: JWTStrategy[User, object] = JWTStrategy(
+    jwt: JWTStrategy[User, uuid.UUID] = JWTStrategy(
         secret=settings.SECRET_KEY,
         lifetime_seconds=settings.ACCESS_TOKEN_MINUTES * 60,
         token_audience=JWT_AUDIENCE,
@@ -54,7 +55,7 @@ def build_context(settings: Settings) -> AppContext:
             redis=redis,
             rate_limiter=RedisRateLimiter(redis),
             session_store=RedisSessionStore(redis),
-            jobs=CeleryJobs(),
+            jobs=CeleryJobs(settings),
             jwt=jwt,
         )
     return AppContext(

@@ -34,7 +34,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = build_context(settings)
         app.state.ctx = ctx
-        log.info("control plane started", extra={"mode": settings.mode, "environment": settings.ENVIRONMENT})
+        log.info(
+            "control plane started",
+            extra={"mode": settings.mode, "environment": settings.ENVIRONMENT},
+        )
         try:
             yield
         finally:

@@ -13,9 +13,14 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "request_id", default=None
+)
 
-_STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+_STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+}
 
 
 class StructuredFormatter(logging.Formatter):
@@ -27,7 +32,8 @@ class StructuredFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         fields: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -39,7 +45,8 @@ class StructuredFormatter(logging.Formatter):
             fields["exc"] = self.formatException(record.exc_info)
         if self.as_json:
             return json.dumps(fields, default=str)
-        head = f"{fields.pop('ts')} {fields.pop('level'):<7} {fields.pop('logger')}: {fields.pop('msg')}"
+        ts, level, logger, msg = (fields.pop(k) for k in ("ts", "level", "logger", "msg"))
+        head = f"{ts} {level:<7} {logger}: {msg}"
         exc = fields.pop("exc", None)
         tail = " ".join(f"{k}={v}" for k, v in fields.items())
         return f"{head} {tail}".rstrip() + (f"\n{exc}" if exc else "")
@@ -59,10 +66,16 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "watchparty_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=self.registry
+            "watchparty_http_requests_total",
+            "HTTP requests",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "watchparty_http_request_seconds", "HTTP request latency", ["method", "route"], registry=self.registry
+            "watchparty_http_request_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            registry=self.registry,
         )
 
 
@@ -101,7 +114,11 @@ class RequestContextMiddleware:
             self.metrics.latency.labels(scope["method"], path).observe(elapsed)
             self.log.info(
                 "request",
-                extra={"method": scope["method"], "path": scope["path"], "status": status_code,
-                       "ms": round(elapsed * 1000, 1)},
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status_code,
+                    "ms": round(elapsed * 1000, 1),
+                },
             )
             request_id_var.reset(token)

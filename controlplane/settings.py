@@ -7,14 +7,15 @@ PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_SECRET = "change-me"  # noqa: S105 - the sentinel production mode refuses
+DEFAULT_SECRET = "change-me"
 
 
 class InsecureSettingsError(RuntimeError):
@@ -27,7 +28,9 @@ class Settings(BaseSettings):
     ENVIRONMENT: Literal["development", "production", "test"] = "development"
     DATA_DIR: Path = Path("data")
     PUBLIC_URL: str = "http://localhost:8000"
-    CORS_ORIGINS: list[str] = Field(default_factory=lambda: ["http://localhost:5173"])
+    CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:5173"]
+    )
     LOG_LEVEL: str = "INFO"
     LOG_JSON: bool = False
 
@@ -73,7 +76,9 @@ class Settings(BaseSettings):
     @field_validator("CORS_ORIGINS", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
-        if isinstance(value, str) and not value.lstrip().startswith("["):
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
@@ -112,6 +117,4 @@ class Settings(BaseSettings):
 
     def check_production(self) -> None:
         if self.ENVIRONMENT == "production" and (reasons := self.insecure_reasons()):
-            raise InsecureSettingsError(
-                "refusing to start in production: " + "; ".join(reasons)
-            )
+            raise InsecureSettingsError("refusing to start in production: " + "; ".join(reasons))

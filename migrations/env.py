@@ -1,4 +1,4 @@
-"""Alembic environment: the URL comes from settings (or `-x url=...`), the schema from the models."""
+"""Alembic environment: URL from settings (or `-x url=...`), schema from the models."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import asyncio
 
 from alembic import context
 from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel
 
 import controlplane.models  # noqa: F401 - registers every table on the metadata
 from controlplane.db import make_engine
 from controlplane.settings import Settings
-from sqlmodel import SQLModel
 
 target_metadata = SQLModel.metadata
 

@@ -52,10 +52,14 @@ async def get_current_user(
     users: Users, ctx: Ctx, token: Annotated[str | None, Depends(_bearer)]
 ) -> User:
     if not token:
-        raise ApiError(401, "not_authenticated", "Not authenticated", {"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401, "not_authenticated", "Not authenticated", {"WWW-Authenticate": "Bearer"}
+        )
     user = await ctx.jwt.read_token(token, users)
     if user is None or not user.is_active:
-        raise ApiError(401, "invalid_token", "Token is invalid or expired", {"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401, "invalid_token", "Token is invalid or expired", {"WWW-Authenticate": "Bearer"}
+        )
     return user
 
 
@@ -87,6 +91,8 @@ async def enforce(ctx: AppContext, key: str, *, limit: int, window_s: int) -> No
     retry_after = await ctx.rate_limiter.hit(key, limit=limit, window_s=window_s)
     if retry_after is not None:
         raise ApiError(
-            429, "rate_limited", f"Too many attempts; retry in {retry_after} s",
+            429,
+            "rate_limited",
+            f"Too many attempts; retry in {retry_after} s",
             {"Retry-After": str(retry_after)},
         )

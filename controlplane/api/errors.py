@@ -51,9 +51,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in exc.errors()
-    ]
+    errors = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in exc.errors()]
     return JSONResponse(
         error_body(code="validation_error", detail=jsonable_encoder(errors)), status_code=422
     )

@@ -60,7 +60,9 @@ def parse(token: str) -> ParsedToken | None:
     return ParsedToken(session_id=session_id, generation=generation, mac=mac)
 
 
-def check(*, token: ParsedToken, secret_key: str, nonce: str, current_generation: int) -> TokenCheck:
+def check(
+    *, token: ParsedToken, secret_key: str, nonce: str, current_generation: int
+) -> TokenCheck:
     expected = _mac(
         secret_key=secret_key, session_id=token.session_id, generation=token.generation, nonce=nonce
     )

@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 Username = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$"),
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$"
+    ),
 ]
 Password = Annotated[str, Field(min_length=1, max_length=128)]
 Email = Annotated[EmailStr, Field(max_length=254)]

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -34,7 +35,12 @@ class SessionStore(Protocol):
     async def create(self, record: SessionRecord) -> None: ...
     async def get(self, session_id: uuid.UUID) -> SessionRecord | None: ...
     async def advance(
-        self, session_id: uuid.UUID, *, expected_generation: int, used_at: datetime, expires_at: datetime
+        self,
+        session_id: uuid.UUID,
+        *,
+        expected_generation: int,
+        used_at: datetime,
+        expires_at: datetime,
     ) -> bool: ...
     async def delete(self, session_id: uuid.UUID) -> bool: ...
     async def list_for_user(self, user_id: uuid.UUID) -> list[SessionRecord]: ...
@@ -62,13 +68,20 @@ class SqlSessionStore:
             return SessionRecord.model_validate(row, from_attributes=True)
 
     async def advance(
-        self, session_id: uuid.UUID, *, expected_generation: int, used_at: datetime, expires_at: datetime
+        self,
+        session_id: uuid.UUID,
+        *,
+        expected_generation: int,
+        used_at: datetime,
+        expires_at: datetime,
     ) -> bool:
         async with self._maker() as db:
             result = await db.execute(
                 update(AuthSession)
                 .where(AuthSession.id == session_id, AuthSession.generation == expected_generation)  # type: ignore[arg-type]
-                .values(generation=expected_generation + 1, last_used_at=used_at, expires_at=expires_at)
+                .values(
+                    generation=expected_generation + 1, last_used_at=used_at, expires_at=expires_at
+                )
             )
             await db.commit()
             return result.rowcount == 1  # type: ignore[attr-defined]
@@ -97,7 +110,8 @@ class SqlSessionStore:
 _ADVANCE_SCRIPT = """
 local gen = redis.call('HGET', KEYS[1], 'generation')
 if not gen or tonumber(gen) ~= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'generation', tonumber(ARGV[1]) + 1, 'last_used_at', ARGV[2], 'expires_at', ARGV[3])
+redis.call('HSET', KEYS[1], 'generation', tonumber(ARGV[1]) + 1,
+           'last_used_at', ARGV[2], 'expires_at', ARGV[3])
 redis.call('EXPIREAT', KEYS[1], ARGV[4])
 return 1
 """
@@ -116,7 +130,9 @@ class RedisSessionStore:
         return f"{self._prefix}user:{user_id}"
 
     async def create(self, record: SessionRecord) -> None:
-        fields = {k: v for k, v in record.model_dump(mode="json").items() if v is not None}
+        fields: dict[FieldT, EncodableT] = {
+            k: v for k, v in record.model_dump(mode="json").items() if v is not None
+        }
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(self._key(record.id), mapping=fields)
             pipe.expireat(self._key(record.id), int(record.expires_at.timestamp()))
@@ -131,11 +147,21 @@ class RedisSessionStore:
         return record if record.expires_at > _now() else None
 
     async def advance(
-        self, session_id: uuid.UUID, *, expected_generation: int, used_at: datetime, expires_at: datetime
+        self,
+        session_id: uuid.UUID,
+        *,
+        expected_generation: int,
+        used_at: datetime,
+        expires_at: datetime,
     ) -> bool:
         ok = await self._advance(
             keys=[self._key(session_id)],
-            args=[expected_generation, used_at.isoformat(), expires_at.isoformat(), int(expires_at.timestamp())],
+            args=[
+                expected_generation,
+                used_at.isoformat(),
+                expires_at.isoformat(),
+                int(expires_at.timestamp()),
+            ],
         )
         return bool(ok)
 

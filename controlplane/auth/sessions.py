@@ -22,7 +22,9 @@ def _invalid() -> ApiError:
     return ApiError(401, "invalid_refresh_token", "Refresh token is invalid or expired")
 
 
-async def _pair(*, ctx: AppContext, user: User, record: SessionRecord, generation: int) -> TokenPair:
+async def _pair(
+    *, ctx: AppContext, user: User, record: SessionRecord, generation: int
+) -> TokenPair:
     access = await ctx.jwt.write_token(user)
     refresh = refresh_tokens.issue(
         secret_key=ctx.settings.SECRET_KEY,
@@ -84,7 +86,9 @@ async def refresh_session(*, ctx: AppContext, users: UserManager, token: str) ->
             "refresh token reused; session revoked",
             extra={"user_id": str(record.user_id), "session_id": str(record.id)},
         )
-        raise ApiError(401, "refresh_token_reused", "Refresh token was already used; session revoked")
+        raise ApiError(
+            401, "refresh_token_reused", "Refresh token was already used; session revoked"
+        )
     user = await users.user_db.get(record.user_id)
     if user is None or not user.is_active:
         await ctx.session_store.delete(record.id)
@@ -99,7 +103,9 @@ async def refresh_session(*, ctx: AppContext, users: UserManager, token: str) ->
     if not advanced:
         # Another request rotated this token first: that is a reuse too.
         await ctx.session_store.delete(record.id)
-        raise ApiError(401, "refresh_token_reused", "Refresh token was already used; session revoked")
+        raise ApiError(
+            401, "refresh_token_reused", "Refresh token was already used; session revoked"
+        )
     return await _pair(ctx=ctx, user=user, record=record, generation=record.generation + 1)
 
 

@@ -63,11 +63,14 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         link = f"{self.ctx.settings.PUBLIC_URL.rstrip('/')}/reset-password?token={token}"
         minutes = self.ctx.settings.RESET_TOKEN_MINUTES
         body = (
-            f"Hi {user.username},\n\nSomeone asked to reset the password of your Watch Party account.\n"
+            f"Hi {user.username},\n\n"
+            "Someone asked to reset the password of your Watch Party account.\n"
             f"Open this link within {minutes} minutes to choose a new one:\n\n{link}\n\n"
             "If it was not you, ignore this e-mail; your password stays as it is.\n"
         )
-        await self.ctx.jobs.send_email(to=user.email, subject="Reset your Watch Party password", body=body)
+        await self.ctx.jobs.send_email(
+            to=user.email, subject="Reset your Watch Party password", body=body
+        )
         log.info("password reset requested", extra={"user_id": str(user.id)})
 
     async def on_after_reset_password(self, user: User, request: Request | None = None) -> None:

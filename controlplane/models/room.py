@@ -31,9 +31,7 @@ LIVE_STATUSES = (
 
 
 def _user_fk(*, nullable: bool = False, index: bool = True) -> Column[uuid.UUID]:
-    return Column(
-        Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=nullable, index=index
-    )
+    return Column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=nullable, index=index)
 
 
 def _room_fk() -> Column[uuid.UUID]:
@@ -83,7 +81,9 @@ class Message(SQLModel, table=True):
     __table_args__ = (Index("ix_messages_room_created", "room_id", "created_at"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    room_id: uuid.UUID = Field(sa_column=Column(Uuid, ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False))
+    room_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False)
+    )
     user_id: uuid.UUID = Field(sa_column=_user_fk(index=False))
     message: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

@@ -36,8 +36,16 @@ class InProcessJobs:
 
 
 class CeleryJobs:
-    async def send_email(self, *, to: str, subject: str, body: str) -> None:
-        from controlplane.worker.tasks import send_email_task
+    def __init__(self, settings: Settings) -> None:
+        from controlplane.worker.celery_app import make_celery
 
-        # apply_async talks to the broker synchronously; keep it off the event loop.
-        await asyncio.to_thread(send_email_task.apply_async, kwargs={"to": to, "subject": subject, "body": body})
+        # A producer bound to this deployment's broker; tasks are sent by name.
+        self._celery = make_celery(settings)
+
+    async def send_email(self, *, to: str, subject: str, body: str) -> None:
+        # Publishing talks to the broker synchronously; keep it off the event loop.
+        await asyncio.to_thread(
+            self._celery.send_task,
+            "watchparty.send_email",
+            kwargs={"to": to, "subject": subject, "body": body},
+        )

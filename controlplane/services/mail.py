@@ -24,7 +24,10 @@ def build_message(*, settings: Settings, to: str, subject: str, body: str) -> Em
 def send_email(*, settings: Settings, to: str, subject: str, body: str) -> None:
     """Send one e-mail; with no SMTP server configured, log it instead (development)."""
     if not settings.SMTP_HOST:
-        log.warning("smtp not configured; e-mail not sent", extra={"to": to, "subject": subject, "body": body})
+        log.warning(
+            "smtp not configured; e-mail not sent",
+            extra={"to": to, "subject": subject, "body": body},
+        )
         return
     msg = build_message(settings=settings, to=to, subject=subject, body=body)
     context = ssl.create_default_context()

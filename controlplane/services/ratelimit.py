@@ -29,9 +29,7 @@ class MemoryRateLimiter:
             count += 1
             self._windows[key] = (started, count)
             if len(self._windows) > 100_000:  # bound memory under a flood of distinct keys
-                self._windows = {
-                    k: v for k, v in self._windows.items() if now - v[0] < window_s
-                }
+                self._windows = {k: v for k, v in self._windows.items() if now - v[0] < window_s}
         if count > limit:
             return max(1, int(window_s - (now - started) + 0.999))
         return None

@@ -15,7 +15,8 @@ from controlplane.migrate import upgrade_head
 from controlplane.settings import Settings
 
 PG_URL = os.environ.get(
-    "WP_TEST_DATABASE_URL", "postgresql+asyncpg://watchparty:watchparty@127.0.0.1:5432/watchparty_test"
+    "WP_TEST_DATABASE_URL",
+    "postgresql+asyncpg://watchparty:watchparty@127.0.0.1:5432/watchparty_test",
 )
 REDIS_URL = os.environ.get("WP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"

@@ -26,7 +26,9 @@ class SignedIn:
         return {"Authorization": f"Bearer {self.access_token}"}
 
 
-async def register(client: httpx.AsyncClient, *, username: str | None = None, **extra: Any) -> dict[str, Any]:
+async def register(
+    client: httpx.AsyncClient, *, username: str | None = None, **extra: Any
+) -> dict[str, Any]:
     n = next(_counter)
     username = username or f"user{n}"
     body = {"email": f"{username}@example.com", "username": username, "password": PASSWORD, **extra}
@@ -45,6 +47,10 @@ async def signed_in(client: httpx.AsyncClient, *, username: str | None = None) -
     user = await register(client, username=username)
     tokens = await login(client, user["username"])
     return SignedIn(
-        id=user["id"], email=user["email"], username=user["username"], password=PASSWORD,
-        access_token=tokens["access_token"], refresh_token=tokens["refresh_token"],
+        id=user["id"],
+        email=user["email"],
+        username=user["username"],
+        password=PASSWORD,
+        access_token=tokens["access_token"],
+        refresh_token=tokens["refresh_token"],
     )

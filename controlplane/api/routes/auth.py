@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
@@ -26,7 +26,7 @@ from controlplane.auth.sessions import close_session, open_session, refresh_sess
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/auth", tags=["auth"])
 
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Bad input"},
     409: {"description": "Conflict"},
     422: {"description": "Validation error"},
@@ -38,10 +38,14 @@ def _too_long(value: str, limit: int) -> bool:
     return len(value) > limit
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserRead, responses=_ERRORS)
+@router.post(
+    "/register", status_code=status.HTTP_201_CREATED, response_model=UserRead, responses=_ERRORS
+)
 async def register(body: RegisterIn, users: Users, ctx: Ctx, ip: ClientIp) -> UserRead:
     limit = ctx.settings.RATE_LIMIT_REGISTER_PER_HOUR
-    await enforce(ctx, f"register:ip:{ip}", limit=limit * ctx.settings.RATE_LIMIT_IP_MULTIPLIER, window_s=3600)
+    await enforce(
+        ctx, f"register:ip:{ip}", limit=limit * ctx.settings.RATE_LIMIT_IP_MULTIPLIER, window_s=3600
+    )
     await enforce(ctx, f"register:acct:{body.email.lower()}", limit=limit, window_s=3600)
     if await users.user_db.get_by_username(body.username) is not None:
         raise ApiError(409, "username_taken", "That username is taken")
@@ -58,7 +62,11 @@ async def register(body: RegisterIn, users: Users, ctx: Ctx, ip: ClientIp) -> Us
     return UserRead.model_validate(user, from_attributes=True)
 
 
-@router.post("/login", response_model=TokenPair, responses={401: {"description": "Bad credentials"}, **_ERRORS})
+@router.post(
+    "/login",
+    response_model=TokenPair,
+    responses={401: {"description": "Bad credentials"}, **_ERRORS},
+)
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     users: Users,
@@ -69,7 +77,9 @@ async def login(
     if _too_long(form.username, 254) or _too_long(form.password, 128):
         raise ApiError(422, "validation_error", "username or password too long")
     per_min = ctx.settings.RATE_LIMIT_LOGIN_PER_MINUTE
-    await enforce(ctx, f"login:ip:{ip}", limit=per_min * ctx.settings.RATE_LIMIT_IP_MULTIPLIER, window_s=60)
+    await enforce(
+        ctx, f"login:ip:{ip}", limit=per_min * ctx.settings.RATE_LIMIT_IP_MULTIPLIER, window_s=60
+    )
     await enforce(ctx, f"login:acct:{form.username.lower()}", limit=per_min, window_s=60)
     ident = form.username.strip()
     user = (
@@ -78,9 +88,13 @@ async def login(
         else await users.user_db.get_by_username(ident)
     )
     if user is None:
-        users.password_helper.hash(form.password)  # same work either way: no user enumeration by timing
+        users.password_helper.hash(
+            form.password
+        )  # same work either way: no user enumeration by timing
         raise ApiError(401, "bad_credentials", "Wrong username or password")
-    verified, new_hash = users.password_helper.verify_and_update(form.password, user.hashed_password)
+    verified, new_hash = users.password_helper.verify_and_update(
+        form.password, user.hashed_password
+    )
     if not verified:
         log.info("login failed", extra={"user_id": str(user.id), "ip": ip})
         raise ApiError(401, "bad_credentials", "Wrong username or password")
@@ -89,27 +103,46 @@ async def login(
     if new_hash is not None:
         await users.user_db.update(user, {"hashed_password": new_hash})
     log.info("login", extra={"user_id": str(user.id), "ip": ip})
-    return await open_session(ctx=ctx, user=user, user_agent=request.headers.get("user-agent"), ip=ip)
+    return await open_session(
+        ctx=ctx, user=user, user_agent=request.headers.get("user-agent"), ip=ip
+    )
 
 
-@router.post("/refresh", response_model=TokenPair, responses={401: {"description": "Invalid or reused"}, **_ERRORS})
+@router.post(
+    "/refresh",
+    response_model=TokenPair,
+    responses={401: {"description": "Invalid or reused"}, **_ERRORS},
+)
 async def refresh(body: RefreshIn, users: Users, ctx: Ctx, ip: ClientIp) -> TokenPair:
     per_min = ctx.settings.RATE_LIMIT_REFRESH_PER_MINUTE
-    await enforce(ctx, f"refresh:ip:{ip}", limit=per_min * ctx.settings.RATE_LIMIT_IP_MULTIPLIER, window_s=60)
-    await enforce(ctx, f"refresh:sess:{body.refresh_token.split('.')[0][:64]}", limit=per_min, window_s=60)
+    await enforce(
+        ctx, f"refresh:ip:{ip}", limit=per_min * ctx.settings.RATE_LIMIT_IP_MULTIPLIER, window_s=60
+    )
+    await enforce(
+        ctx, f"refresh:sess:{body.refresh_token.split('.')[0][:64]}", limit=per_min, window_s=60
+    )
     return await refresh_session(ctx=ctx, users=users, token=body.refresh_token)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses={401: {"description": "Invalid"}})
+@router.post(
+    "/logout", status_code=status.HTTP_204_NO_CONTENT, responses={401: {"description": "Invalid"}}
+)
 async def logout(body: RefreshIn, ctx: Ctx) -> Response:
     await close_session(ctx=ctx, token=body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/forgot-password", status_code=status.HTTP_202_ACCEPTED, responses=_ERRORS)
-async def forgot_password(body: ForgotPasswordIn, users: Users, ctx: Ctx, ip: ClientIp) -> dict[str, str]:
+async def forgot_password(
+    body: ForgotPasswordIn, users: Users, ctx: Ctx, ip: ClientIp
+) -> dict[str, str]:
     per_hour = ctx.settings.RATE_LIMIT_FORGOT_PER_HOUR
-    await enforce(ctx, f"forgot:ip:{ip}", limit=per_hour * ctx.settings.RATE_LIMIT_IP_MULTIPLIER, window_s=3600)
+    await enforce(
+        ctx,
+        f"forgot:ip:{ip}",
+        limit=per_hour * ctx.settings.RATE_LIMIT_IP_MULTIPLIER,
+        window_s=3600,
+    )
     await enforce(ctx, f"forgot:acct:{body.email.lower()}", limit=per_hour, window_s=3600)
     try:
         user = await users.get_by_email(body.email)
@@ -124,7 +157,9 @@ async def reset_password(body: ResetPasswordIn, users: Users) -> dict[str, str]:
     try:
         await users.reset_password(body.token, body.password)
     except (fu_exc.InvalidResetPasswordToken, fu_exc.UserNotExists, fu_exc.UserInactive):
-        raise ApiError(400, "invalid_reset_token", "This reset link is invalid, used or expired") from None
+        raise ApiError(
+            400, "invalid_reset_token", "This reset link is invalid, used or expired"
+        ) from None
     except fu_exc.InvalidPasswordException as exc:
         raise ApiError(400, "weak_password", str(exc.reason)) from None
     return {"detail": "Password changed. Sign in with your new password."}

@@ -22,20 +22,30 @@ async def read_me(user: CurrentUser) -> UserRead:
 @router.patch(
     "/me",
     response_model=UserRead,
-    responses={400: {"description": "Bad input"}, 401: {"description": "Not signed in"}, 409: {"description": "Taken"}},
+    responses={
+        400: {"description": "Bad input"},
+        401: {"description": "Not signed in"},
+        409: {"description": "Taken"},
+    },
 )
 async def update_me(body: MeUpdateIn, user: CurrentUser, users: Users) -> UserRead:
-    sensitive = body.password is not None or (body.email is not None and body.email.lower() != user.email.lower())
+    sensitive = body.password is not None or (
+        body.email is not None and body.email.lower() != user.email.lower()
+    )
     if sensitive:
         if body.current_password is None:
-            raise ApiError(400, "current_password_required", "Changing e-mail or password needs your current password")
+            raise ApiError(
+                400,
+                "current_password_required",
+                "Changing e-mail or password needs your current password",
+            )
         ok, _ = users.password_helper.verify_and_update(body.current_password, user.hashed_password)
         if not ok:
             raise ApiError(400, "bad_current_password", "Current password is wrong")
     if body.username is not None and body.username.lower() != user.username.lower():
         if await users.user_db.get_by_username(body.username) is not None:
             raise ApiError(409, "username_taken", "That username is taken")
-    update = UserUpdate(username=body.username, email=body.email, password=body.password)
+    update = UserUpdate(**body.model_dump(exclude_none=True, exclude={"current_password"}))
     try:
         updated = await users.update(update, user, safe=True)
     except fu_exc.UserAlreadyExists:
@@ -45,7 +55,11 @@ async def update_me(body: MeUpdateIn, user: CurrentUser, users: Users) -> UserRe
     return UserRead.model_validate(updated, from_attributes=True)
 
 
-@router.get("/me/sessions", response_model=list[SessionOut], responses={401: {"description": "Not signed in"}})
+@router.get(
+    "/me/sessions",
+    response_model=list[SessionOut],
+    responses={401: {"description": "Not signed in"}},
+)
 async def list_sessions(user: CurrentUser, ctx: Ctx) -> list[SessionOut]:
     records = await ctx.session_store.list_for_user(user.id)
     return [SessionOut.model_validate(r, from_attributes=True) for r in records]

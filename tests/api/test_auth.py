@@ -1,0 +1,501 @@
+"""Accounts and sessions through the public API, on both storage backends."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import jwt
+import pytest
+
+from controlplane.context import JWT_AUDIENCE
+from tests.support.backends import TEST_SECRET
+from tests.support.users import PASSWORD, login, register, signed_in
+
+
+def assert_error(resp, status: int, code: str) -> None:
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert body["code"] == code, body
+    assert "detail" in body
+
+
+async def test_register_returns_the_user_without_secrets(client):
+    resp = await client.post(
+        "/api/auth/register",
+        json={"email": "Ann@Example.com", "username": "ann", "password": PASSWORD},
+    )
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    assert body["username"] == "ann"
+    assert body["email"].lower() == "ann@example.com"
+    uuid.UUID(body["id"])
+    assert body["is_superuser"] is False and body["is_active"] is True
+    assert "password" not in resp.text and "hashed" not in resp.text
+
+
+async def test_register_cannot_make_itself_superuser(client):
+    resp = await client.post(
+        "/api/auth/register",
+        json={
+            "email": "x@example.com",
+            "username": "xx1",
+            "password": PASSWORD,
+            "is_superuser": True,
+        },
+    )
+    assert_error(resp, 422, "validation_error")
+
+
+async def test_duplicate_email_and_username_are_conflicts(client):
+    await register(client, username="dup")
+    same_email = await client.post(
+        "/api/auth/register",
+        json={"email": "DUP@example.com", "username": "other", "password": PASSWORD},
+    )
+    assert_error(same_email, 409, "email_taken")
+    same_name = await client.post(
+        "/api/auth/register",
+        json={"email": "new@example.com", "username": "DUP", "password": PASSWORD},
+    )
+    assert_error(same_name, 409, "username_taken")
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [("short", "at least"), ("password1", "common"), ("mynameisweakling-9", "username")],
+)
+async def test_weak_passwords_are_refused_with_a_reason(client, password, reason):
+    resp = await client.post(
+        "/api/auth/register",
+        json={"email": "w@example.com", "username": "weakling", "password": password},
+    )
+    assert_error(resp, 400, "weak_password")
+    assert reason in resp.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"email": "not-an-email", "username": "abc", "password": PASSWORD},
+        {"email": "a@example.com", "username": "a b", "password": PASSWORD},
+        {"email": "a@example.com", "username": "ab", "password": PASSWORD},
+        {"email": "a@example.com", "username": "x" * 33, "password": PASSWORD},
+        {"email": "a@example.com", "username": "abc", "password": "p" * 129},
+        {"email": ("e" * 250) + "@example.com", "username": "abc", "password": PASSWORD},
+        {"email": 5, "username": ["abc"], "password": None},
+        {"username": "abc"},
+    ],
+)
+async def test_register_bad_fields_are_422(client, body):
+    assert_error(await client.post("/api/auth/register", json=body), 422, "validation_error")
+
+
+async def test_malformed_json_is_422_not_500(client):
+    resp = await client.post(
+        "/api/auth/register", content=b'{"email": "a@', headers={"content-type": "application/json"}
+    )
+    assert_error(resp, 422, "validation_error")
+    resp = await client.post(
+        "/api/auth/refresh", content=b"[1,2", headers={"content-type": "application/json"}
+    )
+    assert_error(resp, 422, "validation_error")
+
+
+async def test_login_by_email_or_username(client):
+    user = await register(client, username="logmein")
+    for ident in ("logmein", "LOGMEIN", user["email"], user["email"].upper()):
+        tokens = await login(client, ident)
+        assert tokens["token_type"] == "bearer"
+        assert tokens["expires_in"] == 15 * 60
+        me = await client.get(
+            "/api/users/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+        )
+        assert me.json()["id"] == user["id"]
+
+
+async def test_access_token_lives_fifteen_minutes(client):
+    tokens = await login(client, (await register(client))["username"])
+    claims = jwt.decode(
+        tokens["access_token"], TEST_SECRET, algorithms=["HS256"], audience=JWT_AUDIENCE
+    )
+    assert 15 * 60 - 5 <= claims["exp"] - time.time() <= 15 * 60
+
+
+async def test_wrong_password_and_unknown_user_look_the_same(client):
+    await register(client, username="victim")
+    wrong = await client.post(
+        "/api/auth/login", data={"username": "victim", "password": "nope-nope-nope"}
+    )
+    unknown = await client.post(
+        "/api/auth/login", data={"username": "nobody", "password": "nope-nope-nope"}
+    )
+    assert_error(wrong, 401, "bad_credentials")
+    assert_error(unknown, 401, "bad_credentials")
+    assert wrong.json() == unknown.json()
+
+
+async def test_login_bad_inputs(client):
+    assert_error(
+        await client.post("/api/auth/login", data={"username": "x"}), 422, "validation_error"
+    )
+    assert_error(
+        await client.post("/api/auth/login", json={"username": "x", "password": "y"}),
+        422,
+        "validation_error",
+    )
+    long = await client.post("/api/auth/login", data={"username": "x" * 300, "password": "y"})
+    assert_error(long, 422, "validation_error")
+
+
+async def test_refresh_rotates_and_the_old_token_stops_working(client):
+    user = await signed_in(client)
+    first = await client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token})
+    assert first.status_code == 200, first.text
+    pair = first.json()
+    assert pair["refresh_token"] != user.refresh_token
+    me = await client.get(
+        "/api/users/me", headers={"Authorization": f"Bearer {pair['access_token']}"}
+    )
+    assert me.status_code == 200
+    second = await client.post("/api/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert second.status_code == 200
+
+
+async def test_refresh_reuse_revokes_the_whole_session(client):
+    user = await signed_in(client)
+    rotated = (
+        await client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token})
+    ).json()
+    # An attacker (or a replay) presents the already-used token: the session dies...
+    reuse = await client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token})
+    assert_error(reuse, 401, "refresh_token_reused")
+    # ...including the newest token the legitimate client holds.
+    after = await client.post("/api/auth/refresh", json={"refresh_token": rotated["refresh_token"]})
+    assert_error(after, 401, "invalid_refresh_token")
+    sessions = await client.get("/api/users/me/sessions", headers=user.headers)
+    assert sessions.json() == []
+
+
+async def test_concurrent_refresh_with_one_token_yields_at_most_one_winner(client):
+    user = await signed_in(client)
+    results = await asyncio.gather(
+        *[
+            client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token})
+            for _ in range(5)
+        ]
+    )
+    assert sum(r.status_code == 200 for r in results) <= 1
+    assert all(r.status_code in (200, 401) for r in results)
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["", "garbage", "a.b.c", f"{uuid.uuid4()}.0.AAAA", f"{uuid.uuid4()}.-1.x", "x" * 300],
+)
+async def test_bad_refresh_tokens(client, token):
+    resp = await client.post("/api/auth/refresh", json={"refresh_token": token})
+    assert resp.status_code in (401, 422), resp.text
+    assert resp.json()["code"] in ("invalid_refresh_token", "validation_error")
+
+
+async def test_tampered_refresh_token_is_refused(client):
+    user = await signed_in(client)
+    sid, gen, mac = user.refresh_token.split(".")
+    forged_next = f"{sid}.{int(gen) + 1}.{mac}"
+    flipped = f"{sid}.{gen}.{mac[:-2]}{'AB' if mac[-2:] != 'AB' else 'CD'}"
+    for token in (forged_next, flipped):
+        assert_error(
+            await client.post("/api/auth/refresh", json={"refresh_token": token}),
+            401,
+            "invalid_refresh_token",
+        )
+    # The genuine token still works: a forgery is not mistaken for reuse.
+    assert (
+        await client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token})
+    ).status_code == 200
+
+
+async def test_logout_revokes_the_session(client):
+    user = await signed_in(client)
+    resp = await client.post("/api/auth/logout", json={"refresh_token": user.refresh_token})
+    assert resp.status_code == 204
+    assert_error(
+        await client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token}),
+        401,
+        "invalid_refresh_token",
+    )
+    assert_error(
+        await client.post("/api/auth/logout", json={"refresh_token": user.refresh_token}),
+        401,
+        "invalid_refresh_token",
+    )
+
+
+async def test_sessions_are_listed_and_revocable(client):
+    user = await signed_in(client)
+    second = await client.post(
+        "/api/auth/login",
+        data={"username": user.username, "password": PASSWORD},
+        headers={"user-agent": "phone/1.0"},
+    )
+    second_refresh = second.json()["refresh_token"]
+    sessions = (await client.get("/api/users/me/sessions", headers=user.headers)).json()
+    assert len(sessions) == 2
+    assert {s["user_agent"] for s in sessions} >= {"phone/1.0"}
+    assert all(s["ip"] == "203.0.113.7" for s in sessions)
+    phone = next(s for s in sessions if s["user_agent"] == "phone/1.0")
+    assert (
+        await client.delete(f"/api/users/me/sessions/{phone['id']}", headers=user.headers)
+    ).status_code == 204
+    assert_error(
+        await client.post("/api/auth/refresh", json={"refresh_token": second_refresh}),
+        401,
+        "invalid_refresh_token",
+    )
+    remaining = (await client.get("/api/users/me/sessions", headers=user.headers)).json()
+    assert [s["id"] for s in remaining] == [s["id"] for s in sessions if s["id"] != phone["id"]]
+    # Another user's session id, an unknown id and a malformed id.
+    other = await signed_in(client)
+    other_sid = (await client.get("/api/users/me/sessions", headers=other.headers)).json()[0]["id"]
+    assert_error(
+        await client.delete(f"/api/users/me/sessions/{other_sid}", headers=user.headers),
+        404,
+        "session_not_found",
+    )
+    assert_error(
+        await client.delete(f"/api/users/me/sessions/{uuid.uuid4()}", headers=user.headers),
+        404,
+        "session_not_found",
+    )
+    assert_error(
+        await client.delete("/api/users/me/sessions/nope", headers=user.headers),
+        422,
+        "validation_error",
+    )
+
+
+async def test_sessions_survive_an_api_restart(settings, client):
+    import httpx
+
+    from controlplane.main import create_app
+
+    user = await signed_in(client)
+    restarted = create_app(settings)
+    async with restarted.router.lifespan_context(restarted):
+        transport = httpx.ASGITransport(app=restarted)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as fresh:
+            resp = await fresh.post("/api/auth/refresh", json={"refresh_token": user.refresh_token})
+            assert resp.status_code == 200, resp.text
+
+
+async def test_access_tokens_expired_tampered_or_missing(client):
+    user = await signed_in(client)
+    expired = jwt.encode(
+        {"sub": user.id, "aud": JWT_AUDIENCE, "exp": int(time.time()) - 5},
+        TEST_SECRET,
+        algorithm="HS256",
+    )
+    forged = jwt.encode(
+        {"sub": user.id, "aud": JWT_AUDIENCE, "exp": int(time.time()) + 600},
+        "wrong-key-of-32-bytes-or-more-0000",
+        algorithm="HS256",
+    )
+    head, payload, sig = user.access_token.split(".")
+    tampered = f"{head}.{payload}.{sig[::-1]}"
+    for token in (expired, forged, tampered, "not.a.jwt", "x" * 5000):
+        resp = await client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
+        assert_error(resp, 401, "invalid_token")
+    assert_error(await client.get("/api/users/me"), 401, "not_authenticated")
+
+
+async def test_patch_me(client):
+    user = await signed_in(client)
+    renamed = await client.patch(
+        "/api/users/me", json={"username": "renamed_1"}, headers=user.headers
+    )
+    assert renamed.status_code == 200 and renamed.json()["username"] == "renamed_1"
+    # Password and e-mail changes need the current password.
+    assert_error(
+        await client.patch(
+            "/api/users/me", json={"password": "another-long-pass-7"}, headers=user.headers
+        ),
+        400,
+        "current_password_required",
+    )
+    assert_error(
+        await client.patch(
+            "/api/users/me",
+            json={"password": "another-long-pass-7", "current_password": "wrong"},
+            headers=user.headers,
+        ),
+        400,
+        "bad_current_password",
+    )
+    ok = await client.patch(
+        "/api/users/me",
+        json={"password": "another-long-pass-7", "current_password": PASSWORD},
+        headers=user.headers,
+    )
+    assert ok.status_code == 200
+    await login(client, "renamed_1", "another-long-pass-7")
+    assert (
+        await client.post("/api/auth/login", data={"username": "renamed_1", "password": PASSWORD})
+    ).status_code == 401
+    other = await signed_in(client)
+    assert_error(
+        await client.patch("/api/users/me", json={"username": "renamed_1"}, headers=other.headers),
+        409,
+        "username_taken",
+    )
+    assert_error(
+        await client.patch(
+            "/api/users/me",
+            json={"email": user.email, "current_password": PASSWORD},
+            headers=other.headers,
+        ),
+        409,
+        "email_taken",
+    )
+    assert_error(
+        await client.patch("/api/users/me", json={"is_superuser": True}, headers=other.headers),
+        422,
+        "validation_error",
+    )
+    assert_error(
+        await client.patch(
+            "/api/users/me",
+            json={"password": "short", "current_password": PASSWORD},
+            headers=other.headers,
+        ),
+        400,
+        "weak_password",
+    )
+
+
+async def test_login_rate_limit_per_account(settings_factory):
+    from tests.support.apps import client_for
+
+    settings = await settings_factory(RATE_LIMIT_LOGIN_PER_MINUTE=3)
+    async with client_for(settings) as client:
+        await register(client, username="limited")
+        codes = [
+            (
+                await client.post(
+                    "/api/auth/login", data={"username": "limited", "password": "bad-guess-123"}
+                )
+            ).status_code
+            for _ in range(3)
+        ]
+        assert codes == [401, 401, 401]
+        blocked = await client.post(
+            "/api/auth/login", data={"username": "limited", "password": PASSWORD}
+        )
+        assert_error(blocked, 429, "rate_limited")
+        assert 1 <= int(blocked.headers["Retry-After"]) <= 60
+        # Another account from the same IP is not locked out by this one's counter.
+        await register(client, username="neighbour")
+        assert (
+            await client.post(
+                "/api/auth/login", data={"username": "neighbour", "password": PASSWORD}
+            )
+        ).status_code == 200
+
+
+async def test_rate_limits_per_ip_for_register_and_forgot(settings_factory):
+    from tests.support.apps import client_for
+
+    settings = await settings_factory(
+        RATE_LIMIT_REGISTER_PER_HOUR=2, RATE_LIMIT_FORGOT_PER_HOUR=2, RATE_LIMIT_IP_MULTIPLIER=1
+    )
+    async with client_for(settings) as client:
+        await register(client)
+        await register(client)
+        third = await client.post(
+            "/api/auth/register",
+            json={"email": "z@example.com", "username": "zzz", "password": PASSWORD},
+        )
+        assert_error(third, 429, "rate_limited")
+        assert "Retry-After" in third.headers
+        for _ in range(2):
+            assert (
+                await client.post("/api/auth/forgot-password", json={"email": "q@example.com"})
+            ).status_code == 202
+        assert_error(
+            await client.post("/api/auth/forgot-password", json={"email": "q@example.com"}),
+            429,
+            "rate_limited",
+        )
+
+
+async def test_refresh_rate_limit(settings_factory):
+    from tests.support.apps import client_for
+
+    settings = await settings_factory(RATE_LIMIT_REFRESH_PER_MINUTE=2)
+    async with client_for(settings) as client:
+        user = await signed_in(client)
+        token = user.refresh_token
+        for _ in range(2):
+            token = (await client.post("/api/auth/refresh", json={"refresh_token": token})).json()[
+                "refresh_token"
+            ]
+        assert_error(
+            await client.post("/api/auth/refresh", json={"refresh_token": token}),
+            429,
+            "rate_limited",
+        )
+
+
+async def test_forgot_password_never_reveals_accounts(client):
+    await register(client, username="exists")
+    known = await client.post("/api/auth/forgot-password", json={"email": "exists@example.com"})
+    unknown = await client.post("/api/auth/forgot-password", json={"email": "ghost@example.com"})
+    assert known.status_code == unknown.status_code == 202
+    assert known.json() == unknown.json()
+
+
+async def test_reset_password_bad_tokens(client):
+    for token in ("nope", "a.b.c", "x" * 2048):
+        resp = await client.post(
+            "/api/auth/reset-password", json={"token": token, "password": "brand-new-pass-1"}
+        )
+        assert_error(resp, 400, "invalid_reset_token")
+    assert_error(
+        await client.post("/api/auth/reset-password", json={"token": "x" * 3000, "password": "p"}),
+        422,
+        "validation_error",
+    )
+
+
+async def test_every_error_is_json_with_a_code(client):
+    for resp in (
+        await client.get("/api/nowhere"),
+        await client.put("/api/auth/login"),
+        await client.post(
+            "/api/auth/register", content=b"x", headers={"content-type": "text/plain"}
+        ),
+    ):
+        assert resp.status_code in (404, 405, 415, 422), resp.text
+        assert set(resp.json()) >= {"detail", "code"}
+
+
+async def test_readyz_and_metrics(client, backend):
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    expected = {"database"} | ({"redis"} if backend == "pg_redis" else set())
+    assert set(ready.json()["checks"]) == expected
+    metrics = await client.get("/metrics")
+    assert metrics.status_code == 200
+    assert "watchparty_http_requests_total" in metrics.text
+    assert (await client.get("/healthz")).headers["x-request-id"]
+    assert (await client.get("/healthz", headers={"x-request-id": "abc-123"})).headers[
+        "x-request-id"
+    ] == "abc-123"
+
+
+async def test_security_headers(client):
+    resp = await client.get("/healthz")
+    assert resp.headers["x-content-type-options"] == "nosniff"
+    assert resp.headers["x-frame-options"] == "DENY"
+    assert "default-src 'self'" in resp.headers["content-security-policy"]

@@ -1,0 +1,84 @@
+"""Real API server processes (`watchparty serve`) for tests that cross process boundaries."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.smtp import free_port
+
+
+@dataclass
+class Server:
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _wait_healthy(server: Server, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited with {server.process.returncode}:\n{server.log()}")
+        try:
+            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server not healthy within {timeout} s:\n{server.log()}")
+
+
+def stop(server: Server) -> None:
+    if server.process.poll() is None:
+        server.process.terminate()
+        try:
+            server.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+
+
+@contextmanager
+def run_server(
+    env: dict[str, Any], *, log_dir: Path, migrate: bool = False, port: int | None = None
+) -> Iterator[Server]:
+    """Start `watchparty serve` with `env` (strings) on a free port; stop it on exit."""
+    port = port or free_port()
+    log_path = log_dir / f"server-{port}.log"
+    args = [sys.executable, "-m", "controlplane.cli", "serve", "--port", str(port)]
+    if not migrate:
+        args.append("--no-migrate")
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            args,
+            env={**os.environ, **{k: str(v) for k, v in env.items()}},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(port=port, process=process, log_path=log_path)
+    try:
+        _wait_healthy(server, timeout=60)
+        yield server
+    finally:
+        stop(server)

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+from redis.asyncio import Redis
+
+from controlplane.services.ratelimit import MemoryRateLimiter, RedisRateLimiter
+from tests.support.backends import REDIS_URL
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def limiter(request):
+    if request.param == "memory":
+        yield MemoryRateLimiter()
+        return
+    redis = Redis.from_url(REDIS_URL)
+    await redis.flushdb()
+    yield RedisRateLimiter(redis)
+    await redis.aclose()
+
+
+async def test_limit_then_retry_after(limiter):
+    results = [await limiter.hit("k", limit=3, window_s=30) for _ in range(5)]
+    assert results[:3] == [None, None, None]
+    assert all(r is not None and 1 <= r <= 30 for r in results[3:])
+    assert await limiter.hit("other", limit=3, window_s=30) is None
+
+
+async def test_window_resets(limiter):
+    import asyncio
+
+    assert await limiter.hit("w", limit=1, window_s=1) is None
+    assert await limiter.hit("w", limit=1, window_s=1) is not None
+    await asyncio.sleep(2.1)
+    assert await limiter.hit("w", limit=1, window_s=1) is None

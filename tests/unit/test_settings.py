@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+
+from controlplane.main import create_app
+from controlplane.settings import DEFAULT_SECRET, InsecureSettingsError, Settings
+
+
+def make(**env: object) -> Settings:
+    return Settings(_env_file=None, **env)  # type: ignore[arg-type]
+
+
+def test_no_configuration_means_embedded(tmp_path):
+    s = make(DATA_DIR=tmp_path)
+    assert s.database_url == f"sqlite+aiosqlite:///{tmp_path / 'watchparty.db'}"
+    assert s.REDIS_URL is None and s.ROOM_RUNTIME == "local"
+    assert s.mode == "database=sqlite bus=in-process runtime=local"
+
+
+def test_urls_switch_backends():
+    s = make(DATABASE_URL="postgresql+asyncpg://u:p@db/wp", REDIS_URL="redis://r:6379/0")
+    assert not s.is_sqlite
+    assert s.mode == "database=postgresql bus=redis runtime=local"
+
+
+def test_production_refuses_default_secrets_and_says_which():
+    s = make(ENVIRONMENT="production", ROOM_RUNTIME="docker", AGENT_SECRET_KEY="a" * 40)
+    with pytest.raises(InsecureSettingsError, match="SECRET_KEY is the default") as err:
+        s.check_production()
+    assert "AGENT_SECRET_KEY" not in str(err.value)
+    with pytest.raises(InsecureSettingsError):
+        create_app(s)
+
+
+def test_production_refuses_local_rooms_without_override():
+    secrets = {"SECRET_KEY": "s" * 40, "AGENT_SECRET_KEY": "a" * 40}
+    with pytest.raises(InsecureSettingsError, match="ROOM_RUNTIME=local"):
+        make(ENVIRONMENT="production", **secrets).check_production()
+    make(
+        ENVIRONMENT="production", ALLOW_LOCAL_RUNTIME_IN_PRODUCTION=True, **secrets
+    ).check_production()
+
+
+def test_development_allows_defaults():
+    make(SECRET_KEY=DEFAULT_SECRET).check_production()
+
+
+def test_cors_origins_from_comma_list(monkeypatch):
+    monkeypatch.setenv("CORS_ORIGINS", "https://a.example, https://b.example")
+    assert make().CORS_ORIGINS == ["https://a.example", "https://b.example"]
+
+
+def test_cors_origins_from_json_list(monkeypatch):
+    monkeypatch.setenv("CORS_ORIGINS", '["https://a.example"]')
+    assert make().CORS_ORIGINS == ["https://a.example"]
