@@ -31,6 +31,7 @@ BASE_IMAGE="${WP_BASE_IMAGE:-debian:bookworm-slim}"
 CACHE_DIR="${WP_CACHE_DIR:-/var/cache/watchparty}"
 SUITE=bookworm
 HASH_LABEL=org.watchparty.context-hash
+stage=""
 START="$(date +%s)"
 
 say() { printf '[build.sh %3ss] %s\n' "$(($(date +%s) - START))" "$*" >&2; }
@@ -209,7 +210,7 @@ main() {
   [ -f "$here/requirements.txt" ] || die "$here/requirements.txt is missing"
   [ -d "$here/roomagent" ] || die "$here/roomagent/ is missing"
 
-  local stage base_id hash current
+  local base_id hash current
   stage="$(mktemp -d "${TMPDIR:-/tmp}/wp-browser-context.XXXXXX")"
   trap 'rm -rf "$stage"' EXIT
   stage_context "$stage" "$ca"

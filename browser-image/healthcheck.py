@@ -81,7 +81,7 @@ def check_x(display: str) -> None:
 
 def check_cdp(port: int) -> str:
     url = f"http://127.0.0.1:{port}/json/version"
-    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp:  # noqa: S310 (loopback only)
+    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp:
         info = json.load(resp)
     if "webSocketDebuggerUrl" not in info:
         raise RuntimeError(f"unexpected /json/version answer: {info}")
@@ -94,9 +94,7 @@ def main() -> int:
     pulse = [p for p in procs if exe_name(p[1]) == "pulseaudio"]
     # Chromium's browser process: the chromium binary without --type= (those are its children).
     browsers = [
-        p
-        for p in procs
-        if exe_name(p[1]) in {"chromium", "chrome"} and flag(p[1], "type") is None
+        p for p in procs if exe_name(p[1]) in {"chromium", "chrome"} and flag(p[1], "type") is None
     ]
     problems: list[str] = []
     if not xvfb:
