@@ -30,3 +30,10 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.5; done
 fi
 echo "services: postgresql $(pg_isready -h 127.0.0.1 -p 5432 | cut -d- -f2) redis $(redis-cli -h 127.0.0.1 ping)"
+
+# The Docker engine, for the docker runtime and the browser image tests.
+if command -v dockerd >/dev/null 2>&1 && ! docker info >/dev/null 2>&1; then
+  (dockerd >/var/log/dockerd.log 2>&1 &)
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null 2>&1 && echo "services: docker engine started" || echo "services: docker engine did not start (see /var/log/dockerd.log)"
+fi
