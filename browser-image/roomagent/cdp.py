@@ -32,7 +32,7 @@ class CdpError(RuntimeError):
 
 
 def _http_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 (loopback only)
+    with urllib.request.urlopen(url, timeout=5) as resp:
         return json.loads(resp.read())
 
 
@@ -54,10 +54,10 @@ class Browser:
         self.status: dict[str, Any] = {}
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    async def connect(self, timeout: float = 20) -> None:
+    async def connect(self, deadline_s: float = 20) -> None:
         base = f"http://127.0.0.1:{self.port}"
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + deadline_s
         while True:
             try:
                 version = await asyncio.to_thread(_http_json, f"{base}/json/version")
@@ -215,9 +215,9 @@ class Browser:
             raise CdpError(str(res["exceptionDetails"].get("text")))
         return res.get("result", {}).get("value")
 
-    async def wait_loaded(self, timeout: float = 20) -> None:
+    async def wait_loaded(self, deadline_s: float = 20) -> None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + deadline_s
         while loop.time() < deadline:
             with contextlib.suppress(CdpError, TimeoutError):
                 if await self.evaluate("document.readyState") == "complete":

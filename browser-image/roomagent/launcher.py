@@ -28,7 +28,7 @@ log = logging.getLogger("roomagent.launcher")
 _PR_SET_PDEATHSIG = 1
 
 
-def _child_setup() -> Callable[[], None]:
+def child_setup() -> Callable[[], None]:
     libc = ctypes.CDLL(None, use_errno=True)
 
     def setup() -> None:
@@ -36,6 +36,16 @@ def _child_setup() -> Callable[[], None]:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
     return setup
+
+
+def _read_line(fd: int) -> bytes:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(fd, 64)
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 class LaunchError(RuntimeError):
@@ -114,7 +124,17 @@ class Launcher:
         launched = Launched(display="", pulse_server=None, cdp_port=0, env=env)
         self.launched = launched
         try:
-            launched.display = await self._start_xvfb(launched)
+            for attempt in range(3):
+                try:
+                    launched.display = await self._start_xvfb(launched)
+                    break
+                except LaunchError as e:
+                    # another X server can race us for the same display number: retry
+                    log.warning("Xvfb failed to start", extra={"error": str(e)})
+                    failed = launched.children.pop()
+                    await self._kill(failed)
+                    if attempt == 2:
+                        raise
             env["DISPLAY"] = launched.display
             env["XDG_RUNTIME_DIR"] = str(runtime)
             if s.audio:
@@ -128,13 +148,18 @@ class Launcher:
         return launched
 
     async def _spawn(self, launched: Launched, name: str, argv: list[str], **kw: object) -> Child:
+        assert self._tmp is not None
+        logfile = (self._tmp / f"{name}.log").open("ab")
         proc = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
+            stdout=logfile,
+            stderr=logfile,
             start_new_session=True,
-            preexec_fn=_child_setup(),
+            preexec_fn=child_setup(),
             **kw,  # type: ignore[arg-type]
         )
+        logfile.close()
         child = Child(name=name, proc=proc, pgid=proc.pid)
         launched.children.append(child)
         log.info("started %s", name, extra={"pid": proc.pid})
@@ -163,19 +188,24 @@ class Launcher:
                     "XTEST",
                 ],
                 pass_fds=(wfd,),
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
             )
         finally:
             os.close(wfd)
         loop = asyncio.get_running_loop()
         try:
-            data = await asyncio.wait_for(loop.run_in_executor(None, os.read, rfd, 64), 10)
+            # Xvfb writes the number and the newline separately: read up to the newline, or it
+            # dies with EPIPE when we close the pipe too early.
+            data = await asyncio.wait_for(loop.run_in_executor(None, _read_line, rfd), 10)
+        except TimeoutError:
+            raise LaunchError("Xvfb did not report a display number") from None
         finally:
             os.close(rfd)
         if not data.strip():
             raise LaunchError("Xvfb did not report a display number")
-        return ":" + data.decode().strip()
+        display = ":" + data.decode().strip()
+        await asyncio.sleep(0.1)
+        self._check_alive(launched)
+        return display
 
     async def _start_pulse(self, launched: Launched, runtime: Path) -> str:
         s = self.settings
@@ -203,8 +233,6 @@ class Launcher:
                 "--log-level=error",
             ],
             env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
         )
         for _ in range(200):
             if socket_path.exists():
@@ -220,9 +248,9 @@ class Launcher:
             "chromium",
             argv,
             env=launched.env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
         )
+        if self.settings.cdp_port:
+            return self.settings.cdp_port  # the CDP client polls until it answers
         port_file = profile / "DevToolsActivePort"
         for _ in range(600):
             if port_file.exists():
@@ -236,7 +264,18 @@ class Launcher:
     def _check_alive(self, launched: Launched) -> None:
         for child in launched.children:
             if child.proc.returncode is not None:
-                raise LaunchError(f"{child.name} exited with {child.proc.returncode}")
+                raise LaunchError(
+                    f"{child.name} exited with {child.proc.returncode}: {self.log_tail(child.name)}"
+                )
+
+    def log_tail(self, name: str, lines: int = 15) -> str:
+        if self._tmp is None:
+            return ""
+        path = self._tmp / f"{name}.log"
+        try:
+            return " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
 
     async def wait_any_exit(self) -> Child:
         """Return the first child that exits (the caller treats it as fatal)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from Xlib import X, XK
+from Xlib import XK, X
 from Xlib.display import Display
 from Xlib.ext import xtest
 
@@ -97,7 +97,9 @@ class Injector:
         xtest.fake_input(self.d, X.MotionNotify, x=x, y=y)
         self.flush()
 
-    def button(self, button: int, down: bool, nx: float | None = None, ny: float | None = None) -> None:
+    def button(
+        self, button: int, down: bool, nx: float | None = None, ny: float | None = None
+    ) -> None:
         if nx is not None and ny is not None:
             x, y = self._pixels(nx, ny)
             xtest.fake_input(self.d, X.MotionNotify, x=x, y=y)
@@ -174,8 +176,11 @@ class Injector:
             self._key_event(self.pressed_keys.pop(ident), False)
         kc, level = self._code_for(keysym)
         temp_shift = level == 1 and SHIFT not in self.held_mods
-        temp_unshift = level == 0 and SHIFT in self.held_mods and len(key) == 1 and (
-            key.isalpha() and key == key.lower() and key != key.upper()
+        temp_unshift = (
+            level == 0
+            and SHIFT in self.held_mods
+            and len(key) == 1
+            and (key.isalpha() and key == key.lower() and key != key.upper())
         )
         if temp_shift:
             self._modifier(SHIFT, True)

@@ -12,6 +12,7 @@ from fractions import Fraction
 import av
 
 from ..config import AgentSettings
+from ..launcher import child_setup
 from .fanout import Broadcaster
 
 log = logging.getLogger("roomagent.audio")
@@ -57,6 +58,8 @@ class AudioPipeline:
             stderr=asyncio.subprocess.DEVNULL,
             stdin=asyncio.subprocess.DEVNULL,
             env=env,
+            start_new_session=True,
+            preexec_fn=child_setup(),
         )
         self._task = asyncio.create_task(self._run(), name="audio-capture")
 

@@ -30,6 +30,7 @@ class PacketTrack(MediaStreamTrack):
         self._on_need_keyframe = on_need_keyframe
         self._video = kind == "video"
         self.need_keyframe = self._video
+        self._started = False
         self.dropped = 0
         self.delivered = 0
         self.on_stop: Callable[[PacketTrack], None] | None = None
@@ -57,7 +58,15 @@ class PacketTrack(MediaStreamTrack):
         self._queue.append(packet)
         self._event.set()
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
+    async def recv(self) -> av.Packet:
+        if not self._started:
+            # The sender starts pulling once the connection is up: start from a fresh keyframe.
+            self._started = True
+            if self._video:
+                self._queue.clear()
+                self.need_keyframe = True
+                if self._on_need_keyframe:
+                    self._on_need_keyframe()
         while not self._queue:
             if self.readyState != "live":
                 raise MediaStreamError
@@ -83,10 +92,16 @@ class Broadcaster:
         self.tracks: set[PacketTrack] = set()
         self.packets = 0
         self.bytes = 0
+        self.dropped_closed = 0
+
+    def _remove(self, track: PacketTrack) -> None:
+        if track in self.tracks:
+            self.tracks.discard(track)
+            self.dropped_closed += track.dropped
 
     def subscribe(self, on_need_keyframe: Callable[[], None] | None = None) -> PacketTrack:
         track = PacketTrack(self.kind, self.maxlen, on_need_keyframe)
-        track.on_stop = self.tracks.discard
+        track.on_stop = self._remove
         self.tracks.add(track)
         return track
 
@@ -97,4 +112,4 @@ class Broadcaster:
             track.push(packet)
 
     def dropped(self) -> int:
-        return sum(t.dropped for t in self.tracks)
+        return self.dropped_closed + sum(t.dropped for t in self.tracks)

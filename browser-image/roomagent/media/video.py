@@ -38,10 +38,10 @@ def h264_level(width: int, height: int, fps: int) -> str:
 
 def profile_level_id(level: str) -> str:
     """Constrained Baseline profile-level-id for SDP (e.g. 42e01f for level 3.1)."""
-    return "42e0" + format(int(round(float(level) * 10)), "02x")
+    return "42e0" + format(round(float(level) * 10), "02x")
 
 
-def make_encoder(settings: AgentSettings) -> av.CodecContext:
+def make_encoder(settings: AgentSettings) -> av.VideoCodecContext:
     kbps = settings.bitrate_kbps
     if settings.codec == "h264":
         ctx = av.CodecContext.create("libx264", "w")
@@ -185,13 +185,15 @@ class VideoPipeline:
         finally:
             container.close()
 
-    def _encode(self, encoder: av.CodecContext, frame: av.VideoFrame) -> None:
+    def _encode(self, encoder: av.VideoCodecContext, frame: av.VideoFrame) -> None:
         captured = time.monotonic()
         started = time.perf_counter()
         image = frame.reformat(format="yuv420p")
         converted = time.perf_counter()
         image.pts = int((captured - self.t0) * 90000)
         image.time_base = VIDEO_TIME_BASE
+        # x11grab's raw frames come marked as I pictures: clear that, or every frame is an IDR
+        image.pict_type = PictureType.NONE
         if self._force_keyframe:
             self._force_keyframe = False
             image.pict_type = PictureType.I

@@ -1,0 +1,116 @@
+"""Client side of the agent channel (docs/protocol.md): auth, reconnect with backoff, dispatch."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+log = logging.getLogger("roomagent.control")
+
+Handler = Callable[[str, dict[str, Any]], Awaitable[None]]
+OnConnected = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class AuthRejected(RuntimeError):
+    pass
+
+
+class ControlClient:
+    def __init__(
+        self,
+        control_url: str,
+        room_id: str,
+        secret: str,
+        handler: Handler,
+        on_connected: OnConnected,
+    ) -> None:
+        self.url = control_url.rstrip("/") + "/internal/agents/ws"
+        self.room_id = room_id
+        self.secret = secret
+        self.handler = handler
+        self.on_connected = on_connected
+        self._ws: ClientConnection | None = None
+        self.connected = asyncio.Event()
+        self.connects = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def send(self, type_: str, data: dict[str, Any]) -> bool:
+        ws = self._ws
+        if ws is None:
+            return False
+        try:
+            await ws.send(json.dumps({"type": type_, "data": data}))
+            return True
+        except websockets.ConnectionClosed:
+            return False
+
+    async def run(self) -> None:
+        """Keep the channel up forever (cancel to stop)."""
+        delay = 0.5
+        while True:
+            try:
+                await self._session()
+                delay = 0.5
+            except asyncio.CancelledError:
+                raise
+            except AuthRejected:
+                log.error("control plane rejected the agent secret")
+                delay = max(delay, 5.0)
+            except (OSError, websockets.WebSocketException, TimeoutError) as e:
+                log.warning("control channel down", extra={"error": repr(e)})
+            finally:
+                self._ws = None
+                self.connected.clear()
+            await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
+            delay = min(delay * 2, 30.0)
+
+    async def _session(self) -> None:
+        async with websockets.connect(self.url, open_timeout=10, max_size=4 * 1024 * 1024) as ws:
+            await ws.send(
+                json.dumps(
+                    {"type": "auth", "data": {"room_id": self.room_id, "secret": self.secret}}
+                )
+            )
+            try:
+                first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            except websockets.ConnectionClosed as e:
+                if e.rcvd is not None and e.rcvd.code == 4401:
+                    raise AuthRejected from e
+                raise
+            if first.get("type") != "auth.ok":
+                raise AuthRejected(str(first))
+            self._ws = ws
+            self.connects += 1
+            self.connected.set()
+            log.info("control channel up", extra={"url": self.url})
+            await self.on_connected(first.get("data") or {})
+            async for raw in ws:
+                try:
+                    msg = json.loads(raw)
+                    type_ = str(msg["type"])
+                    data = msg.get("data") or {}
+                    if not isinstance(data, dict):
+                        raise ValueError("data must be an object")
+                except (ValueError, KeyError, TypeError) as e:
+                    await self.send("error", {"code": "bad_message", "message": str(e)})
+                    continue
+                task = asyncio.create_task(self._dispatch(type_, data))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _dispatch(self, type_: str, data: dict[str, Any]) -> None:
+        try:
+            await self.handler(type_, data)
+        except Exception as e:
+            log.exception("handler failed", extra={"type": type_})
+            err: dict[str, Any] = {"code": "handler_failed", "message": f"{type_}: {e}"}
+            if "conn" in data:
+                err["conn"] = data["conn"]
+            await self.send("error", err)

@@ -1,0 +1,232 @@
+"""One aiortc peer connection per viewer connection (``conn``), all fed by the shared encoders."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiortc import (
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from .config import AgentSettings
+from .input import wire
+from .media.fanout import Broadcaster, PacketTrack
+from .media.video import h264_level, profile_level_id
+
+log = logging.getLogger("roomagent.peers")
+
+InputHandler = Callable[["Viewer", wire.Message], None]
+MAX_BUFFERED = 256 * 1024
+
+
+def ice_config(servers: list[dict[str, Any]]) -> RTCConfiguration:
+    """aiortc uses at most one STUN and one TURN server: pick the first of each."""
+    stun: RTCIceServer | None = None
+    turn: RTCIceServer | None = None
+    for s in servers:
+        urls = s.get("urls") or s.get("url") or []
+        if isinstance(urls, str):
+            urls = [urls]
+        for url in urls:
+            if url.startswith("stun:") and stun is None:
+                stun = RTCIceServer(urls=url)
+            elif url.startswith(("turn:", "turns:")) and turn is None:
+                turn = RTCIceServer(
+                    urls=url, username=s.get("username"), credential=s.get("credential")
+                )
+    return RTCConfiguration(iceServers=[s for s in (stun, turn) if s is not None])
+
+
+class Viewer:
+    def __init__(self, conn: str, user_id: str, pc: RTCPeerConnection) -> None:
+        self.conn = conn
+        self.user_id = user_id
+        self.pc = pc
+        self.tracks: list[PacketTrack] = []
+        self.pointer: RTCDataChannel | None = None
+        self.input: RTCDataChannel | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.plis = 0
+        self.closed = False
+
+    def send_pointer(self, data: bytes) -> None:
+        ch = self.pointer
+        if ch is not None and ch.readyState == "open" and ch.bufferedAmount < MAX_BUFFERED:
+            ch.send(data)
+
+    def send_input(self, data: bytes) -> None:
+        ch = self.input
+        if ch is not None and ch.readyState == "open" and ch.bufferedAmount < MAX_BUFFERED:
+            ch.send(data)
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for t in self.tracks:
+            t.stop()
+        for task in list(self.tasks):
+            task.cancel()
+        await self.pc.close()
+
+
+class PeerManager:
+    def __init__(
+        self,
+        settings: AgentSettings,
+        video: Broadcaster,
+        audio: Broadcaster,
+        request_keyframe: Callable[[], None],
+        on_input: InputHandler,
+    ) -> None:
+        self.settings = settings
+        self.video = video
+        self.audio = audio
+        self.request_keyframe = request_keyframe
+        self.on_input = on_input
+        self.ice_servers: list[dict[str, Any]] = list(settings.ice_servers)
+        self.viewers: dict[str, Viewer] = {}
+        self.on_channel_open: Callable[[Viewer, str], None] | None = None
+        self.plis = 0
+
+    def _codecs(self, kind: str) -> list[Any]:
+        caps = RTCRtpSender.getCapabilities(kind).codecs
+        if kind == "audio":
+            wanted = {"audio/opus"}
+        else:
+            wanted = {"video/H264" if self.settings.codec == "h264" else "video/VP8"}
+        chosen = [c for c in caps if c.mimeType in wanted]
+        if self.settings.codec == "h264":
+            chosen = [c for c in chosen if c.parameters.get("packetization-mode") == "1"] or chosen
+        if kind == "video":
+            chosen += [c for c in caps if c.mimeType == "video/rtx"]
+        return chosen
+
+    async def answer(self, conn: str, user_id: str, sdp: str) -> str:
+        old = self.viewers.pop(conn, None)
+        if old is not None:
+            await old.close()
+        pc = RTCPeerConnection(ice_config(self.ice_servers))
+        viewer = Viewer(conn, user_id, pc)
+        self.viewers[conn] = viewer
+        try:
+            return await self._negotiate(viewer, sdp)
+        except BaseException:
+            self.viewers.pop(conn, None)
+            await viewer.close()
+            raise
+
+    async def _negotiate(self, viewer: Viewer, sdp: str) -> str:
+        pc = viewer.pc
+        vtrack = self.video.subscribe(on_need_keyframe=self.request_keyframe)
+        atrack = self.audio.subscribe()
+        viewer.tracks = [vtrack, atrack]
+        # Pitfall: the transceivers must exist, restricted to our codecs, before the offer is
+        # applied; aiortc then reuses them for the offer's m-lines.
+        vt = pc.addTransceiver(vtrack, direction="sendonly")
+        vt.setCodecPreferences(self._codecs("video"))
+        at = pc.addTransceiver(atrack, direction="sendonly")
+        at.setCodecPreferences(self._codecs("audio"))
+        # aiortc turns PLI/FIR into a flag that pre-encoded tracks never read: wire it to the
+        # shared encoder (which rate-limits) instead.
+        sender = vt.sender
+
+        def on_keyframe_request() -> None:
+            viewer.plis += 1
+            self.plis += 1
+            self.request_keyframe()
+
+        sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
+
+        @pc.on("datachannel")
+        def on_datachannel(channel: RTCDataChannel) -> None:
+            self._attach_channel(viewer, channel)
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            task = asyncio.create_task(_drain(track))
+            viewer.tasks.add(task)
+            task.add_done_callback(viewer.tasks.discard)
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            log.info(
+                "viewer connection %s",
+                pc.connectionState,
+                extra={"conn": viewer.conn, "user": viewer.user_id},
+            )
+            if pc.connectionState in ("failed", "closed"):
+                await self.close(viewer.conn)
+
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        answer = await pc.createAnswer()
+        await pc.setLocalDescription(answer)
+        out = pc.localDescription.sdp
+        if self.settings.codec == "h264":
+            level = h264_level(self.settings.width, self.settings.height, self.settings.fps)
+            if level != "3.1":
+                plid = profile_level_id(level)
+                out = out.replace("profile-level-id=42e01f", f"profile-level-id={plid}")
+                out = out.replace("profile-level-id=42001f", f"profile-level-id={plid}")
+        return out
+
+    def _attach_channel(self, viewer: Viewer, channel: RTCDataChannel) -> None:
+        if channel.label == "pointer":
+            viewer.pointer = channel
+        elif channel.label == "input":
+            viewer.input = channel
+        else:
+            return
+
+        @channel.on("message")
+        def on_message(data: bytes | str) -> None:
+            if isinstance(data, str):
+                data = data.encode()
+            try:
+                msg = wire.decode(data)
+            except wire.WireError:
+                return
+            if isinstance(msg, wire.Ping):
+                if channel.readyState == "open":
+                    channel.send(wire.pong(msg.payload))
+                return
+            self.on_input(viewer, msg)
+
+        def opened() -> None:
+            if self.on_channel_open is not None:
+                self.on_channel_open(viewer, channel.label)
+
+        if channel.readyState == "open":
+            opened()
+        else:
+            channel.on("open", opened)
+
+    async def close(self, conn: str) -> bool:
+        viewer = self.viewers.pop(conn, None)
+        if viewer is None:
+            return False
+        await viewer.close()
+        log.info("viewer closed", extra={"conn": conn, "user": viewer.user_id})
+        return True
+
+    async def close_all(self) -> None:
+        for conn in list(self.viewers):
+            with contextlib.suppress(Exception):
+                await self.close(conn)
+
+
+async def _drain(track: MediaStreamTrack) -> None:
+    """Consume inbound media we do not use, so it cannot pile up in memory."""
+    with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
+        while True:
+            await track.recv()
