@@ -217,3 +217,19 @@ def test_real_entrypoint_hardened_healthy_and_stops_cleanly(run_container: RunCo
     container.reload()
     assert time.monotonic() - started < 15, "SIGTERM was not handled; docker had to SIGKILL"
     assert container.attrs["State"]["ExitCode"] in {0, 143}, container.attrs["State"]
+
+
+@pytest.mark.skipif(not agent_in_image(), reason="roomagent/__main__.py not written yet")
+def test_real_entrypoint_exits_non_zero_when_browser_dies(run_container: RunContainer) -> None:
+    container = run_container(
+        environment={
+            "WP_CONTROL_URL": "ws://127.0.0.1:9/internal/agents/ws",
+            "WP_ROOM_ID": "image-test-crash",
+            "WP_AGENT_SECRET": "test-secret",
+        }
+    )
+    assert wait_health(container) == "healthy"
+    exec_ok(container, "bash", "-c", "kill -KILL $(pgrep -o -x chromium)")
+    # The launcher notices, stops the rest and exits non-zero; tini passes the code on.
+    status = container.wait(timeout=30)["StatusCode"]
+    assert status != 0
