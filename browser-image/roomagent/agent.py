@@ -54,6 +54,9 @@ class Agent:
         self.dropped_input = 0
         self.applied_input = 0
         self.is_ready = False
+        self.stage: str | None = None
+        self.ice_servers: list[dict[str, Any]] | None = None
+        self.components_ready = asyncio.Event()
         self._stats_prev: tuple[float, int, float, int] | None = None
         self._proc = psutil.Process()
         self._proc.cpu_percent(None)
@@ -91,6 +94,13 @@ class Agent:
 
     async def _start(self, tasks: list[asyncio.Task[Any]]) -> None:
         s = self.s
+        self.control = ControlClient(
+            s.control_url, s.room_id, s.agent_secret, self.handle, self._on_control_up
+        )
+        tasks.append(asyncio.create_task(self.control.run(), name="control"))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.control.connected.wait(), 2)
+        await self._set_stage("booting")
         if not s.display:
             self.launcher = Launcher(s)
             launched = await self.launcher.start()
@@ -104,11 +114,8 @@ class Agent:
             s, self.video_bc, self.audio_bc, self.video.request_keyframe, self.on_input
         )
         self.peers.on_channel_open = self._on_channel_open
-        self.control = ControlClient(
-            s.control_url, s.room_id, s.agent_secret, self.handle, self._on_control_up
-        )
-        tasks.append(asyncio.create_task(self.control.run(), name="control"))
-        await self._send("stage", {"stage": "booting"})
+        if self.ice_servers is not None:
+            self.peers.ice_servers = list(self.ice_servers)
         self.video.start()
         if s.audio:
             self.audio = AudioPipeline(s, self.pulse_server, self.audio_bc, self.t0)
@@ -119,8 +126,9 @@ class Agent:
         self.cursor.start()
         self.browser = Browser(self.cdp_port, self._on_status)
         await self.browser.connect()
+        self.components_ready.set()
         await self.browser.wait_loaded()
-        await self._send("stage", {"stage": "browser_ready"})
+        await self._set_stage("browser_ready")
         await asyncio.wait_for(asyncio.shield(self.video.first_packet), 20)
         self.is_ready = True
         await self._send("ready", self._ready_data())
@@ -162,9 +170,17 @@ class Agent:
         if self.control is not None:
             await self.control.send(type_, data)
 
+    async def _set_stage(self, stage: str) -> None:
+        self.stage = stage
+        await self._send("stage", {"stage": stage})
+
     async def _on_control_up(self, data: dict[str, Any]) -> None:
-        if data.get("ice_servers") is not None and self.peers is not None:
-            self.peers.ice_servers = list(data["ice_servers"])
+        if self.stage is not None and not self.is_ready:
+            await self._send("stage", {"stage": self.stage})
+        if data.get("ice_servers") is not None:
+            self.ice_servers = list(data["ice_servers"])
+            if self.peers is not None:
+                self.peers.ice_servers = list(self.ice_servers)
         self._set_holder(data.get("holder_id"))
         if self.is_ready:
             await self._send("ready", self._ready_data())
@@ -175,6 +191,7 @@ class Agent:
         await self._send("browser.status", status)
 
     async def handle(self, type_: str, data: dict[str, Any]) -> None:
+        await self.components_ready.wait()
         assert self.peers is not None and self.injector is not None
         inj = self.injector
         if type_ == "rtc.offer":

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import AgentProcess, FakeControlPlane  # noqa: E402
+from harness import AgentProcess, FakeControlPlane
 
 
 @pytest.fixture(scope="session")

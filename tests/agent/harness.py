@@ -32,11 +32,10 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from roomagent.input import wire
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
-
-from roomagent.input import wire
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = Path(__file__).resolve().parent / "pages"
@@ -163,14 +162,15 @@ class FakeControlPlane:
             with contextlib.suppress(ValueError):
                 self._waiters.remove((pred, fut))
 
-    async def wait_type(self, type_: str, timeout: float = 30, past: bool = False) -> dict[str, Any]:
+    async def wait_type(
+        self, type_: str, timeout: float = 30, past: bool = False
+    ) -> dict[str, Any]:
         return await self.wait_for(lambda m: m["type"] == type_, timeout, past)
 
     async def offer(self, conn: str, user: str, sdp: str) -> str:
         waiter = asyncio.ensure_future(
             self.wait_for(
-                lambda m: m["type"] in ("rtc.answer", "error")
-                and m["data"].get("conn") == conn,
+                lambda m: m["type"] in ("rtc.answer", "error") and m["data"].get("conn") == conn,
                 30,
             )
         )
@@ -396,7 +396,9 @@ class Viewer:
             if self.latest is not None and pred(self.latest):
                 return time.monotonic()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.frame_event.wait(), max(0.01, deadline - time.monotonic()))
+                await asyncio.wait_for(
+                    self.frame_event.wait(), max(0.01, deadline - time.monotonic())
+                )
         raise TimeoutError("no matching frame")
 
     async def send_pli(self) -> None:
