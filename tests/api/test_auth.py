@@ -499,3 +499,20 @@ async def test_security_headers(client):
     assert resp.headers["x-content-type-options"] == "nosniff"
     assert resp.headers["x-frame-options"] == "DENY"
     assert "default-src 'self'" in resp.headers["content-security-policy"]
+
+
+async def test_readyz_names_what_is_unreachable(settings_factory, backend):
+    from tests.support.apps import client_for
+    from tests.support.smtp import free_port
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    settings = await settings_factory()
+    broken = settings.model_copy(update={"REDIS_URL": dead})
+    async with client_for(broken) as client:
+        resp = await client.get("/readyz")
+        assert resp.status_code == 503
+        body = resp.json()
+        assert body["code"] == "dependency_unreachable"
+        assert body["checks"]["redis"].startswith("unreachable")
+        assert body["checks"]["database"] == "ok"
+        assert "redis" in body["detail"]
