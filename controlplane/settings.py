@@ -72,8 +72,33 @@ class Settings(BaseSettings):
     ROOM_IDLE_MINUTES: int = Field(default=10, ge=1)
     ROOM_MAX_HOURS: float = Field(default=4, gt=0)
     ROOM_ALLOW_PRIVATE_URLS: bool = False
+    # The room browser every runtime starts (passed to the agent as WP_* variables).
+    AGENT_CONTROL_URL: str = "ws://127.0.0.1:8000"  # where room agents dial the agent channel
+    ROOM_WIDTH: int = Field(default=1280, ge=320, le=3840)
+    ROOM_HEIGHT: int = Field(default=720, ge=240, le=2160)
+    ROOM_FPS: int = Field(default=30, ge=5, le=60)
+    ROOM_CODEC: Literal["h264", "vp8"] = "h264"
+    ROOM_BITRATE_KBPS: int = Field(default=3000, ge=300, le=50000)
+    ROOM_START_TIMEOUT_SECONDS: float = Field(default=60, gt=0)
+    # When the holder releases the remote it goes back to the host (else to nobody).
+    ROOM_RELEASE_TO_HOST: bool = False
+    # Seconds a user's last socket may be gone before `presence.left` (a reload stays quiet).
+    ROOM_PRESENCE_GRACE_SECONDS: float = Field(default=3.0, ge=0)
+    ROOM_WS_AUTH_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
+    ROOM_WS_MAX_FRAME_BYTES: int = Field(default=65536, ge=1024)
+    ROOM_CHAT_MAX_CHARS: int = Field(default=2000, ge=1)
+    ROOM_CHAT_RATE_COUNT: int = Field(default=10, ge=1)
+    ROOM_CHAT_RATE_SECONDS: int = Field(default=5, ge=1)
+    ROOM_RECENT_CHAT: int = Field(default=50, ge=0, le=500)
 
-    @field_validator("CORS_ORIGINS", mode="before")
+    # WebRTC: ICE servers handed to viewers and agents. TURN credentials are the TURN REST kind
+    # (coturn `use-auth-secret` / `static-auth-secret` = TURN_SECRET), valid TURN_TTL_SECONDS.
+    STUN_URLS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    TURN_URLS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    TURN_SECRET: str | None = None
+    TURN_TTL_SECONDS: int = Field(default=3600, ge=60)
+
+    @field_validator("CORS_ORIGINS", "STUN_URLS", "TURN_URLS", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -1,0 +1,184 @@
+"""Rooms as local processes: one `python -m roomagent` per room, which launches its own Xvfb,
+PulseAudio and Chromium.
+
+For a laptop or a trusted single host only: there is no isolation between the room browser and
+the machine. Processes are "labelled" by environment variables that every descendant inherits,
+so they are found again by label after an API restart, whatever their pids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import psutil
+
+from controlplane.runtime.base import RuntimeInfo
+from controlplane.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MANAGED_ENV = "WATCHPARTY_MANAGED_BY"
+MANAGED_VALUE = "watchparty"
+ROOM_ENV = "WP_ROOM_ID"
+STOP_GRACE_SECONDS = 10.0
+
+
+def agent_env(
+    *, settings: Settings, room_id: uuid.UUID, agent_secret: str, start_url: str | None
+) -> dict[str, str]:
+    """The agent's configuration (pure): the same WP_* variables every runtime passes."""
+    env = {
+        MANAGED_ENV: MANAGED_VALUE,
+        ROOM_ENV: str(room_id),
+        "WP_CONTROL_URL": settings.AGENT_CONTROL_URL,
+        "WP_AGENT_SECRET": agent_secret,
+        "WP_WIDTH": str(settings.ROOM_WIDTH),
+        "WP_HEIGHT": str(settings.ROOM_HEIGHT),
+        "WP_FPS": str(settings.ROOM_FPS),
+        "WP_CODEC": settings.ROOM_CODEC,
+        "WP_BITRATE_KBPS": str(settings.ROOM_BITRATE_KBPS),
+        "WP_LOG_LEVEL": settings.LOG_LEVEL,
+    }
+    if start_url:
+        env["WP_START_URL"] = start_url
+    return env
+
+
+def _labels(proc: psutil.Process) -> tuple[str, str] | None:
+    try:
+        environ = proc.environ()
+    except (psutil.Error, OSError):
+        return None
+    if environ.get(MANAGED_ENV) != MANAGED_VALUE or ROOM_ENV not in environ:
+        return None
+    return environ[ROOM_ENV], environ.get("WATCHPARTY_RUNTIME_ROLE", "")
+
+
+def _room_processes(room_id: str | None = None) -> list[tuple[psutil.Process, str, str]]:
+    found = []
+    for proc in psutil.process_iter():
+        labels = _labels(proc)
+        if labels is None:
+            continue
+        if room_id is None or labels[0] == room_id:
+            found.append((proc, labels[0], labels[1]))
+    return found
+
+
+def _parse_ref(runtime_ref: str) -> str | None:
+    prefix = "local:"
+    return runtime_ref[len(prefix) :] if runtime_ref.startswith(prefix) else None
+
+
+class LocalRuntime:
+    name = "local"
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._log_dir = settings.DATA_DIR / "rooms"
+
+    async def start(
+        self, *, room_id: uuid.UUID, room_code: str, agent_secret: str, start_url: str | None
+    ) -> str:
+        self._log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self._log_dir / f"{room_code}.log"
+        env = {
+            **os.environ,
+            **agent_env(
+                settings=self._settings,
+                room_id=room_id,
+                agent_secret=agent_secret,
+                start_url=start_url,
+            ),
+            "WATCHPARTY_RUNTIME_ROLE": "agent",
+        }
+        proc = await asyncio.to_thread(self._spawn, env, log_path)
+        log.info(
+            "room agent process started",
+            extra={"room": room_code, "room_id": str(room_id), "pid": proc.pid},
+        )
+        # The API does not wait() on it; a waiting thread avoids a zombie when it exits.
+        asyncio.get_running_loop().run_in_executor(None, proc.wait)
+        return f"local:{room_id}"
+
+    @staticmethod
+    def _spawn(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+        with log_path.open("ab") as out:
+            return subprocess.Popen(
+                [sys.executable, "-m", "roomagent"],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # outlives an API restart; found again by its labels
+            )
+
+    async def stop(self, *, runtime_ref: str) -> None:
+        room_id = _parse_ref(runtime_ref)
+        if room_id is None:
+            return
+        await asyncio.to_thread(self._stop_room, room_id)
+
+    def _stop_room(self, room_id: str) -> None:
+        procs = _room_processes(room_id)
+        if not procs:
+            return
+        agents = [p for p, _, role in procs if role == "agent"]
+        # The agent tears down its Xvfb, PulseAudio and Chromium on SIGTERM...
+        for proc in agents or [p for p, _, _ in procs]:
+            try:
+                proc.send_signal(signal.SIGTERM)
+            except psutil.Error:
+                pass
+        _, alive = psutil.wait_procs([p for p, _, _ in procs], timeout=STOP_GRACE_SECONDS)
+        # ...and whatever is still there after the grace period is killed, by label.
+        for proc in alive:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(alive, timeout=5)
+        log.info("room processes stopped", extra={"room_id": room_id, "killed": len(alive)})
+
+    async def status(self, *, runtime_ref: str) -> RuntimeInfo:
+        room_id = _parse_ref(runtime_ref)
+        procs = await asyncio.to_thread(_room_processes, room_id) if room_id else []
+        agent_alive = any(role == "agent" and p.is_running() for p, _, role in procs)
+        return RuntimeInfo(
+            runtime_ref=runtime_ref,
+            room_id=uuid.UUID(room_id) if room_id else None,
+            state="running" if agent_alive else "missing",
+        )
+
+    async def list_managed(self) -> list[RuntimeInfo]:
+        procs = await asyncio.to_thread(_room_processes)
+        rooms: dict[str, bool] = {}
+        for _proc, room_id, role in procs:
+            rooms[room_id] = rooms.get(room_id, False) or role == "agent"
+        infos = []
+        for room_id, has_agent in rooms.items():
+            try:
+                rid = uuid.UUID(room_id)
+            except ValueError:
+                rid = None
+            infos.append(
+                RuntimeInfo(
+                    runtime_ref=f"local:{room_id}",
+                    room_id=rid,
+                    state="running" if has_agent else "failed",
+                    detail=None if has_agent else json.dumps({"stray": True}),
+                )
+            )
+        return infos
+
+    async def aclose(self) -> None:
+        # Rooms outlive the API process on purpose; the reaper reconciles them on the next start.
+        return None
