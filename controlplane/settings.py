@@ -98,7 +98,58 @@ class Settings(BaseSettings):
     TURN_SECRET: str | None = None
     TURN_TTL_SECONDS: int = Field(default=3600, ge=60)
 
-    @field_validator("CORS_ORIGINS", "STUN_URLS", "TURN_URLS", mode="before")
+    # Room containers and pods (docker and kubernetes runtimes): the image and per-room limits.
+    ROOM_IMAGE: str = "watchparty/browser:dev"  # the browser image (browser-image/)
+    ROOM_CPU_LIMIT: float = Field(default=2.0, gt=0)  # CPU cores a room may use
+    # Memory a room may use; tmpfs (/tmp, /dev/shm) contents count against it on Kubernetes.
+    ROOM_MEMORY_LIMIT_MB: int = Field(default=2048, ge=256)
+    ROOM_SHM_MB: int = Field(default=1024, ge=64)  # size of /dev/shm (Chromium needs a big one)
+    ROOM_TMP_MB: int = Field(default=512, ge=64)  # size of the /tmp tmpfs (home, profile, X)
+
+    # Kubernetes runtime (ROOM_RUNTIME=kubernetes). See docs/deployment.md for the RBAC it needs.
+    # Namespace the room pods and secrets live in.
+    KUBERNETES_NAMESPACE: str = "watchparty-rooms"
+    # Path of a kubeconfig file; unset: in-cluster service account, else $KUBECONFIG/~/.kube/config.
+    KUBERNETES_KUBECONFIG: str | None = None
+    KUBERNETES_CONTEXT: str | None = None  # kubeconfig context (unset: the current one)
+    KUBERNETES_API_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)  # per API call
+    # Guaranteed share per room pod (the limits are ROOM_CPU_LIMIT / ROOM_MEMORY_LIMIT_MB).
+    KUBERNETES_CPU_REQUEST: float = Field(default=0.5, gt=0)
+    KUBERNETES_MEMORY_REQUEST_MB: int = Field(default=1024, ge=64)
+    KUBERNETES_IMAGE_PULL_POLICY: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    # Names of image pull secrets in KUBERNETES_NAMESPACE (comma list or JSON list).
+    KUBERNETES_IMAGE_PULL_SECRETS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # RuntimeClass for room pods, e.g. `gvisor` or `kata` for a sandbox (unset: the default).
+    KUBERNETES_RUNTIME_CLASS: str | None = None
+    # Node labels room pods must match, JSON object, e.g. {"watchparty.io/rooms": "true"}.
+    KUBERNETES_NODE_SELECTOR: dict[str, str] = Field(default_factory=dict)
+    # Tolerations for room pods, JSON list of Kubernetes toleration objects.
+    KUBERNETES_TOLERATIONS: list[dict[str, str | int]] = Field(default_factory=list)
+    # Labels of the control plane's pods (room pods may reach them on the agent port), JSON.
+    KUBERNETES_CONTROLPLANE_LABELS: dict[str, str] = Field(
+        default_factory=lambda: {
+            "app.kubernetes.io/name": "watchparty",
+            "app.kubernetes.io/component": "controlplane",
+        }
+    )
+    # Namespace of the control plane's pods (unset: KUBERNETES_NAMESPACE).
+    KUBERNETES_CONTROLPLANE_NAMESPACE: str | None = None
+    KUBERNETES_CONTROLPLANE_PORT: int = Field(default=8000, ge=1, le=65535)  # its container port
+    # Labels of in-cluster TURN (coturn) pods room pods may exchange media with, JSON (unset: none).
+    KUBERNETES_TURN_LABELS: dict[str, str] = Field(default_factory=dict)
+    KUBERNETES_TURN_NAMESPACE: str | None = None  # their namespace (unset: KUBERNETES_NAMESPACE)
+    # Extra private CIDRs room pods may reach despite the egress block (e.g. a TURN server on a
+    # private address, node-local DNS), comma list or JSON list.
+    KUBERNETES_EGRESS_ALLOW_CIDRS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator(
+        "CORS_ORIGINS",
+        "STUN_URLS",
+        "TURN_URLS",
+        "KUBERNETES_IMAGE_PULL_SECRETS",
+        "KUBERNETES_EGRESS_ALLOW_CIDRS",
+        mode="before",
+    )
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -1,0 +1,89 @@
+"""Names and labels every runtime backend puts on what it creates (pure, no I/O).
+
+Backends find their rooms again *only* by these labels (DESIGN.md section 3), so the label keys
+and values live in one place. Names are DNS-1123 labels (lower-case alphanumerics and `-`, at
+most 63 characters), valid as Kubernetes object names, Docker container names and hostnames.
+The name is derived from the room id, so starting the same room twice addresses the same object
+(a leftover from a crashed start is found by name and replaced, not duplicated).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+
+MANAGED_BY_KEY = "app.kubernetes.io/managed-by"
+MANAGED_BY = "watchparty"
+COMPONENT_KEY = "app.kubernetes.io/component"
+COMPONENT_ROOM = "room"
+NAME_KEY = "app.kubernetes.io/name"
+NAME = "watchparty-room"
+ROOM_ID_KEY = "watchparty.io/room-id"
+ROOM_CODE_KEY = "watchparty.io/room-code"
+
+NAME_PREFIX = "wp-room"
+MAX_NAME_LENGTH = 63
+_HASH_LENGTH = 8
+_NOT_DNS = re.compile(r"[^a-z0-9-]+")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def short_hash(room_id: uuid.UUID) -> str:
+    """8 hex characters of sha256(room id): keeps names unique when codes collide or are cut."""
+    return hashlib.sha256(room_id.bytes).hexdigest()[:_HASH_LENGTH]
+
+
+def dns_safe(text: str) -> str:
+    """Lower-case, anything outside [a-z0-9-] collapsed to '-', no leading/trailing '-'."""
+    return _NOT_DNS.sub("-", text.lower()).strip("-")
+
+
+def room_name(room_id: uuid.UUID, room_code: str) -> str:
+    """`wp-room-<code>-<hash>`: readable in `kubectl get pods` / `docker ps`, always valid."""
+    suffix = short_hash(room_id)
+    room_part = dns_safe(room_code)
+    budget = MAX_NAME_LENGTH - len(NAME_PREFIX) - len(suffix) - 2
+    room_part = room_part[:budget].strip("-")
+    parts = [NAME_PREFIX, room_part, suffix] if room_part else [NAME_PREFIX, suffix]
+    return "-".join(parts)
+
+
+def label_value(text: str) -> str:
+    """A valid label value (≤ 63 characters of [A-Za-z0-9-_.], alphanumeric at both ends)."""
+    value = re.sub(r"[^A-Za-z0-9_.-]+", "-", text)[:MAX_NAME_LENGTH]
+    value = value.strip("-_.")
+    if not _LABEL_VALUE.match(value):  # pragma: no cover - the substitutions above guarantee it
+        raise ValueError(f"cannot make a label value from {text!r}")
+    return value
+
+
+def managed_selector() -> dict[str, str]:
+    """The labels that select every room object this deployment manages."""
+    return {MANAGED_BY_KEY: MANAGED_BY, COMPONENT_KEY: COMPONENT_ROOM}
+
+
+def room_labels(room_id: uuid.UUID, room_code: str) -> dict[str, str]:
+    """All labels of one room's objects (the managed selector plus the room's id and code)."""
+    return {
+        NAME_KEY: NAME,
+        **managed_selector(),
+        ROOM_ID_KEY: str(room_id),
+        ROOM_CODE_KEY: label_value(room_code),
+    }
+
+
+def selector_string(labels: dict[str, str]) -> str:
+    """`k1=v1,k2=v2` (sorted), the form Kubernetes' labelSelector and Docker's filters take."""
+    return ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
+
+
+def room_id_from_labels(labels: dict[str, str] | None) -> uuid.UUID | None:
+    """The room id a labelled object belongs to, or None when absent or malformed."""
+    raw = (labels or {}).get(ROOM_ID_KEY)
+    if not raw:
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        return None
