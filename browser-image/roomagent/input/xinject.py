@@ -190,6 +190,8 @@ class Injector:
         self.pressed_keys[ident] = kc
         if temp_shift:
             self._modifier(SHIFT, False)
+        if temp_unshift:
+            self._modifier(SHIFT, True)
         self.flush()
 
     def keypress(self, key: str, code: str, mods: Iterable[str]) -> None:
