@@ -13,6 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from controlplane.auth.session_store import RedisSessionStore, SessionStore, SqlSessionStore
 from controlplane.db import make_engine, make_sessionmaker
 from controlplane.models import User
+from controlplane.realtime.bus import Bus, InProcessBus, RedisBus
+from controlplane.realtime.hub import Hub
+from controlplane.realtime.presence import MemoryPresence, Presence, RedisPresence
+from controlplane.runtime.base import RoomRuntime, make_runtime
 from controlplane.services.jobs import CeleryJobs, InProcessJobs, JobQueue
 from controlplane.services.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from controlplane.settings import Settings
@@ -30,15 +34,25 @@ class AppContext:
     session_store: SessionStore
     jobs: JobQueue
     jwt: JWTStrategy[User, uuid.UUID]
+    bus: Bus
+    presence: Presence
+    hub: Hub
+    runtime: RoomRuntime
     password_helper: PasswordHelper = field(default_factory=PasswordHelper)
 
+    async def start(self) -> None:
+        await self.hub.start()
+
     async def aclose(self) -> None:
+        await self.hub.aclose()
+        await self.runtime.aclose()
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()
 
 
-def build_context(settings: Settings) -> AppContext:
+def build_context(settings: Settings, *, runtime: RoomRuntime | None = None) -> AppContext:
+    """`runtime` replaces the backend ROOM_RUNTIME names (tests hand in their own)."""
     engine = make_engine(settings.database_url)
     maker = make_sessionmaker(engine)
     jwt: JWTStrategy[User, uuid.UUID] = JWTStrategy(
@@ -46,25 +60,52 @@ def build_context(settings: Settings) -> AppContext:
         lifetime_seconds=settings.ACCESS_TOKEN_MINUTES * 60,
         token_audience=JWT_AUDIENCE,
     )
+    runtime = runtime or make_runtime(settings)
     if settings.REDIS_URL:
         redis = Redis.from_url(settings.REDIS_URL)
+        rate_limiter: RateLimiter = RedisRateLimiter(redis)
+        bus: Bus = RedisBus(redis)
+        presence: Presence = RedisPresence(redis)
         return AppContext(
             settings=settings,
             engine=engine,
             sessionmaker=maker,
             redis=redis,
-            rate_limiter=RedisRateLimiter(redis),
+            rate_limiter=rate_limiter,
             session_store=RedisSessionStore(redis),
             jobs=CeleryJobs(settings),
             jwt=jwt,
+            bus=bus,
+            presence=presence,
+            hub=Hub(
+                settings=settings,
+                bus=bus,
+                presence=presence,
+                sessionmaker=maker,
+                rate_limiter=rate_limiter,
+            ),
+            runtime=runtime,
         )
+    rate_limiter = MemoryRateLimiter()
+    bus = InProcessBus()
+    presence = MemoryPresence()
     return AppContext(
         settings=settings,
         engine=engine,
         sessionmaker=maker,
         redis=None,
-        rate_limiter=MemoryRateLimiter(),
+        rate_limiter=rate_limiter,
         session_store=SqlSessionStore(maker),
         jobs=InProcessJobs(settings),
         jwt=jwt,
+        bus=bus,
+        presence=presence,
+        hub=Hub(
+            settings=settings,
+            bus=bus,
+            presence=presence,
+            sessionmaker=maker,
+            rate_limiter=rate_limiter,
+        ),
+        runtime=runtime,
     )

@@ -12,9 +12,10 @@ from fastapi.routing import APIRoute
 
 from controlplane.api.errors import install_error_handlers
 from controlplane.api.main import api_router
-from controlplane.api.routes import health
+from controlplane.api.routes import agent_ws, health
 from controlplane.context import build_context
 from controlplane.observability import Metrics, RequestContextMiddleware, configure_logging
+from controlplane.runtime.base import RoomRuntime
 from controlplane.security_headers import SecurityHeadersMiddleware
 from controlplane.settings import Settings
 
@@ -26,14 +27,16 @@ def _operation_id(route: APIRoute) -> str:
     return f"{tag}-{route.name}"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, runtime: RoomRuntime | None = None) -> FastAPI:
+    """`runtime` overrides the room runtime backend chosen by ROOM_RUNTIME (tests use this)."""
     settings = settings or Settings()
     settings.check_production()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ctx = build_context(settings)
+        ctx = build_context(settings, runtime=runtime)
         app.state.ctx = ctx
+        await ctx.start()
         log.info(
             "control plane started",
             extra={"mode": settings.mode, "environment": settings.ENVIRONMENT},
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     app.include_router(health.router)
     app.include_router(api_router)
+    app.include_router(agent_ws.router)
     return app
 
 

@@ -48,15 +48,23 @@ Users = Annotated[UserManager, Depends(get_user_manager)]
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/login", auto_error=False)
 
 
+async def user_from_token(ctx: AppContext, db: AsyncSession, token: str) -> User | None:
+    """The active user an access token belongs to, or None (also used by WebSockets)."""
+    user = await ctx.jwt.read_token(token, user_manager_for(db, ctx))
+    if user is None or not user.is_active:
+        return None
+    return user
+
+
 async def get_current_user(
-    users: Users, ctx: Ctx, token: Annotated[str | None, Depends(_bearer)]
+    db: DbSession, ctx: Ctx, token: Annotated[str | None, Depends(_bearer)]
 ) -> User:
     if not token:
         raise ApiError(
             401, "not_authenticated", "Not authenticated", {"WWW-Authenticate": "Bearer"}
         )
-    user = await ctx.jwt.read_token(token, users)
-    if user is None or not user.is_active:
+    user = await user_from_token(ctx, db, token)
+    if user is None:
         raise ApiError(
             401, "invalid_token", "Token is invalid or expired", {"WWW-Authenticate": "Bearer"}
         )

@@ -1,0 +1,35 @@
+"""Administrators: every room, and ending any of them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from controlplane.api.deps import Ctx, CurrentSuperuser, DbSession
+from controlplane.rooms import service
+from controlplane.rooms.schemas import RoomPublic, RoomsPublic
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+@router.get("/rooms")
+async def list_rooms(
+    admin: CurrentSuperuser,
+    db: DbSession,
+    ctx: Ctx,
+    state: Literal["live", "ended", "all"] = "live",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> RoomsPublic:
+    rooms, total = await service.list_all_rooms(session=db, state=state, limit=limit, offset=offset)
+    return RoomsPublic(data=[RoomPublic.of(r, ctx.settings) for r in rooms], count=total)
+
+
+@router.post("/rooms/{code}/end", responses={404: {"description": "No such room"}})
+async def end_room(code: str, admin: CurrentSuperuser, db: DbSession, ctx: Ctx) -> RoomPublic:
+    room = await service.get_room(session=db, code=code)
+    room = await service.end_room(
+        ctx=ctx, session=db, room=room, by=str(admin.id), reason="ended by an administrator"
+    )
+    return RoomPublic.of(room, ctx.settings)

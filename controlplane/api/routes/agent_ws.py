@@ -1,0 +1,52 @@
+"""`/internal/agents/ws`: a room agent authenticates with its per-room secret (docs/protocol.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from controlplane.context import AppContext
+from controlplane.models import Room, RoomStatus
+from controlplane.realtime import hub as h
+from controlplane.realtime import messages as m
+from controlplane.rooms import service
+
+router = APIRouter(prefix="/internal", include_in_schema=False)
+
+
+@router.websocket("/agents/ws")
+async def agent_socket(ws: WebSocket) -> None:
+    ctx: AppContext = ws.app.state.ctx
+    await ws.accept()
+    try:
+        frame = await asyncio.wait_for(ws.receive(), ctx.settings.ROOM_WS_AUTH_TIMEOUT_SECONDS)
+    except TimeoutError:
+        await ws.close(h.CLOSE_UNAUTHENTICATED, "authenticate first")
+        return
+    if frame["type"] == "websocket.disconnect":
+        return
+    try:
+        type_, data = m.parse_envelope(frame.get("text") or "")
+        room_id = uuid.UUID(str(data.get("room_id")))
+        secret = str(data.get("secret") or "")
+        if type_ != "auth" or not secret:
+            raise ValueError("auth required")
+    except (m.BadMessage, ValueError):
+        await ws.close(h.CLOSE_UNAUTHENTICATED, "authenticate first")
+        return
+    async with ctx.sessionmaker() as db:
+        room = await db.get(Room, room_id)
+    if room is None or not service.verify_agent_secret(
+        ctx.settings, secret, room.agent_secret_hash
+    ):
+        await ws.close(h.CLOSE_UNAUTHENTICATED, "bad room or secret")
+        return
+    if room.status in (RoomStatus.ended, RoomStatus.ending, RoomStatus.failed):
+        await ws.close(h.CLOSE_ENDED, "room ended")
+        return
+    try:
+        await ctx.hub.serve_agent(ws, room)
+    except WebSocketDisconnect:
+        pass

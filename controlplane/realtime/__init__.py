@@ -1,0 +1,1 @@
+"""The real-time room hub: messages, bus, presence, remote control, signaling relay."""

@@ -1,0 +1,184 @@
+"""Who is connected to a room, and the small shared facts about it (voice, browser, agent).
+
+A user counts once however many sockets (tabs) they have. `add` says whether the user just came
+online; `set_offline` says whether this caller is the one that took them offline, so exactly one
+replica announces each join and each leave.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+
+from controlplane.realtime.bus import KEY_TTL_S
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class Presence(Protocol):
+    async def add(self, room_id: str, conn_id: str, user_id: str) -> bool: ...
+
+    async def remove(self, room_id: str, conn_id: str, user_id: str) -> int:
+        """Forget a socket; return how many sockets the user still has in the room."""
+        ...
+
+    async def conn_count(self, room_id: str, user_id: str) -> int: ...
+
+    async def set_offline(self, room_id: str, user_id: str) -> bool: ...
+
+    async def online(self, room_id: str) -> set[str]: ...
+
+    async def set_voice(self, room_id: str, user_id: str, voice: dict[str, Any]) -> None: ...
+
+    async def voices(self, room_id: str) -> dict[str, dict[str, Any]]: ...
+
+    async def set_browser(self, room_id: str, status: dict[str, Any]) -> None: ...
+
+    async def browser(self, room_id: str) -> dict[str, Any] | None: ...
+
+    async def set_agent(
+        self, room_id: str, owner: str | None, *, only_if: str | None = None
+    ) -> None:
+        """Record which socket serves the room's agent (None = none). With `only_if`, clear only
+        when the current owner is still that one (a newer agent socket may have replaced it)."""
+        ...
+
+    async def agent(self, room_id: str) -> str | None: ...
+
+
+class MemoryPresence:
+    def __init__(self) -> None:
+        self._conns: dict[str, dict[str, str]] = {}
+        self._online: dict[str, set[str]] = {}
+        self._voice: dict[str, dict[str, dict[str, Any]]] = {}
+        self._browser: dict[str, dict[str, Any]] = {}
+        self._agent: dict[str, str] = {}
+
+    async def add(self, room_id: str, conn_id: str, user_id: str) -> bool:
+        self._conns.setdefault(room_id, {})[conn_id] = user_id
+        online = self._online.setdefault(room_id, set())
+        if user_id in online:
+            return False
+        online.add(user_id)
+        return True
+
+    async def remove(self, room_id: str, conn_id: str, user_id: str) -> int:
+        conns = self._conns.get(room_id, {})
+        conns.pop(conn_id, None)
+        return sum(1 for u in conns.values() if u == user_id)
+
+    async def conn_count(self, room_id: str, user_id: str) -> int:
+        return sum(1 for u in self._conns.get(room_id, {}).values() if u == user_id)
+
+    async def set_offline(self, room_id: str, user_id: str) -> bool:
+        online = self._online.get(room_id, set())
+        if user_id in online:
+            online.discard(user_id)
+            self._voice.get(room_id, {}).pop(user_id, None)
+            return True
+        return False
+
+    async def online(self, room_id: str) -> set[str]:
+        return set(self._online.get(room_id, set()))
+
+    async def set_voice(self, room_id: str, user_id: str, voice: dict[str, Any]) -> None:
+        self._voice.setdefault(room_id, {})[user_id] = voice
+
+    async def voices(self, room_id: str) -> dict[str, dict[str, Any]]:
+        return dict(self._voice.get(room_id, {}))
+
+    async def set_browser(self, room_id: str, status: dict[str, Any]) -> None:
+        self._browser[room_id] = status
+
+    async def browser(self, room_id: str) -> dict[str, Any] | None:
+        return self._browser.get(room_id)
+
+    async def set_agent(
+        self, room_id: str, owner: str | None, *, only_if: str | None = None
+    ) -> None:
+        if owner is None:
+            if only_if is None or self._agent.get(room_id) == only_if:
+                self._agent.pop(room_id, None)
+        else:
+            self._agent[room_id] = owner
+
+    async def agent(self, room_id: str) -> str | None:
+        return self._agent.get(room_id)
+
+
+_CLEAR_IF = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class RedisPresence:
+    def __init__(self, redis: Redis, *, prefix: str = "wp:room:") -> None:
+        self._r = redis
+        self._p = prefix
+        self._clear_if = redis.register_script(_CLEAR_IF)
+
+    def _k(self, room_id: str, name: str) -> str:
+        return f"{self._p}{room_id}:{name}"
+
+    async def add(self, room_id: str, conn_id: str, user_id: str) -> bool:
+        conns, online = self._k(room_id, "conns"), self._k(room_id, "online")
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(conns, conn_id, user_id)
+            pipe.sadd(online, user_id)
+            pipe.expire(conns, KEY_TTL_S)
+            pipe.expire(online, KEY_TTL_S)
+            _, added, _, _ = await pipe.execute()
+        return int(added) == 1
+
+    async def remove(self, room_id: str, conn_id: str, user_id: str) -> int:
+        await self._r.hdel(self._k(room_id, "conns"), conn_id)
+        return await self.conn_count(room_id, user_id)
+
+    async def conn_count(self, room_id: str, user_id: str) -> int:
+        values = await self._r.hvals(self._k(room_id, "conns"))
+        return sum(1 for v in values if _s(v) == user_id)
+
+    async def set_offline(self, room_id: str, user_id: str) -> bool:
+        removed = await self._r.srem(self._k(room_id, "online"), user_id)
+        if removed:
+            await self._r.hdel(self._k(room_id, "voice"), user_id)
+        return int(removed) == 1
+
+    async def online(self, room_id: str) -> set[str]:
+        return {_s(m) for m in await self._r.smembers(self._k(room_id, "online"))}
+
+    async def set_voice(self, room_id: str, user_id: str, voice: dict[str, Any]) -> None:
+        key = self._k(room_id, "voice")
+        await self._r.hset(key, user_id, json.dumps(voice))
+        await self._r.expire(key, KEY_TTL_S)
+
+    async def voices(self, room_id: str) -> dict[str, dict[str, Any]]:
+        raw = await self._r.hgetall(self._k(room_id, "voice"))
+        return {_s(k): json.loads(v) for k, v in raw.items()}
+
+    async def set_browser(self, room_id: str, status: dict[str, Any]) -> None:
+        await self._r.set(self._k(room_id, "browser"), json.dumps(status), ex=KEY_TTL_S)
+
+    async def browser(self, room_id: str) -> dict[str, Any] | None:
+        raw = await self._r.get(self._k(room_id, "browser"))
+        return json.loads(raw) if raw else None
+
+    async def set_agent(
+        self, room_id: str, owner: str | None, *, only_if: str | None = None
+    ) -> None:
+        key = self._k(room_id, "agent")
+        if owner is not None:
+            await self._r.set(key, owner, ex=KEY_TTL_S)
+        elif only_if is not None:
+            await self._clear_if(keys=[key], args=[only_if])
+        else:
+            await self._r.delete(key)
+
+    async def agent(self, room_id: str) -> str | None:
+        raw = await self._r.get(self._k(room_id, "agent"))
+        return _s(raw) if raw else None

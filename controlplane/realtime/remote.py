@@ -1,0 +1,140 @@
+"""The remote control as a pure state machine: who holds it, who asked for it.
+
+`apply(state, action, ...)` returns the next state and the events to broadcast, or raises
+RemoteError with a stable code. No I/O here; the store makes each step atomic across replicas.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+Action = Literal["request", "grant", "pass", "take", "revoke", "release", "left", "host_changed"]
+Event = tuple[str, dict[str, Any]]
+
+
+class RemoteError(Exception):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class RemoteState:
+    host_id: str
+    holder_id: str | None
+    requests: tuple[str, ...] = ()
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"host_id": self.host_id, "holder_id": self.holder_id, "requests": list(self.requests)}
+        )
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> RemoteState:
+        d = json.loads(raw)
+        return cls(
+            host_id=d["host_id"], holder_id=d["holder_id"], requests=tuple(d.get("requests", ()))
+        )
+
+    @classmethod
+    def initial(cls, host_id: str) -> RemoteState:
+        """A new room: the host drives first."""
+        return cls(host_id=host_id, holder_id=host_id)
+
+    def public(self) -> dict[str, Any]:
+        return {"holder_id": self.holder_id, "requests": list(self.requests)}
+
+
+@dataclass(frozen=True)
+class Transition:
+    state: RemoteState
+    events: list[Event] = field(default_factory=list)
+
+
+def _without(requests: tuple[str, ...], *users: str | None) -> tuple[str, ...]:
+    return tuple(r for r in requests if r not in users)
+
+
+def _changed(state: RemoteState, holder: str | None, *, by: str, reason: str) -> Transition:
+    new = replace(state, holder_id=holder, requests=_without(state.requests, holder))
+    event = (
+        "remote.changed",
+        {"holder_id": holder, "by": by, "reason": reason, "requests": list(new.requests)},
+    )
+    return Transition(new, [event])
+
+
+def apply(
+    state: RemoteState,
+    action: Action,
+    *,
+    actor: str,
+    target: str | None = None,
+    release_to_host: bool = False,
+    reason: str | None = None,
+) -> Transition:
+    """One step. `actor` is the user acting (for `left`, the user who left or was kicked;
+    for `host_changed`, the new host). Membership of `target` is the caller's to check."""
+    is_host = actor == state.host_id
+    is_holder = state.holder_id is not None and actor == state.holder_id
+
+    if action == "request":
+        if is_holder:
+            raise RemoteError("already_holder", "You already hold the remote")
+        if state.holder_id is None:
+            return _changed(state, actor, by=actor, reason="claimed")
+        if actor in state.requests:
+            return Transition(state)
+        new = replace(state, requests=(*state.requests, actor))
+        return Transition(
+            new, [("remote.requested", {"user_id": actor, "requests": list(new.requests)})]
+        )
+
+    if action == "grant":
+        if not (is_holder or is_host):
+            raise RemoteError("forbidden", "Only the holder or the host can grant the remote")
+        if target is None or target not in state.requests:
+            raise RemoteError("not_requested", "That user has not asked for the remote")
+        return _changed(state, target, by=actor, reason="granted")
+
+    if action == "pass":
+        if not is_holder:
+            raise RemoteError("not_holder", "Only the holder can pass the remote")
+        if target is None or target == actor:
+            raise RemoteError("invalid_target", "Pass the remote to someone else")
+        return _changed(state, target, by=actor, reason="passed")
+
+    if action in ("take", "revoke"):
+        if not is_host:
+            raise RemoteError("forbidden", f"Only the host can {action} the remote")
+        if state.holder_id == state.host_id:
+            return Transition(state)
+        return _changed(
+            state, state.host_id, by=actor, reason="taken" if action == "take" else "revoked"
+        )
+
+    if action == "release":
+        if not is_holder:
+            raise RemoteError("not_holder", "You do not hold the remote")
+        to = state.host_id if release_to_host and not is_host else None
+        return _changed(state, to, by=actor, reason="released")
+
+    if action == "left":
+        requests = _without(state.requests, actor)
+        if state.holder_id == actor:
+            to = state.host_id if release_to_host and not is_host else None
+            return _changed(
+                replace(state, requests=requests), to, by=actor, reason=reason or "holder_left"
+            )
+        if requests != state.requests:
+            new = replace(state, requests=requests)
+            return Transition(new, [("remote.requests", {"requests": list(requests)})])
+        return Transition(state)
+
+    if action == "host_changed":
+        return Transition(replace(state, host_id=actor))
+
+    raise RemoteError("unknown_action", f"Unknown remote action {action}")

@@ -1,0 +1,1 @@
+"""Rooms: codes, URL policy, ICE servers and the lifecycle service."""

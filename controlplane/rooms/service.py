@@ -1,0 +1,407 @@
+"""Room lifecycle: keyword-only functions shared by the REST routes, the hub and admin tools.
+
+The database row is the truth; every change that others must see is also broadcast through the
+hub (which reaches every replica over the bus).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import uuid
+from typing import TYPE_CHECKING, Any, Literal
+
+from sqlalchemy import Result, Select, and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from controlplane.api.errors import ApiError
+from controlplane.models import LIVE_STATUSES, Message, Room, RoomParticipant, RoomStatus, User
+from controlplane.models.types import utcnow
+from controlplane.realtime.messages import clean_text
+from controlplane.rooms import codes
+from controlplane.rooms.schemas import RoomCreate
+from controlplane.rooms.url_policy import UrlRejected, check_url_async
+from controlplane.settings import Settings
+
+if TYPE_CHECKING:
+    from controlplane.context import AppContext
+
+log = logging.getLogger(__name__)
+
+ENDED = (RoomStatus.ended, RoomStatus.ending)
+
+
+def _rowcount(result: Result[Any]) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def hash_agent_secret(settings: Settings, secret: str) -> str:
+    return hmac.new(settings.AGENT_SECRET_KEY.encode(), secret.encode(), hashlib.sha256).hexdigest()
+
+
+def verify_agent_secret(settings: Settings, secret: str, stored: str | None) -> bool:
+    if not stored:
+        return False
+    return hmac.compare_digest(hash_agent_secret(settings, secret), stored)
+
+
+async def get_room(*, session: AsyncSession, code: str) -> Room:
+    room = None
+    if codes.is_valid(code):
+        room = (
+            await session.execute(select(Room).where(col(Room.room_code) == codes.normalise(code)))
+        ).scalar_one_or_none()
+    if room is None:
+        raise ApiError(404, "room_not_found", "No room with that code")
+    return room
+
+
+async def get_participant(
+    *, session: AsyncSession, room_id: uuid.UUID, user_id: uuid.UUID
+) -> RoomParticipant | None:
+    return (
+        await session.execute(
+            select(RoomParticipant).where(
+                col(RoomParticipant.room_id) == room_id, col(RoomParticipant.user_id) == user_id
+            )
+        )
+    ).scalar_one_or_none()
+
+
+def is_active(p: RoomParticipant | None) -> bool:
+    return p is not None and not p.kicked and p.left_at is None
+
+
+async def require_member(
+    *, session: AsyncSession, room: Room, user: User
+) -> RoomParticipant | None:
+    """Active participants pass; administrators pass too (returning None)."""
+    p = await get_participant(session=session, room_id=room.id, user_id=user.id)
+    if is_active(p):
+        return p
+    if user.is_superuser:
+        return None
+    raise ApiError(403, "not_member", "You are not in this room")
+
+
+def require_host(room: Room, user: User, *, admin_ok: bool = False) -> None:
+    if room.host_id == user.id or (admin_ok and user.is_superuser):
+        return
+    raise ApiError(403, "not_host", "Only the host can do that")
+
+
+async def create_room(
+    *, ctx: AppContext, session: AsyncSession, user: User, body: RoomCreate
+) -> Room:
+    settings = ctx.settings
+    max_participants = body.max_participants or settings.ROOM_MAX_PARTICIPANTS
+    if max_participants > settings.ROOM_MAX_PARTICIPANTS_CAP:
+        raise ApiError(
+            422,
+            "too_many_participants",
+            f"max_participants may be at most {settings.ROOM_MAX_PARTICIPANTS_CAP}",
+        )
+    title = " ".join(clean_text(body.title).split())
+    if not title:
+        raise ApiError(422, "invalid_title", "The title is empty")
+    start_url = None
+    if body.start_url:
+        try:
+            start_url = await check_url_async(
+                body.start_url, allow_private=settings.ROOM_ALLOW_PRIVATE_URLS
+            )
+        except UrlRejected as exc:
+            raise ApiError(422, "url_not_allowed", str(exc)) from None
+    retry = await ctx.rate_limiter.hit(
+        f"room_create:{user.id}", limit=settings.ROOM_CREATES_PER_HOUR, window_s=3600
+    )
+    if retry is not None:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"At most {settings.ROOM_CREATES_PER_HOUR} rooms per hour; retry in {retry} s",
+            {"Retry-After": str(retry)},
+        )
+    live = (
+        await session.execute(select(func.count()).where(col(Room.status).in_(LIVE_STATUSES)))
+    ).scalar_one()
+    if live >= settings.ROOM_MAX_LIVE:
+        raise ApiError(
+            503,
+            "capacity",
+            f"This deployment already runs its limit of {settings.ROOM_MAX_LIVE} rooms; "
+            "try again when one ends",
+        )
+    agent_secret = secrets.token_urlsafe(32)
+    for _attempt in range(5):
+        room = Room(
+            room_code=codes.new_code(),
+            title=title,
+            host_id=user.id,
+            max_participants=max_participants,
+            start_url=start_url,
+            agent_secret_hash=hash_agent_secret(settings, agent_secret),
+        )
+        session.add(room)
+        session.add(RoomParticipant(room_id=room.id, user_id=user.id, is_host=True))
+        try:
+            await session.commit()
+            break
+        except IntegrityError:  # code collision: astronomically rare, retry with a new code
+            await session.rollback()
+    else:
+        raise ApiError(503, "unavailable", "Could not allocate a room code")
+    log.info("room created", extra={"room": room.room_code, "user_id": str(user.id)})
+    try:
+        ref = await ctx.runtime.start(
+            room_id=room.id,
+            room_code=room.room_code,
+            agent_secret=agent_secret,
+            start_url=start_url,
+        )
+    except Exception as exc:
+        reason = str(exc) or type(exc).__name__
+        log.warning("room failed to start", extra={"room": room.room_code, "reason": reason})
+        room.status, room.status_reason = RoomStatus.failed, reason[:500]
+    else:
+        room.runtime_ref, room.status = ref, RoomStatus.starting
+    await session.commit()
+    return room
+
+
+async def list_rooms(
+    *, session: AsyncSession, user: User, state: Literal["live", "ended", "all"]
+) -> list[Room]:
+    stmt = (
+        select(Room)
+        .join(RoomParticipant, col(RoomParticipant.room_id) == col(Room.id), isouter=True)
+        .where(or_(col(Room.host_id) == user.id, col(RoomParticipant.user_id) == user.id))
+        .distinct()
+        .order_by(col(Room.created_at).desc())
+        .limit(200)
+    )
+    stmt = _state_filter(stmt, state)
+    return list((await session.execute(stmt)).scalars())
+
+
+def _state_filter(stmt: Select[Any], state: str) -> Select[Any]:
+    if state == "live":
+        return stmt.where(col(Room.status).in_(LIVE_STATUSES))
+    if state == "ended":
+        return stmt.where(
+            col(Room.status).in_((RoomStatus.ended, RoomStatus.failed, RoomStatus.ending))
+        )
+    return stmt
+
+
+async def list_all_rooms(
+    *, session: AsyncSession, state: Literal["live", "ended", "all"], limit: int, offset: int
+) -> tuple[list[Room], int]:
+    total = (
+        await session.execute(_state_filter(select(func.count()).select_from(Room), state))
+    ).scalar_one()
+    stmt = (
+        _state_filter(select(Room), state)
+        .order_by(col(Room.created_at).desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list((await session.execute(stmt)).scalars()), int(total)
+
+
+async def join(
+    *, ctx: AppContext, session: AsyncSession, room: Room, user: User
+) -> RoomParticipant:
+    if room.status in ENDED:
+        raise ApiError(410, "room_ended", "This room has ended")
+    p = await get_participant(session=session, room_id=room.id, user_id=user.id)
+    if p is not None and p.kicked:
+        raise ApiError(403, "kicked", "You were removed from this room")
+    if is_active(p):
+        assert p is not None
+        return p
+    # Lock the room row (PostgreSQL) so two joins cannot both take the last place.
+    await session.execute(select(col(Room.id)).where(col(Room.id) == room.id).with_for_update())
+    active = (
+        await session.execute(
+            select(func.count()).where(
+                col(RoomParticipant.room_id) == room.id,
+                col(RoomParticipant.kicked) == False,  # noqa: E712
+                col(RoomParticipant.left_at).is_(None),
+            )
+        )
+    ).scalar_one()
+    if active >= room.max_participants:
+        raise ApiError(409, "room_full", f"The room is full ({room.max_participants} people)")
+    if p is None:
+        p = RoomParticipant(room_id=room.id, user_id=user.id, is_host=room.host_id == user.id)
+        session.add(p)
+    else:
+        p.left_at, p.joined_at = None, utcnow()
+    await session.commit()
+    log.info("room joined", extra={"room": room.room_code, "user_id": str(user.id)})
+    return p
+
+
+async def leave(*, ctx: AppContext, session: AsyncSession, room: Room, user: User) -> None:
+    p = await get_participant(session=session, room_id=room.id, user_id=user.id)
+    if not is_active(p):
+        raise ApiError(403, "not_member", "You are not in this room")
+    assert p is not None
+    p.left_at = utcnow()
+    await session.commit()
+    await ctx.hub.participant_removed(room, user_id=str(user.id), reason="left", by=str(user.id))
+
+
+async def end_room(
+    *, ctx: AppContext, session: AsyncSession, room: Room, by: str | None, reason: str
+) -> Room:
+    """End a room: broadcast `room.ended`, stop its runtime, set `ended_at`. Idempotent."""
+    if room.status == RoomStatus.ended:
+        return room
+    result = await session.execute(
+        update(Room)
+        .where(col(Room.id) == room.id, col(Room.status) != RoomStatus.ended)
+        .values(status=RoomStatus.ending)
+    )
+    await session.commit()
+    if _rowcount(result) == 0:
+        await session.refresh(room)
+        return room
+    await ctx.hub.room_ended(room, by=by, reason=reason)
+    if room.runtime_ref:
+        try:
+            await ctx.runtime.stop(runtime_ref=room.runtime_ref)
+        except Exception:
+            log.exception("runtime stop failed", extra={"room": room.room_code})
+    room.status, room.ended_at = RoomStatus.ended, utcnow()
+    room.status_reason = room.status_reason or reason
+    await session.commit()
+    log.info("room ended", extra={"room": room.room_code, "by": by, "reason": reason})
+    return room
+
+
+async def kick(
+    *, ctx: AppContext, session: AsyncSession, room: Room, actor: User, user_id: uuid.UUID
+) -> None:
+    require_host(room, actor, admin_ok=True)
+    if user_id == room.host_id:
+        raise ApiError(
+            409, "cannot_kick_host", "The host cannot be removed; transfer the host role first"
+        )
+    p = await get_participant(session=session, room_id=room.id, user_id=user_id)
+    if p is None:
+        raise ApiError(404, "not_participant", "That user is not in this room")
+    p.kicked = True
+    p.left_at = p.left_at or utcnow()
+    await session.commit()
+    log.info("participant kicked", extra={"room": room.room_code, "user_id": str(user_id)})
+    await ctx.hub.participant_removed(room, user_id=str(user_id), reason="kicked", by=str(actor.id))
+
+
+async def transfer_host(
+    *, ctx: AppContext, session: AsyncSession, room: Room, actor: User, user_id: uuid.UUID
+) -> Room:
+    require_host(room, actor, admin_ok=True)
+    if room.status in ENDED:
+        raise ApiError(410, "room_ended", "This room has ended")
+    target = await get_participant(session=session, room_id=room.id, user_id=user_id)
+    if not is_active(target):
+        raise ApiError(404, "not_participant", "That user is not in this room")
+    if user_id == room.host_id:
+        return room
+    previous = room.host_id
+    await session.execute(
+        update(RoomParticipant)
+        .where(col(RoomParticipant.room_id) == room.id)
+        .values(is_host=col(RoomParticipant.user_id) == user_id)
+    )
+    room.host_id = user_id
+    await session.commit()
+    await session.refresh(room)
+    await ctx.hub.host_changed(room, previous=str(previous), by=str(actor.id))
+    return room
+
+
+async def add_message(
+    *, session: AsyncSession, room_id: uuid.UUID, user_id: uuid.UUID, text: str
+) -> Message:
+    msg = Message(room_id=room_id, user_id=user_id, message=text)
+    session.add(msg)
+    await session.execute(
+        update(Room).where(col(Room.id) == room_id).values(last_active_at=utcnow())
+    )
+    await session.commit()
+    return msg
+
+
+async def history(
+    *, session: AsyncSession, room: Room, before: uuid.UUID | None, limit: int
+) -> tuple[list[tuple[Message, str]], bool]:
+    """Newest first; `before` is a message id (exclusive)."""
+    stmt = (
+        select(Message, User.username)
+        .join(User, User.id == col(Message.user_id))
+        .where(col(Message.room_id) == room.id)
+    )
+    if before is not None:
+        anchor = (
+            await session.execute(
+                select(col(Message.created_at), col(Message.id)).where(
+                    col(Message.id) == before,
+                    col(Message.room_id) == room.id,
+                )
+            )
+        ).one_or_none()
+        if anchor is None:
+            raise ApiError(404, "message_not_found", "`before` is not a message of this room")
+        at, mid = anchor
+        stmt = stmt.where(
+            or_(
+                col(Message.created_at) < at,
+                and_(col(Message.created_at) == at, col(Message.id) < mid),
+            )
+        )
+    stmt = stmt.order_by(col(Message.created_at).desc(), col(Message.id).desc()).limit(limit + 1)
+    rows = [(m, u) for m, u in (await session.execute(stmt)).all()]
+    return rows[:limit], len(rows) > limit
+
+
+async def delete_history(*, ctx: AppContext, session: AsyncSession, room: Room, actor: User) -> int:
+    require_host(room, actor, admin_ok=True)
+    result = await session.execute(delete(Message).where(col(Message.room_id) == room.id))
+    await session.commit()
+    await ctx.hub.broadcast(room.id, "chat.cleared", {"by": str(actor.id)})
+    return _rowcount(result)
+
+
+async def participants(
+    *, session: AsyncSession, room_id: uuid.UUID
+) -> list[tuple[RoomParticipant, str]]:
+    rows = await session.execute(
+        select(RoomParticipant, User.username)
+        .join(User, User.id == col(RoomParticipant.user_id))
+        .where(col(RoomParticipant.room_id) == room_id)
+        .order_by(col(RoomParticipant.joined_at))
+    )
+    return [(p, u) for p, u in rows.all()]
+
+
+async def set_status(
+    *,
+    session: AsyncSession,
+    room_id: uuid.UUID,
+    status: RoomStatus,
+    reason: str | None = None,
+    only_from: tuple[str, ...] | None = None,
+) -> bool:
+    stmt = update(Room).where(col(Room.id) == room_id)
+    if only_from is not None:
+        stmt = stmt.where(col(Room.status).in_(only_from))
+    result = await session.execute(stmt.values(status=status, status_reason=reason))
+    await session.commit()
+    return _rowcount(result) > 0

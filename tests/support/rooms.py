@@ -1,0 +1,187 @@
+"""A stand-in room runtime, a live server, and WebSocket clients that play viewers and agents."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from controlplane.main import create_app
+from controlplane.runtime.base import RuntimeInfo
+from controlplane.settings import Settings
+from tests.support.smtp import free_port
+
+
+@dataclass
+class Started:
+    room_id: uuid.UUID
+    room_code: str
+    agent_secret: str
+    start_url: str | None
+
+
+@dataclass
+class RecordingRuntime:
+    """Starts nothing: records what it was asked so a test can play the agent itself."""
+
+    name: str = "test"
+    started: dict[str, Started] = field(default_factory=dict)
+    stopped: list[str] = field(default_factory=list)
+
+    async def start(
+        self, *, room_id: uuid.UUID, room_code: str, agent_secret: str, start_url: str | None
+    ) -> str:
+        self.started[room_code] = Started(room_id, room_code, agent_secret, start_url)
+        return f"test-{room_code}"
+
+    async def stop(self, *, runtime_ref: str) -> None:
+        self.stopped.append(runtime_ref)
+
+    async def status(self, *, runtime_ref: str) -> RuntimeInfo:
+        return RuntimeInfo(runtime_ref=runtime_ref, room_id=None, state="running")
+
+    async def list_managed(self) -> list[RuntimeInfo]:
+        return []
+
+    async def aclose(self) -> None:
+        return None
+
+
+@dataclass
+class Live:
+    url: str
+    runtime: RecordingRuntime
+    http: httpx.AsyncClient
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://")
+
+
+@asynccontextmanager
+async def live_server(settings: Settings, *, runtime: RecordingRuntime | None = None) -> AsyncIterator[Live]:
+    """The app under a real uvicorn on a loopback port, in this event loop."""
+    runtime = runtime or RecordingRuntime()
+    app = create_app(settings, runtime=runtime)
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, ws_max_size=1 << 20, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            yield Live(url=url, runtime=runtime, http=http)
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=30)
+
+
+class Socket:
+    """A room or agent WebSocket that keeps every message, so tests can wait for a type."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.received: list[dict[str, Any]] = []
+        self._cursor = 0
+        self._arrived = asyncio.Event()
+        self._reader = asyncio.create_task(self._read())
+        self.close_code: int | None = None
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:
+                self.received.append(json.loads(raw))
+                self._arrived.set()
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.close_code = self.ws.close_code
+            self._arrived.set()
+
+    async def send(self, type_: str, data: dict[str, Any] | None = None) -> None:
+        await self.ws.send(json.dumps({"type": type_, "data": data or {}}))
+
+    async def send_raw(self, raw: str | bytes) -> None:
+        await self.ws.send(raw)
+
+    async def expect(self, type_: str, *, timeout: float = 10, **match: Any) -> dict[str, Any]:
+        """The next message of `type_` (whose data has `match`) after the last one expected."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            for i in range(self._cursor, len(self.received)):
+                msg = self.received[i]
+                if msg["type"] == type_ and all(msg["data"].get(k) == v for k, v in match.items()):
+                    self._cursor = i + 1
+                    return msg
+            if self._reader.done():
+                raise AssertionError(
+                    f"closed ({self.close_code}) before {type_} {match}; got {self.types()}"
+                )
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise AssertionError(f"no {type_} {match} within {timeout} s; got {self.types()}")
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), timeout=left)
+            except TimeoutError:
+                pass
+
+    def of_type(self, type_: str) -> list[dict[str, Any]]:
+        return [m for m in self.received if m["type"] == type_]
+
+    def types(self) -> list[str]:
+        return [m["type"] for m in self.received]
+
+    async def closed(self, timeout: float = 10) -> int | None:
+        await asyncio.wait_for(asyncio.shield(self._reader), timeout=timeout)
+        return self.close_code
+
+    async def close(self) -> None:
+        await self.ws.close()
+        try:
+            await asyncio.wait_for(self._reader, timeout=5)
+        except TimeoutError:
+            self._reader.cancel()
+
+
+async def room_socket(ws_url: str, code: str, token: str, *, state: bool = True) -> Socket:
+    ws = await websockets.connect(f"{ws_url}/api/rooms/{code}/ws", max_size=1 << 22)
+    sock = Socket(ws)
+    await sock.send("auth", {"token": token})
+    if state:
+        await sock.expect("room.state")
+    return sock
+
+
+async def agent_socket(ws_url: str, started: Started) -> Socket:
+    ws = await websockets.connect(f"{ws_url}/internal/agents/ws", max_size=1 << 22)
+    sock = Socket(ws)
+    await sock.send("auth", {"room_id": str(started.room_id), "secret": started.agent_secret})
+    await sock.expect("auth.ok")
+    return sock
+
+
+async def create_room(http: httpx.AsyncClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:
+    resp = await http.post("/api/rooms", json={"title": "Movie night", **body}, headers=headers)
+    assert resp.status_code == 201, resp.text
+    return dict(resp.json())
+
+
+async def join(http: httpx.AsyncClient, code: str, headers: dict[str, str]) -> None:
+    resp = await http.post(f"/api/rooms/{code}/join", headers=headers)
+    assert resp.status_code == 200, resp.text
