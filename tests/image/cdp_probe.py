@@ -44,7 +44,9 @@ def main() -> None:
                 "document.body.innerText.slice(0, 2000) : ''])",
                 returnByValue=True,
             )
-            href, text = json.loads(ev.get("result", {}).get("value", '["", ""]'))  # type: ignore[union-attr]
+            remote = ev.get("result")
+            value = remote.get("value") if isinstance(remote, dict) else None
+            href, text = json.loads(value) if isinstance(value, str) else ("", "")
             print(
                 json.dumps(
                     {

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 docker = pytest.importorskip("docker")
+from docker import DockerClient  # noqa: E402
 from docker.errors import DockerException, NotFound  # noqa: E402
 from docker.models.containers import Container  # noqa: E402
 
@@ -48,7 +49,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture(scope="session")
-def docker_client() -> Iterator[docker.DockerClient]:
+def docker_client() -> Iterator[DockerClient]:
     try:
         client = docker.from_env(timeout=120)
         client.ping()
@@ -65,7 +66,7 @@ def docker_client() -> Iterator[docker.DockerClient]:
 
 
 @pytest.fixture(scope="session")
-def browser_image(docker_client: docker.DockerClient) -> str:
+def browser_image(docker_client: DockerClient) -> str:
     """Builds (or confirms) the image with the project's build script; returns its tag."""
     started = time.monotonic()
     proc = subprocess.run(
@@ -107,7 +108,7 @@ def dump_container(container: Container) -> str:
 
 @pytest.fixture
 def run_container(
-    docker_client: docker.DockerClient, browser_image: str, request: pytest.FixtureRequest
+    docker_client: DockerClient, browser_image: str, request: pytest.FixtureRequest
 ) -> Iterator[RunContainer]:
     """Starts detached containers from the image (hardened unless hardened=False)."""
     started: list[Container] = []
