@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     # Extra private CIDRs room pods may reach despite the egress block (e.g. a TURN server on a
     # private address, node-local DNS), comma list or JSON list.
     KUBERNETES_EGRESS_ALLOW_CIDRS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Create/replace the rooms NetworkPolicy before the first room starts (off when the Helm chart
+    # or an admin manages it; rooms are never started without it when on).
+    KUBERNETES_MANAGE_NETWORK_POLICY: bool = True
 
     @field_validator(
         "CORS_ORIGINS",

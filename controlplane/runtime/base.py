@@ -86,4 +86,8 @@ def make_runtime(settings: Settings) -> RoomRuntime:
     app still starts and rooms fail with a clear reason instead of the process crashing."""
     name = settings.ROOM_RUNTIME
     log.info("room runtime chosen", extra={"runtime": name})
+    if name == "kubernetes":
+        from controlplane.runtime.kubernetes import KubernetesRuntime  # lazy: only when chosen
+
+        return KubernetesRuntime(settings)
     return UnavailableRuntime(name)
