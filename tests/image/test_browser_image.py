@@ -72,6 +72,24 @@ def test_build_script_is_noop_when_current(browser_image: str) -> None:
     assert time.monotonic() - started < 60
 
 
+def test_extra_ca_is_not_part_of_the_image_or_its_hash(
+    browser_image: str, run_container: RunContainer
+) -> None:
+    # build.sh passed the host bundle as extra CA; building without it must still be a no-op.
+    proc = subprocess.run(
+        ["bash", str(BUILD_SCRIPT)],
+        env={**os.environ, "WP_BROWSER_IMAGE": browser_image, "EXTRA_CA_CERTS": "none"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    assert "is current" in proc.stderr, proc.stderr
+    container = run_container("ls", "-A", "/usr/local/share/ca-certificates", "/tmp")
+    assert container.wait(timeout=60)["StatusCode"] == 0
+    assert "extra-ca" not in container.logs().decode()
+
+
 def test_image_metadata(docker_client: Any, browser_image: str) -> None:
     config = docker_client.images.get(browser_image).attrs["Config"]
     assert config["User"] == "1000:1000"
