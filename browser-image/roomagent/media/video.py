@@ -61,7 +61,7 @@ def make_encoder(settings: AgentSettings) -> av.VideoCodecContext:
         ctx = av.CodecContext.create("libvpx", "w")
         options = {
             "deadline": "realtime",
-            "cpu-used": "8",
+            "cpu-used": "16",
             "lag-in-frames": "0",
             "auto-alt-ref": "0",
             "error-resilient": "1",
