@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -61,6 +62,7 @@ class Live:
     url: str
     runtime: RecordingRuntime
     http: httpx.AsyncClient
+    app_settings: Settings
 
     @property
     def ws_url(self) -> str:
@@ -68,9 +70,9 @@ class Live:
 
 
 @asynccontextmanager
-async def live_server(settings: Settings, *, runtime: RecordingRuntime | None = None) -> AsyncIterator[Live]:
+async def live_server(settings: Settings, *, runtime: Any = None) -> AsyncIterator[Live]:
     """The app under a real uvicorn on a loopback port, in this event loop."""
-    runtime = runtime or RecordingRuntime()
+    runtime = runtime if runtime is not None else RecordingRuntime()
     app = create_app(settings, runtime=runtime)
     port = free_port()
     config = uvicorn.Config(
@@ -85,7 +87,7 @@ async def live_server(settings: Settings, *, runtime: RecordingRuntime | None = 
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-            yield Live(url=url, runtime=runtime, http=http)
+            yield Live(url=url, runtime=runtime, http=http, app_settings=settings)
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=30)
@@ -176,7 +178,9 @@ async def agent_socket(ws_url: str, started: Started) -> Socket:
     return sock
 
 
-async def create_room(http: httpx.AsyncClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:
+async def create_room(
+    http: httpx.AsyncClient, headers: dict[str, str], **body: Any
+) -> dict[str, Any]:
     resp = await http.post("/api/rooms", json={"title": "Movie night", **body}, headers=headers)
     assert resp.status_code == 201, resp.text
     return dict(resp.json())
@@ -185,3 +189,11 @@ async def create_room(http: httpx.AsyncClient, headers: dict[str, str], **body: 
 async def join(http: httpx.AsyncClient, code: str, headers: dict[str, str]) -> None:
     resp = await http.post(f"/api/rooms/{code}/join", headers=headers)
     assert resp.status_code == 200, resp.text
+
+
+@pytest.fixture
+async def live(settings_factory: Any) -> AsyncIterator[Live]:
+    """A live server (both backends, via `settings_factory`) with a recording runtime."""
+    settings = await settings_factory(ROOM_PRESENCE_GRACE_SECONDS=0.2)
+    async with live_server(settings) as server:
+        yield server
