@@ -216,7 +216,7 @@ class KubernetesRuntime:
         except ApiException as exc:
             if exc.status != 409:
                 raise
-        log.warning("replacing stale room object", extra={"kind": kind, "name": name})
+        log.warning("replacing stale room object", extra={"kind": kind, "object": name})
         await self._delete(delete, name, namespace, grace_period_seconds=0)
         return await self._call(create, namespace, body)
 
