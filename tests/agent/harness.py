@@ -1,3 +1,4 @@
+# ruff: noqa: ASYNC109, ASYNC110
 """Test/bench harness for the room agent: a fake control plane, test pages, real aiortc viewers.
 
 Everything is real: a ``websockets`` server on loopback speaks the agent side of

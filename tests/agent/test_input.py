@@ -1,3 +1,4 @@
+# ruff: noqa: ASYNC109, E501
 """Remote input: holder-only clicks, typing, shortcuts, release on holder change, cursor, nav."""
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from typing import Any
 
 import pytest
 from harness import Cdp, Viewer, is_colour, pixel
-
 from roomagent.input import wire
 
 pytestmark = pytest.mark.x11
@@ -123,7 +123,9 @@ async def test_typing_shortcuts_text_and_release_on_holder_change(h264_room) -> 
         type_word("junk")
         alice.tap("a", "KeyA", {"ctrl"})  # Ctrl+A selects all, typing replaces it
         type_word("Hello, World!")
-        await until(lambda: cdp.evaluate("document.getElementById('field').value === 'Hello, World!'"))
+        await until(
+            lambda: cdp.evaluate("document.getElementById('field').value === 'Hello, World!'")
+        )
         alice.tap("Backspace", "Backspace")
         alice.tap("ArrowLeft", "ArrowLeft")
         alice.tap("Home", "Home")
@@ -158,8 +160,8 @@ async def test_navigation_commands_and_click_navigation_status(h264_room) -> Non
     page2 = cp.page_url("page2.html")
 
     def status(**want: Any) -> Any:
-        return lambda m: m["type"] == "browser.status" and all(
-            m["data"].get(k) == v for k, v in want.items()
+        return lambda m: (
+            m["type"] == "browser.status" and all(m["data"].get(k) == v for k, v in want.items())
         )
 
     await cp.send("browser.navigate", {"url": page2})

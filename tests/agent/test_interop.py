@@ -23,7 +23,11 @@ async def ensure_playwright() -> None:
     if npm is None:
         pytest.fail("npm is required for the interop test")
     proc = await asyncio.create_subprocess_exec(
-        npm, "install", "--no-audit", "--no-fund", cwd=INTEROP,
+        npm,
+        "install",
+        "--no-audit",
+        "--no-fund",
+        cwd=INTEROP,
         env={**__import__("os").environ, "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1"},
     )
     assert await proc.wait() == 0, "npm install failed"
@@ -32,8 +36,13 @@ async def ensure_playwright() -> None:
 async def browser_view(cp: FakeControlPlane, seconds: int = 3) -> dict[str, Any]:
     await ensure_playwright()
     proc = await asyncio.create_subprocess_exec(
-        "node", "run.mjs", cp.page_url("viewer.html"), str(seconds),
-        cwd=INTEROP, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        "node",
+        "run.mjs",
+        cp.page_url("viewer.html"),
+        str(seconds),
+        cwd=INTEROP,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 90)
     assert proc.returncode == 0, err.decode()[-2000:]
