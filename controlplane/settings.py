@@ -106,6 +106,28 @@ class Settings(BaseSettings):
     ROOM_SHM_MB: int = Field(default=1024, ge=64)  # size of /dev/shm (Chromium needs a big one)
     ROOM_TMP_MB: int = Field(default=512, ge=64)  # size of the /tmp tmpfs (home, profile, X)
 
+    # Docker runtime (ROOM_RUNTIME=docker). The engine is the one `docker` would use (DOCKER_HOST,
+    # DOCKER_TLS_VERIFY, DOCKER_CERT_PATH are read by the docker SDK). See docs/deployment.md.
+    # The dedicated bridge network every room container joins (created if missing).
+    DOCKER_NETWORK: str = "watchparty-rooms"
+    # Its Linux bridge interface: the egress rules match traffic by it (at most 15 characters).
+    DOCKER_BRIDGE_NAME: str = Field(default="wp-rooms0", pattern=r"^[A-Za-z0-9_.-]{1,15}$")
+    # Its IPv4 subnet; the first address is the gateway, i.e. the host as rooms see it.
+    DOCKER_SUBNET: str = "10.213.0.0/22"
+    # Block room egress to private, loopback, link-local and metadata ranges and to the host
+    # itself with iptables rules (needs root/CAP_NET_ADMIN in the host's network namespace).
+    DOCKER_EGRESS_FIREWALL: bool = True
+    # Extra destinations rooms may reach despite the block: `IP`, `CIDR`, `IP:PORT` or
+    # `CIDR:PORT` (tcp and udp), comma list or JSON list, e.g. a TURN server on a private address.
+    DOCKER_EGRESS_ALLOW: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # DNS servers for rooms (comma list); unset: the host's /etc/resolv.conf servers, as Docker
+    # does. Port 53 on them stays reachable.
+    DOCKER_DNS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    DOCKER_IPTABLES: str = "iptables"  # the iptables binary Docker itself uses (nft or legacy)
+    DOCKER_PIDS_LIMIT: int = Field(default=512, ge=64)  # processes/threads per room container
+    DOCKER_OCI_RUNTIME: str | None = None  # e.g. `runsc` for gVisor (unset: the engine default)
+    DOCKER_API_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)  # per Docker API call
+
     # Kubernetes runtime (ROOM_RUNTIME=kubernetes). See docs/deployment.md for the RBAC it needs.
     # Namespace the room pods and secrets live in.
     KUBERNETES_NAMESPACE: str = "watchparty-rooms"
@@ -151,6 +173,8 @@ class Settings(BaseSettings):
         "TURN_URLS",
         "KUBERNETES_IMAGE_PULL_SECRETS",
         "KUBERNETES_EGRESS_ALLOW_CIDRS",
+        "DOCKER_EGRESS_ALLOW",
+        "DOCKER_DNS",
         mode="before",
     )
     @classmethod
