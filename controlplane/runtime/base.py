@@ -90,4 +90,8 @@ def make_runtime(settings: Settings) -> RoomRuntime:
         from controlplane.runtime.kubernetes import KubernetesRuntime  # lazy: only when chosen
 
         return KubernetesRuntime(settings)
+    if name == "docker":
+        from controlplane.runtime.docker import DockerRuntime  # lazy: only when chosen
+
+        return DockerRuntime(settings)
     return UnavailableRuntime(name)

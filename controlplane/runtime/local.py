@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psutil
 
+from controlplane.runtime.agent_env import agent_env as shared_agent_env
 from controlplane.runtime.base import RuntimeInfo
 from controlplane.settings import Settings
 
@@ -34,22 +35,13 @@ STOP_GRACE_SECONDS = 10.0
 def agent_env(
     *, settings: Settings, room_id: uuid.UUID, agent_secret: str, start_url: str | None
 ) -> dict[str, str]:
-    """The agent's configuration (pure): the same WP_* variables every runtime passes."""
-    env = {
+    """The shared WP_* variables plus this backend's process label (pure)."""
+    return {
         MANAGED_ENV: MANAGED_VALUE,
-        ROOM_ENV: str(room_id),
-        "WP_CONTROL_URL": settings.AGENT_CONTROL_URL,
-        "WP_AGENT_SECRET": agent_secret,
-        "WP_WIDTH": str(settings.ROOM_WIDTH),
-        "WP_HEIGHT": str(settings.ROOM_HEIGHT),
-        "WP_FPS": str(settings.ROOM_FPS),
-        "WP_CODEC": settings.ROOM_CODEC,
-        "WP_BITRATE_KBPS": str(settings.ROOM_BITRATE_KBPS),
-        "WP_LOG_LEVEL": settings.LOG_LEVEL,
+        **shared_agent_env(
+            settings=settings, room_id=room_id, agent_secret=agent_secret, start_url=start_url
+        ),
     }
-    if start_url:
-        env["WP_START_URL"] = start_url
-    return env
 
 
 def _labels(proc: psutil.Process) -> tuple[str, str] | None:
