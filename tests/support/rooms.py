@@ -14,6 +14,7 @@ import httpx
 import pytest
 import uvicorn
 import websockets
+from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection
 
 from controlplane.main import create_app
@@ -63,6 +64,7 @@ class Live:
     runtime: RecordingRuntime
     http: httpx.AsyncClient
     app_settings: Settings
+    app: FastAPI
 
     @property
     def ws_url(self) -> str:
@@ -87,7 +89,7 @@ async def live_server(settings: Settings, *, runtime: Any = None) -> AsyncIterat
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-            yield Live(url=url, runtime=runtime, http=http, app_settings=settings)
+            yield Live(url=url, runtime=runtime, http=http, app_settings=settings, app=app)
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=30)
@@ -121,9 +123,9 @@ class Socket:
     async def send_raw(self, raw: str | bytes) -> None:
         await self.ws.send(raw)
 
-    async def expect(self, type_: str, *, timeout: float = 10, **match: Any) -> dict[str, Any]:
+    async def expect(self, type_: str, *, within: float = 10, **match: Any) -> dict[str, Any]:
         """The next message of `type_` (whose data has `match`) after the last one expected."""
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + within
         while True:
             for i in range(self._cursor, len(self.received)):
                 msg = self.received[i]
@@ -136,7 +138,7 @@ class Socket:
                 )
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
-                raise AssertionError(f"no {type_} {match} within {timeout} s; got {self.types()}")
+                raise AssertionError(f"no {type_} {match} within {within} s; got {self.types()}")
             self._arrived.clear()
             try:
                 await asyncio.wait_for(self._arrived.wait(), timeout=left)
@@ -149,8 +151,8 @@ class Socket:
     def types(self) -> list[str]:
         return [m["type"] for m in self.received]
 
-    async def closed(self, timeout: float = 10) -> int | None:
-        await asyncio.wait_for(asyncio.shield(self._reader), timeout=timeout)
+    async def closed(self, within: float = 10) -> int | None:
+        await asyncio.wait_for(asyncio.shield(self._reader), timeout=within)
         return self.close_code
 
     async def close(self) -> None:

@@ -1,0 +1,44 @@
+"""`python -m tests.support.test_server --port N`: the real app in its own process, with a
+runtime that starts nothing and writes each room's agent secret to WP_TEST_RUNTIME_DIR, so a test
+can play the agent against any replica."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import uuid
+from pathlib import Path
+
+import uvicorn
+
+from controlplane.main import create_app
+from controlplane.observability import configure_logging
+from controlplane.settings import Settings
+from tests.support.rooms import RecordingRuntime
+
+
+class FileRecordingRuntime(RecordingRuntime):
+    async def start(
+        self, *, room_id: uuid.UUID, room_code: str, agent_secret: str, start_url: str | None
+    ) -> str:
+        ref = await super().start(
+            room_id=room_id, room_code=room_code, agent_secret=agent_secret, start_url=start_url
+        )
+        out = Path(os.environ["WP_TEST_RUNTIME_DIR"]) / f"{room_code}.json"
+        out.write_text(json.dumps({"room_id": str(room_id), "secret": agent_secret}))
+        return ref
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    settings = Settings()
+    configure_logging(level=settings.LOG_LEVEL, as_json=False)
+    app = create_app(settings, runtime=FileRecordingRuntime())
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_config=None, ws_max_size=65536)
+
+
+if __name__ == "__main__":
+    main()
