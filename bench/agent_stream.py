@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 """Room agent streaming benchmark (DESIGN.md section 8).
 
 Starts a real agent (Xvfb + Chromium + PulseAudio, moving test page), connects 1, 3 and 6 aiortc
@@ -65,9 +64,8 @@ async def input_to_photon(cp: FakeControlPlane, agent: AgentProcess, clicks: int
     out = []
     want = RED
     for _ in range(clicks):
-        await watcher.wait_frame(
-            lambda f: is_colour(pixel(f, *PANEL), BLUE if want == RED else RED), 5
-        )
+        before = BLUE if want == RED else RED
+        await watcher.wait_frame(lambda f, b=before: is_colour(pixel(f, *PANEL), b), 5)
         await asyncio.sleep(0.3)
         sent = time.monotonic()
         holder.click(go["x"], go["y"])

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -41,7 +42,7 @@ async def h264_room(log_dir: Path) -> AsyncIterator[tuple[FakeControlPlane, Agen
     await cp.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def vp8_room(log_dir: Path) -> AsyncIterator[tuple[FakeControlPlane, AgentProcess]]:
     cp, agent = await start_agent(log_dir, "vp8")
     yield cp, agent

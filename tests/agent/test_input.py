@@ -1,4 +1,4 @@
-# ruff: noqa: ASYNC109, E501
+# ruff: noqa: ASYNC109
 """Remote input: holder-only clicks, typing, shortcuts, release on holder change, cursor, nav."""
 
 from __future__ import annotations
