@@ -1,29 +1,45 @@
 """Fixtures for the browser image tests: build the image once, run hardened containers, clean up.
 
-The image is built by `browser-image/build.sh` (a no-op when it is current); set
-WP_BROWSER_IMAGE to test another tag. Containers started through `run_container` are removed
-after each test; when the test failed their logs and health-check history are printed first.
+The image fixtures live in tests/support/docker_image.py (shared with tests/runtime).
+Containers started through `run_container` are removed after each test; when the test failed
+their logs and health-check history are printed first.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from docker.errors import NotFound
 
-docker = pytest.importorskip("docker")
-from docker import DockerClient  # noqa: E402
-from docker.errors import DockerException, NotFound  # noqa: E402
-from docker.models.containers import Container  # noqa: E402
+from tests.support.docker_image import (
+    BUILD_SCRIPT,
+    IMAGE,
+    REPO,
+    Container,
+    DockerClient,
+    browser_image,
+    docker_client,
+    dump_container,
+    exec_ok,
+    failed,
+    pytest_runtest_makereport,
+    wait_health,
+)
 
-REPO = Path(__file__).resolve().parents[2]
-BUILD_SCRIPT = REPO / "browser-image" / "build.sh"
-IMAGE = os.environ.get("WP_BROWSER_IMAGE", "watchparty/browser:dev")
+__all__ = [
+    "BUILD_SCRIPT",
+    "HARDENED",
+    "IMAGE",
+    "REPO",
+    "RunContainer",
+    "browser_image",
+    "docker_client",
+    "exec_ok",
+    "pytest_runtest_makereport",
+    "wait_health",
+]
 
 # The hardening the runtimes apply (DESIGN.md section 6), as docker SDK keyword arguments:
 # --read-only --tmpfs /tmp --shm-size=1g --cap-drop ALL --security-opt no-new-privileges
@@ -39,71 +55,6 @@ HARDENED: dict[str, Any] = {
 }
 
 RunContainer = Callable[..., Container]
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    report = yield
-    setattr(item, f"rep_{report.when}", report)
-    return report
-
-
-@pytest.fixture(scope="session")
-def docker_client() -> Iterator[DockerClient]:
-    try:
-        client = docker.from_env(timeout=120)
-        client.ping()
-    except DockerException as exc:
-        # build.sh starts dockerd when it can; try once more after it ran.
-        subprocess.run(["bash", str(BUILD_SCRIPT)], check=False, timeout=3600)
-        try:
-            client = docker.from_env(timeout=120)
-            client.ping()
-        except DockerException:
-            pytest.skip(f"no Docker engine: {exc}")
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="session")
-def browser_image(docker_client: DockerClient) -> str:
-    """Builds (or confirms) the image with the project's build script; returns its tag."""
-    started = time.monotonic()
-    proc = subprocess.run(
-        ["bash", str(BUILD_SCRIPT)],
-        env={**os.environ, "WP_BROWSER_IMAGE": IMAGE},
-        capture_output=True,
-        text=True,
-        timeout=3600,
-        check=False,
-    )
-    if proc.returncode != 0:
-        pytest.fail(
-            f"build.sh failed ({proc.returncode}) after {time.monotonic() - started:.0f}s\n"
-            f"--- stdout (tail)\n{proc.stdout[-6000:]}\n--- stderr (tail)\n{proc.stderr[-6000:]}"
-        )
-    docker_client.images.get(IMAGE)
-    return IMAGE
-
-
-def dump_container(container: Container) -> str:
-    try:
-        container.reload()
-        state = container.attrs.get("State", {})
-        health = state.get("Health") or {}
-        lines = [
-            f"=== container {container.name} ({container.short_id}) status={container.status} "
-            f"exit={state.get('ExitCode')} oom={state.get('OOMKilled')}",
-            f"--- health: {health.get('Status')}",
-        ]
-        for entry in (health.get("Log") or [])[-5:]:
-            lines.append(f"  [{entry.get('ExitCode')}] {entry.get('Output', '').strip()}")
-        logs = container.logs(stdout=True, stderr=True, tail=300).decode(errors="replace")
-        lines.append("--- logs (tail 300)")
-        lines.append(logs)
-        return "\n".join(lines)
-    except DockerException as exc:
-        return f"=== container {container.name}: cannot dump ({exc})"
 
 
 @pytest.fixture
@@ -125,37 +76,11 @@ def run_container(
 
     yield run
 
-    failed = any(
-        getattr(getattr(request.node, f"rep_{when}", None), "failed", False)
-        for when in ("setup", "call")
-    )
+    test_failed = failed(request)
     for container in started:
-        if failed:
+        if test_failed:
             print(dump_container(container))
         try:
             container.remove(force=True)
         except NotFound:
             pass
-
-
-def wait_health(container: Container, timeout: float = 120.0) -> str:
-    """Waits until Docker reports healthy (returns it) or the container stops/turns unhealthy."""
-    deadline = time.monotonic() + timeout
-    status = "starting"
-    while time.monotonic() < deadline:
-        container.reload()
-        if container.status in {"exited", "dead"}:
-            return f"exited({container.attrs['State'].get('ExitCode')})"
-        status = (container.attrs["State"].get("Health") or {}).get("Status", "none")
-        if status in {"healthy", "unhealthy"}:
-            return str(status)
-        time.sleep(1)
-    return status
-
-
-def exec_ok(container: Container, *cmd: str, **kwargs: Any) -> str:
-    """Runs a command in the container; fails the test with its output unless it exits 0."""
-    result = container.exec_run(list(cmd), demux=False, **kwargs)
-    output = (result.output or b"").decode(errors="replace")
-    assert result.exit_code == 0, f"{cmd!r} exited {result.exit_code}:\n{output}"
-    return output
