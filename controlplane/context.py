@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 
@@ -38,12 +39,22 @@ class AppContext:
     presence: Presence
     hub: Hub
     runtime: RoomRuntime
+    # Embedded mode has no Celery: the API process runs the periodic sweeps itself.
+    sweeps_in_process: bool = False
     password_helper: PasswordHelper = field(default_factory=PasswordHelper)
+    _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
         await self.hub.start()
+        if self.sweeps_in_process:
+            from controlplane.reaper.loop import run_forever
+
+            self._background.append(asyncio.create_task(run_forever(self)))
 
     async def aclose(self) -> None:
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self.hub.aclose()
         await self.runtime.aclose()
         if self.redis is not None:
@@ -94,6 +105,7 @@ def build_context(settings: Settings, *, runtime: RoomRuntime | None = None) -> 
         engine=engine,
         sessionmaker=maker,
         redis=None,
+        sweeps_in_process=True,
         rate_limiter=rate_limiter,
         session_store=SqlSessionStore(maker),
         jobs=InProcessJobs(settings),

@@ -7,6 +7,7 @@ PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import cached_property
 from pathlib import Path
@@ -73,6 +74,9 @@ class Settings(BaseSettings):
     ROOM_MAX_HOURS: float = Field(default=4, gt=0)
     ROOM_ALLOW_PRIVATE_URLS: bool = False
     # The room browser every runtime starts (passed to the agent as WP_* variables).
+    # Tells this deployment's rooms from another's on a shared host or engine (default: derived
+    # from the database URL), so one deployment's orphan sweep never touches another's rooms.
+    DEPLOYMENT_ID: str | None = Field(default=None, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")
     AGENT_CONTROL_URL: str = "ws://127.0.0.1:8000"  # where room agents dial the agent channel
     ROOM_WIDTH: int = Field(default=1280, ge=320, le=3840)
     ROOM_HEIGHT: int = Field(default=720, ge=240, le=2160)
@@ -80,6 +84,9 @@ class Settings(BaseSettings):
     ROOM_CODEC: Literal["h264", "vp8"] = "h264"
     ROOM_BITRATE_KBPS: int = Field(default=3000, ge=300, le=50000)
     ROOM_START_TIMEOUT_SECONDS: float = Field(default=60, gt=0)
+    ROOM_HEARTBEAT_TIMEOUT_SECONDS: float = Field(default=120, gt=0)
+    ROOM_MAX_AGE_WARNING_SECONDS: float = Field(default=60, ge=0)
+    REAPER_INTERVAL_SECONDS: float = Field(default=60, gt=0)
     # When the holder releases the remote it goes back to the host (else to nobody).
     ROOM_RELEASE_TO_HOST: bool = False
     # Seconds a user's last socket may be gone before `presence.left` (a reload stays quiet).
@@ -190,6 +197,12 @@ class Settings(BaseSettings):
         if self.DATABASE_URL:
             return self.DATABASE_URL
         return f"sqlite+aiosqlite:///{(self.DATA_DIR / 'watchparty.db').resolve()}"
+
+    @property
+    def deployment_id(self) -> str:
+        if self.DEPLOYMENT_ID:
+            return self.DEPLOYMENT_ID
+        return hashlib.sha256(self.database_url.encode()).hexdigest()[:12]
 
     @property
     def is_sqlite(self) -> bool:

@@ -261,17 +261,34 @@ async def end_room(
     *, ctx: AppContext, session: AsyncSession, room: Room, by: str | None, reason: str
 ) -> Room:
     """End a room: broadcast `room.ended`, stop its runtime, set `ended_at`. Idempotent."""
-    if room.status == RoomStatus.ended:
+    if not await claim_end(session=session, room=room):
         return room
+    await finish_end(ctx=ctx, session=session, room=room, by=by, reason=reason)
+    return room
+
+
+async def claim_end(*, session: AsyncSession, room: Room) -> bool:
+    """Move a room to `ending`; True for exactly one caller however many race (across processes)."""
+    if room.status in (RoomStatus.ended, RoomStatus.ending):
+        return False
     result = await session.execute(
         update(Room)
-        .where(col(Room.id) == room.id, col(Room.status) != RoomStatus.ended)
+        .where(
+            col(Room.id) == room.id, col(Room.status).notin_((RoomStatus.ended, RoomStatus.ending))
+        )
         .values(status=RoomStatus.ending)
     )
     await session.commit()
     if _rowcount(result) == 0:
         await session.refresh(room)
-        return room
+        return False
+    return True
+
+
+async def finish_end(
+    *, ctx: AppContext, session: AsyncSession, room: Room, by: str | None, reason: str
+) -> None:
+    """The rest of ending a room, for the caller that won `claim_end`."""
     await ctx.hub.room_ended(room, by=by, reason=reason)
     if room.runtime_ref:
         try:
@@ -282,7 +299,6 @@ async def end_room(
     room.status_reason = room.status_reason or reason
     await session.commit()
     log.info("room ended", extra={"room": room.room_code, "by": by, "reason": reason})
-    return room
 
 
 async def kick(

@@ -94,4 +94,8 @@ def make_runtime(settings: Settings) -> RoomRuntime:
         from controlplane.runtime.docker import DockerRuntime  # lazy: only when chosen
 
         return DockerRuntime(settings)
+    if name == "local":
+        from controlplane.runtime.local import LocalRuntime  # lazy: only when chosen
+
+        return LocalRuntime(settings)
     return UnavailableRuntime(name)

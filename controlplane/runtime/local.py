@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from controlplane.runtime.agent_env import agent_env as shared_agent_env
+from controlplane.runtime.agent_env import agent_env
 from controlplane.runtime.base import RuntimeInfo
 from controlplane.settings import Settings
 
@@ -28,36 +28,29 @@ log = logging.getLogger(__name__)
 
 MANAGED_ENV = "WATCHPARTY_MANAGED_BY"
 MANAGED_VALUE = "watchparty"
+DEPLOYMENT_ENV = "WATCHPARTY_DEPLOYMENT"
 ROOM_ENV = "WP_ROOM_ID"
 STOP_GRACE_SECONDS = 10.0
 
 
-def agent_env(
-    *, settings: Settings, room_id: uuid.UUID, agent_secret: str, start_url: str | None
-) -> dict[str, str]:
-    """The shared WP_* variables plus this backend's process label (pure)."""
-    return {
-        MANAGED_ENV: MANAGED_VALUE,
-        **shared_agent_env(
-            settings=settings, room_id=room_id, agent_secret=agent_secret, start_url=start_url
-        ),
-    }
-
-
-def _labels(proc: psutil.Process) -> tuple[str, str] | None:
+def _labels(proc: psutil.Process, deployment: str) -> tuple[str, str] | None:
     try:
         environ = proc.environ()
     except (psutil.Error, OSError):
         return None
     if environ.get(MANAGED_ENV) != MANAGED_VALUE or ROOM_ENV not in environ:
         return None
+    if environ.get(DEPLOYMENT_ENV) != deployment:
+        return None
     return environ[ROOM_ENV], environ.get("WATCHPARTY_RUNTIME_ROLE", "")
 
 
-def _room_processes(room_id: str | None = None) -> list[tuple[psutil.Process, str, str]]:
+def _room_processes(
+    deployment: str, room_id: str | None = None
+) -> list[tuple[psutil.Process, str, str]]:
     found = []
     for proc in psutil.process_iter():
-        labels = _labels(proc)
+        labels = _labels(proc, deployment)
         if labels is None:
             continue
         if room_id is None or labels[0] == room_id:
@@ -76,6 +69,7 @@ class LocalRuntime:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._log_dir = settings.DATA_DIR / "rooms"
+        self._deployment = settings.deployment_id
 
     async def start(
         self, *, room_id: uuid.UUID, room_code: str, agent_secret: str, start_url: str | None
@@ -90,6 +84,9 @@ class LocalRuntime:
                 agent_secret=agent_secret,
                 start_url=start_url,
             ),
+            # Labels every descendant inherits: how the room's processes are found again.
+            MANAGED_ENV: MANAGED_VALUE,
+            DEPLOYMENT_ENV: self._deployment,
             "WATCHPARTY_RUNTIME_ROLE": "agent",
         }
         proc = await asyncio.to_thread(self._spawn, env, log_path)
@@ -120,7 +117,7 @@ class LocalRuntime:
         await asyncio.to_thread(self._stop_room, room_id)
 
     def _stop_room(self, room_id: str) -> None:
-        procs = _room_processes(room_id)
+        procs = _room_processes(self._deployment, room_id)
         if not procs:
             return
         agents = [p for p, _, role in procs if role == "agent"]
@@ -142,7 +139,9 @@ class LocalRuntime:
 
     async def status(self, *, runtime_ref: str) -> RuntimeInfo:
         room_id = _parse_ref(runtime_ref)
-        procs = await asyncio.to_thread(_room_processes, room_id) if room_id else []
+        procs = (
+            await asyncio.to_thread(_room_processes, self._deployment, room_id) if room_id else []
+        )
         agent_alive = any(role == "agent" and p.is_running() for p, _, role in procs)
         return RuntimeInfo(
             runtime_ref=runtime_ref,
@@ -151,7 +150,7 @@ class LocalRuntime:
         )
 
     async def list_managed(self) -> list[RuntimeInfo]:
-        procs = await asyncio.to_thread(_room_processes)
+        procs = await asyncio.to_thread(_room_processes, self._deployment)
         rooms: dict[str, bool] = {}
         for _proc, room_id, role in procs:
             rooms[room_id] = rooms.get(room_id, False) or role == "agent"

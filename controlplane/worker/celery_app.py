@@ -18,6 +18,14 @@ def make_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
         task_default_queue="watchparty",
+        beat_schedule={
+            "reaper-sweep": {
+                "task": "watchparty.reap",
+                "schedule": settings.REAPER_INTERVAL_SECONDS,
+                # A sweep that waited longer than an interval is superseded by the next one.
+                "options": {"expires": settings.REAPER_INTERVAL_SECONDS},
+            }
+        },
     )
     return app
 

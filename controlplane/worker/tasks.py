@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+
 from controlplane.services.mail import send_email
 from controlplane.settings import Settings
 from controlplane.worker.celery_app import celery_app
@@ -12,3 +15,21 @@ from controlplane.worker.celery_app import celery_app
 )
 def send_email_task(*, to: str, subject: str, body: str) -> None:
     send_email(settings=Settings(), to=to, subject=subject, body=body)
+
+
+@celery_app.task(name="watchparty.reap")
+def reap_task() -> dict[str, list[str]]:
+    """One reaper sweep in a worker: its own context, its own event loop."""
+    return asyncio.run(_reap(Settings()))
+
+
+async def _reap(settings: Settings) -> dict[str, list[str]]:
+    from controlplane.context import build_context
+    from controlplane.reaper.sweep import sweep
+
+    ctx = build_context(settings)
+    try:
+        report = await sweep(ctx=ctx)
+    finally:
+        await ctx.aclose()
+    return dataclasses.asdict(report)

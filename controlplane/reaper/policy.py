@@ -1,0 +1,86 @@
+"""What the reaper does with a room: pure functions of a snapshot and the clock."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from controlplane.runtime.base import RuntimeInfo, RuntimeState
+
+
+class Verdict(StrEnum):
+    keep = "keep"
+    warn_max_age = "warn_max_age"
+    end_max_age = "end_max_age"
+    end_idle = "end_idle"
+    fail_start_timeout = "fail_start_timeout"
+    fail_agent_lost = "fail_agent_lost"
+    fail_runtime_gone = "fail_runtime_gone"
+
+
+@dataclass(frozen=True)
+class Policy:
+    idle: timedelta
+    max_age: timedelta
+    warning: timedelta
+    heartbeat_timeout: timedelta
+    start_timeout: timedelta
+    # A runtime may not show its process/container for a moment right after start.
+    runtime_grace: timedelta = timedelta(seconds=15)
+
+
+@dataclass(frozen=True)
+class RoomView:
+    room_id: uuid.UUID
+    status: str
+    created_at: datetime
+    last_active_at: datetime
+    online: int
+    agent_seen_at: datetime | None
+    runtime_state: RuntimeState | None
+
+
+_STARTING = ("creating", "starting")
+_RUNNING = ("ready", "idle")
+
+
+def judge(room: RoomView, *, now: datetime, policy: Policy) -> Verdict:
+    """The one thing to do with `room` now. Ending beats failing beats warning."""
+    age = now - room.created_at
+    if age >= policy.max_age:
+        return Verdict.end_max_age
+    if room.online == 0 and now - room.last_active_at >= policy.idle:
+        return Verdict.end_idle
+    gone = room.runtime_state in ("missing", "failed", "stopped")
+    if gone and age >= policy.runtime_grace:
+        return Verdict.fail_runtime_gone
+    if room.status in _STARTING and age >= policy.start_timeout:
+        return Verdict.fail_start_timeout
+    if room.status in _RUNNING:
+        seen = room.agent_seen_at or room.created_at
+        if now - seen >= policy.heartbeat_timeout:
+            return Verdict.fail_agent_lost
+    if age >= policy.max_age - policy.warning:
+        return Verdict.warn_max_age
+    return Verdict.keep
+
+
+def ends_at(room: RoomView, *, policy: Policy) -> datetime:
+    return room.created_at + policy.max_age
+
+
+def orphans(managed: Iterable[RuntimeInfo], live_room_ids: set[uuid.UUID]) -> list[RuntimeInfo]:
+    """Runtime objects carrying our labels whose room is not live (or unknown)."""
+    return [info for info in managed if info.room_id is None or info.room_id not in live_room_ids]
+
+
+REASONS = {
+    Verdict.end_max_age: "The room reached its maximum length",
+    Verdict.end_idle: "Nobody was in the room",
+    Verdict.fail_start_timeout: "The room's browser did not start in time",
+    Verdict.fail_agent_lost: "The room's browser stopped responding",
+    Verdict.fail_runtime_gone: "The room's browser stopped",
+}

@@ -1,0 +1,188 @@
+"""One reaper sweep: end idle and over-age rooms, fail lost ones, remove orphans.
+
+Idempotent and safe to run on two workers at once: every state change is a conditional update
+that only one of them wins, and runtime `stop` tolerates what is already gone.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlmodel import col
+
+from controlplane.context import AppContext
+from controlplane.models import LIVE_STATUSES, Room, RoomStatus, utcnow
+from controlplane.reaper.policy import REASONS, Policy, RoomView, Verdict, ends_at, judge, orphans
+from controlplane.rooms import service
+from controlplane.runtime.base import RuntimeState
+from controlplane.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepReport:
+    ended: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    warned: list[str] = field(default_factory=list)
+    orphans_removed: list[str] = field(default_factory=list)
+
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(
+        idle=timedelta(minutes=settings.ROOM_IDLE_MINUTES),
+        max_age=timedelta(hours=settings.ROOM_MAX_HOURS),
+        warning=timedelta(seconds=settings.ROOM_MAX_AGE_WARNING_SECONDS),
+        heartbeat_timeout=timedelta(seconds=settings.ROOM_HEARTBEAT_TIMEOUT_SECONDS),
+        start_timeout=timedelta(seconds=settings.ROOM_START_TIMEOUT_SECONDS),
+    )
+
+
+async def _runtime_state(ctx: AppContext, room: Room) -> RuntimeState | None:
+    if not room.runtime_ref:
+        return None
+    try:
+        return (await ctx.runtime.status(runtime_ref=room.runtime_ref)).state
+    except Exception:
+        log.exception("runtime status failed", extra={"room": room.room_code})
+        return None
+
+
+async def _fail(ctx: AppContext, room: Room, verdict: Verdict) -> bool:
+    reason = REASONS[verdict]
+    async with ctx.sessionmaker() as session:
+        won = await service.set_status(
+            session=session,
+            room_id=room.id,
+            status=RoomStatus.failed,
+            reason=reason,
+            only_from=LIVE_STATUSES,
+        )
+        if won:
+            await session.execute(
+                update(Room).where(col(Room.id) == room.id).values(ended_at=utcnow())
+            )
+            await session.commit()
+    if not won:
+        return False
+    await ctx.hub.broadcast(room.id, "room.status", {"status": RoomStatus.failed, "reason": reason})
+    if room.runtime_ref:
+        await ctx.runtime.stop(runtime_ref=room.runtime_ref)
+    log.warning("room failed", extra={"room": room.room_code, "reason": reason})
+    return True
+
+
+async def _warn_once(ctx: AppContext, room: Room, at: datetime) -> bool:
+    # "At most once per room": the rate limiter's first hit in a window is exactly that, and it
+    # is atomic across workers (Redis) or processes' tasks (in-process).
+    key = f"reaper:warned:{room.id}"
+    if await ctx.rate_limiter.hit(key, limit=1, window_s=6 * 3600) is not None:
+        return False
+    seconds = max(0, int((at - utcnow()).total_seconds()))
+    await ctx.hub.broadcast(
+        room.id,
+        "room.warning",
+        {
+            "code": "max_age",
+            "ends_at": at.isoformat(),
+            "seconds_left": seconds,
+            "detail": f"This room ends in {seconds} s: it reached its maximum length",
+        },
+    )
+    log.info("room warned", extra={"room": room.room_code, "ends_at": at.isoformat()})
+    return True
+
+
+async def sweep(*, ctx: AppContext, now: datetime | None = None) -> SweepReport:
+    now = now or utcnow()
+    policy = policy_from(ctx.settings)
+    report = SweepReport()
+    async with ctx.sessionmaker() as session:
+        rooms = list(
+            (
+                await session.execute(select(Room).where(col(Room.status).in_(LIVE_STATUSES)))
+            ).scalars()
+        )
+    for room in rooms:
+        online = len(await ctx.presence.online(str(room.id)))
+        if online:
+            # Someone is here: the idle clock restarts from now.
+            async with ctx.sessionmaker() as session:
+                await session.execute(
+                    update(Room).where(col(Room.id) == room.id).values(last_active_at=now)
+                )
+                await session.commit()
+            room.last_active_at = now
+        view = RoomView(
+            room_id=room.id,
+            status=room.status,
+            created_at=room.created_at,
+            last_active_at=room.last_active_at,
+            online=online,
+            agent_seen_at=room.agent_seen_at,
+            runtime_state=await _runtime_state(ctx, room),
+        )
+        verdict = judge(view, now=now, policy=policy)
+        try:
+            if verdict in (Verdict.end_idle, Verdict.end_max_age):
+                async with ctx.sessionmaker() as session:
+                    fresh = await session.get(Room, room.id)
+                    if fresh is not None and await service.claim_end(session=session, room=fresh):
+                        await service.finish_end(
+                            ctx=ctx, session=session, room=fresh, by=None, reason=verdict.value
+                        )
+                        report.ended.append(room.room_code)
+            elif verdict in (
+                Verdict.fail_agent_lost,
+                Verdict.fail_runtime_gone,
+                Verdict.fail_start_timeout,
+            ):
+                if await _fail(ctx, room, verdict):
+                    report.failed.append(room.room_code)
+            elif verdict is Verdict.warn_max_age:
+                if await _warn_once(ctx, room, ends_at(view, policy=policy)):
+                    report.warned.append(room.room_code)
+        except Exception:
+            log.exception(
+                "reaper action failed", extra={"room": room.room_code, "verdict": verdict.value}
+            )
+
+    # List the runtime first: a room's row is committed before its runtime starts, so anything
+    # listed here is already visible to the query below (no fresh room is mistaken for an orphan).
+    try:
+        managed = await ctx.runtime.list_managed()
+    except Exception:
+        log.exception("listing managed rooms failed")
+        managed = []
+    async with ctx.sessionmaker() as session:
+        live = set(
+            (
+                await session.execute(
+                    select(col(Room.id)).where(col(Room.status).in_(LIVE_STATUSES))
+                )
+            ).scalars()
+        )
+    for info in orphans(managed, live):
+        try:
+            await ctx.runtime.stop(runtime_ref=info.runtime_ref)
+            report.orphans_removed.append(info.runtime_ref)
+            log.warning(
+                "orphan removed",
+                extra={"runtime_ref": info.runtime_ref, "room_id": str(info.room_id)},
+            )
+        except Exception:
+            log.exception("orphan removal failed", extra={"runtime_ref": info.runtime_ref})
+    if report.ended or report.failed or report.warned or report.orphans_removed:
+        log.info(
+            "reaper sweep",
+            extra={
+                "ended": report.ended,
+                "failed": report.failed,
+                "warned": report.warned,
+                "orphans": report.orphans_removed,
+            },
+        )
+    return report
