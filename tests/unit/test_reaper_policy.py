@@ -1,4 +1,4 @@
-"""Reaper policy with a fake clock: what happens to a room, and which runtime objects are orphans."""
+"""Reaper policy with a fake clock: what becomes of a room, and which runtime objects are orphans."""
 
 from __future__ import annotations
 
@@ -67,7 +67,8 @@ def test_runtime_gone_fails_at_once_after_a_short_grace():
     r = room(runtime_state="missing", agent_seen_at=at(seconds=30))
     assert judge(r, now=at(seconds=10), policy=POLICY) is Verdict.keep
     assert judge(r, now=at(seconds=31), policy=POLICY) is Verdict.fail_runtime_gone
-    assert judge(room(runtime_state="failed"), now=at(seconds=20), policy=POLICY) is Verdict.fail_runtime_gone
+    failed = room(runtime_state="failed")
+    assert judge(failed, now=at(seconds=20), policy=POLICY) is Verdict.fail_runtime_gone
 
 
 def test_start_timeout():
