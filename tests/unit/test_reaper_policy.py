@@ -1,4 +1,4 @@
-"""Reaper policy with a fake clock: what becomes of a room, and which runtime objects are orphans."""
+"""Reaper policy with a fake clock: what becomes of a room, and which objects are orphans."""
 
 from __future__ import annotations
 
