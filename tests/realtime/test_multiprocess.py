@@ -1,0 +1,224 @@
+"""Two (and three) API server processes on real PostgreSQL + Redis serve the same rooms."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.support.backends import PG_URL, REDIS_URL, TABLES, base_env, make_settings, migrate
+from tests.support.rooms import Socket, Started, agent_socket, room_socket
+from tests.support.servers import Server, _wait_healthy, stop
+from tests.support.smtp import free_port
+from tests.support.users import SignedIn, signed_in
+
+
+async def fresh_user(http: httpx.AsyncClient) -> SignedIn:
+    return await signed_in(http, username=f"mp{uuid.uuid4().hex[:12]}")
+
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+
+# A database and Redis db of their own: other suites empty the shared test database while they
+# run, which must not pull users out from under server processes here.
+MP_PG_URL = PG_URL.rsplit("/", 1)[0] + "/watchparty_test_realtime"
+MP_REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/14"
+_mp_migrated = False
+
+
+async def fresh_backends() -> None:
+    """Create (once), migrate and empty the realtime test database; empty its Redis db."""
+    global _mp_migrated
+    if not _mp_migrated:
+        admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        async with admin.connect() as conn:
+            exists = await conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = 'watchparty_test_realtime'")
+            )
+            if not exists:
+                await conn.execute(text("CREATE DATABASE watchparty_test_realtime"))
+        await admin.dispose()
+        await migrate(make_settings(DATABASE_URL=MP_PG_URL, REDIS_URL=MP_REDIS_URL))
+        _mp_migrated = True
+    engine = create_async_engine(MP_PG_URL)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+    await engine.dispose()
+    redis = Redis.from_url(MP_REDIS_URL)
+    await redis.flushdb()
+    await redis.aclose()
+
+
+@contextmanager
+def api_server(
+    log_dir: Path, runtime_dir: Path, port: int | None = None, *, chat_rate: int = 10
+) -> Iterator[Server]:
+    port = port or free_port()
+    env = base_env(
+        DATABASE_URL=MP_PG_URL,
+        REDIS_URL=MP_REDIS_URL,
+        ROOM_PRESENCE_GRACE_SECONDS="0.3",
+        WP_TEST_RUNTIME_DIR=str(runtime_dir),
+        LOG_LEVEL="WARNING",
+        ROOM_CHAT_RATE_COUNT=str(chat_rate),
+    )
+    log_path = log_dir / f"server-{port}-{uuid.uuid4().hex[:6]}.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.test_server", "--port", str(port)],
+            env={**os.environ, **{k: str(v) for k, v in env.items()}},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+    server = Server(port=port, process=process, log_path=log_path)
+    try:
+        _wait_healthy(server, timeout=60)
+        yield server
+    finally:
+        stop(server)
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> Iterator[tuple[list[Server], Path]]:
+    await fresh_backends()  # empty database and Redis, schema at head
+    runtime_dir = tmp_path / "runtime"
+    runtime_dir.mkdir()
+    with ExitStack() as stack:
+        servers = [stack.enter_context(api_server(tmp_path, runtime_dir)) for _ in range(3)]
+        yield servers, runtime_dir
+
+
+def started(runtime_dir: Path, code: str) -> Started:
+    d = json.loads((runtime_dir / f"{code}.json").read_text())
+    return Started(uuid.UUID(d["room_id"]), code, d["secret"], None)
+
+
+async def test_chat_presence_remote_and_agent_relay_cross_processes(cluster):
+    (a_srv, b_srv, c_srv), runtime_dir = cluster
+    async with (
+        httpx.AsyncClient(base_url=a_srv.url, timeout=30) as http_a,
+        httpx.AsyncClient(base_url=b_srv.url, timeout=30) as http_b,
+    ):
+        host, guest = await fresh_user(http_a), await fresh_user(http_b)
+        resp = await http_a.post("/api/rooms", json={"title": "x"}, headers=host.headers)
+        code = resp.json()["code"]
+        assert (
+            await http_b.post(f"/api/rooms/{code}/join", headers=guest.headers)
+        ).status_code == 200
+        h = await room_socket(a_srv.ws_url, code, host.access_token)
+        g = await room_socket(b_srv.ws_url, code, guest.access_token)
+        await h.expect("presence.joined", user_id=guest.id)
+        await g.send("chat.send", {"text": "from B"})
+        await h.expect("chat.message", text="from B")
+        await h.send("chat.send", {"text": "from A"})
+        await g.expect("chat.message", text="from A")
+        await g.send("remote.request")
+        await h.expect("remote.requested", user_id=guest.id)
+        await h.send("remote.grant", {"user_id": guest.id})
+        await g.expect("remote.changed", holder_id=guest.id)
+        # the agent sits on process C; the viewer on B reaches it and gets its answer
+        agent = await agent_socket(c_srv.ws_url, started(runtime_dir, code))
+        await agent.send("ready", {"width": 1280, "height": 720, "fps": 30, "codec": "h264"})
+        await h.expect("room.status", status="ready")
+        await g.send("rtc.offer", {"to": "agent", "sdp": "offer from B"})
+        offer = await agent.expect("rtc.offer", sdp="offer from B")
+        await agent.send(
+            "rtc.answer", {"to": guest.id, "conn": offer["data"]["conn"], "sdp": "ans"}
+        )
+        assert (await g.expect("rtc.answer"))["data"] == {"from": "agent", "sdp": "ans"}
+        await g.send("browser.navigate", {"url": "http://127.0.0.1:1/"})
+        await agent.expect("browser.navigate")
+        await agent.send("browser.status", {"url": "http://127.0.0.1:1/", "title": "t"})
+        await h.expect("browser.status", title="t")
+        # kick from A's REST API closes the socket on B and releases the remote everywhere
+        resp = await http_a.delete(
+            f"/api/rooms/{code}/participants/{guest.id}", headers=host.headers
+        )
+        assert resp.status_code == 204
+        assert await g.closed() == 4403
+        await h.expect("remote.changed", holder_id=None, reason="holder_kicked")
+        await agent.expect("remote.changed", holder_id=None)
+        await h.expect("presence.left", user_id=guest.id)
+        start = h.received[0]["seq"]
+        seqs = [m["seq"] for m in h.received[1:] if m["type"] not in ("error", "pong")]
+        assert seqs == list(range(start + 1, start + 1 + len(seqs)))
+
+
+async def test_racing_takers_across_processes_get_exactly_one_holder(cluster):
+    (a_srv, b_srv, _), _ = cluster
+    async with httpx.AsyncClient(base_url=a_srv.url, timeout=30) as http:
+        host = await fresh_user(http)
+        code = (
+            await http.post(
+                "/api/rooms", json={"title": "race", "max_participants": 20}, headers=host.headers
+            )
+        ).json()["code"]
+        users = [await fresh_user(http) for _ in range(8)]
+        for u in users:
+            await http.post(f"/api/rooms/{code}/join", headers=u.headers)
+        h = await room_socket(a_srv.ws_url, code, host.access_token)
+        socks: list[Socket] = [
+            await room_socket((a_srv, b_srv)[i % 2].ws_url, code, u.access_token)
+            for i, u in enumerate(users)
+        ]
+        await h.send("remote.release")
+        await h.expect("remote.changed", holder_id=None)
+        for s in socks:
+            await s.expect("remote.changed", holder_id=None)
+        await asyncio.gather(*(s.send("remote.request") for s in socks))
+        claimed = await h.expect("remote.changed", reason="claimed")
+        await asyncio.sleep(1.0)
+        changes = [
+            m
+            for m in h.received
+            if m["type"] == "remote.changed" and m["data"]["reason"] == "claimed"
+        ]
+        assert len(changes) == 1
+        requested = {m["data"]["user_id"] for m in h.of_type("remote.requested")}
+        winner = claimed["data"]["holder_id"]
+        assert requested == {u.id for u in users} - {winner}
+        for s in socks:  # every client on both processes agrees on the holder
+            assert [m["data"]["holder_id"] for m in s.of_type("remote.changed")][-1] == winner
+
+
+async def test_chat_survives_an_api_restart(tmp_path: Path):
+    await fresh_backends()
+    runtime_dir = tmp_path / "rt"
+    runtime_dir.mkdir()
+    port = free_port()
+    with api_server(tmp_path, runtime_dir, port) as srv:
+        async with httpx.AsyncClient(base_url=srv.url, timeout=30) as http:
+            host = await fresh_user(http)
+            code = (
+                await http.post("/api/rooms", json={"title": "x"}, headers=host.headers)
+            ).json()["code"]
+            s = await room_socket(srv.ws_url, code, host.access_token)
+            for i in range(3):
+                await s.send("chat.send", {"text": f"kept {i}"})
+                await s.expect("chat.message", text=f"kept {i}")
+    assert await s.closed() is not None
+    with api_server(tmp_path, runtime_dir, port) as srv:
+        async with httpx.AsyncClient(base_url=srv.url, timeout=30) as http:
+            hist = await http.get(f"/api/rooms/{code}/messages", headers=host.headers)
+            assert [m["text"] for m in hist.json()["data"]] == ["kept 2", "kept 1", "kept 0"]
+            s2 = await room_socket(srv.ws_url, code, host.access_token)
+            assert [m["text"] for m in s2.received[0]["data"]["chat"]] == [
+                "kept 0",
+                "kept 1",
+                "kept 2",
+            ]
+            await s2.close()
