@@ -348,9 +348,6 @@ async def add_message(
 ) -> Message:
     msg = Message(room_id=room_id, user_id=user_id, message=text)
     session.add(msg)
-    await session.execute(
-        update(Room).where(col(Room.id) == room_id).values(last_active_at=utcnow())
-    )
     await session.commit()
     return msg
 
