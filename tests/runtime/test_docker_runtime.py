@@ -384,7 +384,10 @@ async def test_a_killed_room_is_failed_with_exit_code_and_logs(
     runtime: DockerRuntime, start_room: StartRoom
 ) -> None:
     ref, container = await start_room()
-    await asyncio.sleep(3)  # let the agent log something
+    for _ in range(60):  # let the agent log something (bounded: 30 s)
+        if await asyncio.to_thread(container.logs, tail=1):
+            break
+        await asyncio.sleep(0.5)
     container.kill()
     state, _ = await wait_state(runtime, ref, {"failed", "stopped"}, within=30)
     info = await runtime.status(runtime_ref=ref)
