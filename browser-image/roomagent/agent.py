@@ -18,7 +18,7 @@ from .input import wire
 from .input.xinject import BUTTONS, Injector
 from .launcher import Launcher
 from .media.audio import AudioPipeline
-from .media.fanout import Broadcaster
+from .media.fanout import Broadcaster, FrameBroadcaster
 from .media.video import VideoPipeline
 from .peers import PeerManager, Viewer
 
@@ -43,6 +43,7 @@ class Agent:
         self.t0 = time.monotonic()
         self.video_bc = Broadcaster("video", VIDEO_QUEUE)
         self.audio_bc = Broadcaster("audio", AUDIO_QUEUE)
+        self.frames_bc = FrameBroadcaster()
         self.video: VideoPipeline | None = None
         self.audio: AudioPipeline | None = None
         self.injector: Injector | None = None
@@ -57,7 +58,7 @@ class Agent:
         self.stage: str | None = None
         self.ice_servers: list[dict[str, Any]] | None = None
         self.components_ready = asyncio.Event()
-        self._stats_prev: tuple[float, int, float, int] | None = None
+        self._stats_prev: tuple[float, int, float, float, float, int] | None = None
         self._proc = psutil.Process()
         self._proc.cpu_percent(None)
 
@@ -108,10 +109,15 @@ class Agent:
             self.pulse_server = launched.pulse_server
             self.cdp_port = launched.cdp_port
             log.info("launched room browser", extra={"display": self.display})
-        self.video = VideoPipeline(s, self.display, self.video_bc, self.t0)
+        self.video = VideoPipeline(s, self.display, self.video_bc, self.t0, self.frames_bc)
         self.injector = Injector(self.display, s.width, s.height)
         self.peers = PeerManager(
-            s, self.video_bc, self.audio_bc, self.video.request_keyframe, self.on_input
+            s,
+            self.video_bc,
+            self.audio_bc,
+            self.video.request_keyframe,
+            self.on_input,
+            self.frames_bc,
         )
         self.peers.on_channel_open = self._on_channel_open
         if self.ice_servers is not None:
@@ -303,23 +309,38 @@ class Agent:
         assert self.video is not None and self.peers is not None
         now = time.monotonic()
         v = self.video
-        cur = (now, v.frames_encoded, v.encode_seconds + v.capture_seconds, self.video_bc.bytes)
-        prev = self._stats_prev or (self.t0, 0, 0.0, 0)
+        cur = (
+            now,
+            v.frames_encoded,
+            v.encode_seconds,
+            v.capture_seconds,
+            v.cpu_seconds,
+            self.video_bc.bytes,
+        )
+        prev = self._stats_prev or (self.t0, 0, 0.0, 0.0, 0.0, 0)
         self._stats_prev = cur
         dt = max(1e-6, cur[0] - prev[0])
         frames = cur[1] - prev[1]
+
+        def per_frame_ms(i: int) -> float:
+            return round(1000 * (cur[i] - prev[i]) / frames, 2) if frames else 0.0
+
         cpu = self._proc.cpu_percent(None)
         return {
             "viewers": len(self.peers.viewers),
             "fps": round(frames / dt, 1),
-            "encode_ms": round(1000 * (cur[2] - prev[2]) / frames, 2) if frames else 0.0,
-            "bitrate_kbps": round((cur[3] - prev[3]) * 8 / dt / 1000, 1),
+            "encode_ms": per_frame_ms(2),
+            "bitrate_kbps": round((cur[5] - prev[5]) * 8 / dt / 1000, 1),
             "dropped_frames": self.video_bc.dropped(),
             "dropped_input": self.dropped_input,
             "cpu_percent": round(cpu, 1),
             "rss_mb": round(self._proc.memory_info().rss / 1e6, 1),
+            # extension: grab + bgr0->yuv420p conversion, and the capture thread's CPU per frame
+            "capture_ms": per_frame_ms(3),
+            "capture_cpu_ms": per_frame_ms(4),
             # counters (extension): let tests and the control plane verify "encode once"
             "frames_encoded": v.frames_encoded,
+            "ticks_skipped": v.ticks_skipped,
             "keyframes": v.keyframes,
             "keyframe_requests": v.keyframe_requests,
             "packets_delivered": sum(t.delivered for t in self.video_bc.tracks),

@@ -27,6 +27,11 @@ class AgentSettings(BaseSettings):
     bitrate_kbps: int = Field(default=3000, ge=100, le=50000)
     keyframe_interval_s: float = Field(default=4.0, gt=0)
     keyframe_min_gap_ms: int = Field(default=250, ge=0)
+    # Encoder threads; 0 = automatic (see media/video.py: one for VP8, whose threads spin-wait).
+    encoder_threads: int = Field(default=0, ge=0, le=16)
+    # "shared": one encoder per room (the product). "per_viewer": raw frames to every viewer's
+    # sender, which encodes on its own (aiortc's default path); only a benchmark baseline.
+    encode_mode: Literal["shared", "per_viewer"] = "shared"
     audio_bitrate_kbps: int = Field(default=128, ge=16, le=510)
 
     start_url: str = "about:blank"

@@ -20,7 +20,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from .config import AgentSettings
 from .input import wire
-from .media.fanout import Broadcaster, PacketTrack
+from .media.fanout import Broadcaster, FrameBroadcaster, FrameTrack, PacketTrack
 from .media.video import h264_level, profile_level_id
 
 log = logging.getLogger("roomagent.peers")
@@ -52,7 +52,7 @@ class Viewer:
         self.conn = conn
         self.user_id = user_id
         self.pc = pc
-        self.tracks: list[PacketTrack] = []
+        self.tracks: list[PacketTrack | FrameTrack] = []
         self.pointer: RTCDataChannel | None = None
         self.input: RTCDataChannel | None = None
         self.tasks: set[asyncio.Task[None]] = set()
@@ -88,9 +88,11 @@ class PeerManager:
         audio: Broadcaster,
         request_keyframe: Callable[[], None],
         on_input: InputHandler,
+        frames: FrameBroadcaster | None = None,
     ) -> None:
         self.settings = settings
         self.video = video
+        self.frames = frames
         self.audio = audio
         self.request_keyframe = request_keyframe
         self.on_input = on_input
@@ -128,7 +130,13 @@ class PeerManager:
 
     async def _negotiate(self, viewer: Viewer, sdp: str) -> str:
         pc = viewer.pc
-        vtrack = self.video.subscribe(on_need_keyframe=self.request_keyframe)
+        vtrack: PacketTrack | FrameTrack
+        per_viewer = self.settings.encode_mode == "per_viewer" and self.frames is not None
+        if per_viewer:
+            assert self.frames is not None
+            vtrack = self.frames.subscribe()  # baseline: this sender encodes on its own
+        else:
+            vtrack = self.video.subscribe(on_need_keyframe=self.request_keyframe)
         atrack = self.audio.subscribe()
         viewer.tracks = [vtrack, atrack]
         # Pitfall: the transceivers must exist, restricted to our codecs, before the offer is
@@ -146,7 +154,8 @@ class PeerManager:
             self.plis += 1
             self.request_keyframe()
 
-        sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
+        if not per_viewer:
+            sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
 
         @pc.on("datachannel")
         def on_datachannel(channel: RTCDataChannel) -> None:

@@ -56,23 +56,26 @@ async def test_holder_click_changes_every_viewer_non_holder_ignored(h264_room) -
         # bob is not the holder: his click on "Go green" must change nothing
         other = await cdp.evaluate("layout('#other')")
         bob.click(other["x"], other["y"])
-        await asyncio.sleep(0.7)
+
+        async def bob_dropped() -> bool:
+            return bool((await cp.heartbeat())["dropped_input"] >= hb0["dropped_input"] + 2)
+
+        # wait until the agent has seen (and dropped) both events, however busy the machine is
+        await until(bob_dropped, timeout=30)
         assert await cdp.evaluate("window.clicks") == []
-        hb1 = await cp.heartbeat()
-        assert hb1["dropped_input"] >= hb0["dropped_input"] + 2
         assert all(is_colour(pixel(v.latest, *PANEL), BLUE) for v in viewers)  # type: ignore[arg-type]
 
         # alice holds the remote: her click on "Go red" lands, everybody sees red
         go = await cdp.evaluate("layout('#go')")
         alice.click(go["x"], go["y"])
         await asyncio.gather(
-            *(v.wait_frame(lambda f: is_colour(pixel(f, *PANEL), RED), 3) for v in viewers)
+            *(v.wait_frame(lambda f: is_colour(pixel(f, *PANEL), RED), 15) for v in viewers)
         )
         assert await cdp.evaluate("window.clicks") == ["go"]
 
         # input fallback over the control channel (browser.click) also works
         await cp.send("browser.click", {"x": other["x"], "y": other["y"], "button": "left"})
-        await alice.wait_frame(lambda f: is_colour(pixel(f, *PANEL), GREEN), 3)
+        await alice.wait_frame(lambda f: is_colour(pixel(f, *PANEL), GREEN), 15)
 
         # ping/pong on the input channel (RTT), answered for anyone
         bob.send_input(wire.ping((7).to_bytes(4, "little")))

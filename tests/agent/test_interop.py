@@ -33,30 +33,34 @@ async def ensure_playwright() -> None:
     assert await proc.wait() == 0, "npm install failed"
 
 
-async def browser_view(cp: FakeControlPlane, seconds: int = 3) -> dict[str, Any]:
+async def browser_view(
+    cp: FakeControlPlane, seconds: int = 20, min_frames: int = 30
+) -> dict[str, Any]:
     await ensure_playwright()
     proc = await asyncio.create_subprocess_exec(
         "node",
         "run.mjs",
         cp.page_url("viewer.html"),
         str(seconds),
+        str(min_frames),
         cwd=INTEROP,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(proc.communicate(), 90)
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode == 0, err.decode()[-2000:]
     return json.loads(out.decode().strip().splitlines()[-1])
 
 
 async def check_browser(cp: FakeControlPlane, mime: str, min_frames: int = 30) -> None:
-    res = await browser_view(cp)
+    res = await browser_view(cp, min_frames=min_frames)
     a, b = res["a"], res["b"]
     assert res["connection"] == "connected" and res["inputState"] == "open", res
     assert b["codec"] == mime, b
     assert (b["width"], b["height"]) == (1280, 720), b
     print(json.dumps(res))
-    # frames advance (VP8 in the browser runs slower than H.264 on this 2-core box; see report)
+    # frames advance (the page samples until min_frames more were shown, or 20 s: no timing)
+    assert b["keyFramesDecoded"] >= 1 and b["framesDecoded"] > a["framesDecoded"], res
     assert b["frames"] - a["frames"] >= min_frames, res  # getVideoPlaybackQuality advances
     assert b["rvfc"] - a["rvfc"] >= min_frames - 1, res  # requestVideoFrameCallback fires
     assert b["audioBytes"] > a["audioBytes"] > 0, res
@@ -66,11 +70,5 @@ async def test_headless_chromium_h264(h264_room: Any) -> None:
     await check_browser(h264_room[0], "video/H264")
 
 
-@pytest.mark.xfail(
-    reason="known issue: Chromium decodes the agent's VP8 at only ~1-10 fps here (aiortc: ~28)",
-    strict=False,
-)
 async def test_headless_chromium_vp8(vp8_room: Any) -> None:
-    # KNOWN ISSUE: Chromium decodes our VP8 at only ~2-10 fps on this loaded 2-core machine
-    # (aiortc viewers get ~28 fps from the same stream); this asserts that frames advance.
-    await check_browser(vp8_room[0], "video/VP8", min_frames=5)
+    await check_browser(vp8_room[0], "video/VP8")

@@ -83,6 +83,64 @@ class PacketTrack(MediaStreamTrack):
             cb(self)
 
 
+class FrameTrack(MediaStreamTrack):
+    """Raw frames, latest wins, for the per-viewer-encoding baseline (aiortc encodes per sender).
+
+    Only used to benchmark against (``WP_ENCODE_MODE=per_viewer``): every viewer's sender then
+    runs its own aiortc encoder, which is what the shared encoder exists to avoid.
+    """
+
+    kind = "video"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._frame: av.VideoFrame | None = None
+        self._event = asyncio.Event()
+        self.dropped = 0
+        self.delivered = 0
+        self.on_stop: Callable[[FrameTrack], None] | None = None
+
+    def push(self, frame: av.VideoFrame) -> None:
+        if self._frame is not None:
+            self.dropped += 1
+        self._frame = frame
+        self._event.set()
+
+    async def recv(self) -> av.VideoFrame:
+        while self._frame is None:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._event.clear()
+            await self._event.wait()
+        frame, self._frame = self._frame, None
+        self.delivered += 1
+        return frame
+
+    def stop(self) -> None:
+        super().stop()
+        self._event.set()
+        if self.on_stop is not None:
+            cb, self.on_stop = self.on_stop, None
+            cb(self)
+
+
+class FrameBroadcaster:
+    """Raw frames to every viewer's own encoder (the baseline); see ``FrameTrack``."""
+
+    def __init__(self) -> None:
+        self.tracks: set[FrameTrack] = set()
+
+    def subscribe(self) -> FrameTrack:
+        track = FrameTrack()
+        track.on_stop = self.tracks.discard
+        self.tracks.add(track)
+        return track
+
+    def publish(self, frame: av.VideoFrame) -> None:
+        for track in list(self.tracks):
+            track.push(frame)
+
+
 class Broadcaster:
     """Holds the live viewer tracks of one encoded stream."""
 

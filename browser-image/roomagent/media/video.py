@@ -13,11 +13,13 @@ import av
 from av.video.frame import PictureType
 
 from ..config import AgentSettings
-from .fanout import Broadcaster
+from .fanout import Broadcaster, FrameBroadcaster
 
 log = logging.getLogger("roomagent.video")
 
 VIDEO_TIME_BASE = Fraction(1, 90000)
+# x11grab's own frame rate: high enough that it never sleeps; the capture loop paces itself.
+GRAB_RATE = 1000
 
 
 def h264_level(width: int, height: int, fps: int) -> str:
@@ -80,7 +82,7 @@ def make_encoder(settings: AgentSettings) -> av.VideoCodecContext:
     ctx.bit_rate = kbps * 1000
     ctx.gop_size = max(1, int(settings.keyframe_interval_s * settings.fps))
     ctx.max_b_frames = 0
-    ctx.thread_count = 2
+    ctx.thread_count = settings.encoder_threads or (1 if settings.codec == "vp8" else 2)
     ctx.options = options
     return ctx
 
@@ -94,10 +96,13 @@ class VideoPipeline:
         display: str,
         broadcaster: Broadcaster,
         t0: float,
+        frames: FrameBroadcaster | None = None,
     ) -> None:
         self.settings = settings
         self.display = display
         self.broadcaster = broadcaster
+        # per-viewer-encoding baseline: publish raw frames instead of encoding them here
+        self.frames = frames if settings.encode_mode == "per_viewer" else None
         self.t0 = t0
         self._loop = asyncio.get_running_loop()
         self._stop = threading.Event()
@@ -113,6 +118,10 @@ class VideoPipeline:
         self.encode_seconds = 0.0
         self.capture_seconds = 0.0
         self.keyframe_requests = 0
+        self.ticks_skipped = 0
+        # CPU time of the capture thread (grab + convert + encode; libx264's slice threads not
+        # included)
+        self.cpu_seconds = 0.0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="video-capture", daemon=True)
@@ -148,6 +157,12 @@ class VideoPipeline:
             self.first_packet.set_result(None)
         self.broadcaster.publish(packet)
 
+    def _publish_frame(self, frame: av.VideoFrame) -> None:
+        if not self.first_packet.done():
+            self.first_packet.set_result(None)
+        assert self.frames is not None
+        self.frames.publish(frame)
+
     def _finish(self, exc: BaseException | None) -> None:
         if self.done.done():
             return
@@ -167,33 +182,62 @@ class VideoPipeline:
         self._loop.call_soon_threadsafe(self._finish, exc)
 
     def _capture_loop(self) -> None:
+        """Grab, convert and encode one frame per tick of a monotonic clock.
+
+        x11grab paces itself and, after a stall, returns the frames it "missed" back to back (a
+        burst of more than ``fps`` frames a second, each costing an encode and adding latency).
+        We pace instead: x11grab is opened at a rate it never waits for, grabs happen exactly on
+        our ticks, and ticks missed while the machine was busy are skipped, not caught up.
+        """
         s = self.settings
         options = {
             "video_size": f"{s.width}x{s.height}",
-            "framerate": str(s.fps),
+            # never sleeps inside x11grab: every demux call grabs the screen as it is now
+            "framerate": str(GRAB_RATE),
             "draw_mouse": "0",
         }
         container: Any = av.open(f"{self.display}+0,0", format="x11grab", options=options)
         encoder = make_encoder(s)
+        interval = 1.0 / s.fps
         try:
             stream = container.streams.video[0]
-            for packet in container.demux(stream):
-                if self._stop.is_set():
-                    break
+            packets = container.demux(stream)
+            tick = time.monotonic()
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if now < tick:
+                    self._stop.wait(tick - now)
+                    now = time.monotonic()
+                late = int((now - tick) / interval)
+                if late > 0:
+                    self.ticks_skipped += late
+                    tick += late * interval
+                tick += interval
+                started = time.perf_counter()
+                cpu0 = time.thread_time()
+                packet = next(packets)
                 for frame in packet.decode():
-                    self._encode(encoder, frame)
+                    self._encode(encoder, frame, started, cpu0)
         finally:
             container.close()
 
-    def _encode(self, encoder: av.VideoCodecContext, frame: av.VideoFrame) -> None:
+    def _encode(
+        self, encoder: av.VideoCodecContext, frame: av.VideoFrame, started: float, cpu0: float
+    ) -> None:
         captured = time.monotonic()
-        started = time.perf_counter()
+        # bgr0 -> yuv420p once, in C (swscale); no per-pixel work in Python
         image = frame.reformat(format="yuv420p")
         converted = time.perf_counter()
         image.pts = int((captured - self.t0) * 90000)
         image.time_base = VIDEO_TIME_BASE
         # x11grab's raw frames come marked as I pictures: clear that, or every frame is an IDR
         image.pict_type = PictureType.NONE
+        if self.frames is not None:
+            self.frames_encoded += 1
+            self.capture_seconds += converted - started
+            self.cpu_seconds += time.thread_time() - cpu0
+            self._loop.call_soon_threadsafe(self._publish_frame, image)
+            return
         if self._force_keyframe:
             self._force_keyframe = False
             image.pict_type = PictureType.I
@@ -202,6 +246,7 @@ class VideoPipeline:
         self.frames_encoded += 1
         self.capture_seconds += converted - started
         self.encode_seconds += done - converted
+        self.cpu_seconds += time.thread_time() - cpu0
         for p in packets:
             p.time_base = VIDEO_TIME_BASE
             if p.is_keyframe:
