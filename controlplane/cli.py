@@ -43,7 +43,7 @@ def serve(
         workers=workers,
         log_config=None,
         proxy_headers=settings.TRUST_PROXY_HEADERS,
-        ws_max_size=65536,
+        ws_max_size=settings.ROOM_WS_MAX_FRAME_BYTES,
     )
 
 

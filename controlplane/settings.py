@@ -64,7 +64,8 @@ class Settings(BaseSettings):
     SMTP_FROM: str = "Watch Party <no-reply@localhost>"
 
     # Rooms
-    ROOM_RUNTIME: Literal["local", "docker", "kubernetes"] = "local"
+    # "none": an API-only deployment (staging, API tests): rooms fail at once with that reason.
+    ROOM_RUNTIME: Literal["local", "docker", "kubernetes", "none"] = "local"
     ALLOW_LOCAL_RUNTIME_IN_PRODUCTION: bool = False
     ROOM_MAX_PARTICIPANTS: int = Field(default=10, ge=1)
     ROOM_MAX_PARTICIPANTS_CAP: int = Field(default=50, ge=1)

@@ -98,4 +98,6 @@ def make_runtime(settings: Settings) -> RoomRuntime:
         from controlplane.runtime.local import LocalRuntime  # lazy: only when chosen
 
         return LocalRuntime(settings)
+    if name == "none":
+        return UnavailableRuntime(name, "this deployment runs no room browsers (ROOM_RUNTIME=none)")
     return UnavailableRuntime(name)

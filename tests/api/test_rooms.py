@@ -70,14 +70,14 @@ async def test_room_creation_rate_limit_and_capacity(settings_factory):
 
 
 async def test_unavailable_runtime_fails_the_room_with_a_reason(settings_factory):
-    from controlplane.runtime.base import UnavailableRuntime
-
-    settings = await settings_factory(ROOM_RUNTIME="kubernetes")
-    async with live_server(settings, runtime=UnavailableRuntime("kubernetes")) as srv:
+    settings = await settings_factory(ROOM_RUNTIME="none")
+    async with live_server(settings, runtime=False) as srv:  # the backend settings name
         host = await signed_in(srv.http)
         room = await create_room(srv.http, host.headers)
         assert room["status"] == "failed"
-        assert room["status_reason"] == "runtime 'kubernetes' not available yet"
+        assert room["status_reason"] == (
+            "this deployment runs no room browsers (ROOM_RUNTIME=none)"
+        )
 
 
 async def test_join_leave_full_and_list(live: Live):

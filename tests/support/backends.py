@@ -30,6 +30,8 @@ def base_env(**overrides: Any) -> dict[str, Any]:
         "SECRET_KEY": TEST_SECRET,
         "AGENT_SECRET_KEY": TEST_SECRET,
         "ROOM_ALLOW_PRIVATE_URLS": "true",
+        # No real browsers unless a test asks for them (they are heavy on a 2-core machine).
+        "ROOM_RUNTIME": "none",
     }
     env.update(overrides)
     return env

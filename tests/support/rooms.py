@@ -72,11 +72,15 @@ class Live:
 
 
 @asynccontextmanager
-async def live_server(settings: Settings, *, runtime: Any = None) -> AsyncIterator[Live]:
-    """The app under a real uvicorn on a loopback port, in this event loop."""
-    runtime = runtime if runtime is not None else RecordingRuntime()
-    app = create_app(settings, runtime=runtime)
-    port = free_port()
+async def live_server(
+    settings: Settings, *, runtime: Any = None, port: int | None = None
+) -> AsyncIterator[Live]:
+    """The app under a real uvicorn on a loopback port, in this event loop. `runtime=False`
+    keeps the backend ROOM_RUNTIME names (e.g. real local rooms)."""
+    if runtime is None:
+        runtime = RecordingRuntime()
+    app = create_app(settings, runtime=runtime or None)
+    port = port or free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None, ws_max_size=1 << 20, lifespan="on"
     )
