@@ -215,7 +215,9 @@ class VideoPipeline:
                 tick += interval
                 started = time.perf_counter()
                 cpu0 = time.thread_time()
-                packet = next(packets)
+                packet = next(packets, None)
+                if packet is None:
+                    raise RuntimeError("x11grab stopped delivering frames")
                 for frame in packet.decode():
                     self._encode(encoder, frame, started, cpu0)
         finally:
