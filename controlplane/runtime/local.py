@@ -70,6 +70,10 @@ class LocalRuntime:
         self._settings = settings
         self._log_dir = settings.DATA_DIR / "rooms"
         self._deployment = settings.deployment_id
+        self._children: list[subprocess.Popen[bytes]] = []
+
+    def _reap(self) -> None:
+        self._children = [p for p in self._children if p.poll() is None]
 
     async def start(
         self, *, room_id: uuid.UUID, room_code: str, agent_secret: str, start_url: str | None
@@ -94,8 +98,9 @@ class LocalRuntime:
             "room agent process started",
             extra={"room": room_code, "room_id": str(room_id), "pid": proc.pid},
         )
-        # The API does not wait() on it; a waiting thread avoids a zombie when it exits.
-        asyncio.get_running_loop().run_in_executor(None, proc.wait)
+        # Polled (not waited on by a thread, which would hold up the API's exit while rooms
+        # live on): every status/list call reaps the children that have exited.
+        self._children.append(proc)
         return f"local:{room_id}"
 
     @staticmethod
@@ -135,9 +140,11 @@ class LocalRuntime:
             except psutil.Error:
                 pass
         psutil.wait_procs(alive, timeout=5)
+        self._reap()
         log.info("room processes stopped", extra={"room_id": room_id, "killed": len(alive)})
 
     async def status(self, *, runtime_ref: str) -> RuntimeInfo:
+        self._reap()
         room_id = _parse_ref(runtime_ref)
         procs = (
             await asyncio.to_thread(_room_processes, self._deployment, room_id) if room_id else []
@@ -150,6 +157,7 @@ class LocalRuntime:
         )
 
     async def list_managed(self) -> list[RuntimeInfo]:
+        self._reap()
         procs = await asyncio.to_thread(_room_processes, self._deployment)
         rooms: dict[str, bool] = {}
         for _proc, room_id, role in procs:

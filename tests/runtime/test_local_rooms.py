@@ -1,0 +1,212 @@
+"""Rooms on the real local runtime: REST create → a real agent (Xvfb + Chromium + PulseAudio)
+connects → `ready` → a real aiortc viewer decodes frames; end → no process of the room remains.
+Also: a killed agent fails the room, an API restart re-adopts live rooms and removes orphans,
+and a relay-only viewer reaches the agent through a real coturn."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from controlplane.models import utcnow
+from controlplane.reaper.sweep import sweep
+from controlplane.runtime.local import DEPLOYMENT_ENV, ROOM_ENV
+from tests.support.backends import pg_redis_settings
+from tests.support.rooms import Live, create_room, live_server, room_socket
+from tests.support.smtp import free_port
+from tests.support.users import signed_in
+from tests.support.viewer import HubViewer
+
+pytestmark = pytest.mark.x11
+
+
+def room_processes(deployment: str, room_id: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            env = proc.environ()
+        except (psutil.Error, OSError):
+            continue
+        if env.get(DEPLOYMENT_ENV) == deployment and env.get(ROOM_ENV) == room_id:
+            found.append(proc)
+    return found
+
+
+def gone_within(deployment: str, room_id: str, seconds: float) -> list[psutil.Process]:
+    deadline = time.monotonic() + seconds
+    while (left := room_processes(deployment, room_id)) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    return left
+
+
+async def settings_for(settings_factory: Any, port: int, **extra: Any) -> Any:
+    return await settings_factory(
+        ROOM_RUNTIME="local",
+        AGENT_CONTROL_URL=f"ws://127.0.0.1:{port}",
+        ROOM_PRESENCE_GRACE_SECONDS=0.2,
+        REAPER_INTERVAL_SECONDS=3600,
+        **extra,
+    )
+
+
+async def open_ready_room(live: Live) -> tuple[dict[str, Any], Any, Any]:
+    host = await signed_in(live.http)
+    room = await create_room(live.http, host.headers)
+    sock = await room_socket(live.ws_url, room["code"], host.access_token)
+    state = sock.of_type("room.state")[-1]["data"]
+    if state["room"]["status"] != "ready":
+        await sock.expect("room.status", status="ready", within=90)
+    return room, host, sock
+
+
+@pytest.fixture
+def settings_factory() -> Any:
+    # Real browsers are heavy on a 2-core machine: these run on one storage backend, PostgreSQL
+    # + Redis (embedded storage is covered by every API test).
+    return pg_redis_settings
+
+
+async def test_local_room_streams_and_ends_clean(settings_factory):
+    port = free_port()
+    settings = await settings_for(settings_factory, port)
+    async with live_server(settings, runtime=False, port=port) as live:
+        started = time.monotonic()
+        room, host, sock = await open_ready_room(live)
+        ready_after = time.monotonic() - started
+        ice = sock.of_type("room.state")[-1]["data"]["ice_servers"]
+        viewer = HubViewer(sock, ice_servers=ice)
+        await viewer.connect()
+        await viewer.wait_frames(30, within=30)
+        assert {(w, h) for _, w, h in viewer.frames} == {(1280, 720)}
+        assert room_processes(settings.deployment_id, room["id"]), "no labelled processes"
+        names = {p.name() for p in room_processes(settings.deployment_id, room["id"])}
+        assert {"Xvfb", "chromium"} <= names, names
+        await viewer.close()
+        resp = await live.http.post(f"/api/rooms/{room['code']}/end", headers=host.headers)
+        assert resp.status_code == 200
+        await sock.expect("room.ended")
+        assert room_processes(settings.deployment_id, room["id"]) == []
+        print(f"local room ready after {ready_after:.1f} s")
+
+
+async def test_killed_agent_fails_the_room_and_tells_participants(settings_factory):
+    port = free_port()
+    settings = await settings_for(settings_factory, port)
+    async with live_server(settings, runtime=False, port=port) as live:
+        room, _host, sock = await open_ready_room(live)
+        agent = next(
+            p
+            for p in room_processes(settings.deployment_id, room["id"])
+            if p.environ().get("WATCHPARTY_RUNTIME_ROLE") == "agent"
+        )
+        agent.send_signal(signal.SIGKILL)
+        agent.wait(10)
+        await asyncio.sleep(1)
+        # Past the runtime's start-up grace (a fresh room's process may not show yet).
+        report = await sweep(ctx=live.app.state.ctx, now=utcnow() + timedelta(seconds=20))
+        assert report.failed == [room["code"]]
+        status = await sock.expect("room.status", status="failed")
+        assert status["data"]["reason"] == "The room's browser stopped"
+        # Its Xvfb/Chromium/PulseAudio died with the agent (parent-death signal) or by label.
+        left = await asyncio.to_thread(gone_within, settings.deployment_id, room["id"], 15)
+        assert left == []
+
+
+async def test_api_restart_readopts_live_rooms_and_sweeps_orphans(settings_factory):
+    port = free_port()
+    settings = await settings_for(settings_factory, port)
+    async with live_server(settings, runtime=False, port=port) as live:
+        keep, host, sock = await open_ready_room(live)
+        orphaned, _, sock2 = await open_ready_room(live)
+        await sock.close()
+        await sock2.close()
+    # The API is down; the rooms' processes are not. One room ends behind its back.
+    from sqlalchemy import update
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from controlplane.models import Room
+
+    assert room_processes(settings.deployment_id, keep["id"])
+    engine = create_async_engine(settings.database_url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(Room).where(Room.room_code == orphaned["code"]).values(status="ended")
+        )  # type: ignore[arg-type]
+    await engine.dispose()
+
+    async with live_server(settings, runtime=False, port=port) as live:
+        report = await sweep(ctx=live.app.state.ctx)
+        assert report.orphans_removed == [f"local:{orphaned['id']}"]
+        assert room_processes(settings.deployment_id, orphaned["id"]) == []
+        # The live room's agent dials back in: still streaming for a new viewer.
+        sock = await room_socket(live.ws_url, keep["code"], host.access_token)
+        viewer = HubViewer(sock, ice_servers=[])
+        await viewer.connect(within=60)
+        await viewer.wait_frames(10, within=30)
+        await viewer.close()
+        await live.http.post(f"/api/rooms/{keep['code']}/end", headers=host.headers)
+        assert room_processes(settings.deployment_id, keep["id"]) == []
+
+
+@pytest.fixture
+def coturn(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    port, secret = free_port(), "turn-test-secret-0123456789"
+    proc = subprocess.Popen(
+        [
+            "turnserver",
+            "-n",
+            "--listening-ip=127.0.0.1",
+            f"--listening-port={port}",
+            "--relay-ip=127.0.0.1",
+            "--use-auth-secret",
+            f"--static-auth-secret={secret}",
+            "--realm=watchparty.test",
+            "--allow-loopback-peers",
+            "--no-tls",
+            "--no-dtls",
+            "--no-cli",
+            "--min-port=49300",
+            "--max-port=49400",
+            "--log-file=stdout",
+            "--verbose",
+        ],
+        stdout=open(tmp_path / "coturn.log", "wb"),
+        stderr=subprocess.STDOUT,
+    )
+    time.sleep(1)
+    assert proc.poll() is None, (tmp_path / "coturn.log").read_text()
+    try:
+        yield f"turn:127.0.0.1:{port}?transport=udp", secret
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        print((tmp_path / "coturn.log").read_text()[-2000:])
+
+
+async def test_relay_only_viewer_reaches_the_agent_through_coturn(settings_factory, coturn):
+    turn_url, secret = coturn
+    port = free_port()
+    settings = await settings_for(settings_factory, port, TURN_URLS=turn_url, TURN_SECRET=secret)
+    async with live_server(settings, runtime=False, port=port) as live:
+        room, host, sock = await open_ready_room(live)
+        ice = sock.of_type("room.state")[-1]["data"]["ice_servers"]
+        turn = [s for s in ice if any(u.startswith("turn:") for u in s["urls"])]
+        assert turn and turn[0]["username"].split(":", 1)[0].isdigit()
+        viewer = HubViewer(sock, ice_servers=ice, relay_only=True)
+        answer = await viewer.connect()
+        await viewer.wait_frames(15, within=45)
+        local_type, _remote_type = viewer.selected_candidate_types() or ("?", "?")
+        assert local_type == "relay"
+        assert "a=candidate" in answer
+        await viewer.close()
+        await live.http.post(f"/api/rooms/{room['code']}/end", headers=host.headers)
+        assert room_processes(settings.deployment_id, room["id"]) == []
