@@ -521,3 +521,60 @@ async def test_missing_image_and_unappliable_firewall_fail_with_a_reason(
             room_id=uuid.uuid4(), room_code="NOFW22", agent_secret="x", start_url=None
         )
     await no_iptables.aclose()
+
+
+async def test_docker_room_end_to_end(
+    browser_image: str, rooms_network: None, docker_client: DockerClient
+):
+    """POST /api/rooms with ROOM_RUNTIME=docker: a hardened container starts, its agent dials the
+    API through the firewall, the room is ready, a real aiortc viewer decodes frames; end removes
+    the container."""
+    from tests.support.backends import pg_redis_settings
+    from tests.support.rooms import create_room, live_server, room_socket
+    from tests.support.users import signed_in
+    from tests.support.viewer import HubViewer
+
+    port = free_port()
+    settings = await pg_redis_settings(
+        ROOM_RUNTIME="docker",
+        ROOM_IMAGE=browser_image,
+        DOCKER_NETWORK=NETWORK,
+        DOCKER_BRIDGE_NAME=BRIDGE,
+        DOCKER_SUBNET=SUBNET,
+        AGENT_CONTROL_URL=f"ws://127.0.0.1:{port}",  # rooms get the bridge gateway instead
+        REAPER_INTERVAL_SECONDS=3600,
+    )
+    # Listen where the rooms' bridge can reach (the firewall admits only this port there).
+    async with live_server(settings, runtime=False, port=port, host="0.0.0.0") as live:
+        host = await signed_in(live.http)
+        started = time.monotonic()
+        room = await create_room(live.http, host.headers)
+        assert room["status"] == "starting", room
+        sock = await room_socket(live.ws_url, room["code"], host.access_token)
+        containers = docker_client.containers.list(
+            all=True, filters={"label": f"{naming.ROOM_ID_KEY}={room['id']}"}
+        )
+        assert len(containers) == 1
+        try:
+            if sock.of_type("room.state")[-1]["data"]["room"]["status"] != "ready":
+                await sock.expect("room.status", status="ready", within=120)
+            ready_s = time.monotonic() - started
+            viewer = HubViewer(
+                sock, ice_servers=sock.of_type("room.state")[-1]["data"]["ice_servers"]
+            )
+            await viewer.connect(within=60)
+            await viewer.wait_frames(20, within=60)
+            assert {(w, h) for _, w, h in viewer.frames} == {(1280, 720)}
+            await viewer.close()
+        except BaseException:
+            print(dump_container(containers[0]))
+            raise
+        resp = await live.http.post(f"/api/rooms/{room['code']}/end", headers=host.headers)
+        assert resp.status_code == 200
+        assert (
+            docker_client.containers.list(
+                all=True, filters={"label": f"{naming.ROOM_ID_KEY}={room['id']}"}
+            )
+            == []
+        )
+        print(f"docker room ready after {ready_s:.1f} s")

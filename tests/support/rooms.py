@@ -73,7 +73,7 @@ class Live:
 
 @asynccontextmanager
 async def live_server(
-    settings: Settings, *, runtime: Any = None, port: int | None = None
+    settings: Settings, *, runtime: Any = None, port: int | None = None, host: str = "127.0.0.1"
 ) -> AsyncIterator[Live]:
     """The app under a real uvicorn on a loopback port, in this event loop. `runtime=False`
     keeps the backend ROOM_RUNTIME names (e.g. real local rooms)."""
@@ -82,7 +82,7 @@ async def live_server(
     app = create_app(settings, runtime=runtime or None)
     port = port or free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, ws_max_size=1 << 20, lifespan="on"
+        app, host=host, port=port, log_config=None, ws_max_size=1 << 20, lifespan="on"
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
