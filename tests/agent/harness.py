@@ -137,11 +137,19 @@ class FakeControlPlane:
             self.agent_connected.clear()
 
     async def _viewer_session(self, ws: ServerConnection) -> None:
-        """Relay for a browser test page: {offer, conn, user} in, {answer} out."""
-        async for raw in ws:
-            msg = json.loads(raw)
-            sdp = await self.offer(msg["conn"], msg["user"], msg["sdp"])
-            await ws.send(json.dumps({"type": "answer", "sdp": sdp}))
+        """Relay for a browser test page: {offer, conn, user} in, {answer} out. When the page's
+        socket closes its peers are closed, as the hub does for a viewer's socket."""
+        conns: list[str] = []
+        try:
+            async for raw in ws:
+                msg = json.loads(raw)
+                conns.append(msg["conn"])
+                sdp = await self.offer(msg["conn"], msg["user"], msg["sdp"])
+                await ws.send(json.dumps({"type": "answer", "sdp": sdp}))
+        finally:
+            for conn in conns:
+                with contextlib.suppress(Exception):
+                    await self.send("peer.closed", {"conn": conn})
 
     async def send(self, type_: str, data: dict[str, Any]) -> None:
         await asyncio.wait_for(self.agent_connected.wait(), 60)

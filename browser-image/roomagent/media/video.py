@@ -119,6 +119,7 @@ class VideoPipeline:
         self.capture_seconds = 0.0
         self.keyframe_requests = 0
         self.ticks_skipped = 0
+        self.idle_ticks = 0  # ticks with no viewer: nothing grabbed or encoded
         # CPU time of the capture thread (grab + convert + encode; libx264's slice threads not
         # included)
         self.cpu_seconds = 0.0
@@ -213,6 +214,12 @@ class VideoPipeline:
                     self.ticks_skipped += late
                     tick += late * interval
                 tick += interval
+                if self._nobody_watching():
+                    # An unchanged room with no viewers should cost nothing: no grab, no encode.
+                    # Whoever joins next starts from a keyframe.
+                    self._force_keyframe = True
+                    self.idle_ticks += 1
+                    continue
                 started = time.perf_counter()
                 cpu0 = time.thread_time()
                 packet = next(packets, None)
@@ -222,6 +229,10 @@ class VideoPipeline:
                     self._encode(encoder, frame, started, cpu0)
         finally:
             container.close()
+
+    def _nobody_watching(self) -> bool:
+        # Read from the capture thread: len() of a set and a future's state are atomic reads.
+        return self.frames is None and not self.broadcaster.tracks and self.first_packet.done()
 
     def _encode(
         self, encoder: av.VideoCodecContext, frame: av.VideoFrame, started: float, cpu0: float
