@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
 
 from controlplane.realtime.remote import Event
 
@@ -170,8 +171,12 @@ class RedisBus:
 
     async def start(self) -> None:
         self._pubsub = self._redis.pubsub()
-        # Keeps the pub/sub connection open while no room is subscribed.
-        await self._pubsub.subscribe(f"{self._prefix}_keepalive")
+        try:
+            # Keeps the pub/sub connection open while no room is subscribed.
+            await self._pubsub.subscribe(f"{self._prefix}_keepalive")
+        except (RedisError, OSError) as exc:
+            # Start anyway: /readyz reports Redis down, and rooms subscribe once it is back.
+            log.warning("redis unreachable at start", extra={"error": repr(exc)})
         self._reader = asyncio.create_task(self._read(), name="redis-bus-reader")
 
     async def _read(self) -> None:

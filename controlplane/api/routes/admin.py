@@ -10,7 +10,14 @@ from controlplane.api.deps import Ctx, CurrentSuperuser, DbSession
 from controlplane.rooms import service
 from controlplane.rooms.schemas import RoomPublic, RoomsPublic
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = APIRouter(
+    prefix="/admin",
+    tags=["admin"],
+    responses={
+        401: {"description": "Not signed in"},
+        403: {"description": "Administrators only"},
+    },
+)
 
 
 @router.get("/rooms")
