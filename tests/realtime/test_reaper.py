@@ -237,6 +237,7 @@ def test_celery_beat_and_worker_sweep_orphans(tmp_path):
                 ROOM_RUNTIME="local",
                 REAPER_INTERVAL_SECONDS="1",
                 DATA_DIR=str(tmp_path),
+                DEPLOYMENT_ID="reaper-celery-test",
             ).items()
         },
     }
@@ -245,6 +246,7 @@ def test_celery_beat_and_worker_sweep_orphans(tmp_path):
         env={
             **os.environ,
             "WATCHPARTY_MANAGED_BY": "watchparty",
+            "WATCHPARTY_DEPLOYMENT": "reaper-celery-test",
             "WP_ROOM_ID": str(uuid.uuid4()),
             "WATCHPARTY_RUNTIME_ROLE": "agent",
         },
