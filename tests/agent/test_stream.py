@@ -17,8 +17,9 @@ async def test_ready_and_first_status(h264_room: tuple[FakeControlPlane, object]
     assert ready["data"] == {"width": 1280, "height": 720, "fps": 30, "codec": "h264"}
     stages = [m["data"]["stage"] for m in cp.messages if m["type"] == "stage"]
     assert stages[:2] == ["booting", "browser_ready"]
-    status = next(
-        m for m in cp.messages if m["type"] == "browser.status" and m["data"]["title"] == "Anim"
+    # The page's title may be reported just after `ready`: wait for it rather than race it.
+    status = await cp.wait_for(
+        lambda m: m["type"] == "browser.status" and m["data"]["title"] == "Anim", 10, past=True
     )
     assert status["data"]["url"] == cp.page_url("anim.html")
     assert status["data"]["can_go_back"] is False
