@@ -20,7 +20,7 @@ async def test_ready_and_first_status(h264_room: tuple[FakeControlPlane, object]
     assert stages[:2] == ["booting", "browser_ready"]
 
     def first_page(m: dict[str, Any]) -> bool:
-        return m["type"] == "browser.status" and m["data"]["title"] == "Anim"
+        return m["type"] == "browser.status" and m["data"]["url"] == cp.page_url("anim.html")
 
     # The first report of the start page (the room is shared with other tests, which navigate on);
     # it may come just after `ready`, so wait for it rather than race it.
