@@ -72,43 +72,29 @@ def build_context(settings: Settings, *, runtime: RoomRuntime | None = None) -> 
         token_audience=JWT_AUDIENCE,
     )
     runtime = runtime or make_runtime(settings)
+    redis: Redis | None = None
     if settings.REDIS_URL:
         redis = Redis.from_url(settings.REDIS_URL)
         rate_limiter: RateLimiter = RedisRateLimiter(redis)
         bus: Bus = RedisBus(redis)
         presence: Presence = RedisPresence(redis)
-        return AppContext(
-            settings=settings,
-            engine=engine,
-            sessionmaker=maker,
-            redis=redis,
-            rate_limiter=rate_limiter,
-            session_store=RedisSessionStore(redis),
-            jobs=CeleryJobs(settings),
-            jwt=jwt,
-            bus=bus,
-            presence=presence,
-            hub=Hub(
-                settings=settings,
-                bus=bus,
-                presence=presence,
-                sessionmaker=maker,
-                rate_limiter=rate_limiter,
-            ),
-            runtime=runtime,
-        )
-    rate_limiter = MemoryRateLimiter()
-    bus = InProcessBus()
-    presence = MemoryPresence()
+        session_store: SessionStore = RedisSessionStore(redis)
+        jobs: JobQueue = CeleryJobs(settings)
+    else:
+        rate_limiter = MemoryRateLimiter()
+        bus = InProcessBus()
+        presence = MemoryPresence()
+        session_store = SqlSessionStore(maker)
+        jobs = InProcessJobs(settings)
     return AppContext(
         settings=settings,
         engine=engine,
         sessionmaker=maker,
-        redis=None,
-        sweeps_in_process=True,
+        redis=redis,
+        sweeps_in_process=redis is None,
         rate_limiter=rate_limiter,
-        session_store=SqlSessionStore(maker),
-        jobs=InProcessJobs(settings),
+        session_store=session_store,
+        jobs=jobs,
         jwt=jwt,
         bus=bus,
         presence=presence,
