@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi_users.authentication import JWTStrategy
 from fastapi_users.password import PasswordHelper
@@ -23,6 +26,7 @@ from controlplane.services.ratelimit import MemoryRateLimiter, RateLimiter, Redi
 from controlplane.settings import Settings
 
 JWT_AUDIENCE = ["watchparty:auth"]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,22 +48,44 @@ class AppContext:
     password_helper: PasswordHelper = field(default_factory=PasswordHelper)
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
     async def start(self) -> None:
         await self.hub.start()
         if self.sweeps_in_process:
             from controlplane.reaper.loop import run_forever
 
             self._background.append(asyncio.create_task(run_forever(self)))
+        if self.settings.ROOM_WARM_POOL:
+            from controlplane.rooms.warm_pool import fill
+
+            self.spawn(fill(ctx=self), name="warm-pool-fill")
+
+    def spawn(self, coro: Coroutine[Any, Any, object], *, name: str) -> None:
+        """Run `coro` in the background of this process, logged if it fails, cancelled on
+        close. (A bare create_task may be garbage-collected while it runs.)"""
+        task = asyncio.create_task(_logged(coro, name), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def aclose(self) -> None:
-        for task in self._background:
+        for task in [*self._background, *self._tasks]:
             task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await asyncio.gather(*self._background, *self._tasks, return_exceptions=True)
         await self.hub.aclose()
         await self.runtime.aclose()
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()
+
+
+async def _logged(coro: Coroutine[Any, Any, object], name: str) -> None:
+    try:
+        await coro
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("background task failed", extra={"task": name})
 
 
 def build_context(settings: Settings, *, runtime: RoomRuntime | None = None) -> AppContext:

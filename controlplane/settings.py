@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     ROOM_CODEC: Literal["h264", "vp8"] = "h264"
     ROOM_BITRATE_KBPS: int = Field(default=3000, ge=300, le=50000)
     ROOM_START_TIMEOUT_SECONDS: float = Field(default=60, gt=0)
+    # Browsers kept started and waiting, handed to new rooms so they are live in about a second.
+    ROOM_WARM_POOL: int = Field(default=0, ge=0, le=100)
     ROOM_HEARTBEAT_TIMEOUT_SECONDS: float = Field(default=120, gt=0)
     ROOM_MAX_AGE_WARNING_SECONDS: float = Field(default=60, ge=0)
     REAPER_INTERVAL_SECONDS: float = Field(default=60, gt=0)

@@ -56,6 +56,8 @@ class Agent:
         self.applied_input = 0
         self.is_ready = False
         self.stage: str | None = None
+        # A warm-pool browser waiting to be handed to a room (learnt from `auth.ok`).
+        self.pooled = False
         self.ice_servers: list[dict[str, Any]] | None = None
         self.components_ready = asyncio.Event()
         self._stats_prev: tuple[float, int, float, float, float, int] | None = None
@@ -181,6 +183,12 @@ class Agent:
         await self._send("stage", {"stage": stage})
 
     async def _on_control_up(self, data: dict[str, Any]) -> None:
+        if data.get("pooled"):
+            self.pooled = True
+        elif self.pooled:
+            # Handed to a room while we were reconnecting: the `room.assigned` was missed.
+            assert self.control is not None
+            self.control.spawn(self._assign(data), "assign")
         if self.stage is not None and not self.is_ready:
             await self._send("stage", {"stage": self.stage})
         if data.get("ice_servers") is not None:
@@ -213,6 +221,8 @@ class Agent:
             await self.peers.close(str(data["conn"]))
         elif type_ == "remote.changed":
             self._set_holder(data.get("holder_id"))
+        elif type_ == "room.assigned":
+            await self._assign(data)
         elif type_ == "ice_servers":
             self.peers.ice_servers = list(data.get("ice_servers") or [])
         elif type_.startswith("browser."):
@@ -251,6 +261,19 @@ class Agent:
             inj.keypress(str(data["key"]), str(data.get("code", "")), mods)
         else:
             await self._send("error", {"code": "unknown_type", "message": type_})
+
+    async def _assign(self, data: dict[str, Any]) -> None:
+        """This warm browser is a room's now: nothing of its wait may reach the room."""
+        if not self.pooled:
+            return
+        self.pooled = False
+        await self.components_ready.wait()
+        assert self.browser is not None
+        self._set_holder(data.get("holder_id"))
+        await self.browser.wipe()
+        url = str(data.get("start_url") or "")
+        await self.browser.open_as_first(url if url.startswith(("http://", "https://")) else None)
+        log.info("assigned to a room", extra={"start_url": url or None})
 
     def _set_holder(self, holder: Any) -> None:
         holder = None if holder is None else str(holder)

@@ -9,6 +9,7 @@ import logging
 import urllib.request
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import websockets
 
@@ -29,6 +30,13 @@ _STATUS_EVENTS = {
 
 class CdpError(RuntimeError):
     pass
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _http_json(url: str) -> Any:
@@ -194,6 +202,29 @@ class Browser:
     # commands ---------------------------------------------------------------------------------
     async def navigate(self, url: str) -> None:
         await self.page("Page.navigate", {"url": url})
+
+    async def wipe(self) -> None:
+        """Forget what this browser has seen: cookies, cache, and every visited origin's storage
+        (local storage, IndexedDB, service workers, cache storage)."""
+        _, entries = await self.history()
+        origins = {_origin(e.get("url", "")) for e in entries} - {""}
+        await self.page("Network.clearBrowserCookies")
+        await self.page("Network.clearBrowserCache")
+        for origin in sorted(origins):
+            await self.page("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": "all"})
+
+    async def open_as_first(self, url: str | None, deadline_s: float = 10) -> None:
+        """Load `url` (None: stay) as if it were the first page: back leads nowhere."""
+        if url:
+            start, _ = await self.history()
+            await self.navigate(url)
+            # Wait for the new entry, or the reset would drop the page before it.
+            for _ in range(int(deadline_s / 0.05)):
+                if (await self.history())[0] > start:
+                    break
+                await asyncio.sleep(0.05)
+        await self.page("Page.resetNavigationHistory")
+        self._dirty.set()  # no CDP event says the history changed; report it ourselves
 
     async def go(self, delta: int) -> bool:
         index, entries = await self.history()

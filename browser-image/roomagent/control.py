@@ -101,13 +101,17 @@ class ControlClient:
                 except (ValueError, KeyError, TypeError) as e:
                     await self.send("error", {"code": "bad_message", "message": str(e)})
                     continue
-                task = asyncio.create_task(self._dispatch(type_, data))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self.spawn(self.handler(type_, data), type_, data)
 
-    async def _dispatch(self, type_: str, data: dict[str, Any]) -> None:
+    def spawn(self, coro: Awaitable[None], type_: str, data: dict[str, Any] | None = None) -> None:
+        """Run a handler without holding up the channel; failures are reported as `error`."""
+        task = asyncio.create_task(self._dispatch(coro, type_, data or {}))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _dispatch(self, coro: Awaitable[None], type_: str, data: dict[str, Any]) -> None:
         try:
-            await self.handler(type_, data)
+            await coro
         except Exception as e:
             log.exception("handler failed", extra={"type": type_})
             err: dict[str, Any] = {"code": "handler_failed", "message": f"{type_}: {e}"}

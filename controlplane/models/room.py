@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ForeignKey, Index, String, Text, Uuid
+from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Text, Uuid, false
 from sqlmodel import Field, SQLModel
 
 from controlplane.models.types import UTCDateTime, utcnow
@@ -48,7 +48,8 @@ class Room(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     room_code: str = Field(sa_column=Column(String(16), unique=True, nullable=False, index=True))
     title: str = Field(sa_column=Column(String(120), nullable=False))
-    host_id: uuid.UUID = Field(sa_column=_user_fk())
+    # None only while the room is a warm-pool browser that nobody has been given yet.
+    host_id: uuid.UUID | None = Field(default=None, sa_column=_user_fk(nullable=True))
     status: str = Field(
         default=RoomStatus.creating, sa_column=Column(String(16), nullable=False, index=True)
     )
@@ -61,6 +62,14 @@ class Room(SQLModel, table=True):
     runtime_ref: str | None = Field(default=None, sa_column=Column(String(255)))
     agent_secret_hash: str | None = Field(default=None, sa_column=Column(String(128)))
     agent_seen_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # Start-up progress while `starting`: scheduling, booting, browser_ready; then ready.
+    stage: str | None = Field(default=None, sa_column=Column(String(32)))
+    # A warm-pool browser (ROOM_WARM_POOL): started before anyone asked, handed to the next
+    # new room. Invisible to users until then.
+    pooled: bool = Field(
+        default=False,
+        sa_column=Column(Boolean, nullable=False, server_default=false(), index=True),
+    )
 
 
 class RoomParticipant(SQLModel, table=True):

@@ -300,7 +300,7 @@ class Hub:
             host = (
                 await s.execute(select(col(Room.host_id)).where(col(Room.id) == uuid.UUID(room_id)))
             ).scalar_one()
-        return str(host)
+        return str(host) if host else ""  # a warm-pool browser has no host yet
 
     async def remote_state(self, room_id: str) -> tuple[str, RemoteState]:
         raw = await self.bus.get_value(room_id, "remote")
@@ -336,6 +336,20 @@ class Hub:
 
     async def room_ended(self, room: Room, *, by: str | None, reason: str) -> None:
         await self.broadcast(room.id, "room.ended", {"reason": reason, "by": by})
+
+    async def room_assigned(self, room: Room) -> None:
+        """A warm-pool browser became `room`: its agent wipes the profile, loads the start URL
+        and takes input from the new host (docs/protocol.md)."""
+        room_id = str(room.id)
+        _, remote = await self.remote_state(room_id)
+        await self.bus.direct(
+            room_id,
+            "agent",
+            {
+                "type": "room.assigned",
+                "data": {"start_url": room.start_url, "holder_id": remote.holder_id or None},
+            },
+        )
 
     async def host_changed(self, room: Room, *, previous: str, by: str) -> None:
         room_id, host = str(room.id), str(room.host_id)
@@ -659,7 +673,11 @@ class Hub:
                 "auth.ok",
                 {
                     "room_id": room_id,
-                    "holder_id": remote.holder_id,
+                    "holder_id": remote.holder_id or None,
+                    # A warm browser waits for `room.assigned`; one that missed it while
+                    # reconnecting sees here that it has a room now, and which page to load.
+                    "pooled": room.pooled,
+                    "start_url": room.start_url,
                     "ice_servers": ice_servers(
                         self.settings, user=f"agent-{room_id}", now=time.time()
                     ),
@@ -722,12 +740,7 @@ class Hub:
                         last_seen = time.monotonic()
                         await self._agent_seen(room_id)
                 elif type_ == "stage":
-                    stage = str(data.get("stage", ""))[:32]
-                    await self.broadcast(
-                        room_id,
-                        "room.status",
-                        {"status": RoomStatus.starting, "stage": stage, "agent_connected": True},
-                    )
+                    await self._agent_stage(room_id, str(data.get("stage", ""))[:32])
                 elif type_ == "ready":
                     await self._agent_ready(room_id, data)
                 elif type_ == "browser.status":
@@ -777,12 +790,31 @@ class Hub:
             )
             await s.commit()
 
+    async def _agent_stage(self, room_id: str, stage: str) -> None:
+        async with self.sessionmaker() as s:
+            result = await s.execute(
+                update(Room)
+                .where(
+                    col(Room.id) == uuid.UUID(room_id),
+                    col(Room.status).in_((RoomStatus.creating, RoomStatus.starting)),
+                )
+                .values(stage=stage)
+            )
+            await s.commit()
+        if getattr(result, "rowcount", 0):
+            await self.broadcast(
+                room_id,
+                "room.status",
+                {"status": RoomStatus.starting, "stage": stage, "agent_connected": True},
+            )
+
     async def _agent_ready(self, room_id: str, data: dict[str, Any]) -> None:
         async with self.sessionmaker() as s:
             changed = await service.set_status(
                 session=s,
                 room_id=uuid.UUID(room_id),
                 status=RoomStatus.ready,
+                stage=service.STAGE_READY,
                 only_from=(
                     RoomStatus.creating,
                     RoomStatus.starting,
@@ -798,7 +830,7 @@ class Hub:
                 "room.status",
                 {
                     "status": RoomStatus.ready,
-                    "stage": "ready",
+                    "stage": service.STAGE_READY,
                     "agent_connected": True,
                     "video": video,
                 },

@@ -41,6 +41,8 @@ class RoomView:
     online: int
     agent_seen_at: datetime | None
     runtime_state: RuntimeState | None
+    # A warm-pool browser: nobody is meant to be in it, and nobody is there to warn.
+    pooled: bool = False
 
 
 _STARTING = ("creating", "starting")
@@ -52,7 +54,7 @@ def judge(room: RoomView, *, now: datetime, policy: Policy) -> Verdict:
     age = now - room.created_at
     if age >= policy.max_age:
         return Verdict.end_max_age
-    if room.online == 0 and now - room.last_active_at >= policy.idle:
+    if not room.pooled and room.online == 0 and now - room.last_active_at >= policy.idle:
         return Verdict.end_idle
     gone = room.runtime_state in ("missing", "failed", "stopped")
     if gone and age >= policy.runtime_grace:
@@ -63,7 +65,7 @@ def judge(room: RoomView, *, now: datetime, policy: Policy) -> Verdict:
         seen = room.agent_seen_at or room.created_at
         if now - seen >= policy.heartbeat_timeout:
             return Verdict.fail_agent_lost
-    if age >= policy.max_age - policy.warning:
+    if not room.pooled and age >= policy.max_age - policy.warning:
         return Verdict.warn_max_age
     return Verdict.keep
 

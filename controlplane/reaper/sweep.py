@@ -14,9 +14,9 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from controlplane.context import AppContext
-from controlplane.models import LIVE_STATUSES, Room, RoomStatus, utcnow
+from controlplane.models import LIVE_STATUSES, Room, utcnow
 from controlplane.reaper.policy import REASONS, Policy, RoomView, Verdict, ends_at, judge, orphans
-from controlplane.rooms import service
+from controlplane.rooms import service, warm_pool
 from controlplane.runtime.base import RuntimeState
 from controlplane.settings import Settings
 
@@ -29,6 +29,7 @@ class SweepReport:
     failed: list[str] = field(default_factory=list)
     warned: list[str] = field(default_factory=list)
     orphans_removed: list[str] = field(default_factory=list)
+    warm_started: list[str] = field(default_factory=list)
 
 
 def policy_from(settings: Settings) -> Policy:
@@ -49,30 +50,6 @@ async def _runtime_state(ctx: AppContext, room: Room) -> RuntimeState | None:
     except Exception:
         log.exception("runtime status failed", extra={"room": room.room_code})
         return None
-
-
-async def _fail(ctx: AppContext, room: Room, verdict: Verdict) -> bool:
-    reason = REASONS[verdict]
-    async with ctx.sessionmaker() as session:
-        won = await service.set_status(
-            session=session,
-            room_id=room.id,
-            status=RoomStatus.failed,
-            reason=reason,
-            only_from=LIVE_STATUSES,
-        )
-        if won:
-            await session.execute(
-                update(Room).where(col(Room.id) == room.id).values(ended_at=utcnow())
-            )
-            await session.commit()
-    if not won:
-        return False
-    await ctx.hub.broadcast(room.id, "room.status", {"status": RoomStatus.failed, "reason": reason})
-    if room.runtime_ref:
-        await ctx.runtime.stop(runtime_ref=room.runtime_ref)
-    log.warning("room failed", extra={"room": room.room_code, "reason": reason})
-    return True
 
 
 async def _warn_once(ctx: AppContext, room: Room, at: datetime) -> bool:
@@ -124,6 +101,7 @@ async def sweep(*, ctx: AppContext, now: datetime | None = None) -> SweepReport:
             online=online,
             agent_seen_at=room.agent_seen_at,
             runtime_state=await _runtime_state(ctx, room),
+            pooled=room.pooled,
         )
         verdict = judge(view, now=now, policy=policy)
         try:
@@ -140,7 +118,7 @@ async def sweep(*, ctx: AppContext, now: datetime | None = None) -> SweepReport:
                 Verdict.fail_runtime_gone,
                 Verdict.fail_start_timeout,
             ):
-                if await _fail(ctx, room, verdict):
+                if await service.fail_room(ctx=ctx, room=room, reason=REASONS[verdict]):
                     report.failed.append(room.room_code)
             elif verdict is Verdict.warn_max_age:
                 if await _warn_once(ctx, room, ends_at(view, policy=policy)):
@@ -175,6 +153,13 @@ async def sweep(*, ctx: AppContext, now: datetime | None = None) -> SweepReport:
             )
         except Exception:
             log.exception("orphan removal failed", extra={"runtime_ref": info.runtime_ref})
+    if ctx.settings.ROOM_WARM_POOL:
+        try:
+            # Replaces warm browsers that failed or were recycled above; no start watcher, as
+            # this may run in a short-lived worker loop (the start timeout covers it).
+            report.warm_started = await warm_pool.fill(ctx=ctx, watch=False)
+        except Exception:
+            log.exception("warm pool refill failed")
     if report.ended or report.failed or report.warned or report.orphans_removed:
         log.info(
             "reaper sweep",

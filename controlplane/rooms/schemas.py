@@ -26,6 +26,8 @@ class RoomPublic(BaseModel):
     title: str
     host_id: uuid.UUID
     status: str
+    # While `starting`: scheduling, booting or browser_ready; `ready` once the browser streams.
+    stage: str | None
     status_reason: str | None
     created_at: datetime
     ended_at: datetime | None
@@ -35,12 +37,15 @@ class RoomPublic(BaseModel):
 
     @classmethod
     def of(cls, room: Room, settings: Settings) -> RoomPublic:
+        if room.host_id is None:  # only warm-pool browsers, which no API path returns
+            raise ValueError(f"room {room.room_code} has no host")
         return cls(
             id=room.id,
             code=room.room_code,
             title=room.title,
             host_id=room.host_id,
             status=room.status,
+            stage=room.stage,
             status_reason=room.status_reason,
             created_at=room.created_at,
             ended_at=room.ended_at,

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ENDED = (RoomStatus.ended, RoomStatus.ending)
+STAGE_SCHEDULING = "scheduling"
+STAGE_BOOTING = "booting"
+STAGE_READY = "ready"
 
 
 def _rowcount(result: Result[Any]) -> int:
@@ -53,7 +56,12 @@ async def get_room(*, session: AsyncSession, code: str) -> Room:
     room = None
     if codes.is_valid(code):
         room = (
-            await session.execute(select(Room).where(col(Room.room_code) == codes.normalise(code)))
+            await session.execute(
+                select(Room).where(
+                    col(Room.room_code) == codes.normalise(code),
+                    col(Room.pooled) == False,  # noqa: E712 - warm browsers are nobody's room yet
+                )
+            )
         ).scalar_one_or_none()
     if room is None:
         raise ApiError(404, "room_not_found", "No room with that code")
@@ -127,7 +135,12 @@ async def create_room(
             {"Retry-After": str(retry)},
         )
     live = (
-        await session.execute(select(func.count()).where(col(Room.status).in_(LIVE_STATUSES)))
+        await session.execute(
+            select(func.count()).where(
+                col(Room.status).in_(LIVE_STATUSES),
+                col(Room.pooled) == False,  # noqa: E712 - the warm pool is on top of the limit
+            )
+        )
     ).scalar_one()
     if live >= settings.ROOM_MAX_LIVE:
         raise ApiError(
@@ -136,41 +149,138 @@ async def create_room(
             f"This deployment already runs its limit of {settings.ROOM_MAX_LIVE} rooms; "
             "try again when one ends",
         )
+    from controlplane.rooms import warm_pool  # the pool module builds on this one
+
+    room = await warm_pool.claim(
+        ctx=ctx,
+        session=session,
+        user=user,
+        title=title,
+        max_participants=max_participants,
+        start_url=start_url,
+    )
+    if room is not None:
+        return room
+    room, agent_secret = await insert_room(
+        session=session,
+        settings=settings,
+        host_id=user.id,
+        title=title,
+        max_participants=max_participants,
+        start_url=start_url,
+    )
+    log.info("room created", extra={"room": room.room_code, "user_id": str(user.id)})
+    await start_runtime(ctx=ctx, session=session, room=room, agent_secret=agent_secret, watch=True)
+    if settings.ROOM_WARM_POOL:
+        # Every room the pool could not serve is a sign it is short: top it up now.
+        ctx.spawn(warm_pool.fill(ctx=ctx), name="warm-pool-fill")
+    return room
+
+
+async def insert_room(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    host_id: uuid.UUID | None,
+    title: str,
+    max_participants: int,
+    start_url: str | None,
+) -> tuple[Room, str]:
+    """A new room row at stage `scheduling` (with its host as participant, when it has one), and
+    the agent secret its browser will authenticate with (only its hash is stored)."""
     agent_secret = secrets.token_urlsafe(32)
     for _attempt in range(5):
         room = Room(
             room_code=codes.new_code(),
             title=title,
-            host_id=user.id,
+            host_id=host_id,
             max_participants=max_participants,
             start_url=start_url,
             agent_secret_hash=hash_agent_secret(settings, agent_secret),
+            stage=STAGE_SCHEDULING,
+            pooled=host_id is None,
         )
         session.add(room)
-        session.add(RoomParticipant(room_id=room.id, user_id=user.id, is_host=True))
+        if host_id is not None:
+            session.add(RoomParticipant(room_id=room.id, user_id=host_id, is_host=True))
         try:
             await session.commit()
-            break
+            return room, agent_secret
         except IntegrityError:  # code collision: astronomically rare, retry with a new code
             await session.rollback()
-    else:
-        raise ApiError(503, "unavailable", "Could not allocate a room code")
-    log.info("room created", extra={"room": room.room_code, "user_id": str(user.id)})
+    raise ApiError(503, "unavailable", "Could not allocate a room code")
+
+
+async def start_runtime(
+    *, ctx: AppContext, session: AsyncSession, room: Room, agent_secret: str, watch: bool
+) -> None:
+    """Launch the room's browser. The room is `starting` afterwards, or `failed` with the reason
+    the runtime gave. `watch`: follow the runtime's own view of the start in the background (its
+    `booting` stage, a failure before the agent can say anything); off where no loop outlives
+    the call (a Celery task), where the reaper's start timeout covers it instead."""
+    await ctx.hub.broadcast(
+        room.id,
+        "room.status",
+        {"status": RoomStatus.starting, "stage": STAGE_SCHEDULING, "agent_connected": False},
+    )
     try:
         ref = await ctx.runtime.start(
             room_id=room.id,
             room_code=room.room_code,
             agent_secret=agent_secret,
-            start_url=start_url,
+            # A warm browser gets its page when it is handed to a room.
+            start_url=None if room.pooled else room.start_url,
         )
     except Exception as exc:
         reason = str(exc) or type(exc).__name__
         log.warning("room failed to start", extra={"room": room.room_code, "reason": reason})
         room.status, room.status_reason = RoomStatus.failed, reason[:500]
-    else:
-        room.runtime_ref, room.status = ref, RoomStatus.starting
+        room.ended_at = utcnow()
+        await session.commit()
+        await ctx.hub.broadcast(room.id, "room.status", {"status": room.status, "reason": reason})
+        return
+    room.runtime_ref = ref
+    await session.execute(update(Room).where(col(Room.id) == room.id).values(runtime_ref=ref))
+    # Only from `creating`: a fast agent may already have said `ready`.
+    await session.execute(
+        update(Room)
+        .where(col(Room.id) == room.id, col(Room.status) == RoomStatus.creating)
+        .values(status=RoomStatus.starting)
+    )
     await session.commit()
-    return room
+    await session.refresh(room)
+    if watch:
+        from controlplane.rooms.start_watch import watch_start
+
+        ctx.spawn(
+            watch_start(ctx=ctx, room_id=room.id, room_code=room.room_code, runtime_ref=ref),
+            name=f"start-watch-{room.room_code}",
+        )
+
+
+async def fail_room(*, ctx: AppContext, room: Room, reason: str) -> bool:
+    """Mark a live room failed with a reason people can read, tell the room, stop its browser.
+    True for the one caller that made the change (however many race)."""
+    async with ctx.sessionmaker() as session:
+        won = await set_status(
+            session=session,
+            room_id=room.id,
+            status=RoomStatus.failed,
+            reason=reason,
+            only_from=LIVE_STATUSES,
+        )
+        if won:
+            await session.execute(
+                update(Room).where(col(Room.id) == room.id).values(ended_at=utcnow())
+            )
+            await session.commit()
+    if not won:
+        return False
+    await ctx.hub.broadcast(room.id, "room.status", {"status": RoomStatus.failed, "reason": reason})
+    if room.runtime_ref:
+        await ctx.runtime.stop(runtime_ref=room.runtime_ref)
+    log.warning("room failed", extra={"room": room.room_code, "reason": reason})
+    return True
 
 
 async def list_rooms(
@@ -201,11 +311,15 @@ def _state_filter(stmt: Select[Any], state: str) -> Select[Any]:
 async def list_all_rooms(
     *, session: AsyncSession, state: Literal["live", "ended", "all"], limit: int, offset: int
 ) -> tuple[list[Room], int]:
+    not_pooled = col(Room.pooled) == False  # noqa: E712 - warm browsers are not rooms yet
     total = (
-        await session.execute(_state_filter(select(func.count()).select_from(Room), state))
+        await session.execute(
+            _state_filter(select(func.count()).select_from(Room), state).where(not_pooled)
+        )
     ).scalar_one()
     stmt = (
         _state_filter(select(Room), state)
+        .where(not_pooled)
         .order_by(col(Room.created_at).desc())
         .limit(limit)
         .offset(offset)
@@ -411,10 +525,14 @@ async def set_status(
     status: RoomStatus,
     reason: str | None = None,
     only_from: tuple[str, ...] | None = None,
+    stage: str | None = None,
 ) -> bool:
     stmt = update(Room).where(col(Room.id) == room_id)
     if only_from is not None:
         stmt = stmt.where(col(Room.status).in_(only_from))
-    result = await session.execute(stmt.values(status=status, status_reason=reason))
+    values: dict[str, Any] = {"status": status, "status_reason": reason}
+    if stage is not None:
+        values["stage"] = stage
+    result = await session.execute(stmt.values(**values))
     await session.commit()
     return _rowcount(result) > 0
