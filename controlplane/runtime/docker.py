@@ -3,8 +3,9 @@
 Every container joins one dedicated bridge network (DOCKER_NETWORK, bridge interface
 DOCKER_BRIDGE_NAME, subnet DOCKER_SUBNET), created on first use, whose egress is fenced by the
 iptables rules of `docker_firewall` (applied before the first room starts, re-applied if they
-disappear). Containers carry the shared room labels (`naming.room_labels`) and are found again
-only by them; a room's `runtime_ref` is `docker:<container id>`.
+disappear). Containers carry the shared room labels (`naming.room_labels`, this deployment's id
+included) and are found again only by them, so deployments sharing one engine never list or sweep
+each other's rooms; a room's `runtime_ref` is `docker:<container id>`.
 
 The docker SDK is blocking: every call runs in a worker thread (`asyncio.to_thread`), and the
 client's HTTP timeout (DOCKER_API_TIMEOUT_SECONDS) bounds each one.
@@ -78,7 +79,7 @@ def container_options(
         "image": settings.ROOM_IMAGE,
         "name": name,
         "hostname": name,
-        "labels": naming.room_labels(room_id, room_code),
+        "labels": naming.room_labels(room_id, room_code, deployment=settings.deployment_id),
         "environment": env,
         "user": UID_GID,
         "network": settings.DOCKER_NETWORK,
@@ -233,10 +234,11 @@ class DockerRuntime:
                             IPAMPool(subnet=settings.DOCKER_SUBNET, gateway=gateway_ip(settings))
                         ]
                     ),
-                    labels={
-                        naming.MANAGED_BY_KEY: naming.MANAGED_BY,
-                        naming.COMPONENT_KEY: NETWORK_COMPONENT,
-                    },
+                    # Found by name, never by labels (deployments naming the same
+                    # DOCKER_NETWORK share it): the deployment label records the creator.
+                    labels=naming.managed_labels(
+                        deployment=settings.deployment_id, component=NETWORK_COMPONENT
+                    ),
                     check_duplicate=True,
                 )
             except APIError as exc:
@@ -313,9 +315,9 @@ class DockerRuntime:
         return str(container.id)
 
     def _remove_room_containers(self, client: Any, room_id: uuid.UUID) -> None:
-        labels = [f"{k}={v}" for k, v in naming.managed_selector().items()]
-        labels.append(f"{naming.ROOM_ID_KEY}={room_id}")
-        for container in client.containers.list(all=True, filters={"label": labels}):
+        selector = naming.room_selector(room_id, deployment=self._settings.deployment_id)
+        filters = {"label": naming.label_filters(selector)}
+        for container in client.containers.list(all=True, filters=filters):
             log.warning("replacing a leftover room container", extra={"container": container.name})
             _remove(container)
 
@@ -350,9 +352,10 @@ class DockerRuntime:
         return await self._call(self._list_managed)
 
     def _list_managed(self) -> list[RuntimeInfo]:
-        labels = [f"{k}={v}" for k, v in naming.managed_selector().items()]
+        """This deployment's room containers (the managed labels, deployment id included)."""
+        selector = naming.managed_selector(deployment=self._settings.deployment_id)
         containers = self._docker().containers.list(
-            all=True, filters={"label": labels}, ignore_removed=True
+            all=True, filters={"label": naming.label_filters(selector)}, ignore_removed=True
         )
         return [_info(container, with_logs=False) for container in containers]
 

@@ -8,8 +8,12 @@ Per room: a Secret holding the agent secret and a bare Pod (restartPolicy Never:
 browser died is failed or restarted by the control plane, never silently restarted by the
 kubelet with a stale profile). No Service: the agent dials *out* to the control plane's agent
 channel, and media reaches viewers through TURN (or directly to the pod IP as an ICE candidate);
-nothing ever needs a stable name or port of a room pod. Per namespace: one NetworkPolicy for all
-room pods (DESIGN.md section 6).
+nothing ever needs a stable name or port of a room pod. Per deployment: one NetworkPolicy for all
+its room pods (DESIGN.md section 6).
+
+Every object carries the deployment label (`naming.DEPLOYMENT_KEY` = `settings.deployment_id`),
+and the policy's pod selector requires it: deployments sharing a namespace each have their own
+policy over their own pods, and none lists or sweeps another's objects.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ Manifest = dict[str, Any]
 
 CONTAINER_NAME = "browser"
 AGENT_SECRET_KEY = "agent-secret"
-NETWORK_POLICY_NAME = "watchparty-rooms"
+NETWORK_POLICY_PREFIX = "watchparty-rooms"  # + "-<deployment id>"
 SECRET_SUFFIX = "-agent"
 UID = 1000  # the image's unprivileged user (browser-image/Dockerfile: USER 1000:1000)
 TERMINATION_GRACE_SECONDS = 10  # the agent stops Chromium, Xvfb and PulseAudio on SIGTERM
@@ -63,6 +67,13 @@ BLOCKED_IPV6 = (
 
 def room_secret_name(pod_name: str) -> str:
     return f"{pod_name}{SECRET_SUFFIX}"
+
+
+def network_policy_name(settings: Settings) -> str:
+    """`watchparty-rooms-<deployment id>`: one policy per deployment, so two deployments in one
+    namespace never replace each other's (which would leave the loser's pods unselected, i.e.
+    with unrestricted egress)."""
+    return naming.deployment_name(NETWORK_POLICY_PREFIX, settings.deployment_id)
 
 
 def cpu_quantity(cores: float) -> str:
@@ -110,7 +121,7 @@ def _metadata(settings: Settings, *, name: str, room_id: uuid.UUID, room_code: s
     return {
         "name": name,
         "namespace": settings.KUBERNETES_NAMESPACE,
-        "labels": naming.room_labels(room_id, room_code),
+        "labels": naming.room_labels(room_id, room_code, deployment=settings.deployment_id),
         "annotations": {naming.ROOM_CODE_KEY: room_code},
     }
 
@@ -226,7 +237,8 @@ def _peer(labels: dict[str, str], namespace: str | None) -> Manifest:
 
 
 def make_rooms_network_policy(settings: Settings) -> Manifest:
-    """One policy for every room pod in the namespace (selected by the managed labels).
+    """One policy for every room pod of this deployment (selected by the managed labels,
+    deployment included).
 
     Ingress: nothing, except UDP media from in-cluster TURN pods when KUBERNETES_TURN_LABELS is
     set (a TURN relay sends viewers' media to the pod's host candidate). Replies to connections
@@ -237,6 +249,7 @@ def make_rooms_network_policy(settings: Settings) -> Manifest:
     policy applies, so the pod selectors cover reaching the control plane through its Service.
     """
     own_ns = settings.KUBERNETES_NAMESPACE
+    selector = naming.managed_selector(deployment=settings.deployment_id)
     turn_ns = settings.KUBERNETES_TURN_NAMESPACE
     ingress: list[Manifest] = []
     egress: list[Manifest] = [
@@ -274,16 +287,12 @@ def make_rooms_network_policy(settings: Settings) -> Manifest:
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": {
-            "name": NETWORK_POLICY_NAME,
+            "name": network_policy_name(settings),
             "namespace": own_ns,
-            "labels": {
-                naming.NAME_KEY: naming.NAME,
-                naming.MANAGED_BY_KEY: naming.MANAGED_BY,
-                naming.COMPONENT_KEY: naming.COMPONENT_ROOM,
-            },
+            "labels": {naming.NAME_KEY: naming.NAME, **selector},
         },
         "spec": {
-            "podSelector": {"matchLabels": naming.managed_selector()},
+            "podSelector": {"matchLabels": dict(selector)},
             "policyTypes": ["Ingress", "Egress"],
             "ingress": ingress,
             "egress": egress,

@@ -2,13 +2,14 @@
 
 Per room: a Secret with the agent secret, then a bare Pod from `k8s_manifests`, then the Secret is
 given an ownerReference to the Pod so the cluster garbage-collects it with the Pod. Per
-namespace: the rooms NetworkPolicy, created (or replaced) before the first room starts, unless
+deployment: the rooms NetworkPolicy, created (or replaced) before the first room starts, unless
 KUBERNETES_MANAGE_NETWORK_POLICY is off because the Helm chart or an admin owns it. A room is
 never started without its egress block: if the policy cannot be ensured, `start` fails.
 
 The official `kubernetes` client is blocking: every call runs in a worker thread
 (`asyncio.to_thread`) with KUBERNETES_API_TIMEOUT_SECONDS as its HTTP timeout. Objects are found
-again only by name (the runtime_ref is `namespace/pod-name`) or by the managed labels.
+again only by name (the runtime_ref is `namespace/pod-name`) or by the managed labels, which
+include this deployment's id: another deployment's rooms in the same namespace are never listed.
 """
 
 from __future__ import annotations
@@ -339,10 +340,12 @@ class KubernetesRuntime:
         return pod_runtime_info(runtime_ref, pod)
 
     async def list_managed(self) -> list[RuntimeInfo]:
-        """Room pods found by the managed labels, plus Secrets left without their Pod (reported
-        `stopped`, so an orphan sweep's `stop` removes them)."""
+        """This deployment's room pods, found by the managed labels, plus its Secrets left
+        without their Pod (reported `stopped`, so an orphan sweep's `stop` removes them)."""
         ns = self.namespace
-        selector = naming.selector_string(naming.managed_selector())
+        selector = naming.selector_string(
+            naming.managed_selector(deployment=self.settings.deployment_id)
+        )
         core = await self._core()
         try:
             pods = await self._call(core.list_namespaced_pod, ns, label_selector=selector)

@@ -28,6 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -235,12 +236,12 @@ def plain_container(
     """Containers from the image that only run a given command (neighbours, controls)."""
     started: list[Container] = []
 
-    def run(*command: str, **kwargs: Any) -> Container:
+    def run(*command: str, labels: dict[str, str] | None = None, **kwargs: Any) -> Container:
         container = docker_client.containers.run(
             browser_image,
             list(command),
             detach=True,
-            labels={"org.watchparty.test": "docker-runtime"},
+            labels={"org.watchparty.test": "docker-runtime", **(labels or {})},
             read_only=True,
             tmpfs={"/tmp": ""},
             cap_drop=["ALL"],
@@ -321,6 +322,7 @@ async def test_start_runs_a_hardened_labelled_container_that_becomes_healthy(
     assert container.labels["app.kubernetes.io/component"] == "room"
     assert container.labels["watchparty.io/room-id"] == str(room_id)
     assert container.labels["watchparty.io/room-code"] == "AB2CD3"
+    assert container.labels["watchparty.io/deployment"] == docker_settings.deployment_id
     assert list(attrs["NetworkSettings"]["Networks"]) == [NETWORK]
     env = dict(item.split("=", 1) for item in config["Env"])
     assert env["WP_CONTROL_URL"].startswith(f"ws://{GATEWAY}:")
@@ -378,6 +380,54 @@ async def test_list_managed_finds_rooms_by_label_only(
     assert all(impostor.id not in info.runtime_ref for info in managed)
     await runtime.stop(runtime_ref=ref)
     assert ref not in {info.runtime_ref for info in await runtime.list_managed()}
+
+
+async def test_another_deployments_rooms_are_neither_listed_nor_swept(
+    tmp_path: Path,
+    docker_settings: Settings,
+    plain_container: Callable[..., Container],
+    docker_client: DockerClient,
+) -> None:
+    """Two deployments on one engine: each lists only containers labelled with its own
+    deployment id, and a real orphan sweep (no live rooms in this deployment's database)
+    removes this deployment's orphan but leaves the other deployment's room running."""
+    from controlplane.context import build_context
+    from controlplane.reaper.sweep import sweep
+    from tests.support.backends import embedded_settings
+
+    this, other = f"wp-test-this-{uuid.uuid4().hex[:6]}", f"wp-test-other-{uuid.uuid4().hex[:6]}"
+
+    def room_container(deployment: str) -> Container:
+        labels = naming.room_labels(uuid.uuid4(), "ORPH22", deployment=deployment)
+        return plain_container("sleep", "300", labels=labels)
+
+    ours, theirs = room_container(this), room_container(other)
+    docker_options = {
+        key: getattr(docker_settings, key)
+        for key in ("ROOM_RUNTIME", "ROOM_IMAGE", "DOCKER_NETWORK", "DOCKER_BRIDGE_NAME")
+    }
+    settings = await embedded_settings(tmp_path, DEPLOYMENT_ID=this, **docker_options)
+    ctx = build_context(settings)
+    other_runtime = DockerRuntime(make_settings(DEPLOYMENT_ID=other, **docker_options))
+    try:
+        assert isinstance(ctx.runtime, DockerRuntime)
+        mine = {info.runtime_ref for info in await ctx.runtime.list_managed()}
+        assert f"docker:{ours.id}" in mine
+        assert f"docker:{theirs.id}" not in mine
+        seen_by_other = {info.runtime_ref for info in await other_runtime.list_managed()}
+        assert f"docker:{theirs.id}" in seen_by_other
+        assert f"docker:{ours.id}" not in seen_by_other
+
+        report = await sweep(ctx=ctx)
+        assert f"docker:{ours.id}" in report.orphans_removed
+        assert f"docker:{theirs.id}" not in report.orphans_removed
+        with pytest.raises(NotFound):
+            docker_client.containers.get(ours.id)
+        theirs.reload()
+        assert theirs.status == "running"
+    finally:
+        await other_runtime.aclose()
+        await ctx.aclose()
 
 
 async def test_a_killed_room_is_failed_with_exit_code_and_logs(

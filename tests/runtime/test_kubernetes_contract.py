@@ -29,6 +29,8 @@ CONTRACTS = Path(__file__).parent / "contracts"
 ROOM_ID = uuid.UUID("6f1c1a52-3d1e-4c8e-9a43-6d0c2b7e9f10")
 CODE = "k7m2p9qx"
 NS = "watchparty-rooms"
+DEPLOYMENT = "wp-contract"  # the deployment id the recorded contracts carry
+POLICY = f"watchparty-rooms-{DEPLOYMENT}"
 POD = "wp-room-k7m2p9qx-a19a7aef"
 REF = f"{NS}/{POD}"
 
@@ -41,7 +43,9 @@ def played() -> Played:
     async def play(name: str) -> AsyncIterator[tuple[KubernetesRuntime, KubeContractServer]]:
         with KubeContractServer(load_contract(CONTRACTS / f"{name}.json")) as server:
             configuration = Configuration(host=server.url)
-            settings = Settings(_env_file=None, KUBERNETES_API_TIMEOUT_SECONDS=5)  # type: ignore[call-arg]
+            settings = Settings(  # type: ignore[call-arg]
+                _env_file=None, KUBERNETES_API_TIMEOUT_SECONDS=5, DEPLOYMENT_ID=DEPLOYMENT
+            )
             runtime = KubernetesRuntime(settings, api_client=ApiClient(configuration))
             try:
                 yield runtime, server
@@ -77,7 +81,14 @@ async def test_start_creates_policy_secret_then_pod(played: Played) -> None:
         ("POST", "pods"),
         ("PATCH", f"{POD}-agent"),
     ]
-    pod = server.received[2].body
+    policy, secret, pod = (r.body for r in server.received[:3])
+    # Everything created carries this deployment's id; the policy selects its pods only.
+    assert policy["metadata"]["name"] == POLICY
+    for obj in (policy, secret, pod):
+        assert obj["metadata"]["labels"]["watchparty.io/deployment"] == DEPLOYMENT
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    assert selector["watchparty.io/deployment"] == DEPLOYMENT
+    assert selector.items() <= pod["metadata"]["labels"].items()
     # The secret never travels in the Pod spec; the agent reads it from the Secret.
     assert "s3cret-agent-token" not in str(pod)
     env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
@@ -140,7 +151,10 @@ async def test_status_maps_pod_states(played: Played) -> None:
 async def test_list_managed_selects_by_label_and_reports_orphan_secrets(played: Played) -> None:
     async with played("list_managed") as (runtime, server):
         infos = await runtime.list_managed()
-    selector = "app.kubernetes.io/component=room,app.kubernetes.io/managed-by=watchparty"
+    selector = (
+        "app.kubernetes.io/component=room,app.kubernetes.io/managed-by=watchparty,"
+        f"watchparty.io/deployment={DEPLOYMENT}"
+    )
     assert [r.query for r in server.received] == [{"labelSelector": selector}] * 2
     assert [(i.runtime_ref, str(i.room_id), i.state) for i in infos] == [
         (REF, str(ROOM_ID), "running"),
@@ -148,6 +162,27 @@ async def test_list_managed_selects_by_label_and_reports_orphan_secrets(played: 
         (f"{NS}/wp-room-zz9988yy-0a1b2c3d", "11111111-2222-4333-8444-555555555555", "stopped"),
     ]
     assert infos[2].detail == "agent secret without a pod"
+
+
+async def test_another_deployment_asks_for_its_own_rooms_only() -> None:
+    """A second deployment in the same namespace sends its own deployment in the selector, so the
+    API server never returns the first one's pods and secrets (here: the recorded list, which is
+    the first deployment's, is not what it asks for)."""
+    with KubeContractServer(load_contract(CONTRACTS / "list_managed.json")) as server:
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None, KUBERNETES_API_TIMEOUT_SECONDS=5, DEPLOYMENT_ID="other-deployment"
+        )
+        runtime = KubernetesRuntime(settings, api_client=ApiClient(Configuration(host=server.url)))
+        try:
+            with pytest.raises(RuntimeUnavailable):
+                await runtime.list_managed()
+        finally:
+            await runtime.aclose()
+    assert server.received[0].query == {
+        "labelSelector": "app.kubernetes.io/component=room,app.kubernetes.io/managed-by=watchparty,"
+        "watchparty.io/deployment=other-deployment"
+    }
+    assert server.violations
 
 
 async def test_the_contract_server_rejects_unexpected_calls(played: Played) -> None:

@@ -223,7 +223,9 @@ def test_container_options_carry_the_hardening_and_labels() -> None:
     import uuid
 
     room_id = uuid.UUID("12345678-1234-5678-1234-567812345678")
-    s = settings(AGENT_CONTROL_URL="ws://127.0.0.1:8123", DOCKER_OCI_RUNTIME="runsc")
+    s = settings(
+        AGENT_CONTROL_URL="ws://127.0.0.1:8123", DOCKER_OCI_RUNTIME="runsc", DEPLOYMENT_ID="blue"
+    )
     options = container_options(
         s, room_id=room_id, room_code="AB2CD3", agent_secret="s3cret", start_url=None
     )
@@ -232,6 +234,7 @@ def test_container_options_carry_the_hardening_and_labels() -> None:
     assert options["labels"]["app.kubernetes.io/component"] == "room"
     assert options["labels"]["watchparty.io/room-id"] == str(room_id)
     assert options["labels"]["watchparty.io/room-code"] == "AB2CD3"
+    assert options["labels"]["watchparty.io/deployment"] == "blue"
     assert options["environment"]["WP_CONTROL_URL"] == f"ws://{GATEWAY}:8123"
     assert options["environment"]["WP_AGENT_SECRET"] == "s3cret"
     assert "WP_CHROMIUM_EXTRA_ARGS" not in options["environment"]  # the image's --no-sandbox

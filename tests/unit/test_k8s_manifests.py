@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
+import re
 import uuid
 from typing import Any
 
@@ -61,6 +62,7 @@ FULL: dict[str, Any] = {
     "KUBERNETES_EGRESS_ALLOW_CIDRS": ["10.96.0.10/32"],
     "STUN_URLS": ["stun:stun.example.com:3478"],
     "AGENT_CONTROL_URL": "ws://watchparty.watchparty.svc.cluster.local:8080",
+    "DEPLOYMENT_ID": "Watchparty_Prod.eu-1",
 }
 
 
@@ -78,8 +80,12 @@ def all_manifests(settings: Settings, start_url: str | None) -> list[dict[str, A
 def test_every_manifest_is_valid_for_kubernetes(
     version: str, overrides: dict[str, Any], start_url: str | None
 ) -> None:
-    for manifest in all_manifests(make_settings(**overrides), start_url):
+    settings = make_settings(**overrides)
+    for manifest in all_manifests(settings, start_url):
         kubernetes_validate.validate(manifest, version, strict=True)
+        assert manifest["metadata"]["labels"]["watchparty.io/deployment"] == (
+            settings.deployment_id
+        )
 
 
 def test_the_validator_rejects_what_the_api_server_would() -> None:
@@ -163,7 +169,7 @@ def test_requests_never_exceed_limits() -> None:
 
 
 def test_labels_and_names() -> None:
-    settings = make_settings()
+    settings = make_settings(DEPLOYMENT_ID="prod-eu")
     pod, secret, policy = all_manifests(settings, None)
     name = pod["metadata"]["name"]
     assert name == f"wp-room-{CODE}-{naming.short_hash(ROOM_ID)}"
@@ -172,14 +178,71 @@ def test_labels_and_names() -> None:
         labels = obj["metadata"]["labels"]
         assert labels["app.kubernetes.io/managed-by"] == "watchparty"
         assert labels["app.kubernetes.io/component"] == "room"
+        assert labels["watchparty.io/deployment"] == "prod-eu"
         assert labels["watchparty.io/room-id"] == str(ROOM_ID)
         assert labels["watchparty.io/room-code"] == CODE
         assert obj["metadata"]["namespace"] == "watchparty-rooms"
-    # The policy selects exactly what the runtime lists as its own.
-    assert policy["spec"]["podSelector"] == {"matchLabels": naming.managed_selector()}
-    assert naming.selector_string(naming.managed_selector()) == (
-        "app.kubernetes.io/component=room,app.kubernetes.io/managed-by=watchparty"
+    assert policy["metadata"]["name"] == "watchparty-rooms-prod-eu"
+    assert policy["metadata"]["labels"]["watchparty.io/deployment"] == "prod-eu"
+    # The policy selects exactly what the runtime lists as its own: this deployment's rooms.
+    selector = naming.managed_selector(deployment="prod-eu")
+    assert policy["spec"]["podSelector"] == {"matchLabels": selector}
+    assert naming.selector_string(selector) == (
+        "app.kubernetes.io/component=room,app.kubernetes.io/managed-by=watchparty,"
+        "watchparty.io/deployment=prod-eu"
     )
+    assert selector.items() <= pod["metadata"]["labels"].items()
+    assert selector.items() <= secret["metadata"]["labels"].items()
+
+
+def test_two_deployments_in_one_namespace_stay_apart() -> None:
+    """Each deployment's objects, selector and policy are its own: neither one's selector matches
+    the other's pods, and their policies have different names (replacing a shared one would leave
+    the other deployment's pods unselected, i.e. with open egress)."""
+    a, b = make_settings(DEPLOYMENT_ID="blue"), make_settings(DEPLOYMENT_ID="green")
+    pod_a, _, policy_a = all_manifests(a, None)
+    pod_b, _, policy_b = all_manifests(b, None)
+    selector_a = policy_a["spec"]["podSelector"]["matchLabels"]
+    selector_b = policy_b["spec"]["podSelector"]["matchLabels"]
+    assert selector_a.items() <= pod_a["metadata"]["labels"].items()
+    assert not selector_a.items() <= pod_b["metadata"]["labels"].items()
+    assert selector_b.items() <= pod_b["metadata"]["labels"].items()
+    assert not selector_b.items() <= pod_a["metadata"]["labels"].items()
+    assert policy_a["metadata"]["name"] != policy_b["metadata"]["name"]
+
+
+def test_the_derived_deployment_id_labels_every_object() -> None:
+    """Without DEPLOYMENT_ID, the id derived from the database URL is the label."""
+    settings = make_settings(DATABASE_URL="postgresql+asyncpg://u:p@db:5432/watchparty")
+    deployment = settings.deployment_id
+    for obj in all_manifests(settings, None):
+        assert obj["metadata"]["labels"]["watchparty.io/deployment"] == deployment
+    policy = m.make_rooms_network_policy(settings)
+    assert policy["metadata"]["name"] == f"watchparty-rooms-{deployment}"
+
+
+@pytest.mark.parametrize("deployment", ["Prod_EU.1", "x" * 40, "-edge-", "a.b", "UPPER", "prod"])
+def test_any_deployment_id_makes_valid_labels_and_policy_names(deployment: str) -> None:
+    settings = make_settings(DEPLOYMENT_ID=deployment)
+    for manifest in all_manifests(settings, None):
+        kubernetes_validate.validate(manifest, K8S_VERSIONS[-1], strict=True)
+    value = naming.deployment_label(deployment)
+    assert len(value) <= 63 and re.fullmatch(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?", value)
+    for manifest in all_manifests(settings, None):
+        assert manifest["metadata"]["labels"]["watchparty.io/deployment"] == value
+    name = m.network_policy_name(settings)
+    assert len(name) <= 63 and name.startswith("watchparty-rooms-")
+    assert set(name) <= set("abcdefghijklmnopqrstuvwxyz0123456789-")
+    assert name[-1].isalnum()
+
+
+def test_policy_names_keep_ids_apart_that_differ_only_in_case_or_punctuation() -> None:
+    names = {
+        naming.deployment_name("watchparty-rooms", d)
+        for d in ("prod", "Prod", "PROD", "prod_1", "prod-1", "prod.1")
+    }
+    assert len(names) == 6
+    assert naming.deployment_name("watchparty-rooms", "prod") == "watchparty-rooms-prod"
 
 
 @pytest.mark.parametrize("code", ["ABCD2345", "x" * 80, "--weird code!--", ""])
