@@ -49,6 +49,8 @@ class AppContext:
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    # One warm-pool fill at a time in this process (start-up, sweeps and claims all ask for one).
+    pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def start(self) -> None:
         await self.hub.start()

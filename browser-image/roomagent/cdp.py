@@ -220,8 +220,10 @@ class Browser:
             await self.navigate(url)
             # Wait for the new entry, or the reset would drop the page before it.
             for _ in range(int(deadline_s / 0.05)):
-                if (await self.history())[0] > start:
-                    break
+                # Mid-navigation the page may briefly be "not attached": ask again.
+                with contextlib.suppress(CdpError, TimeoutError):
+                    if (await self.history())[0] > start:
+                        break
                 await asyncio.sleep(0.05)
         await self.page("Page.resetNavigationHistory")
         self._dirty.set()  # no CDP event says the history changed; report it ourselves

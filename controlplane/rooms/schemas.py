@@ -88,3 +88,9 @@ class MessagesPage(BaseModel):
 
 class HostTransfer(BaseModel):
     user_id: uuid.UUID
+
+
+class WarmPoolPublic(BaseModel):
+    target: int
+    ready: int
+    starting: int

@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POOL_TITLE = "warm browser"
-# After a warm browser failed to start, wait this long before starting more: a broken runtime
-# would otherwise fail N browsers at every sweep.
+# After a warm browser failed to start (not: died after being ready), wait this long before
+# starting more: a broken runtime would otherwise fail N browsers at every sweep.
 FAILURE_BACKOFF = timedelta(minutes=5)
 CANDIDATES = 5
 
@@ -104,9 +104,14 @@ async def claim(
 async def fill(*, ctx: AppContext, watch: bool = True) -> list[str]:
     """Start warm browsers until the pool has ROOM_WARM_POOL of them; end any surplus. Returns
     the codes of the browsers started."""
-    target = ctx.settings.ROOM_WARM_POOL
     if ctx.runtime.name == "none":
         return []
+    async with ctx.pool_lock:
+        return await _fill(ctx, watch=watch)
+
+
+async def _fill(ctx: AppContext, *, watch: bool) -> list[str]:
+    target = ctx.settings.ROOM_WARM_POOL
     async with ctx.sessionmaker() as session:
         pooled = list(
             (
@@ -131,6 +136,8 @@ async def fill(*, ctx: AppContext, watch: bool = True) -> list[str]:
                     col(Room.pooled) == True,  # noqa: E712
                     col(Room.status) == RoomStatus.failed,
                     col(Room.ended_at) >= utcnow() - FAILURE_BACKOFF,
+                    # never became ready: a failed start, not a browser that died later
+                    col(Room.agent_seen_at).is_(None),
                 )
                 .limit(1)
             )

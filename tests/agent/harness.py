@@ -56,6 +56,8 @@ class FakeControlPlane:
         self.room_id = room_id
         self.secret = secret
         self.holder_id: str | None = None
+        # Extra auth.ok fields (e.g. {"pooled": True} for a warm-pool browser).
+        self.auth_extra: dict[str, Any] = {}
         self.port = 0
         self.agent: ServerConnection | None = None
         self.agent_connected = asyncio.Event()
@@ -117,6 +119,7 @@ class FakeControlPlane:
                         "room_id": self.room_id,
                         "holder_id": self.holder_id,
                         "ice_servers": [],
+                        **self.auth_extra,
                     },
                 }
             )

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from tests.support.rooms import Live, create_room, join, live, live_server, room_socket
-from tests.support.users import signed_in
+from tests.support.users import make_superuser, signed_in
 
 __all__ = ["live"]
 
@@ -216,22 +216,10 @@ async def test_history_is_members_only_paged_newest_first_and_deletable(live: Li
 
 @pytest.mark.parametrize("as_admin", [True, False])
 async def test_admin_lists_and_ends_any_room(live: Live, as_admin: bool):
-    from sqlalchemy import update
-
-    from controlplane.models import User
-
     host, admin = await signed_in(live.http), await signed_in(live.http)
     room = await create_room(live.http, host.headers)
     if as_admin:
-        from controlplane.db import make_engine
-
-        settings = live.app_settings
-        engine = make_engine(settings.database_url)
-        async with engine.begin() as conn:
-            await conn.execute(
-                update(User).where(User.id == uuid.UUID(admin.id)).values(is_superuser=True)
-            )
-        await engine.dispose()
+        await make_superuser(live.app_settings.database_url, admin.id)
     listing = await live.http.get("/api/admin/rooms", headers=admin.headers)
     end = await live.http.post(f"/api/admin/rooms/{room['code']}/end", headers=admin.headers)
     if not as_admin:

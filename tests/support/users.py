@@ -54,3 +54,20 @@ async def signed_in(client: httpx.AsyncClient, *, username: str | None = None) -
         access_token=tokens["access_token"],
         refresh_token=tokens["refresh_token"],
     )
+
+
+async def make_superuser(database_url: str, user_id: str) -> None:
+    """Promote an account to administrator (there is no API for it, by design)."""
+    import uuid
+
+    from sqlalchemy import update
+
+    from controlplane.db import make_engine
+    from controlplane.models import User
+
+    engine = make_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(User).where(User.id == uuid.UUID(user_id)).values(is_superuser=True)
+        )
+    await engine.dispose()

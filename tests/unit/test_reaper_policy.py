@@ -91,3 +91,21 @@ def test_orphans_are_labelled_objects_without_a_live_room():
         RuntimeInfo(runtime_ref="c", room_id=None, state="running"),
     ]
     assert [i.runtime_ref for i in orphans(managed, {live})] == ["b", "c"]
+
+
+def test_warm_pool_browser_is_never_idle_nor_warned_but_is_recycled_and_checked():
+    def warm(**kw: object) -> RoomView:
+        return room(pooled=True, online=0, last_active_at=T0, **kw)
+
+    # Nobody is ever in a warm browser: that is not idleness, and there is nobody to warn.
+    seen = {"agent_seen_at": at(hours=3, minutes=59)}
+    assert judge(warm(**seen), now=at(hours=3, minutes=59), policy=POLICY) is Verdict.keep
+    # Past the maximum age it is recycled (the pool then starts a fresh one).
+    assert judge(warm(**seen), now=at(hours=4), policy=POLICY) is Verdict.end_max_age
+    # Its health is watched like any room's.
+    assert judge(warm(), now=at(minutes=2), policy=POLICY) is Verdict.fail_agent_lost
+    starting = warm(status="starting", agent_seen_at=None)
+    assert judge(starting, now=at(seconds=60), policy=POLICY) is Verdict.fail_start_timeout
+    # The same room handed to a user, empty for the idle time, is ended.
+    claimed = room(online=0, last_active_at=T0, agent_seen_at=at(minutes=9))
+    assert judge(claimed, now=at(minutes=10), policy=POLICY) is Verdict.end_idle

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from controlplane.api.deps import Ctx, CurrentSuperuser, DbSession
-from controlplane.rooms import service
-from controlplane.rooms.schemas import RoomPublic, RoomsPublic
+from controlplane.rooms import service, warm_pool
+from controlplane.rooms.schemas import RoomPublic, RoomsPublic, WarmPoolPublic
 
 router = APIRouter(
     prefix="/admin",
@@ -40,3 +40,9 @@ async def end_room(code: str, admin: CurrentSuperuser, db: DbSession, ctx: Ctx) 
         ctx=ctx, session=db, room=room, by=str(admin.id), reason="ended by an administrator"
     )
     return RoomPublic.of(room, ctx.settings)
+
+
+@router.get("/pool")
+async def pool(admin: CurrentSuperuser, ctx: Ctx) -> WarmPoolPublic:
+    """The warm pool (ROOM_WARM_POOL): browsers ready to be handed out, and those starting."""
+    return WarmPoolPublic(**await warm_pool.size(ctx=ctx))
