@@ -33,9 +33,12 @@ from typing import Any
 
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "agent"))
 
-from harness import AgentProcess, Cdp, FakeControlPlane, Viewer, is_colour, pixel
+from harness import AgentProcess, Cdp, FakeControlPlane, Viewer
+
+from tests.support.frames import is_colour, pixel
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
 PANEL = (1050, 530)

@@ -108,7 +108,10 @@ async def sweep(*, ctx: AppContext, now: datetime | None = None) -> SweepReport:
             if verdict in (Verdict.end_idle, Verdict.end_max_age):
                 async with ctx.sessionmaker() as session:
                     fresh = await session.get(Room, room.id)
-                    if fresh is not None and await service.claim_end(session=session, room=fresh):
+                    # A warm browser is recycled only if nobody was given it since the snapshot.
+                    if fresh is not None and await service.claim_end(
+                        session=session, room=fresh, only_pooled=room.pooled
+                    ):
                         await service.finish_end(
                             ctx=ctx, session=session, room=fresh, by=None, reason=verdict.value
                         )
@@ -118,7 +121,9 @@ async def sweep(*, ctx: AppContext, now: datetime | None = None) -> SweepReport:
                 Verdict.fail_runtime_gone,
                 Verdict.fail_start_timeout,
             ):
-                if await service.fail_room(ctx=ctx, room=room, reason=REASONS[verdict]):
+                if await service.fail_room(
+                    ctx=ctx, room=room, reason=REASONS[verdict], only_pooled=room.pooled
+                ):
                     report.failed.append(room.room_code)
             elif verdict is Verdict.warn_max_age:
                 if await _warn_once(ctx, room, ends_at(view, policy=policy)):
@@ -153,14 +158,20 @@ async def sweep(*, ctx: AppContext, now: datetime | None = None) -> SweepReport:
             )
         except Exception:
             log.exception("orphan removal failed", extra={"runtime_ref": info.runtime_ref})
-    if ctx.settings.ROOM_WARM_POOL:
-        try:
-            # Replaces warm browsers that failed or were recycled above; no start watcher, as
-            # this may run in a short-lived worker loop (the start timeout covers it).
-            report.warm_started = await warm_pool.fill(ctx=ctx, watch=False)
-        except Exception:
-            log.exception("warm pool refill failed")
-    if report.ended or report.failed or report.warned or report.orphans_removed:
+    try:
+        # Replaces warm browsers that failed or were recycled above, and ends the surplus (all
+        # of them when ROOM_WARM_POOL went to 0). No start watcher: this may run in a short-lived
+        # worker loop (the start timeout covers it).
+        report.warm_started = await warm_pool.fill(ctx=ctx, watch=False)
+    except Exception:
+        log.exception("warm pool refill failed")
+    if (
+        report.ended
+        or report.failed
+        or report.warned
+        or report.orphans_removed
+        or report.warm_started
+    ):
         log.info(
             "reaper sweep",
             extra={
@@ -168,6 +179,7 @@ async def sweep(*, ctx: AppContext, now: datetime | None = None) -> SweepReport:
                 "failed": report.failed,
                 "warned": report.warned,
                 "orphans": report.orphans_removed,
+                "warm_started": report.warm_started,
             },
         )
     return report

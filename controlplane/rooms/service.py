@@ -258,9 +258,10 @@ async def start_runtime(
         )
 
 
-async def fail_room(*, ctx: AppContext, room: Room, reason: str) -> bool:
+async def fail_room(*, ctx: AppContext, room: Room, reason: str, only_pooled: bool = False) -> bool:
     """Mark a live room failed with a reason people can read, tell the room, stop its browser.
-    True for the one caller that made the change (however many race)."""
+    True for the one caller that made the change (however many race). `only_pooled`: as for
+    `claim_end`."""
     async with ctx.sessionmaker() as session:
         won = await set_status(
             session=session,
@@ -268,6 +269,7 @@ async def fail_room(*, ctx: AppContext, room: Room, reason: str) -> bool:
             status=RoomStatus.failed,
             reason=reason,
             only_from=LIVE_STATUSES,
+            only_pooled=only_pooled,
         )
         if won:
             await session.execute(
@@ -381,17 +383,17 @@ async def end_room(
     return room
 
 
-async def claim_end(*, session: AsyncSession, room: Room) -> bool:
-    """Move a room to `ending`; True for exactly one caller however many race (across processes)."""
+async def claim_end(*, session: AsyncSession, room: Room, only_pooled: bool = False) -> bool:
+    """Move a room to `ending`; True for exactly one caller however many race (across processes).
+    `only_pooled`: only while it is still a warm browser (not if a user was given it meanwhile)."""
     if room.status in (RoomStatus.ended, RoomStatus.ending):
         return False
-    result = await session.execute(
-        update(Room)
-        .where(
-            col(Room.id) == room.id, col(Room.status).notin_((RoomStatus.ended, RoomStatus.ending))
-        )
-        .values(status=RoomStatus.ending)
+    stmt = update(Room).where(
+        col(Room.id) == room.id, col(Room.status).notin_((RoomStatus.ended, RoomStatus.ending))
     )
+    if only_pooled:
+        stmt = stmt.where(col(Room.pooled) == True)  # noqa: E712
+    result = await session.execute(stmt.values(status=RoomStatus.ending))
     await session.commit()
     if _rowcount(result) == 0:
         await session.refresh(room)
@@ -526,10 +528,13 @@ async def set_status(
     reason: str | None = None,
     only_from: tuple[str, ...] | None = None,
     stage: str | None = None,
+    only_pooled: bool = False,
 ) -> bool:
     stmt = update(Room).where(col(Room.id) == room_id)
     if only_from is not None:
         stmt = stmt.where(col(Room.status).in_(only_from))
+    if only_pooled:
+        stmt = stmt.where(col(Room.pooled) == True)  # noqa: E712
     values: dict[str, Any] = {"status": status, "status_reason": reason}
     if stage is not None:
         values["stage"] = stage

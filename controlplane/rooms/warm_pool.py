@@ -122,7 +122,7 @@ async def _fill(ctx: AppContext, *, watch: bool) -> list[str]:
         )
         surplus = pooled[target:]
         for room in reversed(surplus):  # the newest first: the oldest are the readiest
-            if await service.claim_end(session=session, room=room):
+            if await service.claim_end(session=session, room=room, only_pooled=True):
                 await service.finish_end(
                     ctx=ctx, session=session, room=room, by=None, reason="warm pool surplus"
                 )

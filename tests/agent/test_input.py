@@ -8,8 +8,10 @@ import contextlib
 from typing import Any
 
 import pytest
-from harness import Cdp, Viewer, is_colour, pixel
+from harness import Cdp, Viewer
 from roomagent.input import wire
+
+from tests.support.frames import is_colour, pixel
 
 pytestmark = pytest.mark.x11
 

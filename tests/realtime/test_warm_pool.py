@@ -188,12 +188,29 @@ async def test_a_start_the_runtime_reports_failed_fails_the_room_with_its_reason
         host = await signed_in(live.http)
         room = await create_room(live.http, host.headers)
         sock = await room_socket(live.ws_url, room["code"], host.access_token)
+        # Scheduled on a node (booting), then the image pull fails: still caught.
+        runtime.info = lambda ref: RuntimeInfo(ref, None, "starting", "booting")
+        await sock.expect("room.status", stage="booting", within=5)
         runtime.info = lambda ref: RuntimeInfo(ref, None, "failed", why)
         failed = await sock.expect("room.status", status="failed", within=5)
         assert failed["data"]["reason"] == f"The room's browser could not start: {why}"
         got = (await live.http.get(f"/api/rooms/{room['code']}", headers=host.headers)).json()
         assert got["status"] == "failed" and why in got["status_reason"]
         assert live.runtime.stopped == [f"test-{room['code']}"]  # nothing left running
+        await sock.close()
+
+
+async def test_a_browser_that_vanishes_before_it_is_ready_fails_the_room(settings_factory):
+    settings = await settings_factory()
+    runtime = StagedRuntime(lambda ref: RuntimeInfo(ref, None, "running"))
+    async with live_server(settings, runtime=runtime) as live:
+        host = await signed_in(live.http)
+        room = await create_room(live.http, host.headers)
+        sock = await room_socket(live.ws_url, room["code"], host.access_token)
+        await sock.expect("room.status", stage="booting", within=5)
+        runtime.info = lambda ref: RuntimeInfo(ref, None, "missing")  # the process died
+        failed = await sock.expect("room.status", status="failed", within=8)
+        assert failed["data"]["reason"] == "The room's browser stopped before it was ready"
         await sock.close()
 
 
@@ -244,3 +261,45 @@ async def test_sweep_replaces_a_warm_browser_that_stopped_responding(settings_fa
         assert len(report.warm_started) == 1 and report.warm_started[0] != code
         assert f"test-{code}" in live.runtime.stopped
         await pool_reaches(live, admin.headers, {"target": 1, "ready": 0, "starting": 1})
+
+
+async def test_pool_set_to_zero_is_emptied_and_a_claimed_browser_is_never_recycled(
+    settings_factory,
+):
+    from sqlalchemy import select
+
+    from controlplane.models import Room
+    from controlplane.reaper.sweep import sweep
+    from controlplane.rooms import service
+
+    settings = await settings_factory(ROOM_WARM_POOL=2, REAPER_INTERVAL_SECONDS=3600)
+    async with live_server(settings) as live:
+        ctx = live.app.state.ctx
+        agents = await warm_agents(live, 2)
+        admin = await signed_in(live.http)
+        await make_superuser(settings.database_url, admin.id)
+        await pool_reaches(live, admin.headers, {"target": 2, "ready": 2, "starting": 0})
+        first, second = agents
+        async with ctx.sessionmaker() as s:
+            stale = (await s.execute(select(Room).where(Room.room_code == first))).scalar_one()
+        # A user is given the first warm browser after a sweep took its snapshot...
+        host = await signed_in(live.http)
+        room = await create_room(live.http, host.headers)
+        assert room["code"] == first
+        # ...so recycling it (as a warm browser) from that snapshot does nothing.
+        async with ctx.sessionmaker() as s:
+            row = await s.get(Room, stale.id)
+            assert row is not None
+            assert not await service.claim_end(session=s, room=row, only_pooled=True)
+        assert not await service.fail_room(ctx=ctx, room=stale, reason="x", only_pooled=True)
+        got = await live.http.get(f"/api/rooms/{first}", headers=host.headers)
+        assert got.json()["status"] == "ready"
+
+        # The operator turns the pool off: the next sweep ends the warm browsers left.
+        ctx.settings = ctx.settings.model_copy(update={"ROOM_WARM_POOL": 0})
+        await sweep(ctx=ctx)
+        await pool_reaches(live, admin.headers, {"target": 0, "ready": 0, "starting": 0})
+        assert f"test-{second}" in live.runtime.stopped
+        assert f"test-{first}" not in live.runtime.stopped  # the user's room lives on
+        for sock in agents.values():
+            await sock.close()

@@ -18,6 +18,7 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError
 
+from tests.support.frames import is_colour, pixel
 from tests.support.rooms import Socket
 
 
@@ -40,6 +41,7 @@ class HubViewer:
             RTCConfiguration(iceServers=rtc_ice_servers(ice_servers), iceTransportPolicy=policy)
         )
         self.frames: list[tuple[float, int, int]] = []
+        self.last_frame: av.VideoFrame | None = None
         self.audio_frames = 0
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -69,6 +71,7 @@ class HubViewer:
                 frame = await track.recv()
                 if isinstance(frame, av.VideoFrame):
                     self.frames.append((time.monotonic(), frame.width, frame.height))
+                    self.last_frame = frame
                 elif isinstance(frame, av.AudioFrame):
                     self.audio_frames += 1
 
@@ -78,6 +81,20 @@ class HubViewer:
             if time.monotonic() > deadline:
                 raise AssertionError(f"decoded {len(self.frames)} frames, wanted {n}")
             await asyncio.sleep(0.05)
+
+    async def wait_colour(
+        self, rgb: tuple[int, int, int], *, within: float = 30, tolerance: int = 40
+    ) -> float:
+        """When the centre of a decoded frame first showed `rgb` (monotonic clock)."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            frame = self.last_frame
+            if frame is not None:
+                centre = pixel(frame, frame.width // 2, frame.height // 2)
+                if is_colour(centre, rgb, tolerance):
+                    return time.monotonic()
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"no frame showed {rgb} within {within} s")
 
     def selected_candidate_types(self) -> tuple[str, str] | None:
         """(local, remote) candidate types of the nominated ICE pair, e.g. ("relay", "host")."""
