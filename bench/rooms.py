@@ -2,12 +2,13 @@
 
 1. create -> first decoded frame: POST /api/rooms on a live API (embedded storage, real local
    runtime), wait for `ready` on the room socket, offer from an aiortc viewer, time the first
-   decoded frame. Cold starts only: there is no warm pool yet.
+   decoded frame. Cold starts, then with a warm pool (ROOM_WARM_POOL=1; each run waits for the
+   pool to have refilled, as a room created a while after the previous one would find it).
 2. N concurrent rooms with a static page: CPU and memory per room (agent + Xvfb + Chromium +
    PulseAudio, summed over each room's labelled processes) over a sampling window, plus the
    machine's load.
 
-    .venv/bin/python bench/rooms.py [--cold 3] [--rooms 1,3,5] [--seconds 10]
+    .venv/bin/python bench/rooms.py [--cold 3] [--warm 3] [--rooms 1,3,5] [--seconds 10]
 
 Prints tables; writes nothing. Results go to docs/performance.md by hand.
 """
@@ -28,6 +29,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from controlplane.rooms import warm_pool
 from controlplane.runtime.local import DEPLOYMENT_ENV, ROOM_ENV
 from tests.support.backends import embedded_settings
 from tests.support.rooms import Live, create_room, live_server, room_socket
@@ -56,7 +58,7 @@ async def ready_room(live: Live, user: Any) -> tuple[dict[str, Any], Any]:
     return room, sock
 
 
-async def cold_start(live: Live, user: Any) -> tuple[float, float]:
+async def timed_start(live: Live, user: Any) -> tuple[float, float]:
     t0 = time.monotonic()
     room, sock = await ready_room(live, user)
     ready = time.monotonic() - t0
@@ -94,28 +96,60 @@ def sample(deployment: str, seconds: float) -> tuple[float, float, int]:
     return statistics.mean(cpu), statistics.mean(rss), len(procs)
 
 
-async def run(cold: int, counts: list[int], seconds: float) -> None:
-    data = Path(tempfile.mkdtemp(prefix="wp-bench-rooms-"))
-    port = free_port()
-    settings = await embedded_settings(
-        data,
+async def bench_settings(port: int, **extra: Any) -> Any:
+    return await embedded_settings(
+        Path(tempfile.mkdtemp(prefix="wp-bench-rooms-")),
         ROOM_RUNTIME="local",
         AGENT_CONTROL_URL=f"ws://127.0.0.1:{port}",
         ROOM_CREATES_PER_HOUR=1000,
         ROOM_MAX_LIVE=100,
         REAPER_INTERVAL_SECONDS=3600,
         LOG_LEVEL="WARNING",
+        **extra,
     )
+
+
+async def pool_ready(live: Live) -> None:
+    ctx = live.app.state.ctx
+    for _ in range(600):
+        if (await warm_pool.size(ctx=ctx))["ready"] >= 1:
+            break
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(2)  # let the new browser's start-up settle, as it would in real use
+
+
+async def run_starts(cold: int, warm: int) -> None:
+    print(f"\nroom create -> first decoded frame (local runtime), load {os.getloadavg()[0]:.1f}")
+    print("| start | run | ready s | first frame s |\n|---|---|---|---|")
+    port = free_port()
+    async with live_server(await bench_settings(port), runtime=False, port=port) as live:
+        user = await signed_in(live.http)
+        for i in range(cold):
+            ready, first = await timed_start(live, user)
+            print(f"| cold | {i + 1} | {ready:.2f} | {first:.2f} |")
+    if not warm:
+        return
+    port = free_port()
+    settings = await bench_settings(port, ROOM_WARM_POOL=1)
     async with live_server(settings, runtime=False, port=port) as live:
         user = await signed_in(live.http)
-        print(
-            "\nroom create -> first decoded frame (local runtime, cold), "
-            f"load {os.getloadavg()[0]:.1f}"
-        )
-        print("| run | ready s | first frame s |\n|---|---|---|")
-        for i in range(cold):
-            ready, first = await cold_start(live, user)
-            print(f"| {i + 1} | {ready:.2f} | {first:.2f} |")
+        try:
+            for i in range(warm):
+                await pool_ready(live)
+                ready, first = await timed_start(live, user)
+                print(f"| warm pool | {i + 1} | {ready:.2f} | {first:.2f} |")
+        finally:
+            ctx = live.app.state.ctx  # warm browsers outlive the API by design: stop them
+            for info in await ctx.runtime.list_managed():
+                await ctx.runtime.stop(runtime_ref=info.runtime_ref)
+
+
+async def run(cold: int, warm: int, counts: list[int], seconds: float) -> None:
+    await run_starts(cold, warm)
+    port = free_port()
+    settings = await bench_settings(port)
+    async with live_server(settings, runtime=False, port=port) as live:
+        user = await signed_in(live.http)
 
         print("\nconcurrent rooms, static page (about:blank), no viewers")
         print("| rooms | CPU % of a core per room | RSS MB per room | machine load (1 min) |")
@@ -135,10 +169,12 @@ async def run(cold: int, counts: list[int], seconds: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cold", type=int, default=3)
+    parser.add_argument("--warm", type=int, default=3)
     parser.add_argument("--rooms", default="1,3,5")
     parser.add_argument("--seconds", type=float, default=10)
     args = parser.parse_args()
-    asyncio.run(run(args.cold, [int(x) for x in args.rooms.split(",")], args.seconds))
+    counts = [int(x) for x in args.rooms.split(",")]
+    asyncio.run(run(args.cold, args.warm, counts, args.seconds))
 
 
 if __name__ == "__main__":
