@@ -573,19 +573,10 @@ async def test_missing_image_and_unappliable_firewall_fail_with_a_reason(
     await no_iptables.aclose()
 
 
-async def test_docker_room_end_to_end(
-    browser_image: str, rooms_network: None, docker_client: DockerClient
-):
-    """POST /api/rooms with ROOM_RUNTIME=docker: a hardened container starts, its agent dials the
-    API through the firewall, the room is ready, a real aiortc viewer decodes frames; end removes
-    the container."""
+async def api_settings(browser_image: str, port: int, **extra: Any) -> Any:
     from tests.support.backends import pg_redis_settings
-    from tests.support.rooms import create_room, live_server, room_socket
-    from tests.support.users import signed_in
-    from tests.support.viewer import HubViewer
 
-    port = free_port()
-    settings = await pg_redis_settings(
+    return await pg_redis_settings(
         ROOM_RUNTIME="docker",
         ROOM_IMAGE=browser_image,
         DOCKER_NETWORK=NETWORK,
@@ -593,7 +584,22 @@ async def test_docker_room_end_to_end(
         DOCKER_SUBNET=SUBNET,
         AGENT_CONTROL_URL=f"ws://127.0.0.1:{port}",  # rooms get the bridge gateway instead
         REAPER_INTERVAL_SECONDS=3600,
+        **extra,
     )
+
+
+async def test_docker_room_end_to_end(
+    browser_image: str, rooms_network: None, docker_client: DockerClient
+):
+    """POST /api/rooms with ROOM_RUNTIME=docker: a hardened container starts, its agent dials the
+    API through the firewall, the room is ready, a real aiortc viewer decodes frames; end removes
+    the container."""
+    from tests.support.rooms import create_room, live_server, room_socket
+    from tests.support.users import signed_in
+    from tests.support.viewer import HubViewer
+
+    port = free_port()
+    settings = await api_settings(browser_image, port)
     # Listen where the rooms' bridge can reach (the firewall admits only this port there).
     async with live_server(settings, runtime=False, port=port, host="0.0.0.0") as live:
         host = await signed_in(live.http)
@@ -628,3 +634,63 @@ async def test_docker_room_end_to_end(
             == []
         )
         print(f"docker room ready after {ready_s:.1f} s")
+
+
+async def test_docker_warm_pool_room_is_live_at_once_and_refills(
+    browser_image: str, rooms_network: None, docker_client: DockerClient
+):
+    """ROOM_WARM_POOL=1 on Docker: a warm container waits; POST /api/rooms hands it over already
+    ready and a viewer decodes frames; a new warm container replaces it; end removes the room's."""
+    from controlplane.rooms import warm_pool
+    from tests.support.rooms import create_room, live_server, room_socket
+    from tests.support.users import signed_in
+    from tests.support.viewer import HubViewer
+
+    def containers_of(room_id: str) -> list[Any]:
+        return list(
+            docker_client.containers.list(
+                all=True, filters={"label": f"{naming.ROOM_ID_KEY}={room_id}"}
+            )
+        )
+
+    async def pool_ready(ctx: Any) -> None:
+        for _ in range(600):
+            if (await warm_pool.size(ctx=ctx))["ready"] >= 1:
+                return
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"warm pool never ready: {await warm_pool.size(ctx=ctx)}")
+
+    port = free_port()
+    settings = await api_settings(browser_image, port, ROOM_WARM_POOL=1)
+    async with live_server(settings, runtime=False, port=port, host="0.0.0.0") as live:
+        ctx = live.app.state.ctx
+        try:
+            await pool_ready(ctx)
+            host = await signed_in(live.http)
+            started = time.monotonic()
+            room = await create_room(live.http, host.headers)
+            assert room["status"] == "ready", room  # a warm container, handed over
+            assert len(containers_of(room["id"])) == 1
+            sock = await room_socket(live.ws_url, room["code"], host.access_token)
+            state = sock.of_type("room.state")[-1]["data"]
+            viewer = HubViewer(sock, ice_servers=state["ice_servers"])
+            await viewer.connect(within=30)
+            await viewer.wait_frames(10, within=30)
+            first_frames_s = time.monotonic() - started
+            await viewer.close()
+            await pool_ready(ctx)  # a new warm container, not the room's
+            managed = {info.room_id for info in await ctx.runtime.list_managed()}
+            assert len(managed) == 2 and uuid.UUID(room["id"]) in managed
+            resp = await live.http.post(f"/api/rooms/{room['code']}/end", headers=host.headers)
+            assert resp.status_code == 200
+            assert containers_of(room["id"]) == []
+            await sock.close()
+            print(f"docker warm room: 10 frames decoded {first_frames_s:.2f} s after create")
+        except BaseException:
+            for info in await ctx.runtime.list_managed():
+                for c in containers_of(str(info.room_id)):
+                    print(dump_container(c))
+            raise
+        finally:
+            for info in await ctx.runtime.list_managed():
+                await ctx.runtime.stop(runtime_ref=info.runtime_ref)
