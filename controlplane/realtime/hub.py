@@ -49,6 +49,10 @@ CLOSE_TOO_BIG = 1009
 CLOSE_TOO_SLOW = 1013
 
 OUTBOX_LIMIT = 4096
+# This process renews its liveness mark this often; others treat it as crashed once the mark
+# expires, and the reaper then removes its sockets from presence (they can no longer leave).
+INSTANCE_HEARTBEAT_S = 10.0
+INSTANCE_TTL_S = 30.0
 FLOOD_PER_SECOND = 100
 TYPING_EXPIRES_S = 6.0
 
@@ -193,6 +197,23 @@ class Hub:
 
     async def start(self) -> None:
         await self.bus.start()
+        # Before any socket is served (a sweep must not take this process for a dead one); a
+        # Redis that is down now is /readyz's news, not a reason to refuse to start.
+        await self._mark_alive()
+        self._spawn(self._instance_heartbeat(), "hub-instance-heartbeat")
+
+    async def _mark_alive(self) -> None:
+        try:
+            await self.presence.mark_alive(self.instance, INSTANCE_TTL_S)
+        except Exception as exc:
+            log.warning(
+                "instance heartbeat failed", extra={"instance": self.instance, "error": repr(exc)}
+            )
+
+    async def _instance_heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(INSTANCE_HEARTBEAT_S)
+            await self._mark_alive()
 
     async def aclose(self) -> None:
         for task in list(self._tasks) + list(self._typing.values()):
@@ -363,7 +384,8 @@ class Hub:
     async def serve_client(self, ws: WebSocket, room: Room, user: User) -> None:
         room_id, uid = str(room.id), str(user.id)
         conn = ClientConn(
-            id=uuid.uuid4().hex,
+            # The instance prefix tells whose socket it is once that process is gone.
+            id=f"{self.instance}.{uuid.uuid4().hex[:16]}",
             room_id=room_id,
             user_id=uid,
             username=user.username,
@@ -398,25 +420,57 @@ class Hub:
     async def _after_close(self, room_id: str, conn: ClientConn) -> None:
         try:
             await self._detach(room_id)
-            remaining = await self.presence.remove(room_id, conn.id, conn.user_id)
-            await self.bus.direct(
-                room_id, "agent", {"type": "peer.closed", "data": {"conn": conn.id}}
+            await self._forget_conn(
+                room_id, conn.id, conn.user_id, grace=self.settings.ROOM_PRESENCE_GRACE_SECONDS
             )
-            if remaining == 0:
-                await self._stop_typing(room_id, conn.user_id, announce=True)
-                await asyncio.sleep(self.settings.ROOM_PRESENCE_GRACE_SECONDS)
-                if await self.presence.conn_count(room_id, conn.user_id) > 0:
-                    return
-                if await self.presence.set_offline(room_id, conn.user_id):
-                    await self.broadcast(room_id, "presence.left", {"user_id": conn.user_id})
-                    await self.remote_transact(
-                        room_id,
-                        lambda s: apply(s, "left", actor=conn.user_id, reason="holder_left"),
-                    )
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("socket cleanup failed", extra={"room": room_id, "user_id": conn.user_id})
+
+    async def _forget_conn(self, room_id: str, conn_id: str, user_id: str, *, grace: float) -> None:
+        """A socket is gone: the agent closes its peer; its user goes offline (after `grace`, if
+        no other socket of theirs came meanwhile) and gives up the remote."""
+        remaining = await self.presence.remove(room_id, conn_id, user_id)
+        await self.bus.direct(room_id, "agent", {"type": "peer.closed", "data": {"conn": conn_id}})
+        if remaining:
+            return
+        await self._stop_typing(room_id, user_id, announce=True)
+        if grace:
+            await asyncio.sleep(grace)
+        if await self.presence.conn_count(room_id, user_id) > 0:
+            return
+        if await self.presence.set_offline(room_id, user_id):
+            await self.broadcast(room_id, "presence.left", {"user_id": user_id})
+            await self.remote_transact(
+                room_id, lambda s: apply(s, "left", actor=user_id, reason="holder_left")
+            )
+
+    async def reap_dead_instances(self, room_id: str) -> list[str]:
+        """Forget the sockets (and agent socket) that API processes which died held in this
+        room: nobody else would ever take them offline. Returns the conn ids removed."""
+        conns = await self.presence.conns(room_id)
+        owner = await self.presence.agent(room_id)
+        instances = {c.split(".", 1)[0] for c in conns if "." in c}
+        if owner and ":" in owner:
+            instances.add(owner.split(":", 1)[0])
+        if not instances:
+            return []
+        dead = instances - await self.presence.alive(instances)
+        if not dead:
+            return []
+        gone = [c for c in conns if c.split(".", 1)[0] in dead]
+        for conn_id in gone:
+            await self._forget_conn(room_id, conn_id, conns[conn_id], grace=0)
+        if owner and owner.split(":", 1)[0] in dead:
+            await self.presence.set_agent(room_id, None, only_if=owner)
+            if await self.presence.agent(room_id) is None:
+                await self._announce_agent_gone(room_id)
+        log.warning(
+            "removed sockets of crashed API processes",
+            extra={"room": room_id, "instances": sorted(dead), "conns": len(gone)},
+        )
+        return gone
 
     def _state_payload(self, state: dict[str, Any], seq: int) -> str:
         return json.dumps({"seq": seq, "type": "room.state", "data": state, "ts": now_iso()})
@@ -703,20 +757,21 @@ class Hub:
             await self._detach(room_id)
             await self.presence.set_agent(room_id, None, only_if=owner)
             if await self.presence.agent(room_id) is None:
-                async with self.sessionmaker() as s:
-                    status = (
-                        await s.execute(
-                            select(col(Room.status)).where(col(Room.id) == uuid.UUID(room_id))
-                        )
-                    ).scalar_one_or_none()
-                if status not in (None, RoomStatus.ended, RoomStatus.ending):
-                    await self.broadcast(
-                        room_id, "room.status", {"status": status, "agent_connected": False}
-                    )
+                await self._announce_agent_gone(room_id)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("agent cleanup failed", extra={"room": room_id})
+
+    async def _announce_agent_gone(self, room_id: str) -> None:
+        async with self.sessionmaker() as s:
+            status = (
+                await s.execute(select(col(Room.status)).where(col(Room.id) == uuid.UUID(room_id)))
+            ).scalar_one_or_none()
+        if status not in (None, RoomStatus.ended, RoomStatus.ending):
+            await self.broadcast(
+                room_id, "room.status", {"status": status, "agent_connected": False}
+            )
 
     async def _agent_loop(self, ws: WebSocket, agent: AgentConn, room: Room) -> None:
         room_id = agent.room_id

@@ -49,8 +49,22 @@ class Presence(Protocol):
 
     async def agent(self, room_id: str) -> str | None: ...
 
+    async def conns(self, room_id: str) -> dict[str, str]:
+        """Every socket counted in the room: conn id -> user id."""
+        ...
+
+    async def mark_alive(self, instance: str, ttl_s: float) -> None:
+        """This API process is up for `ttl_s` more seconds (it renews well before)."""
+        ...
+
+    async def alive(self, instances: set[str]) -> set[str]:
+        """Which of these API processes are up (the others crashed or were killed)."""
+        ...
+
 
 class MemoryPresence:
+    """One process holds everything: if it is down, so is this; every instance is alive."""
+
     def __init__(self) -> None:
         self._conns: dict[str, dict[str, str]] = {}
         self._online: dict[str, set[str]] = {}
@@ -108,6 +122,15 @@ class MemoryPresence:
 
     async def agent(self, room_id: str) -> str | None:
         return self._agent.get(room_id)
+
+    async def conns(self, room_id: str) -> dict[str, str]:
+        return dict(self._conns.get(room_id, {}))
+
+    async def mark_alive(self, instance: str, ttl_s: float) -> None:
+        return None
+
+    async def alive(self, instances: set[str]) -> set[str]:
+        return set(instances)
 
 
 _CLEAR_IF = """
@@ -182,3 +205,20 @@ class RedisPresence:
     async def agent(self, room_id: str) -> str | None:
         raw = await self._r.get(self._k(room_id, "agent"))
         return _s(raw) if raw else None
+
+    async def conns(self, room_id: str) -> dict[str, str]:
+        raw = await self._r.hgetall(self._k(room_id, "conns"))
+        return {_s(k): _s(v) for k, v in raw.items()}
+
+    def _instance_key(self, instance: str) -> str:
+        return f"wp:instance:{instance}"
+
+    async def mark_alive(self, instance: str, ttl_s: float) -> None:
+        await self._r.set(self._instance_key(instance), "1", px=int(ttl_s * 1000))
+
+    async def alive(self, instances: set[str]) -> set[str]:
+        ordered = sorted(instances)
+        if not ordered:
+            return set()
+        found = await self._r.mget([self._instance_key(i) for i in ordered])
+        return {i for i, v in zip(ordered, found, strict=True) if v is not None}

@@ -70,6 +70,15 @@ def judge(room: RoomView, *, now: datetime, policy: Policy) -> Verdict:
     return Verdict.keep
 
 
+# Ending a room takes seconds (tell the room, stop its browser); one `ending` this long was
+# interrupted by a crash, and is finished by the reaper.
+ENDING_STUCK_AFTER = timedelta(minutes=2)
+
+
+def stuck_ending(*, status: str, ending_since: datetime | None, now: datetime) -> bool:
+    return status == "ending" and (ending_since is None or now - ending_since >= ENDING_STUCK_AFTER)
+
+
 def ends_at(room: RoomView, *, policy: Policy) -> datetime:
     return room.created_at + policy.max_age
 

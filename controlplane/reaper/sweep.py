@@ -14,8 +14,17 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from controlplane.context import AppContext
-from controlplane.models import LIVE_STATUSES, Room, utcnow
-from controlplane.reaper.policy import REASONS, Policy, RoomView, Verdict, ends_at, judge, orphans
+from controlplane.models import LIVE_STATUSES, Room, RoomStatus, utcnow
+from controlplane.reaper.policy import (
+    REASONS,
+    Policy,
+    RoomView,
+    Verdict,
+    ends_at,
+    judge,
+    orphans,
+    stuck_ending,
+)
 from controlplane.rooms import service, warm_pool
 from controlplane.runtime.base import RuntimeState
 from controlplane.settings import Settings
@@ -84,6 +93,11 @@ async def sweep(*, ctx: AppContext, now: datetime | None = None) -> SweepReport:
             ).scalars()
         )
     for room in rooms:
+        try:
+            # Sockets held by an API process that crashed would keep the room "occupied" forever.
+            await ctx.hub.reap_dead_instances(str(room.id))
+        except Exception:
+            log.exception("presence cleanup failed", extra={"room": room.room_code})
         online = len(await ctx.presence.online(str(room.id)))
         if online:
             # Someone is here: the idle clock restarts from now.
@@ -110,7 +124,7 @@ async def sweep(*, ctx: AppContext, now: datetime | None = None) -> SweepReport:
                     fresh = await session.get(Room, room.id)
                     # A warm browser is recycled only if nobody was given it since the snapshot.
                     if fresh is not None and await service.claim_end(
-                        session=session, room=fresh, only_pooled=room.pooled
+                        session=session, room=fresh, reason=verdict.value, only_pooled=room.pooled
                     ):
                         await service.finish_end(
                             ctx=ctx, session=session, room=fresh, by=None, reason=verdict.value
@@ -132,6 +146,21 @@ async def sweep(*, ctx: AppContext, now: datetime | None = None) -> SweepReport:
             log.exception(
                 "reaper action failed", extra={"room": room.room_code, "verdict": verdict.value}
             )
+
+    async with ctx.sessionmaker() as session:
+        ending = list(
+            (
+                await session.execute(select(Room).where(col(Room.status) == RoomStatus.ending))
+            ).scalars()
+        )
+    for room in ending:
+        if not stuck_ending(status=room.status, ending_since=room.ended_at, now=now):
+            continue
+        try:
+            if await service.finish_stuck_end(ctx=ctx, room=room):
+                report.ended.append(room.room_code)
+        except Exception:
+            log.exception("finishing an interrupted end failed", extra={"room": room.room_code})
 
     # List the runtime first: a room's row is committed before its runtime starts, so anything
     # listed here is already visible to the query below (no fresh room is mistaken for an orphan).

@@ -377,15 +377,19 @@ async def end_room(
     *, ctx: AppContext, session: AsyncSession, room: Room, by: str | None, reason: str
 ) -> Room:
     """End a room: broadcast `room.ended`, stop its runtime, set `ended_at`. Idempotent."""
-    if not await claim_end(session=session, room=room):
+    if not await claim_end(session=session, room=room, reason=reason):
         return room
     await finish_end(ctx=ctx, session=session, room=room, by=by, reason=reason)
     return room
 
 
-async def claim_end(*, session: AsyncSession, room: Room, only_pooled: bool = False) -> bool:
+async def claim_end(
+    *, session: AsyncSession, room: Room, reason: str, only_pooled: bool = False
+) -> bool:
     """Move a room to `ending`; True for exactly one caller however many race (across processes).
-    `only_pooled`: only while it is still a warm browser (not if a user was given it meanwhile)."""
+    `only_pooled`: only while it is still a warm browser (not if a user was given it meanwhile).
+    The reason and the time are recorded now, so a reaper sweep can finish an end that a crash
+    interrupted (`finish_stuck_end`)."""
     if room.status in (RoomStatus.ended, RoomStatus.ending):
         return False
     stmt = update(Room).where(
@@ -393,12 +397,17 @@ async def claim_end(*, session: AsyncSession, room: Room, only_pooled: bool = Fa
     )
     if only_pooled:
         stmt = stmt.where(col(Room.pooled) == True)  # noqa: E712
-    result = await session.execute(stmt.values(status=RoomStatus.ending))
+    result = await session.execute(
+        stmt.values(
+            status=RoomStatus.ending,
+            ended_at=utcnow(),
+            status_reason=func.coalesce(col(Room.status_reason), reason),
+        )
+    )
     await session.commit()
-    if _rowcount(result) == 0:
-        await session.refresh(room)
-        return False
-    return True
+    # Reloaded either way: the reason is computed in SQL, so the object cannot know it.
+    await session.refresh(room)
+    return _rowcount(result) > 0
 
 
 async def finish_end(
@@ -415,6 +424,31 @@ async def finish_end(
     room.status_reason = room.status_reason or reason
     await session.commit()
     log.info("room ended", extra={"room": room.room_code, "by": by, "reason": reason})
+
+
+async def finish_stuck_end(*, ctx: AppContext, room: Room) -> bool:
+    """Finish ending a room left in `ending` (its ender crashed midway). True for the one caller
+    that did it: the end time is compare-and-set, so two sweeps never both finish it."""
+    async with ctx.sessionmaker() as session:
+        result = await session.execute(
+            update(Room)
+            .where(
+                col(Room.id) == room.id,
+                col(Room.status) == RoomStatus.ending,
+                col(Room.ended_at) == room.ended_at,
+            )
+            .values(ended_at=utcnow())
+        )
+        await session.commit()
+        if not _rowcount(result):
+            return False
+        fresh = await session.get(Room, room.id)
+        assert fresh is not None
+        await session.refresh(fresh)
+        await finish_end(
+            ctx=ctx, session=session, room=fresh, by=None, reason=fresh.status_reason or "ended"
+        )
+    return True
 
 
 async def kick(

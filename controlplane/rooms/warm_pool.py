@@ -122,9 +122,10 @@ async def _fill(ctx: AppContext, *, watch: bool) -> list[str]:
         )
         surplus = pooled[target:]
         for room in reversed(surplus):  # the newest first: the oldest are the readiest
-            if await service.claim_end(session=session, room=room, only_pooled=True):
+            reason = "warm pool surplus"
+            if await service.claim_end(session=session, room=room, reason=reason, only_pooled=True):
                 await service.finish_end(
-                    ctx=ctx, session=session, room=room, by=None, reason="warm pool surplus"
+                    ctx=ctx, session=session, room=room, by=None, reason=reason
                 )
         missing = target - len(pooled)
         if missing <= 0:

@@ -222,3 +222,57 @@ async def test_chat_survives_an_api_restart(tmp_path: Path):
                 "kept 2",
             ]
             await s2.close()
+
+
+async def test_sockets_of_a_crashed_api_process_are_cleared_by_the_reaper(tmp_path: Path):
+    """An API process killed with -9 cannot take its users offline; once its liveness mark
+    expires, the next sweep does: the others see them leave and the remote is freed, so the
+    room can go idle and be reaped instead of looking occupied forever."""
+    from controlplane.context import build_context
+    from controlplane.reaper.sweep import sweep
+    from tests.support.rooms import RecordingRuntime
+
+    await fresh_backends()
+    runtime_dir = tmp_path / "rt"
+    runtime_dir.mkdir()
+    with api_server(tmp_path, runtime_dir) as a, api_server(tmp_path, runtime_dir) as b:
+        async with httpx.AsyncClient(base_url=b.url, timeout=30) as http:
+            host, guest = await fresh_user(http), await fresh_user(http)
+            code = (
+                await http.post("/api/rooms", json={"title": "x"}, headers=host.headers)
+            ).json()["code"]
+            await http.post(f"/api/rooms/{code}/join", headers=guest.headers)
+            on_a = await room_socket(a.ws_url, code, host.access_token)
+            on_b = await room_socket(b.ws_url, code, guest.access_token)
+            state = on_a.of_type("room.state")[-1]["data"]
+            assert state["remote"]["holder_id"] == host.id
+            instance_a = state["you"]["conn_id"].split(".", 1)[0]
+
+            a.process.kill()  # no cleanup of any kind
+            a.process.wait(10)
+            redis = Redis.from_url(MP_REDIS_URL)
+            assert await redis.exists(f"wp:instance:{instance_a}")
+            settings = make_settings(DATABASE_URL=MP_PG_URL, REDIS_URL=MP_REDIS_URL)
+            ctx = build_context(settings, runtime=RecordingRuntime())
+            try:
+                room_id = state["room"]["id"]
+                # Still "online" while A's mark lives: a slow process is not a dead one.
+                await sweep(ctx=ctx)
+                assert await ctx.presence.online(room_id) == {host.id, guest.id}
+                await redis.delete(f"wp:instance:{instance_a}")  # its 30 s mark expired
+                await sweep(ctx=ctx)
+                assert await ctx.presence.online(room_id) == {guest.id}
+                await on_b.expect("presence.left", user_id=host.id)
+                changed = await on_b.expect("remote.changed")
+                assert changed["data"]["holder_id"] is None
+                assert await ctx.presence.conns(room_id) == {
+                    on_b.of_type("room.state")[-1]["data"]["you"]["conn_id"]: guest.id
+                }
+                before = len(on_b.received)
+                await sweep(ctx=ctx)  # nothing left to clear: no second announcement
+                await asyncio.sleep(0.5)
+                assert "presence.left" not in [m["type"] for m in on_b.received[before:]]
+            finally:
+                await ctx.aclose()
+                await redis.aclose()
+            await on_b.close()

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from controlplane.context import AppContext, build_context
-from controlplane.models import Room
+from controlplane.models import Room, utcnow
 from controlplane.reaper.sweep import sweep
 from controlplane.runtime.base import RuntimeInfo, RuntimeState
 from controlplane.settings import Settings
@@ -211,6 +211,33 @@ async def test_two_sweeps_at_once_end_a_room_once(reaper_live: Live, backend):
     await viewer.expect("room.ended")
     await asyncio.sleep(0.3)
     assert len(viewer.of_type("room.ended")) == 1
+
+
+async def test_an_end_interrupted_by_a_crash_is_finished_once(reaper_live: Live, backend):
+    from controlplane.rooms import service
+
+    live, ctx = reaper_live, ctx_of(reaper_live)
+    room, viewer, _agent = await ready_room(live)
+    # An API process claimed the end, then died before telling anyone or stopping the browser.
+    async with ctx.sessionmaker() as s:
+        row = await s.get(Room, uuid.UUID(room["id"]))
+        assert row is not None
+        assert await service.claim_end(session=s, room=row, reason="ended by the host")
+    report = await sweep(ctx=ctx)  # ending takes a moment: not stuck yet
+    assert report.ended == [] and live.runtime.stopped == []
+    other = build_context(live.app_settings, runtime=live.runtime) if backend == "pg_redis" else ctx
+    try:
+        later = utcnow() + timedelta(minutes=3)
+        reports = await asyncio.gather(sweep(ctx=ctx, now=later), sweep(ctx=other, now=later))
+    finally:
+        if other is not ctx:
+            await other.aclose()
+    assert sum(r.ended.count(room["code"]) for r in reports) == 1
+    assert live.runtime.stopped == [f"test-{room['code']}"]
+    ended = await viewer.expect("room.ended")
+    assert ended["data"]["reason"] == "ended by the host"
+    row = await room_row(ctx, room["code"])
+    assert (row.status, row.status_reason) == ("ended", "ended by the host")
 
 
 async def _seen(ctx: AppContext, code: str, when: datetime) -> None:

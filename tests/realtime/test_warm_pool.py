@@ -290,7 +290,9 @@ async def test_pool_set_to_zero_is_emptied_and_a_claimed_browser_is_never_recycl
         async with ctx.sessionmaker() as s:
             row = await s.get(Room, stale.id)
             assert row is not None
-            assert not await service.claim_end(session=s, room=row, only_pooled=True)
+            assert not await service.claim_end(
+                session=s, room=row, reason="warm pool surplus", only_pooled=True
+            )
         assert not await service.fail_room(ctx=ctx, room=stale, reason="x", only_pooled=True)
         got = await live.http.get(f"/api/rooms/{first}", headers=host.headers)
         assert got.json()["status"] == "ready"

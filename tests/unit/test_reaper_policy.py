@@ -109,3 +109,12 @@ def test_warm_pool_browser_is_never_idle_nor_warned_but_is_recycled_and_checked(
     # The same room handed to a user, empty for the idle time, is ended.
     claimed = room(online=0, last_active_at=T0, agent_seen_at=at(minutes=9))
     assert judge(claimed, now=at(minutes=10), policy=POLICY) is Verdict.end_idle
+
+
+def test_an_end_interrupted_midway_is_stuck_after_two_minutes():
+    from controlplane.reaper.policy import stuck_ending
+
+    assert not stuck_ending(status="ending", ending_since=T0, now=at(minutes=1, seconds=59))
+    assert stuck_ending(status="ending", ending_since=T0, now=at(minutes=2))
+    assert stuck_ending(status="ending", ending_since=None, now=T0)  # from before the stamp
+    assert not stuck_ending(status="ready", ending_since=T0, now=at(hours=1))
