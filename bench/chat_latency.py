@@ -4,7 +4,7 @@ Every client sends chat messages stamped with its send time; every client record
 message arrives. Prints p50/p99 delivery latency and counts lost and reordered messages (per
 sender, every receiver must get every message once, in send order).
 
-    .venv/bin/python -m bench.chat_latency [--rooms 10] [--clients 10] [--messages 20]
+    .venv/bin/python -m bench.chat_latency [--rooms 10] [--clients 10] [--messages 20] [--burst]
 
 Needs PostgreSQL and Redis (scripts/start-services.sh) and uses the test database.
 """
@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import random
 import statistics
 import tempfile
 import time
@@ -29,7 +30,7 @@ from tests.realtime.test_multiprocess import api_server, fresh_backends
 from tests.support.users import signed_in
 
 
-async def run(rooms: int, clients: int, messages: int, rate_per_s: float) -> None:
+async def run(rooms: int, clients: int, messages: int, rate_per_s: float, burst: bool) -> None:
     await fresh_backends()
     tmp = Path(tempfile.mkdtemp())
     (tmp / "rt").mkdir()
@@ -67,6 +68,9 @@ async def run(rooms: int, clients: int, messages: int, rate_per_s: float) -> Non
                 expected_total = clients * messages
 
                 async def sender() -> None:
+                    if not burst:
+                        # People do not type in step: each client starts at its own phase.
+                        await asyncio.sleep(random.random() / rate_per_s)
                     for n in range(messages):
                         body = {"text": f"{n}", "client_id": f"{user.id}:{n}:{time.time_ns()}"}
                         await ws.send(json.dumps({"type": "chat.send", "data": body}))
@@ -102,7 +106,8 @@ async def run(rooms: int, clients: int, messages: int, rate_per_s: float) -> Non
     p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
     print(
         f"chat delivery: {rooms} rooms x {clients} clients over 2 API processes, "
-        f"{messages} messages per client at {rate_per_s}/s, {elapsed:.1f} s"
+        f"{messages} messages per client at {rate_per_s}/s"
+        f"{' (all clients in step)' if burst else ''}, {elapsed:.1f} s"
     )
     print("| deliveries | p50 ms | p99 ms | max ms | mean ms | lost | reordered |")
     print("|---|---|---|---|---|---|---|")
@@ -118,8 +123,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--messages", type=int, default=20)
     parser.add_argument("--rate", type=float, default=2.0, help="messages per second per client")
+    parser.add_argument(
+        "--burst", action="store_true", help="all clients send at the same instants (worst case)"
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.rooms, args.clients, args.messages, args.rate))
+    asyncio.run(run(args.rooms, args.clients, args.messages, args.rate, args.burst))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ def serve(
     """Run the API server."""
     import uvicorn
 
+    from controlplane.main import server_options
+
     settings = Settings()
     settings.check_production()
     if workers > 1 and not settings.REDIS_URL:
@@ -41,9 +43,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_config=None,
-        proxy_headers=settings.TRUST_PROXY_HEADERS,
-        ws_max_size=settings.ROOM_WS_MAX_FRAME_BYTES,
+        **server_options(settings),
     )
 
 

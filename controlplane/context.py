@@ -132,6 +132,7 @@ def build_context(settings: Settings, *, runtime: RoomRuntime | None = None) -> 
             presence=presence,
             sessionmaker=maker,
             rate_limiter=rate_limiter,
+            engine=engine,
         ),
         runtime=runtime,
     )

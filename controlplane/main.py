@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -77,3 +78,15 @@ def app_factory() -> FastAPI:
     settings = Settings()
     configure_logging(level=settings.LOG_LEVEL, as_json=settings.LOG_JSON)
     return create_app(settings)
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves the app (CLI and test servers alike)."""
+    return {
+        "log_config": None,
+        "proxy_headers": settings.TRUST_PROXY_HEADERS,
+        "ws_max_size": settings.ROOM_WS_MAX_FRAME_BYTES,
+        # Room messages are small JSON: compressing each one for each socket cost more CPU
+        # (and latency) than any bandwidth it saved.
+        "ws_per_message_deflate": False,
+    }

@@ -19,7 +19,7 @@ from typing import Any
 
 from fastapi import WebSocket
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import col
 from starlette.websockets import WebSocketState
 
@@ -154,11 +154,14 @@ class Hub:
         presence: Presence,
         sessionmaker: async_sessionmaker[AsyncSession],
         rate_limiter: RateLimiter,
+        engine: AsyncEngine,
     ) -> None:
         self.settings = settings
         self.bus = bus
         self.presence = presence
         self.sessionmaker = sessionmaker
+        # Chat messages are single INSERTs: autocommit saves BEGIN/COMMIT round trips (same pool).
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.rate_limiter = rate_limiter
         self.instance = uuid.uuid4().hex[:12]
         self._rooms: dict[str, dict[str, ClientConn]] = {}
@@ -575,9 +578,9 @@ class Hub:
         )
         if retry is not None:
             raise HubError("rate_limited", {"message": "Too many messages", "retry_after": retry})
-        async with self.sessionmaker() as s:
+        async with self._autocommit.connect() as db:
             row = await service.add_message(
-                session=s,
+                conn=db,
                 room_id=uuid.UUID(conn.room_id),
                 user_id=uuid.UUID(conn.user_id),
                 text=text,

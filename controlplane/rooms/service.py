@@ -13,9 +13,9 @@ import secrets
 import uuid
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Result, Select, and_, delete, func, or_, select, update
+from sqlalchemy import Result, Select, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
 from controlplane.api.errors import ApiError
@@ -494,12 +494,28 @@ async def transfer_host(
 
 
 async def add_message(
-    *, session: AsyncSession, room_id: uuid.UUID, user_id: uuid.UUID, text: str
+    *, conn: AsyncConnection, room_id: uuid.UUID, user_id: uuid.UUID, text: str
 ) -> Message:
+    """Store a chat message. It runs for every message, so it is one statement (no unit-of-work
+    flush), meant for an autocommit connection: one round trip, not BEGIN + INSERT + COMMIT.
+    (On any other connection the caller commits.)"""
     msg = Message(room_id=room_id, user_id=user_id, message=text)
-    session.add(msg)
-    await session.commit()
+    await conn.execute(
+        _INSERT_MESSAGE,
+        {
+            "id": msg.id,
+            "room_id": room_id,
+            "user_id": user_id,
+            "message": text,
+            "created_at": msg.created_at,
+        },
+    )
     return msg
+
+
+# Built once: a constant statement is compiled once and found in the cache without rebuilding
+# its cache key for every message.
+_INSERT_MESSAGE = insert(Message.__table__)  # type: ignore[attr-defined]
 
 
 async def history(

@@ -17,7 +17,7 @@ import websockets
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection
 
-from controlplane.main import create_app
+from controlplane.main import create_app, server_options
 from controlplane.runtime.base import RuntimeInfo
 from controlplane.settings import Settings
 from tests.support.smtp import free_port
@@ -81,9 +81,9 @@ async def live_server(
         runtime = RecordingRuntime()
     app = create_app(settings, runtime=runtime or None)
     port = port or free_port()
-    config = uvicorn.Config(
-        app, host=host, port=port, log_config=None, ws_max_size=1 << 20, lifespan="on"
-    )
+    # Frames up to 1 MiB reach the app, which enforces ROOM_WS_MAX_FRAME_BYTES itself.
+    options = {**server_options(settings), "ws_max_size": 1 << 20}
+    config = uvicorn.Config(app, host=host, port=port, lifespan="on", **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import uvicorn
 
-from controlplane.main import create_app
+from controlplane.main import create_app, server_options
 from controlplane.observability import configure_logging
 from controlplane.settings import Settings
 from tests.support.rooms import RecordingRuntime
@@ -37,7 +37,7 @@ def main() -> None:
     settings = Settings()
     configure_logging(level=settings.LOG_LEVEL, as_json=False)
     app = create_app(settings, runtime=FileRecordingRuntime())
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_config=None, ws_max_size=65536)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, **server_options(settings))
 
 
 if __name__ == "__main__":
