@@ -14,7 +14,10 @@ clicks are timed. The load average is printed with every row, since other work o
 moves these figures.
 
     .venv/bin/python bench/agent_stream.py [--codec h264|vp8] [--viewers 1,3,10]
-        [--modes shared,per_viewer] [--seconds 8] [--clicks 20]
+        [--modes shared,per_viewer] [--seconds 8] [--clicks 20] [--aiortc-jitter]
+
+The holder completes frames on the RTP marker bit, as browsers do (aiortc waits for the next
+frame's first packet, one more frame interval); ``--aiortc-jitter`` measures aiortc's way.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -42,6 +46,43 @@ from tests.support.frames import is_colour, pixel
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
 PANEL = (1050, 530)
+
+
+# -- the holder's jitter buffer -------------------------------------------------------------------
+def _install_marker_jitter_buffer() -> None:
+    """Complete video frames on their RTP marker bit, as browsers do.
+
+    aiortc's video jitter buffer only hands a frame to the decoder when the first packet of the
+    *next* frame arrives, which adds a whole frame interval (33 ms at 30 fps) to every frame at an
+    aiortc viewer and that a browser viewer does not pay. The holder measures input-to-photon as
+    a browser would see it; --aiortc-jitter keeps aiortc's own behaviour."""
+    from aiortc import jitterbuffer, rtcrtpreceiver
+
+    class MarkerJitterBuffer(jitterbuffer.JitterBuffer):
+        def _remove_frame(self, sequence_number: int) -> jitterbuffer.JitterFrame | None:
+            if not self._is_video:
+                return super()._remove_frame(sequence_number)
+            assert self._origin is not None
+            packets: list[Any] = []
+            for count in range(self.capacity):
+                packet = self._packets[(self._origin + count) % self.capacity]
+                if packet is None:
+                    return None
+                if packets and packet.timestamp != packets[0].timestamp:
+                    count -= 1  # a frame whose marker was lost: complete at the next frame
+                    break
+                packets.append(packet)
+                if packet.marker:
+                    break
+            else:
+                return None
+            frame = jitterbuffer.JitterFrame(
+                data=b"".join(p._data for p in packets), timestamp=packets[0].timestamp
+            )
+            self.remove(count + 1)
+            return frame
+
+    rtcrtpreceiver.JitterBuffer = MarkerJitterBuffer  # type: ignore[misc]
 
 
 # -- the viewer process: N aiortc peers that receive but do not decode ---------------------------
@@ -84,6 +125,7 @@ async def _viewer_process(url: str) -> None:
                     times.append(time.monotonic())
 
     conns: list[str] = []
+    sockets: list[Any] = []
 
     async def one(i: int) -> tuple[RTCPeerConnection, list[float]]:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -94,19 +136,28 @@ async def _viewer_process(url: str) -> None:
         pc.createDataChannel("input")
         pc.on("track", lambda t: asyncio.ensure_future(consume(t, times)))
         await pc.setLocalDescription(await pc.createOffer())
-        async with connect(f"{url}/viewer", max_size=2**24) as ws:
-            conn = f"stub-{os.getpid()}-{i}-{time.monotonic_ns()}"
-            conns.append(conn)
-            await ws.send(json.dumps({"conn": conn, "user": conn, "sdp": pc.localDescription.sdp}))
-            answer = json.loads(await ws.recv())
+        # The relay socket stays open for the peer's life: closing it closes the peer (as a
+        # viewer's room socket does in the product).
+        ws = await connect(f"{url}/viewer", max_size=2**24)
+        sockets.append(ws)
+        conn = f"stub-{os.getpid()}-{i}-{time.monotonic_ns()}"
+        conns.append(conn)
+        await ws.send(json.dumps({"conn": conn, "user": conn, "sdp": pc.localDescription.sdp}))
+        answer = json.loads(await ws.recv())
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
         return pc, times
+
+    async def close_all() -> None:
+        for pc, _t in peers:
+            await pc.close()
+        for ws in sockets:
+            await ws.close()
+        sockets.clear()
 
     while line := (await reader.readline()).decode().strip():
         cmd, _, arg = line.partition(" ")
         if cmd == "connect":
-            for pc, _t in peers:
-                await pc.close()
+            await close_all()
             conns.clear()
             peers = list(await asyncio.gather(*(one(i) for i in range(int(arg)))))
             deadline = time.monotonic() + 20
@@ -122,8 +173,7 @@ async def _viewer_process(url: str) -> None:
             print(json.dumps({"fps": fps}), flush=True)
         elif cmd == "quit":
             break
-    for pc, _t in peers:
-        await pc.close()
+    await close_all()
 
 
 class ViewerProcess:
@@ -173,7 +223,9 @@ async def clicks_to_photon(cp: FakeControlPlane, holder: Viewer, go: dict, n: in
         )
         assert holder.latest is not None
         target = BLUE if is_colour(pixel(holder.latest, *PANEL), RED) else RED
-        await asyncio.sleep(0.25)
+        # A random phase against the 30 fps capture clock, as a person's clicks have (a fixed
+        # pause would land every click at the same point of the frame and bias the figure).
+        await asyncio.sleep(0.25 + random.random() / 30)
         sent = time.monotonic()
         holder.click(go["x"], go["y"])
         with contextlib.suppress(TimeoutError):
@@ -308,7 +360,14 @@ async def main() -> None:
     ap.add_argument("--viewers", default="1,3,10")
     ap.add_argument("--modes", default="shared,per_viewer")
     ap.add_argument("--threads", type=int, default=0, help="WP_ENCODER_THREADS (0: agent default)")
+    ap.add_argument(
+        "--aiortc-jitter",
+        action="store_true",
+        help="holder keeps aiortc's jitter buffer (+1 frame interval a browser does not add)",
+    )
     args = ap.parse_args()
+    if not args.aiortc_jitter:
+        _install_marker_jitter_buffer()
     rows: list[dict[str, Any]] = []
     for mode in args.modes.split(","):
         rows += await run_mode(args, mode)

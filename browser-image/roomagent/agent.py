@@ -232,6 +232,8 @@ class Agent:
 
     async def _browser_command(self, type_: str, data: dict[str, Any], inj: Injector) -> None:
         assert self.browser is not None
+        if self.video is not None and type_ != "browser.mouse_move":
+            self.video.boost()
         if type_ == "browser.navigate":
             url = str(data["url"])
             if not url.startswith(("http://", "https://")):
@@ -290,6 +292,8 @@ class Agent:
             self.dropped_input += 1
             return
         self.applied_input += 1
+        if self.video is not None and not isinstance(msg, wire.Move):
+            self.video.boost()
         if isinstance(msg, wire.Move):
             inj.move(msg.x, msg.y)
         elif isinstance(msg, wire.Button):

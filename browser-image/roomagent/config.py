@@ -26,6 +26,13 @@ class AgentSettings(BaseSettings):
     codec: Literal["h264", "vp8"] = "h264"
     bitrate_kbps: int = Field(default=3000, ge=100, le=50000)
     keyframe_interval_s: float = Field(default=4.0, gt=0)
+    # After the holder clicks, types or scrolls, capture at this rate for input_boost_s: the
+    # change is on screen half a frame sooner on average (0 = never boost).
+    input_boost_fps: int = Field(default=60, ge=0, le=120)
+    input_boost_s: float = Field(default=0.5, ge=0)
+    # Each boosted frame is also sent to every viewer: with many viewers the extra sending costs
+    # more latency than the faster capture saves (docs/performance.md), so no boost above this.
+    input_boost_max_viewers: int = Field(default=4, ge=0)
     keyframe_min_gap_ms: int = Field(default=250, ge=0)
     # Encoder threads; 0 = automatic (see media/video.py: one for VP8, whose threads spin-wait).
     encoder_threads: int = Field(default=0, ge=0, le=16)

@@ -106,6 +106,8 @@ class VideoPipeline:
         self.t0 = t0
         self._loop = asyncio.get_running_loop()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # stop, or an input boost began
+        self._boost_until = 0.0
         self._thread: threading.Thread | None = None
         self._force_keyframe = False
         self._last_keyframe = 0.0
@@ -128,6 +130,18 @@ class VideoPipeline:
         self._thread = threading.Thread(target=self._run, name="video-capture", daemon=True)
         self._thread.start()
 
+    def boost(self) -> None:
+        """The holder acted: capture faster for a moment (see AgentSettings.input_boost_fps)."""
+        s = self.settings
+        if s.input_boost_fps <= s.fps or s.input_boost_s <= 0:
+            return
+        if len(self.broadcaster.tracks) > s.input_boost_max_viewers:
+            return
+        starting = time.monotonic() >= self._boost_until
+        self._boost_until = time.monotonic() + s.input_boost_s
+        if starting:
+            self._wake.set()
+
     def request_keyframe(self) -> None:
         """Ask the shared encoder for a keyframe; rate-limited, never dropped (deferred)."""
         self.keyframe_requests += 1
@@ -146,6 +160,7 @@ class VideoPipeline:
 
     async def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._pending_kf is not None:
             self._pending_kf.cancel()
         if self._thread is not None:
@@ -199,7 +214,8 @@ class VideoPipeline:
         }
         container: Any = av.open(f"{self.display}+0,0", format="x11grab", options=options)
         encoder = make_encoder(s)
-        interval = 1.0 / s.fps
+        normal = 1.0 / s.fps
+        boosted = 1.0 / max(s.fps, s.input_boost_fps or s.fps)
         try:
             stream = container.streams.video[0]
             packets = container.demux(stream)
@@ -207,8 +223,14 @@ class VideoPipeline:
             while not self._stop.is_set():
                 now = time.monotonic()
                 if now < tick:
-                    self._stop.wait(tick - now)
+                    if self._wake.wait(tick - now):
+                        self._wake.clear()
+                        # A boost began: the next grab one boosted interval from now (the page
+                        # needs that long to paint the change anyway), not a whole frame away.
+                        tick = min(tick, time.monotonic() + boosted)
+                        continue
                     now = time.monotonic()
+                interval = boosted if now < self._boost_until else normal
                 late = int((now - tick) / interval)
                 if late > 0:
                     self.ticks_skipped += late
