@@ -368,6 +368,7 @@ class Agent:
             # counters (extension): let tests and the control plane verify "encode once"
             "frames_encoded": v.frames_encoded,
             "ticks_skipped": v.ticks_skipped,
+            "boosted_frames": v.boosted_frames,
             "keyframes": v.keyframes,
             "keyframe_requests": v.keyframe_requests,
             "packets_delivered": sum(t.delivered for t in self.video_bc.tracks),

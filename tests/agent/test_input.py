@@ -66,6 +66,9 @@ async def test_holder_click_changes_every_viewer_non_holder_ignored(h264_room) -
         await until(bob_dropped, timeout=30)
         assert await cdp.evaluate("window.clicks") == []
         assert all(is_colour(pixel(v.latest, *PANEL), BLUE) for v in viewers)  # type: ignore[arg-type]
+        # dropped input does not speed up capture (only the holder's input boosts it)
+        hb1 = await cp.heartbeat()
+        assert hb1["boosted_frames"] == hb0["boosted_frames"]
 
         # alice holds the remote: her click on "Go red" lands, everybody sees red
         go = await cdp.evaluate("layout('#go')")
@@ -74,6 +77,12 @@ async def test_holder_click_changes_every_viewer_non_holder_ignored(h264_room) -
             *(v.wait_frame(lambda f: is_colour(pixel(f, *PANEL), RED), 15) for v in viewers)
         )
         assert await cdp.evaluate("window.clicks") == ["go"]
+
+        # the holder's click boosted the capture rate for a moment (3 viewers: boost allowed)
+        async def boosted() -> bool:
+            return bool((await cp.heartbeat())["boosted_frames"] > hb1["boosted_frames"])
+
+        await until(boosted, timeout=10)
 
         # input fallback over the control channel (browser.click) also works
         await cp.send("browser.click", {"x": other["x"], "y": other["y"], "button": "left"})

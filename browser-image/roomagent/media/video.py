@@ -122,6 +122,7 @@ class VideoPipeline:
         self.keyframe_requests = 0
         self.ticks_skipped = 0
         self.idle_ticks = 0  # ticks with no viewer: nothing grabbed or encoded
+        self.boosted_frames = 0  # frames grabbed at the input-boost rate
         # CPU time of the capture thread (grab + convert + encode; libx264's slice threads not
         # included)
         self.cpu_seconds = 0.0
@@ -230,7 +231,8 @@ class VideoPipeline:
                         tick = min(tick, time.monotonic() + boosted)
                         continue
                     now = time.monotonic()
-                interval = boosted if now < self._boost_until else normal
+                is_boosted = now < self._boost_until
+                interval = boosted if is_boosted else normal
                 late = int((now - tick) / interval)
                 if late > 0:
                     self.ticks_skipped += late
@@ -244,6 +246,7 @@ class VideoPipeline:
                     continue
                 started = time.perf_counter()
                 cpu0 = time.thread_time()
+                self.boosted_frames += is_boosted
                 packet = next(packets, None)
                 if packet is None:
                     raise RuntimeError("x11grab stopped delivering frames")
