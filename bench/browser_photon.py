@@ -1,0 +1,90 @@
+"""Input-to-photon at a real browser viewer (DESIGN.md section 8): headless Chromium holds the
+remote, clicks through the `input` data channel and times the first presented frame showing the
+change (requestVideoFrameCallback + a canvas pixel read; tests/agent/pages/photon.html).
+
+Starts a real agent (Xvfb + Chromium + PulseAudio, tests/agent/pages/anim.html), H.264 720p30,
+and one browser viewer via Playwright (system Chromium). The browser's own playout delay is
+included: this is what a person watching in Chromium would see, less their screen.
+
+    .venv/bin/python bench/browser_photon.py [--clicks 30] [--codec h264|vp8] [--low-delay]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "agent"))
+
+from harness import AgentProcess, Cdp, FakeControlPlane
+
+ROOT = Path(__file__).resolve().parents[1]
+PANEL = (1050, 530)
+INTEROP = ROOT / "tests" / "agent" / "interop"
+
+
+async def run(clicks: int, codec: str, low_delay: bool) -> None:
+    cp = FakeControlPlane()
+    await cp.start()
+    agent = AgentProcess(cp, codec=codec, start_url=cp.page_url("anim.html"))
+    await agent.start(Path(tempfile.mkdtemp(prefix="wp-bench-photon-")))
+    try:
+        await cp.wait_type("ready", 45)
+        go = await Cdp(agent.cdp_port).evaluate("layout('#go')")
+        await cp.set_holder("browser")
+        page = cp.page_url(
+            f"photon.html?gx={go['x']}&gy={go['y']}&px={PANEL[0]}&py={PANEL[1]}"
+            f"&lowdelay={int(low_delay)}"
+        )
+        proc = await asyncio.create_subprocess_exec(
+            "node",
+            "run.mjs",
+            page,
+            str(clicks * 2),  # seconds allowed
+            str(clicks),
+            cwd=INTEROP,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), clicks * 3 + 60)
+        if proc.returncode != 0:
+            raise SystemExit(err.decode()[-2000:])
+        res = json.loads(out.decode().strip().splitlines()[-1])
+    finally:
+        await agent.stop()
+        await cp.stop()
+    lat = sorted(res["lat"])
+    if not lat:
+        raise SystemExit(f"no click showed on screen: {res}")
+    p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))]
+    mode = "jitterBufferTarget 0" if low_delay else "default playout"
+    print(f"\ninput-to-photon at headless Chromium ({codec}, {mode})")
+    print("| clicks seen / sent | p50 ms | p95 ms | max ms | load avg |\n|---|---|---|---|---|")
+    print(
+        f"| {len(lat)} / {clicks} | {statistics.median(lat):.0f} | {p95:.0f} | {lat[-1]:.0f} "
+        f"| {os.getloadavg()[0]:.1f} |"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--clicks", type=int, default=30)
+    ap.add_argument("--codec", default="h264", choices=["h264", "vp8"])
+    ap.add_argument(
+        "--low-delay",
+        action="store_true",
+        help="the viewer sets jitterBufferTarget/playoutDelayHint = 0 on its video receiver",
+    )
+    args = ap.parse_args()
+    asyncio.run(run(args.clicks, args.codec, args.low_delay))
+
+
+if __name__ == "__main__":
+    main()
