@@ -27,6 +27,20 @@ def _status_of(cp: FakeControlPlane, page: str, title_prefix: str) -> Any:
     return match
 
 
+async def first_page(cp: FakeControlPlane, page: str) -> dict[str, Any]:
+    """The status showing `page` as the browser's first page (nothing to go back to)."""
+    msg = await cp.wait_for(
+        lambda m: (
+            m["type"] == "browser.status"
+            and m["data"]["url"].endswith(page)
+            and not m["data"]["can_go_back"]
+        ),
+        10,
+        past=True,
+    )
+    return dict(msg["data"])
+
+
 @pytest_asyncio.fixture
 async def warm(log_dir: Path) -> AsyncIterator[tuple[FakeControlPlane, AgentProcess]]:
     cp = FakeControlPlane(room_id="warm-1")
@@ -53,16 +67,8 @@ async def test_assigned_browser_forgets_its_wait_and_loads_the_start_page(
     status = (await cp.wait_for(_status_of(cp, "/state.html", "cookie="), 20))["data"]
     assert status["title"] == "cookie=;ls=null", status  # cookies and storage wiped
     # The start page is the first page: there is nothing to go back to.
-    final = await cp.wait_for(
-        lambda m: (
-            m["type"] == "browser.status"
-            and m["data"]["url"].endswith("/state.html")
-            and not m["data"]["can_go_back"]
-        ),
-        10,
-        past=True,
-    )
-    assert final["data"]["can_go_forward"] is False
+    final = await first_page(cp, "/state.html")
+    assert final["can_go_forward"] is False
     # A second assignment (a duplicate or a late message) changes nothing.
     before = len(cp.statuses())
     await cp.send("room.assigned", {"start_url": cp.page_url("page2.html"), "holder_id": "x"})
@@ -81,13 +87,5 @@ async def test_assignment_missed_while_reconnecting_is_taken_from_auth_ok(
     assert cp.agent is not None
     await cp.agent.close()
     status = (await cp.wait_for(_status_of(cp, "page2.html", "Page Two"), 30))["data"]
-    final = await cp.wait_for(
-        lambda m: (
-            m["type"] == "browser.status"
-            and m["data"]["url"].endswith("page2.html")
-            and not m["data"]["can_go_back"]
-        ),
-        10,
-        past=True,
-    )
-    assert status["url"] == final["data"]["url"] == cp.page_url("page2.html")
+    final = await first_page(cp, "page2.html")
+    assert status["url"] == final["url"] == cp.page_url("page2.html")
