@@ -10,7 +10,7 @@ import time
 import uuid
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -75,6 +75,25 @@ class Metrics:
             "watchparty_http_request_seconds",
             "HTTP request latency",
             ["method", "route"],
+            registry=self.registry,
+        )
+        # Set when /metrics is scraped (the database is the truth; these are its counts now).
+        self.rooms = Gauge(
+            "watchparty_rooms",
+            "Rooms by status (warm-pool browsers not included)",
+            ["status"],
+            registry=self.registry,
+        )
+        self.warm_pool = Gauge(
+            "watchparty_warm_pool",
+            "Warm-pool browsers: target size, ready, starting",
+            ["state"],
+            registry=self.registry,
+        )
+        self.sockets = Gauge(
+            "watchparty_sockets",
+            "Open room and agent WebSockets on this API process",
+            ["kind"],
             registry=self.registry,
         )
 

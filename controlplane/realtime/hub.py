@@ -253,6 +253,10 @@ class Hub:
             else:
                 self._subs[room_id] = count
 
+    def socket_counts(self) -> dict[str, int]:
+        """Open sockets on this process (for /metrics)."""
+        return {"room": sum(len(c) for c in self._rooms.values()), "agent": len(self._agents)}
+
     # ---------------------------------------------------------------- publishing
 
     async def broadcast(self, room_id: uuid.UUID | str, type_: str, data: dict[str, Any]) -> int:

@@ -310,6 +310,21 @@ def _state_filter(stmt: Select[Any], state: str) -> Select[Any]:
     return stmt
 
 
+async def room_counts(*, session: AsyncSession) -> dict[str, int]:
+    """How many rooms are in each live status (warm-pool browsers not counted)."""
+    rows = await session.execute(
+        select(col(Room.status), func.count())
+        .where(
+            col(Room.status).in_((*LIVE_STATUSES, RoomStatus.ending)),
+            col(Room.pooled) == False,  # noqa: E712
+        )
+        .group_by(col(Room.status))
+    )
+    counts = {str(status): 0 for status in (*LIVE_STATUSES, RoomStatus.ending)}
+    counts.update({str(status): int(n) for status, n in rows.all()})
+    return counts
+
+
 async def list_all_rooms(
     *, session: AsyncSession, state: Literal["live", "ended", "all"], limit: int, offset: int
 ) -> tuple[list[Room], int]:

@@ -305,3 +305,34 @@ async def test_pool_set_to_zero_is_emptied_and_a_claimed_browser_is_never_recycl
         assert f"test-{first}" not in live.runtime.stopped  # the user's room lives on
         for sock in agents.values():
             await sock.close()
+
+
+def gauge(text: str, name: str, label: str) -> float:
+    """The value of one labelled sample in Prometheus text format."""
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{{label}}} "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no {name}{{{label}}} in /metrics")
+
+
+async def test_metrics_count_rooms_pool_and_sockets(settings_factory):
+    settings = await settings_factory(ROOM_WARM_POOL=2)
+    async with live_server(settings) as live:
+        agents = await warm_agents(live, 2)
+        admin = await signed_in(live.http)
+        await make_superuser(settings.database_url, admin.id)
+        await pool_reaches(live, admin.headers, {"target": 2, "ready": 2, "starting": 0})
+        host = await signed_in(live.http)
+        room = await create_room(live.http, host.headers)  # from the pool: ready at once
+        sock = await room_socket(live.ws_url, room["code"], host.access_token)
+        text = (await live.http.get("/metrics")).text
+        assert gauge(text, "watchparty_rooms", 'status="ready"') == 1
+        assert gauge(text, "watchparty_rooms", 'status="starting"') == 0
+        assert gauge(text, "watchparty_warm_pool", 'state="target"') == 2
+        # the claimed browser left the pool; its replacement is starting (no agent here)
+        assert gauge(text, "watchparty_warm_pool", 'state="ready"') == 1
+        assert gauge(text, "watchparty_sockets", 'kind="room"') == 1
+        assert gauge(text, "watchparty_sockets", 'kind="agent"') == 2
+        await sock.close()
+        for a in agents.values():
+            await a.close()

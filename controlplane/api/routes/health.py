@@ -10,6 +10,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from controlplane.api.deps import Ctx
+from controlplane.observability import Metrics
+from controlplane.rooms import service, warm_pool
 
 router = APIRouter(tags=["health"])
 
@@ -58,7 +60,13 @@ async def readyz(ctx: Ctx) -> JSONResponse:
         }
     },
 )
-async def metrics(request: Request) -> Response:
-    return Response(
-        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
-    )
+async def metrics(request: Request, ctx: Ctx) -> Response:
+    m: Metrics = request.app.state.metrics
+    async with ctx.sessionmaker() as session:
+        for status, n in (await service.room_counts(session=session)).items():
+            m.rooms.labels(status=status).set(n)
+    for state, n in (await warm_pool.size(ctx=ctx)).items():
+        m.warm_pool.labels(state=state).set(n)
+    for kind, n in ctx.hub.socket_counts().items():
+        m.sockets.labels(kind=kind).set(n)
+    return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
