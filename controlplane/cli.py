@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import os
 import shutil
 import socket
 import subprocess
@@ -31,6 +32,10 @@ def serve(
 
     settings = Settings()
     settings.check_production()
+    if "AGENT_CONTROL_URL" not in settings.model_fields_set:
+        # Rooms on this host dial the port we actually serve on (the default names port 8000).
+        dial = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        os.environ["AGENT_CONTROL_URL"] = f"ws://{dial}:{port}"
     if workers > 1 and not settings.REDIS_URL:
         raise typer.BadParameter("several workers share state only through Redis: set REDIS_URL")
     if migrate:

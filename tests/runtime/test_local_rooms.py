@@ -20,7 +20,7 @@ import pytest
 from controlplane.models import utcnow
 from controlplane.reaper.sweep import sweep
 from controlplane.runtime.local import DEPLOYMENT_ENV, ROOM_ENV
-from tests.support.backends import pg_redis_settings
+from tests.support.backends import base_env, pg_redis_settings
 from tests.support.rooms import Live, create_room, live_server, room_socket
 from tests.support.smtp import free_port
 from tests.support.users import signed_in
@@ -210,3 +210,27 @@ async def test_relay_only_viewer_reaches_the_agent_through_coturn(settings_facto
         await viewer.close()
         await live.http.post(f"/api/rooms/{room['code']}/end", headers=host.headers)
         assert room_processes(settings.deployment_id, room["id"]) == []
+
+
+async def test_serve_on_another_port_rooms_dial_back_to_it(tmp_path: Path):
+    """`watchparty serve --port N` without AGENT_CONTROL_URL: the room's agent dials port N (not
+    the default 8000), so the room becomes ready."""
+    import httpx
+
+    from tests.support.servers import run_server
+
+    env = base_env(ROOM_RUNTIME="local", DATA_DIR=str(tmp_path / "data"), LOG_LEVEL="WARNING")
+    with run_server(env, log_dir=tmp_path, migrate=True) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            host = await signed_in(http)
+            room = await create_room(http, host.headers)
+            try:
+                for _ in range(300):
+                    resp = await http.get(f"/api/rooms/{room['code']}", headers=host.headers)
+                    got = resp.json()
+                    if got["status"] != "starting":
+                        break
+                    await asyncio.sleep(0.2)
+                assert (got["status"], got["stage"]) == ("ready", "ready"), got
+            finally:
+                await http.post(f"/api/rooms/{room['code']}/end", headers=host.headers)
