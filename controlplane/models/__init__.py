@@ -1,7 +1,14 @@
 """Every table, imported here so `SQLModel.metadata` is complete for Alembic."""
 
 from controlplane.models.auth_session import AuthSession
-from controlplane.models.room import LIVE_STATUSES, Message, Room, RoomParticipant, RoomStatus
+from controlplane.models.room import (
+    LIVE_STATUSES,
+    Message,
+    Room,
+    RoomParticipant,
+    RoomStage,
+    RoomStatus,
+)
 from controlplane.models.types import UTCDateTime, utcnow
 from controlplane.models.user import Base, User
 
@@ -12,6 +19,7 @@ __all__ = [
     "Message",
     "Room",
     "RoomParticipant",
+    "RoomStage",
     "RoomStatus",
     "UTCDateTime",
     "User",

@@ -22,6 +22,15 @@ class RoomStatus(StrEnum):
     failed = "failed"
 
 
+class RoomStage(StrEnum):
+    """Start-up progress while a room is `starting` (docs/protocol.md, "Start stages")."""
+
+    scheduling = "scheduling"  # the runtime was asked for a browser (a pod waits for a node)
+    booting = "booting"  # Xvfb, PulseAudio and Chromium are starting
+    browser_ready = "browser_ready"  # Chromium shows its first page
+    ready = "ready"  # the stream is up
+
+
 LIVE_STATUSES = (
     RoomStatus.creating,
     RoomStatus.starting,

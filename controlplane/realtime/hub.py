@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import col
 from starlette.websockets import WebSocketState
 
-from controlplane.models import Room, RoomStatus, User
+from controlplane.models import Room, RoomStage, RoomStatus, User
 from controlplane.models.types import utcnow
 from controlplane.realtime import messages as m
 from controlplane.realtime.bus import Bus, Guard, now_iso
@@ -257,6 +257,10 @@ class Hub:
         """Open sockets on this process (for /metrics)."""
         return {"room": sum(len(c) for c in self._rooms.values()), "agent": len(self._agents)}
 
+    def _socket_id(self) -> str:
+        # The instance prefix tells whose socket it is once that process is gone.
+        return f"{self.instance}.{uuid.uuid4().hex[:16]}"
+
     # ---------------------------------------------------------------- publishing
 
     async def broadcast(self, room_id: uuid.UUID | str, type_: str, data: dict[str, Any]) -> int:
@@ -391,8 +395,7 @@ class Hub:
     async def serve_client(self, ws: WebSocket, room: Room, user: User) -> None:
         room_id, uid = str(room.id), str(user.id)
         conn = ClientConn(
-            # The instance prefix tells whose socket it is once that process is gone.
-            id=f"{self.instance}.{uuid.uuid4().hex[:16]}",
+            id=self._socket_id(),
             room_id=room_id,
             user_id=uid,
             username=user.username,
@@ -458,18 +461,16 @@ class Hub:
         room: nobody else would ever take them offline. Returns the conn ids removed."""
         conns = await self.presence.conns(room_id)
         owner = await self.presence.agent(room_id)
-        instances = {c.split(".", 1)[0] for c in conns if "." in c}
-        if owner and ":" in owner:
-            instances.add(owner.split(":", 1)[0])
+        instances = {_instance_of(c) for c in [*conns, owner or ""]} - {""}
         if not instances:
             return []
         dead = instances - await self.presence.alive(instances)
         if not dead:
             return []
-        gone = [c for c in conns if c.split(".", 1)[0] in dead]
+        gone = [c for c in conns if _instance_of(c) in dead]
         for conn_id in gone:
             await self._forget_conn(room_id, conn_id, conns[conn_id], grace=0)
-        if owner and owner.split(":", 1)[0] in dead:
+        if owner and _instance_of(owner) in dead:
             await self.presence.set_agent(room_id, None, only_if=owner)
             if await self.presence.agent(room_id) is None:
                 await self._announce_agent_gone(room_id)
@@ -719,8 +720,7 @@ class Hub:
 
     async def serve_agent(self, ws: WebSocket, room: Room) -> None:
         room_id = str(room.id)
-        agent = AgentConn(id=uuid.uuid4().hex, room_id=room_id, outbox=Outbox(ws))
-        owner = f"{self.instance}:{agent.id}"
+        agent = AgentConn(id=self._socket_id(), room_id=room_id, outbox=Outbox(ws))
         old = self._agents.get(room_id)
         if old is not None:
             old.outbox.close(CLOSE_REPLACED, "replaced by a newer agent connection")
@@ -728,7 +728,7 @@ class Hub:
         self._agents[room_id] = agent
         writer = asyncio.create_task(agent.outbox.run(), name=f"agent-writer-{agent.id}")
         try:
-            await self.presence.set_agent(room_id, owner)
+            await self.presence.set_agent(room_id, agent.id)
             _, remote = await self.remote_state(room_id)
             agent.send(
                 "auth.ok",
@@ -757,7 +757,7 @@ class Hub:
                 await asyncio.wait_for(writer, timeout=2)
             except (TimeoutError, asyncio.CancelledError, Exception):
                 writer.cancel()
-            self._spawn(self._after_agent(room_id, owner), f"agent-cleanup-{agent.id}")
+            self._spawn(self._after_agent(room_id, agent.id), f"agent-cleanup-{agent.id}")
 
     async def _after_agent(self, room_id: str, owner: str) -> None:
         try:
@@ -863,7 +863,7 @@ class Hub:
                 .values(stage=stage)
             )
             await s.commit()
-        if getattr(result, "rowcount", 0):
+        if service.rowcount(result):
             await self.broadcast(
                 room_id,
                 "room.status",
@@ -876,7 +876,7 @@ class Hub:
                 session=s,
                 room_id=uuid.UUID(room_id),
                 status=RoomStatus.ready,
-                stage=service.STAGE_READY,
+                stage=RoomStage.ready,
                 only_from=(
                     RoomStatus.creating,
                     RoomStatus.starting,
@@ -892,11 +892,17 @@ class Hub:
                 "room.status",
                 {
                     "status": RoomStatus.ready,
-                    "stage": service.STAGE_READY,
+                    "stage": RoomStage.ready,
                     "agent_connected": True,
                     "video": video,
                 },
             )
+
+
+def _instance_of(socket_id: str) -> str:
+    """The API process a room or agent socket id belongs to ("" for ids without one)."""
+    instance, sep, _ = socket_id.partition(".")
+    return instance if sep else ""
 
 
 def _chat_data(msg: Any, username: str, client_id: str | None) -> dict[str, Any]:

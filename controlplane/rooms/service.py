@@ -19,7 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
 from controlplane.api.errors import ApiError
-from controlplane.models import LIVE_STATUSES, Message, Room, RoomParticipant, RoomStatus, User
+from controlplane.models import (
+    LIVE_STATUSES,
+    Message,
+    Room,
+    RoomParticipant,
+    RoomStage,
+    RoomStatus,
+    User,
+)
 from controlplane.models.types import utcnow
 from controlplane.realtime.messages import clean_text
 from controlplane.rooms import codes
@@ -33,12 +41,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ENDED = (RoomStatus.ended, RoomStatus.ending)
-STAGE_SCHEDULING = "scheduling"
-STAGE_BOOTING = "booting"
-STAGE_READY = "ready"
 
 
-def _rowcount(result: Result[Any]) -> int:
+def rowcount(result: Result[Any]) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
@@ -197,7 +202,7 @@ async def insert_room(
             max_participants=max_participants,
             start_url=start_url,
             agent_secret_hash=hash_agent_secret(settings, agent_secret),
-            stage=STAGE_SCHEDULING,
+            stage=RoomStage.scheduling,
             pooled=host_id is None,
         )
         session.add(room)
@@ -221,7 +226,7 @@ async def start_runtime(
     await ctx.hub.broadcast(
         room.id,
         "room.status",
-        {"status": RoomStatus.starting, "stage": STAGE_SCHEDULING, "agent_connected": False},
+        {"status": RoomStatus.starting, "stage": RoomStage.scheduling, "agent_connected": False},
     )
     try:
         ref = await ctx.runtime.start(
@@ -232,15 +237,10 @@ async def start_runtime(
             start_url=None if room.pooled else room.start_url,
         )
     except Exception as exc:
-        reason = str(exc) or type(exc).__name__
-        log.warning("room failed to start", extra={"room": room.room_code, "reason": reason})
-        room.status, room.status_reason = RoomStatus.failed, reason[:500]
-        room.ended_at = utcnow()
-        await session.commit()
-        await ctx.hub.broadcast(room.id, "room.status", {"status": room.status, "reason": reason})
+        await fail_room(ctx=ctx, room=room, reason=(str(exc) or type(exc).__name__)[:500])
+        await session.refresh(room)
         return
     room.runtime_ref = ref
-    await session.execute(update(Room).where(col(Room.id) == room.id).values(runtime_ref=ref))
     # Only from `creating`: a fast agent may already have said `ready`.
     await session.execute(
         update(Room)
@@ -312,15 +312,13 @@ def _state_filter(stmt: Select[Any], state: str) -> Select[Any]:
 
 async def room_counts(*, session: AsyncSession) -> dict[str, int]:
     """How many rooms are in each live status (warm-pool browsers not counted)."""
+    counted = (*LIVE_STATUSES, RoomStatus.ending)
     rows = await session.execute(
         select(col(Room.status), func.count())
-        .where(
-            col(Room.status).in_((*LIVE_STATUSES, RoomStatus.ending)),
-            col(Room.pooled) == False,  # noqa: E712
-        )
+        .where(col(Room.status).in_(counted), col(Room.pooled) == False)  # noqa: E712
         .group_by(col(Room.status))
     )
-    counts = {str(status): 0 for status in (*LIVE_STATUSES, RoomStatus.ending)}
+    counts = {str(status): 0 for status in counted}
     counts.update({str(status): int(n) for status, n in rows.all()})
     return counts
 
@@ -422,7 +420,7 @@ async def claim_end(
     await session.commit()
     # Reloaded either way: the reason is computed in SQL, so the object cannot know it.
     await session.refresh(room)
-    return _rowcount(result) > 0
+    return rowcount(result) > 0
 
 
 async def finish_end(
@@ -455,11 +453,10 @@ async def finish_stuck_end(*, ctx: AppContext, room: Room) -> bool:
             .values(ended_at=utcnow())
         )
         await session.commit()
-        if not _rowcount(result):
+        if not rowcount(result):
             return False
         fresh = await session.get(Room, room.id)
         assert fresh is not None
-        await session.refresh(fresh)
         await finish_end(
             ctx=ctx, session=session, room=fresh, by=None, reason=fresh.status_reason or "ended"
         )
@@ -570,7 +567,7 @@ async def delete_history(*, ctx: AppContext, session: AsyncSession, room: Room, 
     result = await session.execute(delete(Message).where(col(Message.room_id) == room.id))
     await session.commit()
     await ctx.hub.broadcast(room.id, "chat.cleared", {"by": str(actor.id)})
-    return _rowcount(result)
+    return rowcount(result)
 
 
 async def participants(
@@ -605,4 +602,4 @@ async def set_status(
         values["stage"] = stage
     result = await session.execute(stmt.values(**values))
     await session.commit()
-    return _rowcount(result) > 0
+    return rowcount(result) > 0

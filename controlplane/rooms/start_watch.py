@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import update
 from sqlmodel import col
 
-from controlplane.models import Room, RoomStatus
+from controlplane.models import Room, RoomStage, RoomStatus
 from controlplane.rooms import service
 
 if TYPE_CHECKING:
@@ -60,8 +60,8 @@ async def watch_start(
                 return
             continue
         missing = 0
-        booting = info.state == "running" or info.detail == service.STAGE_BOOTING
-        if booting and room.stage == service.STAGE_SCHEDULING:
+        booting = info.state == "running" or info.detail == RoomStage.booting
+        if booting and room.stage == RoomStage.scheduling:
             await _booting(ctx, room)
     log.info("start watch gave up; the reaper's start timeout applies", extra={"room": room_code})
 
@@ -70,17 +70,17 @@ async def _booting(ctx: AppContext, room: Room) -> None:
     async with ctx.sessionmaker() as session:
         result = await session.execute(
             update(Room)
-            .where(col(Room.id) == room.id, col(Room.stage) == service.STAGE_SCHEDULING)
-            .values(stage=service.STAGE_BOOTING)
+            .where(col(Room.id) == room.id, col(Room.stage) == RoomStage.scheduling)
+            .values(stage=RoomStage.booting)
         )
         await session.commit()
-    if getattr(result, "rowcount", 0):
+    if service.rowcount(result):
         await ctx.hub.broadcast(
             room.id,
             "room.status",
             {
                 "status": RoomStatus.starting,
-                "stage": service.STAGE_BOOTING,
+                "stage": RoomStage.booting,
                 "agent_connected": False,
             },
         )

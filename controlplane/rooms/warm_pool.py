@@ -83,14 +83,13 @@ async def claim(
                 last_active_at=now,
             )
         )
-        if not getattr(won, "rowcount", 0):
+        if not service.rowcount(won):
             await session.rollback()
             continue
         session.add(RoomParticipant(room_id=room_id, user_id=user.id, is_host=True))
         await session.commit()
         room = await session.get(Room, room_id)
         assert room is not None
-        await session.refresh(room)
         log.info(
             "room created from the warm pool",
             extra={"room": room.room_code, "user_id": str(user.id)},

@@ -36,6 +36,7 @@ from kubernetes.client import (
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from controlplane.models import RoomStage
 from controlplane.runtime import k8s_manifests as manifests
 from controlplane.runtime import naming
 from controlplane.runtime.base import RuntimeInfo, RuntimeState, RuntimeUnavailable
@@ -55,8 +56,6 @@ FATAL_WAITING_REASONS = frozenset(
         "CreateContainerError",
     }
 )
-STAGE_SCHEDULING = "scheduling"
-STAGE_BOOTING = "booting"
 
 
 def make_ref(namespace: str, name: str) -> str:
@@ -131,7 +130,7 @@ def pod_runtime_info(runtime_ref: str, pod: V1Pod) -> RuntimeInfo:
             conditions = (status.conditions or []) if status else []
             scheduled = any(c.type == "PodScheduled" and c.status == "True" for c in conditions)
             state = "starting"
-            detail = STAGE_BOOTING if scheduled else STAGE_SCHEDULING
+            detail = RoomStage.booting if scheduled else RoomStage.scheduling
     elif phase == "Running":
         state = "running"
     elif phase == "Succeeded":
