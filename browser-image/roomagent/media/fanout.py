@@ -10,7 +10,23 @@ import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 
-class PacketTrack(MediaStreamTrack):
+class _FanoutTrack(MediaStreamTrack):
+    """A viewer's track fed by a broadcaster: stopping it wakes its reader and tells the owner."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._event = asyncio.Event()
+        self.on_stop: Callable[[], None] | None = None
+
+    def stop(self) -> None:
+        super().stop()
+        self._event.set()
+        if self.on_stop is not None:
+            cb, self.on_stop = self.on_stop, None
+            cb()
+
+
+class PacketTrack(_FanoutTrack):
     """A track whose ``recv()`` yields pre-encoded ``av.Packet``s (aiortc only packs them).
 
     The queue is bounded: when a slow viewer falls behind, the oldest packet is dropped. A video
@@ -26,14 +42,12 @@ class PacketTrack(MediaStreamTrack):
         super().__init__()
         self.kind = kind
         self._queue: collections.deque[av.Packet] = collections.deque(maxlen=maxlen)
-        self._event = asyncio.Event()
         self._on_need_keyframe = on_need_keyframe
         self._video = kind == "video"
         self.need_keyframe = self._video
         self._started = False
         self.dropped = 0
         self.delivered = 0
-        self.on_stop: Callable[[PacketTrack], None] | None = None
 
     def push(self, packet: av.Packet) -> None:
         if self.readyState != "live":
@@ -75,15 +89,8 @@ class PacketTrack(MediaStreamTrack):
         self.delivered += 1
         return self._queue.popleft()
 
-    def stop(self) -> None:
-        super().stop()
-        self._event.set()
-        if self.on_stop is not None:
-            cb, self.on_stop = self.on_stop, None
-            cb(self)
 
-
-class FrameTrack(MediaStreamTrack):
+class FrameTrack(_FanoutTrack):
     """Raw frames, latest wins, for the per-viewer-encoding baseline (aiortc encodes per sender).
 
     Only used to benchmark against (``WP_ENCODE_MODE=per_viewer``): every viewer's sender then
@@ -95,10 +102,8 @@ class FrameTrack(MediaStreamTrack):
     def __init__(self) -> None:
         super().__init__()
         self._frame: av.VideoFrame | None = None
-        self._event = asyncio.Event()
         self.dropped = 0
         self.delivered = 0
-        self.on_stop: Callable[[FrameTrack], None] | None = None
 
     def push(self, frame: av.VideoFrame) -> None:
         if self._frame is not None:
@@ -116,13 +121,6 @@ class FrameTrack(MediaStreamTrack):
         self.delivered += 1
         return frame
 
-    def stop(self) -> None:
-        super().stop()
-        self._event.set()
-        if self.on_stop is not None:
-            cb, self.on_stop = self.on_stop, None
-            cb(self)
-
 
 class FrameBroadcaster:
     """Raw frames to every viewer's own encoder (the baseline); see ``FrameTrack``."""
@@ -132,7 +130,7 @@ class FrameBroadcaster:
 
     def subscribe(self) -> FrameTrack:
         track = FrameTrack()
-        track.on_stop = self.tracks.discard
+        track.on_stop = lambda: self.tracks.discard(track)
         self.tracks.add(track)
         return track
 
@@ -159,7 +157,7 @@ class Broadcaster:
 
     def subscribe(self, on_need_keyframe: Callable[[], None] | None = None) -> PacketTrack:
         track = PacketTrack(self.kind, self.maxlen, on_need_keyframe)
-        track.on_stop = self._remove
+        track.on_stop = lambda: self._remove(track)
         self.tracks.add(track)
         return track
 
