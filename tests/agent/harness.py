@@ -89,7 +89,10 @@ class FakeControlPlane:
             if "/" in name or not path.is_file():
                 return conn.respond(HTTPStatus.NOT_FOUND, "not found\n")
             body = path.read_bytes()
-            ctype = "text/html; charset=utf-8" if name.endswith(".html") else "text/plain"
+            ctype = {
+                "html": "text/html; charset=utf-8",
+                "js": "text/javascript; charset=utf-8",
+            }.get(name.rsplit(".", 1)[-1], "text/plain")
             headers = Headers({"Content-Type": ctype, "Content-Length": str(len(body))})
             return Response(200, "OK", headers, body)
         return None
