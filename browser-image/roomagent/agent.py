@@ -135,7 +135,7 @@ class Agent:
         self.browser = Browser(self.cdp_port, self._on_status)
         await self.browser.connect()
         self.components_ready.set()
-        await self.browser.wait_loaded()
+        await self.browser.wait_loaded(blank_ok=s.start_url == "about:blank")
         await self._set_stage("browser_ready")
         await asyncio.wait_for(asyncio.shield(self.video.first_packet), 20)
         self.is_ready = True

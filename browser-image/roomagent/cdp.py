@@ -248,12 +248,18 @@ class Browser:
             raise CdpError(str(res["exceptionDetails"].get("text")))
         return res.get("result", {}).get("value")
 
-    async def wait_loaded(self, deadline_s: float = 20) -> None:
+    async def wait_loaded(self, *, blank_ok: bool, deadline_s: float = 20) -> None:
+        """Until the page has loaded. Chromium's initial about:blank is "complete" before the
+        start page from its command line commits: unless the start page is blank itself
+        (`blank_ok`), that one does not count."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + deadline_s
+        check = "document.readyState === 'complete'"
+        if not blank_ok:
+            check += " && location.href !== 'about:blank'"
         while loop.time() < deadline:
             with contextlib.suppress(CdpError, TimeoutError):
-                if await self.evaluate("document.readyState") == "complete":
+                if await self.evaluate(check):
                     return
             await asyncio.sleep(0.1)
         raise CdpError("page did not finish loading")
