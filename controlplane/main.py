@@ -19,6 +19,7 @@ from controlplane.observability import Metrics, RequestContextMiddleware, config
 from controlplane.runtime.base import RoomRuntime
 from controlplane.security_headers import SecurityHeadersMiddleware
 from controlplane.settings import Settings
+from controlplane.web import mount_web_app
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, *, runtime: RoomRuntime | None 
     app.include_router(health.router)
     app.include_router(api_router)
     app.include_router(agent_ws.router)
+    mount_web_app(app, settings.web_dir)  # answers what no route above matched
     return app
 
 

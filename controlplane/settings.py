@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     )
     LOG_LEVEL: str = "INFO"
     LOG_JSON: bool = False
+    # The built web app (`npm run build` in frontend/); unset: this checkout's frontend/dist.
+    WEB_DIR: Path | None = None
 
     # Storage
     DATABASE_URL: str | None = None
@@ -237,3 +239,7 @@ class Settings(BaseSettings):
     def check_production(self) -> None:
         if self.ENVIRONMENT == "production" and (reasons := self.insecure_reasons()):
             raise InsecureSettingsError("refusing to start in production: " + "; ".join(reasons))
+
+    @property
+    def web_dir(self) -> Path:
+        return self.WEB_DIR or Path(__file__).resolve().parents[1] / "frontend" / "dist"

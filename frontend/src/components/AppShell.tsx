@@ -1,0 +1,61 @@
+import { LayoutDashboard, LogOut, MonitorPlay, ShieldCheck } from "lucide-react";
+import { Link, NavLink, Outlet, useNavigate } from "react-router-dom";
+import { session } from "../auth/session";
+import { useAuth } from "../hooks/useAuth";
+import { cn } from "../lib/cn";
+import { Button, buttonVariants } from "./ui/button";
+
+const navLink = ({ isActive }: { isActive: boolean }) =>
+  cn(buttonVariants({ variant: "ghost", size: "sm" }), isActive && "bg-zinc-800 text-zinc-50");
+
+/** The frame of every page but the room: brand, account links, the page. */
+export function AppShell() {
+  const { status, user } = useAuth();
+  const navigate = useNavigate();
+  return (
+    <div className="flex min-h-full flex-col">
+      <header className="border-b border-zinc-800/80 bg-zinc-950/80 backdrop-blur">
+        <div className="mx-auto flex h-14 max-w-6xl items-center gap-3 px-4">
+          <Link to={status === "signed-in" ? "/dashboard" : "/"} className="flex items-center gap-2 font-semibold text-zinc-50">
+            <MonitorPlay className="size-5 text-violet-400" aria-hidden />
+            Watch Party
+          </Link>
+          <nav className="ml-auto flex items-center gap-1" aria-label="Account">
+            {status === "signed-in" ? (
+              <>
+                <NavLink to="/dashboard" className={navLink}>
+                  <LayoutDashboard aria-hidden /> Dashboard
+                </NavLink>
+                <NavLink to="/sessions" className={navLink}>
+                  <ShieldCheck aria-hidden /> Sessions
+                </NavLink>
+                <span className="mx-2 hidden text-sm text-zinc-400 sm:inline">{user?.username}</span>
+                <Button
+                  variant="outline"
+                  size="sm"
+                  onClick={() => {
+                    void session.logout().then(() => navigate("/"));
+                  }}
+                >
+                  <LogOut aria-hidden /> Log out
+                </Button>
+              </>
+            ) : status === "signed-out" ? (
+              <>
+                <Link to="/login" className={buttonVariants({ variant: "ghost", size: "sm" })}>
+                  Log in
+                </Link>
+                <Link to="/register" className={buttonVariants({ size: "sm" })}>
+                  Sign up
+                </Link>
+              </>
+            ) : null}
+          </nav>
+        </div>
+      </header>
+      <main className="flex-1">
+        <Outlet />
+      </main>
+    </div>
+  );
+}

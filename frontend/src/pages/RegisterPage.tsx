@@ -1,0 +1,3 @@
+export function RegisterPage() {
+  return <div className="p-8">Register</div>;
+}

@@ -1,0 +1,3 @@
+export function RoomPage() {
+  return <div className="p-8">Room</div>;
+}

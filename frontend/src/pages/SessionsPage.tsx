@@ -1,0 +1,3 @@
+export function SessionsPage() {
+  return <div className="p-8">Sessions</div>;
+}
