@@ -194,6 +194,7 @@ class Hub:
             "rtc.answer": self._rtc,
             "rtc.ice": self._rtc,
             "voice.state": self._voice_state,
+            "voice.leave": self._voice_leave,
         }
 
     # ---------------------------------------------------------------- lifecycle
@@ -715,6 +716,12 @@ class Hub:
         voice = msg.model_dump()
         await self.presence.set_voice(conn.room_id, conn.user_id, voice)
         await self.broadcast(conn.room_id, "voice.state", {"user_id": conn.user_id, **voice})
+
+    async def _voice_leave(self, conn: ClientConn, msg: m.Empty) -> None:
+        # Voice state otherwise lasts until the user goes offline: leaving voice must say so,
+        # or everyone would keep showing (and dialling) a voice peer that is gone.
+        await self.presence.clear_voice(conn.room_id, conn.user_id)
+        await self.broadcast(conn.room_id, "voice.left", {"user_id": conn.user_id})
 
     # ---------------------------------------------------------------- agent sockets
 

@@ -127,6 +127,7 @@ CLIENT_MESSAGES: dict[str, type[_Msg]] = {
     "rtc.answer": RtcAnswer,
     "rtc.ice": RtcIce,
     "voice.state": VoiceState,
+    "voice.leave": Empty,
 }
 
 

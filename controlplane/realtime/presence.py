@@ -34,6 +34,8 @@ class Presence(Protocol):
 
     async def set_voice(self, room_id: str, user_id: str, voice: dict[str, Any]) -> None: ...
 
+    async def clear_voice(self, room_id: str, user_id: str) -> None: ...
+
     async def voices(self, room_id: str) -> dict[str, dict[str, Any]]: ...
 
     async def set_browser(self, room_id: str, status: dict[str, Any]) -> None: ...
@@ -101,6 +103,9 @@ class MemoryPresence:
 
     async def set_voice(self, room_id: str, user_id: str, voice: dict[str, Any]) -> None:
         self._voice.setdefault(room_id, {})[user_id] = voice
+
+    async def clear_voice(self, room_id: str, user_id: str) -> None:
+        self._voice.get(room_id, {}).pop(user_id, None)
 
     async def voices(self, room_id: str) -> dict[str, dict[str, Any]]:
         return dict(self._voice.get(room_id, {}))
@@ -179,6 +184,9 @@ class RedisPresence:
         key = self._k(room_id, "voice")
         await self._r.hset(key, user_id, json.dumps(voice))
         await self._r.expire(key, KEY_TTL_S)
+
+    async def clear_voice(self, room_id: str, user_id: str) -> None:
+        await self._r.hdel(self._k(room_id, "voice"), user_id)
 
     async def voices(self, room_id: str) -> dict[str, dict[str, Any]]:
         raw = await self._r.hgetall(self._k(room_id, "voice"))

@@ -360,3 +360,19 @@ async def test_seq_is_gap_free_and_ordered_for_every_client(live: Live):
         start = s.received[0]["seq"]
         seqs = [m["seq"] for m in s.received[1:] if m["type"] not in ("error", "pong")]
         assert seqs == list(range(start + 1, start + 1 + len(seqs))), seqs
+
+
+async def test_leaving_voice_clears_the_voice_state_for_everyone(live: Live):
+    room, host, (guest,) = await _room(live)
+    h = await room_socket(live.ws_url, room["code"], host.access_token)
+    g = await room_socket(live.ws_url, room["code"], guest.access_token)
+    await g.send("voice.state", {"muted": False, "deafened": False, "speaking": True})
+    await h.expect("voice.state", user_id=guest.id, speaking=True)
+    await g.send("voice.leave", {})
+    left = await h.expect("voice.left")
+    assert left["data"] == {"user_id": guest.id}
+    # A newcomer's snapshot no longer shows the guest in voice (the guest is still online).
+    late = await room_socket(live.ws_url, room["code"], host.access_token, state=False)
+    state = await late.expect("room.state")
+    guest_row = next(p for p in state["data"]["participants"] if p["user_id"] == guest.id)
+    assert guest_row["online"] is True and guest_row["voice"] is None
