@@ -1,0 +1,76 @@
+import { useInfiniteQuery } from "@tanstack/react-query";
+import { Loader2 } from "lucide-react";
+import { errorText } from "../../api/errors";
+import { unwrap } from "../../api/http";
+import { session } from "../../auth/session";
+import { formatDateTime, formatMessageTime } from "../../lib/time";
+import { Alert } from "../ui/alert";
+import { Button } from "../ui/button";
+
+const PAGE = 50;
+
+/** A past room's chat, oldest at the top, older pages on demand. Text only: never parsed as HTML. */
+export function ChatHistory({ code, id }: { code: string; id: string }) {
+  const history = useInfiniteQuery({
+    queryKey: ["room-messages", code],
+    initialPageParam: null as string | null,
+    queryFn: ({ pageParam }) =>
+      unwrap(session.api.GET("/api/rooms/{code}/messages", { params: { path: { code }, query: { limit: PAGE, before: pageParam } } })),
+    getNextPageParam: (last) => (last.has_more ? (last.data[last.data.length - 1]?.id ?? null) : null),
+  });
+
+  if (history.isPending) {
+    return (
+      <div id={id} role="status" className="flex items-center gap-2 px-4 py-3 text-sm text-zinc-400">
+        <Loader2 className="size-4 animate-spin" aria-hidden /> Loading the chat…
+      </div>
+    );
+  }
+  const pages = history.data?.pages;
+  if (pages === undefined) {
+    return (
+      <div id={id} className="px-4 py-3">
+        <Alert>
+          Could not load the chat: {errorText(history.error)}{" "}
+          <Button variant="link" size="sm" className="h-auto p-0" onClick={() => void history.refetch()}>
+            Try again
+          </Button>
+        </Alert>
+      </div>
+    );
+  }
+  // Pages arrive newest first; show them in reading order.
+  const messages = pages.flatMap((p) => p.data).reverse();
+  if (messages.length === 0) {
+    return (
+      <p id={id} className="px-4 py-3 text-sm text-zinc-500">
+        Nobody wrote in this room’s chat.
+      </p>
+    );
+  }
+  return (
+    <div id={id} className="px-4 py-3">
+      {history.hasNextPage ? (
+        <div className="mb-2 flex justify-center">
+          <Button variant="ghost" size="sm" disabled={history.isFetchingNextPage} onClick={() => void history.fetchNextPage()}>
+            {history.isFetchingNextPage ? <Loader2 className="animate-spin" aria-hidden /> : null}
+            Load older messages
+          </Button>
+        </div>
+      ) : null}
+      {history.isFetchNextPageError ? <Alert className="mb-2">Could not load older messages: {errorText(history.error)}</Alert> : null}
+      <ol className="max-h-80 space-y-1.5 overflow-y-auto pr-1" aria-label="Chat history">
+        {messages.map((m) => (
+          <li key={m.id} className="grid grid-cols-[auto_1fr] gap-x-3 text-sm">
+            <time dateTime={m.created_at} title={formatDateTime(m.created_at)} className="pt-px text-xs whitespace-nowrap text-zinc-500 tabular-nums">
+              {formatMessageTime(m.created_at)}
+            </time>
+            <p className="min-w-0 break-words whitespace-pre-wrap text-zinc-300">
+              <span className="font-semibold text-violet-300">{m.user.username}</span> {m.text}
+            </p>
+          </li>
+        ))}
+      </ol>
+    </div>
+  );
+}
