@@ -11,7 +11,10 @@ import { ResetPasswordPage } from "../pages/ResetPasswordPage";
 import { SessionsPage } from "../pages/SessionsPage";
 
 // The room page carries the real-time code (WebRTC, voice, input): loaded only when opened.
-const roomRoute = { lazy: async () => ({ Component: (await import("../pages/RoomPage")).RoomPage }) };
+const roomRoute = {
+  lazy: async () => ({ Component: (await import("../pages/RoomPage")).RoomPage }),
+  hydrateFallbackElement: <div className="h-full bg-zinc-950" />,
+};
 
 export const router = createBrowserRouter([
   {

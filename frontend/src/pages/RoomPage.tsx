@@ -1,3 +1,103 @@
+import { AlertTriangle, Clock, DoorClosed, Smartphone } from "lucide-react";
+import { useEffect, useState } from "react";
+import { Link, useParams } from "react-router-dom";
+import { buttonVariants } from "../components/ui/button";
+import { useRoom } from "../hooks/useRoom";
+import { ChatPanel } from "../room/ChatPanel";
+import { NavBar } from "../room/NavBar";
+import { ParticipantsPanel } from "../room/ParticipantsPanel";
+import { RemoteBar } from "../room/RemoteBar";
+import { StreamView } from "../room/StreamView";
+import { TopBar } from "../room/TopBar";
+import { useRoomStore } from "../store/roomStore";
+
 export function RoomPage() {
-  return <div className="p-8">Room</div>;
+  const { code = "" } = useParams();
+  const { client, stream, speaking } = useRoom(code);
+  const you = useRoomStore((s) => s.you);
+  const holderId = useRoomStore((s) => s.holderId);
+  const ended = useRoomStore((s) => s.ended);
+  const fatal = useRoomStore((s) => s.fatal);
+  const warning = useRoomStore((s) => s.warning);
+  const title = useRoomStore((s) => s.room?.title);
+  const socket = useRoomStore((s) => s.socket);
+  const peer = useRoomStore((s) => s.peer);
+  const isHolder = you !== null && holderId === you.user_id;
+  const narrow = useNarrow();
+
+  useEffect(() => {
+    document.title = title ? `${title} · Watch Party` : "Room · Watch Party";
+    return () => {
+      document.title = "Watch Party";
+    };
+  }, [title]);
+
+  if (ended || fatal) {
+    return <RoomGone title={ended ? "This room has ended" : "You can’t be in this room"} reason={ended ? endedWords(ended.reason) : (fatal ?? "")} />;
+  }
+
+  return (
+    <div className="flex h-dvh flex-col bg-zinc-950 text-zinc-100">
+      <TopBar code={code} />
+      {narrow ? (
+        <div className="flex items-center gap-2 border-b border-amber-500/30 bg-amber-500/10 px-3 py-2 text-sm text-amber-100" role="status">
+          <Smartphone className="size-4 shrink-0" aria-hidden /> This room is made for a computer or tablet. On a phone you can watch and chat, but driving the browser needs a larger screen.
+        </div>
+      ) : null}
+      {socket === "reconnecting" || (peer === "reconnecting" && socket === "open") ? (
+        <div className="flex items-center justify-center gap-2 bg-amber-500/15 py-1 text-sm text-amber-100" role="status">
+          Reconnecting… {socket === "reconnecting" ? "to the room" : "to the stream"}
+        </div>
+      ) : null}
+      {warning ? (
+        <div className="flex items-center justify-center gap-2 bg-red-500/15 py-1 text-sm text-red-100" role="alert">
+          <Clock className="size-4" aria-hidden /> {warning.detail}
+        </div>
+      ) : null}
+      <div className="flex min-h-0 flex-1 flex-col md:flex-row">
+        <main className="flex min-h-[50vh] min-w-0 flex-1 flex-col md:basis-[74%]">
+          <NavBar client={client} isHolder={isHolder} />
+          <StreamView client={client} stream={stream} isHolder={isHolder} />
+          <RemoteBar client={client} />
+        </main>
+        <aside className="flex min-h-0 w-full flex-col border-l border-zinc-800 bg-zinc-950 md:w-[26%] md:min-w-[300px] md:max-w-[420px]" aria-label="Room">
+          <ParticipantsPanel client={client} code={code} speaking={speaking} />
+          <ChatPanel client={client} code={code} />
+        </aside>
+      </div>
+    </div>
+  );
+}
+
+function endedWords(reason: string): string {
+  const r = reason.trim();
+  if (!r) return "The room has ended.";
+  return r.charAt(0).toUpperCase() + r.slice(1) + (/[.!?]$/.test(r) ? "" : ".");
+}
+
+function RoomGone({ title, reason }: { title: string; reason: string }) {
+  return (
+    <div className="flex h-dvh items-center justify-center bg-zinc-950 p-6 text-zinc-100">
+      <div className="max-w-md rounded-xl border border-zinc-800 bg-zinc-900/80 p-8 text-center" role="alert">
+        {title.startsWith("This room has ended") ? <DoorClosed className="mx-auto mb-3 size-8 text-zinc-400" aria-hidden /> : <AlertTriangle className="mx-auto mb-3 size-8 text-amber-400" aria-hidden />}
+        <h1 className="text-xl font-semibold">{title}</h1>
+        <p className="mt-2 text-zinc-400">{reason}</p>
+        <Link to="/dashboard" className={`${buttonVariants()} mt-6`}>
+          Back to the dashboard
+        </Link>
+      </div>
+    </div>
+  );
+}
+
+function useNarrow(): boolean {
+  const query = "(max-width: 639px)";
+  const [narrow, setNarrow] = useState(() => window.matchMedia(query).matches);
+  useEffect(() => {
+    const mq = window.matchMedia(query);
+    const on = () => setNarrow(mq.matches);
+    mq.addEventListener("change", on);
+    return () => mq.removeEventListener("change", on);
+  }, []);
+  return narrow;
 }

@@ -1,0 +1,74 @@
+// Bridges one RoomClient (plain TypeScript) to React: joins the room over REST, opens the
+// client, mirrors its events into the room store, and hands the stream to the page.
+import { useEffect, useState } from "react";
+import { ApiError, errorText } from "../api/errors";
+import { unwrap } from "../api/http";
+import { session } from "../auth/session";
+import { RoomClient } from "../realtime/roomClient";
+import { addPendingChat } from "../store/roomReducer";
+import { useRoomStore } from "../store/roomStore";
+
+export function roomSocketUrl(code: string, loc: Location = window.location): string {
+  const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${loc.host}/api/rooms/${encodeURIComponent(code)}/ws`;
+}
+
+const JOIN_WORDS: Record<string, string> = {
+  room_full: "This room is full.",
+  room_ended: "This room has ended.",
+  kicked: "You were removed from this room.",
+  not_found: "There is no room with that code. Check the link or ask for a new one.",
+};
+
+export interface RoomHandle {
+  client: RoomClient | null;
+  stream: MediaStream | null;
+  speaking: boolean;
+}
+
+export function useRoom(code: string): RoomHandle {
+  const [client, setClient] = useState<RoomClient | null>(null);
+  const [stream, setStream] = useState<MediaStream | null>(null);
+  const [speaking, setSpeaking] = useState(false);
+
+  useEffect(() => {
+    const store = useRoomStore.getState();
+    store.reset();
+    let cancelled = false;
+    const rc = new RoomClient({
+      code,
+      wsUrl: roomSocketUrl(code),
+      getToken: (force) => (force ? session.refresh() : session.accessToken()),
+      sink: {
+        apply: (msg) => useRoomStore.getState().apply(msg),
+        addPending: (msg) => useRoomStore.getState().update((v) => addPendingChat(v, msg)),
+        socketStatus: (socket) => useRoomStore.getState().setLocal({ socket }),
+        peerStatus: (peer) => useRoomStore.getState().setLocal({ peer }),
+        stats: (stats) => useRoomStore.getState().setLocal({ stats }),
+        fatal: (fatal) => useRoomStore.getState().setLocal({ fatal }),
+        stream: setStream,
+        speaking: setSpeaking,
+      },
+    });
+    // Join (idempotent for members) before the socket, which admits participants only.
+    unwrap(session.api.POST("/api/rooms/{code}/join", { params: { path: { code } } }))
+      .then(() => {
+        if (cancelled) return;
+        rc.start();
+        setClient(rc);
+      })
+      .catch((err: unknown) => {
+        if (cancelled) return;
+        const words = err instanceof ApiError ? (JOIN_WORDS[err.code] ?? err.message) : errorText(err);
+        useRoomStore.getState().setLocal({ fatal: words, socket: "closed" });
+      });
+    return () => {
+      cancelled = true;
+      rc.stop();
+      setClient(null);
+      setStream(null);
+    };
+  }, [code]);
+
+  return { client, stream, speaking };
+}

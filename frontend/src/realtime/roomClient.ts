@@ -1,0 +1,272 @@
+// One open room: the room socket, the stream peer to the agent and the voice mesh, wired
+// together. Plain TypeScript; the room page reaches it through hooks (hooks/useRoom.ts).
+//
+// Contract: the stream peer is rebuilt (a new offer) after every fresh `room.state` (the hub
+// closes our agent peer when our socket goes), whenever the agent reconnects, and 1 s after the
+// peer fails; never while the room is not ready. Voice signalling from other users goes to the
+// mesh; the agent's answer goes to the current stream peer.
+import type { ChatMessage, Envelope, RoomStateData } from "./protocol";
+import { RoomSocket, type SocketStatus } from "./roomSocket";
+import { StreamPeer, type CursorShape, type StreamStats } from "./streamPeer";
+import { VoiceMesh, type IncomingSignal, type Signal } from "./voiceMesh";
+
+export interface RoomSink {
+  apply(msg: Envelope): void;
+  addPending(msg: ChatMessage): void;
+  socketStatus(status: SocketStatus): void;
+  peerStatus(status: "idle" | "connecting" | "connected" | "reconnecting" | "failed"): void;
+  stats(stats: StreamStats): void;
+  fatal(reason: string): void;
+  stream(stream: MediaStream | null): void;
+  speaking?(speaking: boolean): void;
+}
+
+export interface CursorListener {
+  position(x: number, y: number): void;
+  shape(shape: CursorShape): void;
+}
+
+export interface RoomClientOptions {
+  code: string;
+  wsUrl: string;
+  getToken: (force: boolean) => Promise<string | null>;
+  sink: RoomSink;
+}
+
+let clientIds = 0;
+
+export class RoomClient {
+  readonly socket: RoomSocket;
+  private peer: StreamPeer | null = null;
+  private peerRetry: ReturnType<typeof setTimeout> | null = null;
+  private statsTimer: ReturnType<typeof setInterval> | null = null;
+  private state: RoomStateData | null = null;
+  private ready = false;
+  private agentConnected = false;
+  private cursor: CursorListener | null = null;
+  private lastCursor: { x: number; y: number } | null = null;
+  private lastShape: CursorShape | null = null;
+  private stopped = false;
+  voice: VoiceMesh | null = null;
+
+  constructor(private readonly opts: RoomClientOptions) {
+    this.socket = new RoomSocket({
+      url: opts.wsUrl,
+      getToken: opts.getToken,
+      onMessage: (msg) => this.onMessage(msg),
+      onStatus: (s) => {
+        opts.sink.socketStatus(s);
+        if (s === "reconnecting") this.closePeer("reconnecting");
+      },
+      onFinal: (_code, reason) => {
+        this.closePeer("idle");
+        opts.sink.fatal(reason);
+      },
+    });
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.socket.start();
+    this.statsTimer = setInterval(() => void this.pollStats(), 1_000);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.socket.stop();
+    this.closePeer("idle");
+    this.voice?.leave();
+    this.voice = null;
+    if (this.statsTimer !== null) clearInterval(this.statsTimer);
+  }
+
+  send(type: string, data: object = {}): boolean {
+    return this.socket.send(type, data);
+  }
+
+  /** Sends a chat message and shows it at once as pending; the server's echo confirms it. */
+  sendChat(text: string, self: { id: string; username: string }): boolean {
+    const clientId = `c-${Date.now().toString(36)}-${++clientIds}`;
+    if (!this.send("chat.send", { text, client_id: clientId })) return false;
+    this.opts.sink.addPending({ id: clientId, user: self, text, created_at: new Date().toISOString(), client_id: clientId });
+    return true;
+  }
+
+  get streamPeer(): StreamPeer | null {
+    return this.peer;
+  }
+
+  setCursorListener(listener: CursorListener | null): void {
+    this.cursor = listener;
+    if (listener && this.lastShape) listener.shape(this.lastShape);
+    if (listener && this.lastCursor) listener.position(this.lastCursor.x, this.lastCursor.y);
+  }
+
+  // ------------------------------------------------------------------ voice
+
+  async joinVoice(deviceId?: string): Promise<void> {
+    const me = this.state?.you.user_id;
+    if (!me || this.voice) return;
+    const mesh = new VoiceMesh({
+      selfId: me,
+      iceServers: this.state?.ice_servers ?? [],
+      send: (sig: Signal) => {
+        const { type, ...data } = sig;
+        return this.send(type, data);
+      },
+      onSpeaking: (speaking) => {
+        this.opts.sink.speaking?.(speaking);
+        this.sendVoiceState(speaking);
+      },
+    });
+    this.voice = mesh;
+    try {
+      await mesh.join(deviceId);
+    } catch (err) {
+      this.voice = null;
+      throw err;
+    }
+    this.sendVoiceState(false);
+    for (const p of this.state?.participants ?? []) if (p.voice && p.online && p.user_id !== me) mesh.connect(p.user_id);
+  }
+
+  leaveVoice(): void {
+    this.voice?.leave();
+    this.voice = null;
+    this.send("voice.leave");
+  }
+
+  sendVoiceState(speaking?: boolean): void {
+    const v = this.voice;
+    if (!v) return;
+    this.send("voice.state", { muted: v.muted, deafened: v.deafened, speaking: speaking ?? false });
+  }
+
+  // ------------------------------------------------------------------ messages
+
+  private onMessage(msg: Envelope): void {
+    const d = msg.data as Record<string, unknown>;
+    if (msg.type === "room.state") {
+      this.state = msg.data as RoomStateData;
+      this.ready = this.state.room.status === "ready" || this.state.room.status === "idle";
+      this.agentConnected = this.state.agent_connected;
+      this.opts.sink.apply(msg);
+      // The hub closed our previous agent peer with the previous socket: offer again.
+      this.closePeer("idle");
+      this.maybeConnectPeer();
+      // Voice peers survive a socket reconnect (they are browser to browser), but anyone who
+      // joined voice while we were away must be dialled.
+      if (this.voice) {
+        this.sendVoiceState(false);
+        for (const p of this.state.participants) if (p.voice && p.online && p.user_id !== this.state.you.user_id) this.voice.connect(p.user_id);
+      }
+      return;
+    }
+    this.opts.sink.apply(msg);
+    this.track(msg);
+    switch (msg.type) {
+      case "room.status": {
+        const wasUp = this.ready && this.agentConnected;
+        if (typeof d.status === "string") this.ready = d.status === "ready" || d.status === "idle";
+        if (typeof d.agent_connected === "boolean") this.agentConnected = d.agent_connected;
+        const up = this.ready && this.agentConnected;
+        if (!up) this.closePeer(this.ready ? "reconnecting" : "idle");
+        else if (!wasUp) this.maybeConnectPeer();
+        break;
+      }
+      case "room.ended":
+        this.closePeer("idle");
+        this.voice?.leave();
+        this.voice = null;
+        break;
+      case "rtc.answer":
+        if (d.from === "agent") void this.peer?.accept(String(d.sdp)).catch(() => this.peerFailed());
+        else void this.voice?.handle({ ...(d as object), type: "rtc.answer" } as IncomingSignal);
+        break;
+      case "rtc.offer":
+      case "rtc.ice":
+        void this.voice?.handle({ ...(d as object), type: msg.type } as IncomingSignal);
+        break;
+      case "voice.left":
+      case "presence.left":
+      case "participant.removed":
+        this.voice?.drop(String(d.user_id));
+        break;
+      case "error":
+        if (d.code === "agent_error" || d.code === "agent_unavailable") this.peerFailed();
+        break;
+    }
+  }
+
+  /** Keep the snapshot the voice mesh consults (who is in voice) current. */
+  private track(msg: Envelope): void {
+    const s = this.state;
+    if (!s) return;
+    const d = msg.data as Record<string, unknown>;
+    if (msg.type === "voice.state") {
+      const p = s.participants.find((x) => x.user_id === d.user_id);
+      if (p) p.voice = { muted: Boolean(d.muted), deafened: Boolean(d.deafened), speaking: Boolean(d.speaking) };
+    } else if (msg.type === "voice.left" || msg.type === "presence.left") {
+      const p = s.participants.find((x) => x.user_id === d.user_id);
+      if (p) p.voice = null;
+    } else if (msg.type === "presence.joined" && !s.participants.some((x) => x.user_id === d.user_id)) {
+      s.participants.push({ user_id: String(d.user_id), username: String(d.username), role: "guest", online: true, voice: null });
+    }
+  }
+
+  // ------------------------------------------------------------------ stream peer
+
+  private maybeConnectPeer(): void {
+    if (this.stopped || this.peer || !this.ready || !this.agentConnected || !this.state) return;
+    const peer = new StreamPeer({
+      iceServers: this.state.ice_servers,
+      sendOffer: (sdp) => this.send("rtc.offer", { to: "agent", sdp }),
+      onStream: (stream) => this.opts.sink.stream(stream),
+      onState: (s) => {
+        if (this.peer !== peer) return;
+        if (s === "connected") this.opts.sink.peerStatus("connected");
+        else if (s === "failed") this.peerFailed();
+      },
+      onCursorPosition: (x, y) => {
+        this.lastCursor = { x, y };
+        this.cursor?.position(x, y);
+      },
+      onCursorShape: (shape) => {
+        this.lastShape = shape;
+        this.cursor?.shape(shape);
+      },
+    });
+    this.peer = peer;
+    this.opts.sink.peerStatus("connecting");
+    peer.start().catch(() => this.peerFailed());
+  }
+
+  private peerFailed(): void {
+    this.closePeer("reconnecting");
+    if (this.peerRetry !== null || this.stopped) return;
+    this.peerRetry = setTimeout(() => {
+      this.peerRetry = null;
+      this.maybeConnectPeer();
+    }, 1_000);
+  }
+
+  private closePeer(status: "idle" | "reconnecting"): void {
+    const peer = this.peer;
+    this.peer = null;
+    if (peer) {
+      peer.close();
+      this.opts.sink.stream(null);
+    }
+    this.opts.sink.peerStatus(status);
+  }
+
+  private async pollStats(): Promise<void> {
+    const peer = this.peer;
+    if (!peer || peer.pc.connectionState !== "connected") return;
+    try {
+      this.opts.sink.stats(await peer.stats());
+    } catch {
+      // a closing peer: the next poll sees the new one
+    }
+  }
+}

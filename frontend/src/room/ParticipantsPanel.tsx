@@ -1,0 +1,320 @@
+import { Crown, Gamepad2, Headphones, HeadphoneOff, Mic, MicOff, MoreHorizontal, PhoneOff, Phone, Radio, UserX } from "lucide-react";
+import { useEffect, useState } from "react";
+import { errorText } from "../api/errors";
+import { unwrap } from "../api/http";
+import { session } from "../auth/session";
+import { Badge } from "../components/ui/badge";
+import { Button } from "../components/ui/button";
+import { Confirm } from "../components/ui/confirm";
+import { cn } from "../lib/cn";
+import type { ParticipantInfo } from "../realtime/protocol";
+import type { RoomClient } from "../realtime/roomClient";
+import { useRoomStore } from "../store/roomStore";
+
+/** Voice is a full mesh: past this many talkers each browser uploads too many copies. */
+export const MESH_LIMIT = 6;
+
+interface Props {
+  client: RoomClient | null;
+  code: string;
+  speaking: boolean;
+}
+
+export function ParticipantsPanel({ client, code, speaking }: Props) {
+  const participants = useRoomStore((s) => s.participants);
+  const you = useRoomStore((s) => s.you);
+  const holderId = useRoomStore((s) => s.holderId);
+  const [error, setError] = useState<string | null>(null);
+  const [kick, setKick] = useState<ParticipantInfo | null>(null);
+  const isHost = you?.role === "host";
+  const sorted = [...participants].sort((a, b) => Number(b.online) - Number(a.online) || Number(b.role === "host") - Number(a.role === "host") || a.username.localeCompare(b.username));
+  const inVoice = participants.filter((p) => p.voice !== null && p.online).length;
+
+  const act = async (fn: () => Promise<unknown>) => {
+    setError(null);
+    try {
+      await fn();
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+
+  return (
+    <section className="flex max-h-[45%] min-h-0 shrink-0 flex-col border-b border-zinc-800" aria-labelledby="people-title">
+      <div className="flex items-center justify-between px-3 py-2">
+        <h2 id="people-title" className="text-sm font-semibold text-zinc-200">
+          People <span className="font-normal text-zinc-500">{participants.filter((p) => p.online).length} online</span>
+        </h2>
+      </div>
+      <VoiceControls client={client} speaking={speaking} inVoice={inVoice} />
+      {error ? (
+        <p role="alert" className="px-3 text-xs text-red-400">
+          {error}
+        </p>
+      ) : null}
+      <ul role="list" aria-label="Participants" className="min-h-0 flex-1 space-y-0.5 overflow-y-auto px-2 pb-2">
+        {sorted.map((p) => (
+          <ParticipantRow
+            key={p.user_id}
+            p={p}
+            isYou={p.user_id === you?.user_id}
+            holds={p.user_id === holderId}
+            hostView={isHost}
+            speakingSelf={speaking}
+            client={client}
+            onPass={() => client?.send("remote.pass", { user_id: p.user_id })}
+            onMakeHost={() => void act(() => unwrap(session.api.POST("/api/rooms/{code}/host", { params: { path: { code } }, body: { user_id: p.user_id } })))}
+            onKick={() => setKick(p)}
+          />
+        ))}
+      </ul>
+      <Confirm
+        open={kick !== null}
+        title={`Remove ${kick?.username ?? ""} from the room?`}
+        confirmLabel="Remove"
+        destructive
+        onCancel={() => setKick(null)}
+        onConfirm={() => {
+          const target = kick;
+          setKick(null);
+          if (target) void act(() => unwrap(session.api.DELETE("/api/rooms/{code}/participants/{user_id}", { params: { path: { code, user_id: target.user_id } } })));
+        }}
+      >
+        They leave at once and cannot join this room again.
+      </Confirm>
+    </section>
+  );
+}
+
+interface RowProps {
+  p: ParticipantInfo;
+  isYou: boolean;
+  holds: boolean;
+  hostView: boolean;
+  speakingSelf: boolean;
+  client: RoomClient | null;
+  onPass: () => void;
+  onMakeHost: () => void;
+  onKick: () => void;
+}
+
+function ParticipantRow({ p, isYou, holds, hostView, speakingSelf, client, onPass, onMakeHost, onKick }: RowProps) {
+  const [menu, setMenu] = useState(false);
+  const [volume, setVolume] = useState(1);
+  const you = useRoomStore((s) => s.you);
+  const holderId = useRoomStore((s) => s.holderId);
+  const speaking = isYou ? speakingSelf || (p.voice?.speaking ?? false) : (p.voice?.speaking ?? false);
+  const canPass = !isYou && (hostView || holderId === you?.user_id);
+  const voiceWords = p.voice ? (p.voice.deafened ? "deafened" : p.voice.muted ? "muted" : speaking ? "speaking" : "in voice") : null;
+  return (
+    <li className={cn("rounded-md px-2 py-1.5", speaking && "bg-emerald-500/10 ring-1 ring-emerald-500/50")} data-speaking={speaking ? "true" : "false"} aria-label={`${p.username}${isYou ? " (you)" : ""}`}>
+      <div className="flex items-center gap-2">
+        <span className={cn("size-2 shrink-0 rounded-full", p.online ? "bg-emerald-400" : "bg-zinc-600")} aria-hidden />
+        <span className={cn("truncate text-sm", p.online ? "text-zinc-100" : "text-zinc-500")}>
+          {p.username}
+          {isYou ? <span className="text-zinc-500"> (you)</span> : null}
+        </span>
+        <span className="sr-only">{p.online ? "online" : "offline"}</span>
+        {p.role === "host" ? (
+          <Badge tone="accent" title="Host">
+            <Crown aria-hidden /> host
+          </Badge>
+        ) : null}
+        {holds ? (
+          <Badge tone="good" title="Holds the remote">
+            <Gamepad2 aria-hidden /> remote
+          </Badge>
+        ) : null}
+        {voiceWords ? (
+          <span className={cn("ml-auto flex items-center gap-1 text-xs", speaking ? "text-emerald-300" : "text-zinc-400")}>
+            {p.voice?.deafened ? <HeadphoneOff className="size-3.5" aria-hidden /> : p.voice?.muted ? <MicOff className="size-3.5" aria-hidden /> : speaking ? <Radio className="size-3.5" aria-hidden /> : <Mic className="size-3.5" aria-hidden />}
+            {voiceWords}
+          </span>
+        ) : null}
+        {!isYou && (canPass || hostView) ? (
+          <Button variant="ghost" size="iconSm" className={voiceWords ? "" : "ml-auto"} aria-label={`Actions for ${p.username}`} aria-expanded={menu} onClick={() => setMenu(!menu)}>
+            <MoreHorizontal aria-hidden />
+          </Button>
+        ) : null}
+      </div>
+      {!isYou && p.voice && client?.voice ? (
+        <label className="mt-1 flex items-center gap-2 pl-4 text-xs text-zinc-400">
+          Volume
+          <input
+            type="range"
+            min={0}
+            max={1}
+            step={0.05}
+            value={volume}
+            aria-label={`Voice volume of ${p.username}`}
+            className="w-28 accent-violet-500"
+            onChange={(e) => {
+              setVolume(Number(e.target.value));
+              client.voice?.setVolume(p.user_id, Number(e.target.value));
+            }}
+          />
+        </label>
+      ) : null}
+      {menu ? (
+        <div className="mt-1.5 flex flex-wrap gap-1.5 pl-4">
+          {canPass && !holds ? (
+            <Button size="sm" variant="secondary" onClick={() => (setMenu(false), onPass())}>
+              <Gamepad2 aria-hidden /> Give the remote to {p.username}
+            </Button>
+          ) : null}
+          {hostView ? (
+            <>
+              <Button size="sm" variant="secondary" onClick={() => (setMenu(false), onMakeHost())}>
+                <Crown aria-hidden /> Make {p.username} the host
+              </Button>
+              <Button size="sm" variant="destructive" onClick={() => (setMenu(false), onKick())}>
+                <UserX aria-hidden /> Remove {p.username}
+              </Button>
+            </>
+          ) : null}
+        </div>
+      ) : null}
+    </li>
+  );
+}
+
+function VoiceControls({ client, speaking, inVoice }: { client: RoomClient | null; speaking: boolean; inVoice: number }) {
+  const [joinedVoice, setJoined] = useState(false);
+  const joined = joinedVoice && client?.voice != null;
+  const [busy, setBusy] = useState(false);
+  const [muted, setMuted] = useState(false);
+  const [deafened, setDeafened] = useState(false);
+  const [ptt, setPtt] = useState(false);
+  const [devices, setDevices] = useState<MediaDeviceInfo[]>([]);
+  const [device, setDevice] = useState("");
+  const [error, setError] = useState<string | null>(null);
+
+  // Push-to-talk: hold the space bar (outside text fields and the stream) to talk.
+  useEffect(() => {
+    if (!joined || !ptt || !client?.voice) return;
+    const isField = (t: EventTarget | null) => t instanceof HTMLElement && (t.closest("input, textarea, [contenteditable], [aria-label='Drive the browser']") !== null);
+    const down = (e: KeyboardEvent) => {
+      if (e.code === "Space" && !e.repeat && !isField(e.target)) {
+        e.preventDefault();
+        client.voice?.talk(true);
+      }
+    };
+    const up = (e: KeyboardEvent) => {
+      if (e.code === "Space") client.voice?.talk(false);
+    };
+    window.addEventListener("keydown", down);
+    window.addEventListener("keyup", up);
+    return () => {
+      window.removeEventListener("keydown", down);
+      window.removeEventListener("keyup", up);
+    };
+  }, [joined, ptt, client]);
+
+  const join = async () => {
+    if (!client) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await client.joinVoice(device || undefined);
+      setJoined(true);
+      setMuted(false);
+      setDeafened(false);
+      const all = await navigator.mediaDevices.enumerateDevices();
+      setDevices(all.filter((d) => d.kind === "audioinput"));
+    } catch (err) {
+      setError(err instanceof DOMException && err.name === "NotAllowedError" ? "Microphone access was refused. Allow it in the browser's site settings." : errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const leave = () => {
+    client?.leaveVoice();
+    setJoined(false);
+    setPtt(false);
+  };
+
+  const toggleMute = () => {
+    client?.voice?.setMuted(!muted);
+    setMuted(!muted);
+    client?.sendVoiceState(false);
+  };
+
+  const toggleDeafen = () => {
+    client?.voice?.setDeafened(!deafened);
+    setDeafened(!deafened);
+    client?.sendVoiceState(false);
+  };
+
+  return (
+    <div className="space-y-1.5 px-3 pb-2">
+      <div className="flex flex-wrap items-center gap-1.5">
+        {!joined ? (
+          <Button size="sm" variant="success" onClick={() => void join()} disabled={busy || !client}>
+            <Phone aria-hidden /> Join voice
+          </Button>
+        ) : (
+          <>
+            <Button size="sm" variant={muted ? "destructive" : "secondary"} onClick={toggleMute} aria-pressed={muted}>
+              {muted ? <MicOff aria-hidden /> : <Mic aria-hidden />}
+              {muted ? "Unmute" : "Mute"}
+            </Button>
+            <Button size="sm" variant={deafened ? "destructive" : "secondary"} onClick={toggleDeafen} aria-pressed={deafened}>
+              {deafened ? <HeadphoneOff aria-hidden /> : <Headphones aria-hidden />}
+              {deafened ? "Undeafen" : "Deafen"}
+            </Button>
+            <Button size="sm" variant="ghost" onClick={leave}>
+              <PhoneOff aria-hidden /> Leave voice
+            </Button>
+            {speaking ? <span className="text-xs text-emerald-300">● live</span> : null}
+          </>
+        )}
+      </div>
+      {joined ? (
+        <div className="flex flex-wrap items-center gap-3 text-xs text-zinc-400">
+          <label className="flex items-center gap-1.5">
+            <input
+              type="checkbox"
+              checked={ptt}
+              className="accent-violet-500"
+              onChange={(e) => {
+                setPtt(e.target.checked);
+                client?.voice?.setPushToTalk(e.target.checked);
+              }}
+            />
+            Push to talk (hold Space)
+          </label>
+          {devices.length > 1 ? (
+            <label className="flex items-center gap-1.5">
+              Microphone
+              <select
+                className="max-w-40 rounded border border-zinc-700 bg-zinc-900 px-1 py-0.5 text-zinc-200"
+                value={device}
+                onChange={(e) => {
+                  setDevice(e.target.value);
+                  void client?.voice?.setDevice(e.target.value).catch((err: unknown) => setError(errorText(err)));
+                }}
+              >
+                {devices.map((d, i) => (
+                  <option key={d.deviceId || i} value={d.deviceId}>
+                    {d.label || `Microphone ${i + 1}`}
+                  </option>
+                ))}
+              </select>
+            </label>
+          ) : null}
+        </div>
+      ) : null}
+      {inVoice > MESH_LIMIT ? (
+        <p className="text-xs text-amber-300" role="status">
+          {inVoice} people are in voice. Voice connects everyone to everyone, so past {MESH_LIMIT} talkers sound may break up on slow connections.
+        </p>
+      ) : null}
+      {error ? (
+        <p role="alert" className="text-xs text-red-400">
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
+}

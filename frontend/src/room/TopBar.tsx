@@ -1,0 +1,91 @@
+import { ArrowLeft, Check, Link2, Power } from "lucide-react";
+import { useState } from "react";
+import { Link, useNavigate } from "react-router-dom";
+import { errorText } from "../api/errors";
+import { unwrap } from "../api/http";
+import { session } from "../auth/session";
+import { Badge } from "../components/ui/badge";
+import { Button, buttonVariants } from "../components/ui/button";
+import { Confirm } from "../components/ui/confirm";
+import { useRoomStore } from "../store/roomStore";
+import { statusWords } from "./words";
+
+export function TopBar({ code }: { code: string }) {
+  const room = useRoomStore((s) => s.room);
+  const isHost = useRoomStore((s) => s.you?.role === "host");
+  const socket = useRoomStore((s) => s.socket);
+  const [copied, setCopied] = useState(false);
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const navigate = useNavigate();
+  const live = room?.status === "ready" || room?.status === "idle";
+  const tone = live ? "good" : room?.status === "failed" ? "bad" : room?.status === "ended" ? "neutral" : "warn";
+
+  const copy = async () => {
+    const link = room?.join_url ?? `${window.location.origin}/room/${code}`;
+    try {
+      await navigator.clipboard.writeText(link);
+    } catch {
+      window.prompt("Copy this invite link", link);
+    }
+    setCopied(true);
+    setTimeout(() => setCopied(false), 2000);
+  };
+
+  const end = async () => {
+    setConfirming(false);
+    try {
+      await unwrap(session.api.POST("/api/rooms/{code}/end", { params: { path: { code } } }));
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+
+  return (
+    <header className="flex h-12 shrink-0 items-center gap-3 border-b border-zinc-800 bg-zinc-950 px-3">
+      <Link to="/dashboard" className={buttonVariants({ variant: "ghost", size: "iconSm" })} aria-label="Back to dashboard">
+        <ArrowLeft aria-hidden />
+      </Link>
+      <h1 className="truncate font-semibold text-zinc-50">{room?.title ?? "Room"}</h1>
+      <Badge tone={tone}>{statusWords(room?.status, room?.stage)}</Badge>
+      <span className="hidden font-mono text-xs text-zinc-500 md:inline">{code}</span>
+      {socket === "reconnecting" ? <Badge tone="warn">Reconnecting…</Badge> : null}
+      {error ? (
+        <span role="alert" className="text-sm text-red-400">
+          {error}
+        </span>
+      ) : null}
+      <div className="ml-auto flex items-center gap-2">
+        <Button variant="secondary" size="sm" onClick={() => void copy()}>
+          {copied ? <Check aria-hidden /> : <Link2 aria-hidden />}
+          Copy invite link
+        </Button>
+        {copied ? (
+          <span role="status" className="text-xs text-emerald-300">
+            Copied
+          </span>
+        ) : null}
+        {isHost && room?.status !== "ended" ? (
+          <Button variant="destructive" size="sm" onClick={() => setConfirming(true)}>
+            <Power aria-hidden /> End room
+          </Button>
+        ) : null}
+        {!isHost ? (
+          <Button variant="ghost" size="sm" onClick={() => navigate("/dashboard")}>
+            Leave
+          </Button>
+        ) : null}
+      </div>
+      <Confirm
+        open={confirming}
+        title="End this room for everyone?"
+        confirmLabel="End the room"
+        destructive
+        onConfirm={() => void end()}
+        onCancel={() => setConfirming(false)}
+      >
+        The shared browser stops and everyone is told the room has ended. The chat history stays on your dashboard.
+      </Confirm>
+    </header>
+  );
+}
