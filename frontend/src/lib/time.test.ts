@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { durationWords, formatDateTime, formatMessageTime, relativeTime } from "./time";
+import { dayKey, durationWords, formatDateTime, formatDay, formatTime, relativeTime } from "./time";
 
 const NOW = Date.parse("2026-03-12T14:00:00Z");
 const ago = (s: number) => new Date(NOW - s * 1000).toISOString();
@@ -29,12 +29,18 @@ describe("formatDateTime", () => {
   });
 });
 
-describe("formatMessageTime", () => {
-  it("shows only the time for today", () => {
-    expect(formatMessageTime("2026-03-12T09:30:00Z", NOW, "en-GB", "UTC")).toBe("09:30");
+describe("formatTime and days", () => {
+  it("shows the time of day", () => {
+    expect(formatTime("2026-03-12T09:30:00Z", "en-GB", "UTC")).toBe("09:30");
   });
-  it("adds the date for other days", () => {
-    expect(formatMessageTime("2026-03-10T09:30:00Z", NOW, "en-GB", "UTC")).toBe("10 Mar 2026, 09:30");
+  it("groups by calendar day in the zone", () => {
+    expect(dayKey("2026-03-12T23:30:00Z", "UTC")).toBe("2026-03-12");
+    expect(dayKey("2026-03-12T23:30:00Z", "Europe/Berlin")).toBe("2026-03-13");
+  });
+  it("names today, yesterday and other days", () => {
+    expect(formatDay("2026-03-12T08:00:00Z", NOW, "en-GB", "UTC")).toBe("Today");
+    expect(formatDay("2026-03-11T08:00:00Z", NOW, "en-GB", "UTC")).toBe("Yesterday");
+    expect(formatDay("2026-03-10T08:00:00Z", NOW, "en-GB", "UTC")).toMatch(/^Tuesday,? 10 March 2026$/);
   });
 });
 

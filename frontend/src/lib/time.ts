@@ -38,14 +38,24 @@ export function formatDateTime(iso: string | Date, locale?: string, timeZone?: s
   }).format(d);
 }
 
-/** "14:05" for today, otherwise a short date with the time. */
-export function formatMessageTime(iso: string, now: number = Date.now(), locale?: string, timeZone?: string): string {
+/** "14:05": the time of day only. */
+export function formatTime(iso: string, locale?: string, timeZone?: string): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return "";
-  const day = (x: Date) => new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(x);
-  const time = new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit", timeZone }).format(d);
-  if (day(d) === day(new Date(now))) return time;
-  return formatDateTime(d, locale, timeZone);
+  return new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit", timeZone }).format(d);
+}
+
+/** A calendar day key ("2026-03-12") in the reader's (or the given) time zone, for grouping. */
+export function dayKey(iso: string | number | Date, timeZone?: string): string {
+  return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date(iso));
+}
+
+/** A day heading: "Today", "Yesterday", or "Tuesday, 10 March 2026". */
+export function formatDay(iso: string, now: number = Date.now(), locale?: string, timeZone?: string): string {
+  const key = dayKey(iso, timeZone);
+  if (key === dayKey(now, timeZone)) return "Today";
+  if (key === dayKey(now - 24 * 3600 * 1000, timeZone)) return "Yesterday";
+  return new Intl.DateTimeFormat(locale, { weekday: "long", day: "numeric", month: "long", year: "numeric", timeZone }).format(new Date(iso));
 }
 
 /** How long something lasted: "45 min", "2 h 5 min", "under a minute". */

@@ -11,7 +11,7 @@ export function DashboardPage() {
         <h1 className="text-2xl font-semibold tracking-tight text-zinc-50">{user ? `Hi, ${user.username}` : "Dashboard"}</h1>
         <p className="mt-1 text-sm text-zinc-400">Start a room, or jump into one you were invited to.</p>
       </div>
-      <div className="grid gap-6 lg:grid-cols-[minmax(0,1fr)_minmax(0,1.25fr)]">
+      <div className="grid items-start gap-6 lg:grid-cols-[minmax(0,1fr)_minmax(0,1.25fr)]">
         <div className="space-y-6">
           <CreateRoomCard />
           <JoinRoomCard />

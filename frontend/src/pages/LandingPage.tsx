@@ -49,7 +49,10 @@ export function LandingPage() {
             everyone sees the same frame, and you talk over it by text or voice.
           </p>
           <div className="mt-8 flex flex-wrap items-center gap-3">
-            {signedIn ? (
+            {status === "unknown" ? (
+              // Signing back in from a stored session: keep the space, do not flash the wrong buttons.
+              <div className="h-11" aria-hidden />
+            ) : signedIn ? (
               <>
                 <Link to="/dashboard" className={buttonVariants({ size: "lg" })}>
                   <LayoutDashboard aria-hidden /> Go to your dashboard

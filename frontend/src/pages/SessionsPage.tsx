@@ -6,6 +6,7 @@ import { errorText } from "../api/errors";
 import { unwrap, type SessionInfo } from "../api/http";
 import { session } from "../auth/session";
 import { localTokenStore } from "../auth/tokenStore";
+import { QueryError } from "../components/QueryError";
 import { Alert } from "../components/ui/alert";
 import { Badge } from "../components/ui/badge";
 import { Button } from "../components/ui/button";
@@ -67,12 +68,7 @@ export function SessionsPage() {
           ))}
         </div>
       ) : sessions.isError ? (
-        <Alert>
-          Could not load your sessions: {errorText(sessions.error)}{" "}
-          <Button variant="link" size="sm" className="h-auto p-0" onClick={() => void sessions.refetch()}>
-            Try again
-          </Button>
-        </Alert>
+        <QueryError what="your sessions" error={sessions.error} onRetry={() => void sessions.refetch()} />
       ) : list.length === 0 ? (
         <Card className="px-6 py-10 text-center text-sm text-zinc-400">No active sessions.</Card>
       ) : (
@@ -110,7 +106,7 @@ export function SessionsPage() {
                     </dl>
                   </div>
                   <Button
-                    variant={isCurrent ? "outline" : "secondary"}
+                    variant="outline"
                     size="sm"
                     aria-describedby={nameId}
                     disabled={revoke.isPending}

@@ -3,7 +3,8 @@ import { Loader2 } from "lucide-react";
 import { errorText } from "../../api/errors";
 import { unwrap } from "../../api/http";
 import { session } from "../../auth/session";
-import { formatDateTime, formatMessageTime } from "../../lib/time";
+import { dayKey, formatDateTime, formatDay, formatTime } from "../../lib/time";
+import { QueryError } from "../QueryError";
 import { Alert } from "../ui/alert";
 import { Button } from "../ui/button";
 
@@ -30,12 +31,7 @@ export function ChatHistory({ code, id }: { code: string; id: string }) {
   if (pages === undefined) {
     return (
       <div id={id} className="px-4 py-3">
-        <Alert>
-          Could not load the chat: {errorText(history.error)}{" "}
-          <Button variant="link" size="sm" className="h-auto p-0" onClick={() => void history.refetch()}>
-            Try again
-          </Button>
-        </Alert>
+        <QueryError what="the chat" error={history.error} onRetry={() => void history.refetch()} />
       </div>
     );
   }
@@ -60,16 +56,30 @@ export function ChatHistory({ code, id }: { code: string; id: string }) {
       ) : null}
       {history.isFetchNextPageError ? <Alert className="mb-2">Could not load older messages: {errorText(history.error)}</Alert> : null}
       <ol className="max-h-80 space-y-1.5 overflow-y-auto pr-1" aria-label="Chat history">
-        {messages.map((m) => (
-          <li key={m.id} className="grid grid-cols-[auto_1fr] gap-x-3 text-sm">
-            <time dateTime={m.created_at} title={formatDateTime(m.created_at)} className="pt-px text-xs whitespace-nowrap text-zinc-500 tabular-nums">
-              {formatMessageTime(m.created_at)}
-            </time>
-            <p className="min-w-0 break-words whitespace-pre-wrap text-zinc-300">
-              <span className="font-semibold text-violet-300">{m.user.username}</span> {m.text}
-            </p>
-          </li>
-        ))}
+        {messages.map((m, i) => {
+          const day = dayKey(m.created_at);
+          const prev = messages[i - 1];
+          const newDay = prev === undefined || dayKey(prev.created_at) !== day;
+          return (
+            <li key={m.id} className="text-sm">
+              {newDay ? (
+                <div className="my-2 flex items-center gap-3 text-xs font-medium text-zinc-500 first:mt-0" role="presentation">
+                  <span className="h-px flex-1 bg-zinc-800" />
+                  {formatDay(m.created_at)}
+                  <span className="h-px flex-1 bg-zinc-800" />
+                </div>
+              ) : null}
+              <div className="grid grid-cols-[3.25rem_1fr] gap-x-3">
+                <time dateTime={m.created_at} title={formatDateTime(m.created_at)} className="pt-0.5 text-xs whitespace-nowrap text-zinc-500 tabular-nums">
+                  {formatTime(m.created_at)}
+                </time>
+                <p className="min-w-0 break-words whitespace-pre-wrap text-zinc-300">
+                  <span className="font-semibold text-violet-300">{m.user.username}</span> {m.text}
+                </p>
+              </div>
+            </li>
+          );
+        })}
       </ol>
     </div>
   );

@@ -32,7 +32,7 @@ function createErrors(err: unknown): Errors {
     return { fields: {}, form: `The server is running as many rooms as it can. Try again when one ends. (${sentence(err.message)})` };
   }
   if (err instanceof ApiError && err.code === "url_not_allowed") {
-    return { fields: { start_url: `This start page is not allowed: ${sentence(err.message)}` }, form: null };
+    return { fields: { start_url: `This start page is not allowed: ${sentence(err.message).replace(/^./, (c) => c.toLowerCase())}` }, form: null };
   }
   return splitError(err, FIELDS, CODES);
 }
@@ -104,7 +104,7 @@ export function CreateRoomCard() {
                 clear("max_participants");
               }}
               error={errors.fields.max_participants}
-              hint={`Optional, up to ${MAX_PEOPLE} people.`}
+              hint={`Optional, up to ${MAX_PEOPLE}.`}
             />
             <Field
               label="Start page"
@@ -121,15 +121,15 @@ export function CreateRoomCard() {
               hint="Optional. The page the shared browser opens first."
             />
           </div>
-          <Button type="submit" disabled={create.isPending} className="w-full sm:w-auto">
-            {create.isPending ? <Loader2 className="animate-spin" aria-hidden /> : <Plus aria-hidden />}
-            Create room
-          </Button>
-          {create.isPending ? (
-            <span role="status" className="ml-3 text-sm text-zinc-400">
-              Creating your room…
+          <div className="flex flex-wrap items-center gap-3">
+            <Button type="submit" disabled={create.isPending} className="w-full sm:w-auto">
+              {create.isPending ? <Loader2 className="animate-spin" aria-hidden /> : <Plus aria-hidden />}
+              Create room
+            </Button>
+            <span role="status" className="text-sm text-zinc-400">
+              {create.isPending ? "Creating your room…" : ""}
             </span>
-          ) : null}
+          </div>
         </form>
       </CardContent>
     </Card>

@@ -2,14 +2,13 @@ import { useQuery } from "@tanstack/react-query";
 import { ChevronDown, Crown, ExternalLink, History, Loader2, Tv } from "lucide-react";
 import { useState } from "react";
 import { Link } from "react-router-dom";
-import { errorText } from "../../api/errors";
 import { unwrap, type Room } from "../../api/http";
 import { session } from "../../auth/session";
 import { useAuth } from "../../hooks/useAuth";
 import { cn } from "../../lib/cn";
 import { reasonWords, splitRooms, statusWords } from "../../lib/roomStatus";
 import { durationWords, formatDateTime, relativeTime } from "../../lib/time";
-import { Alert } from "../ui/alert";
+import { QueryError } from "../QueryError";
 import { Badge } from "../ui/badge";
 import { Button, buttonVariants } from "../ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "../ui/card";
@@ -39,12 +38,7 @@ export function MyRooms() {
         {rooms.isPending ? (
           <RoomsSkeleton />
         ) : rooms.isError ? (
-          <Alert>
-            Could not load your rooms: {errorText(rooms.error)}{" "}
-            <Button variant="link" size="sm" className="h-auto p-0" onClick={() => void rooms.refetch()}>
-              Try again
-            </Button>
-          </Alert>
+          <QueryError what="your rooms" error={rooms.error} onRetry={() => void rooms.refetch()} />
         ) : rooms.data.data.length === 0 ? (
           <EmptyRooms />
         ) : (
