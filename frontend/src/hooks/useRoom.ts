@@ -48,6 +48,7 @@ export function useRoom(code: string): RoomHandle {
         fatal: (fatal) => useRoomStore.getState().setLocal({ fatal }),
         stream: setStream,
         speaking: setSpeaking,
+        voicePeers: (voicePeers) => useRoomStore.getState().setLocal({ voicePeers }),
       },
     });
     // Join (idempotent for members) before the socket, which admits participants only.

@@ -19,6 +19,7 @@ export interface RoomSink {
   fatal(reason: string): void;
   stream(stream: MediaStream | null): void;
   speaking?(speaking: boolean): void;
+  voicePeers?(peers: Record<string, RTCPeerConnectionState>): void;
 }
 
 export interface CursorListener {
@@ -114,6 +115,7 @@ export class RoomClient {
         const { type, ...data } = sig;
         return this.send(type, data);
       },
+      onPeers: (peers) => this.opts.sink.voicePeers?.(Object.fromEntries(peers.map((p) => [p.userId, p.state]))),
       onSpeaking: (speaking) => {
         this.opts.sink.speaking?.(speaking);
         this.sendVoiceState(speaking);
@@ -133,6 +135,7 @@ export class RoomClient {
   leaveVoice(): void {
     this.voice?.leave();
     this.voice = null;
+    this.opts.sink.voicePeers?.({});
     this.send("voice.leave");
   }
 

@@ -103,11 +103,12 @@ function ParticipantRow({ p, isYou, holds, hostView, speakingSelf, client, onPas
   const [volume, setVolume] = useState(1);
   const you = useRoomStore((s) => s.you);
   const holderId = useRoomStore((s) => s.holderId);
+  const link = useRoomStore((s) => s.voicePeers[p.user_id]);
   const speaking = isYou ? speakingSelf || (p.voice?.speaking ?? false) : (p.voice?.speaking ?? false);
   const canPass = !isYou && (hostView || holderId === you?.user_id);
   const voiceWords = p.voice ? (p.voice.deafened ? "deafened" : p.voice.muted ? "muted" : speaking ? "speaking" : "in voice") : null;
   return (
-    <li className={cn("rounded-md px-2 py-1.5", speaking && "bg-emerald-500/10 ring-1 ring-emerald-500/50")} data-speaking={speaking ? "true" : "false"} aria-label={`${p.username}${isYou ? " (you)" : ""}`}>
+    <li className={cn("rounded-md px-2 py-1.5", speaking && "bg-emerald-500/10 ring-1 ring-emerald-500/50")} data-speaking={speaking ? "true" : "false"} data-voice-link={link ?? "none"} aria-label={`${p.username}${isYou ? " (you)" : ""}`}>
       <div className="flex items-center gap-2">
         <span className={cn("size-2 shrink-0 rounded-full", p.online ? "bg-emerald-400" : "bg-zinc-600")} aria-hidden />
         <span className={cn("truncate text-sm", p.online ? "text-zinc-100" : "text-zinc-500")}>
@@ -129,6 +130,7 @@ function ParticipantRow({ p, isYou, holds, hostView, speakingSelf, client, onPas
           <span className={cn("ml-auto flex items-center gap-1 text-xs", speaking ? "text-emerald-300" : "text-zinc-400")}>
             {p.voice?.deafened ? <HeadphoneOff className="size-3.5" aria-hidden /> : p.voice?.muted ? <MicOff className="size-3.5" aria-hidden /> : speaking ? <Radio className="size-3.5" aria-hidden /> : <Mic className="size-3.5" aria-hidden />}
             {voiceWords}
+            {link && link !== "connected" ? <span className="text-amber-300"> · {link === "failed" ? "no link" : "connecting…"}</span> : null}
           </span>
         ) : null}
         {!isYou && (canPass || hostView) ? (

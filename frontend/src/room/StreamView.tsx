@@ -177,7 +177,7 @@ function StatsLine() {
       <Gauge className={`size-4 ${tone}`} aria-hidden />
       <span>{rtt !== null ? `${Math.round(rtt)} ms` : "– ms"}</span>
       <span>{stats.fps !== null ? `${Math.round(stats.fps)} fps` : "– fps"}</span>
-      <span>{stats.bitrateKbps !== null ? `${(stats.bitrateKbps / 1000).toFixed(1)} Mb/s` : "–"}</span>
+      <span>{stats.bitrateKbps === null ? "–" : stats.bitrateKbps >= 1000 ? `${(stats.bitrateKbps / 1000).toFixed(1)} Mb/s` : `${Math.round(stats.bitrateKbps)} kb/s`}</span>
       <span>{`${loss.toFixed(1)} % loss`}</span>
       {stats.width ? <span className="hidden xl:inline">{`${stats.width}×${stats.height} ${stats.codec ?? ""}`}</span> : null}
     </span>

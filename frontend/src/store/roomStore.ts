@@ -14,6 +14,8 @@ export interface RoomLocal {
   stats: StreamStats | null;
   /** Why the room page cannot go on (kicked, ended, no such room, signed out). */
   fatal: string | null;
+  /** Your voice connections, by user id. */
+  voicePeers: Record<string, RTCPeerConnectionState>;
 }
 
 export interface RoomStore extends RoomView, RoomLocal {
@@ -23,7 +25,7 @@ export interface RoomStore extends RoomView, RoomLocal {
   reset: () => void;
 }
 
-const initialLocal: RoomLocal = { socket: "connecting", peer: "idle", stats: null, fatal: null };
+const initialLocal: RoomLocal = { socket: "connecting", peer: "idle", stats: null, fatal: null, voicePeers: {} };
 
 export const useRoomStore = create<RoomStore>((set) => ({
   ...emptyRoom,

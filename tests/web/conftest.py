@@ -1,0 +1,116 @@
+"""The web app end to end: a real control plane (`watchparty serve`, embedded mode, local rooms)
+serving the built app, test pages for the room browsers to show, and headless Chromium driven by
+Playwright (`/usr/bin/chromium`, fake camera and microphone)."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+from playwright.async_api import Browser, async_playwright
+
+from controlplane.runtime.local import DEPLOYMENT_ENV
+from tests.support.backends import base_env
+from tests.support.servers import Server, run_server
+from tests.support.smtp import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+DIST = REPO / "frontend" / "dist"
+PAGES = Path(__file__).resolve().parent / "pages"
+SCREENSHOTS = Path(os.environ.get("WP_SCREENSHOTS", REPO / "var" / "screenshots"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
+
+
+@dataclass
+class Web:
+    server: Server
+    pages_url: str
+    deployment: str
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def page(self, name: str) -> str:
+        return f"{self.pages_url}/{name}"
+
+
+@pytest.fixture(scope="session")
+def pages_url() -> Iterator[str]:
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(PAGES))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+
+
+def kill_rooms(deployment: str) -> None:
+    """Room agents and Chromiums outlive their server by design: stop this deployment's."""
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(DEPLOYMENT_ENV) == deployment:
+                proc.kill()
+        except (psutil.Error, OSError):
+            continue
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory: pytest.TempPathFactory, pages_url: str) -> Iterator[Web]:
+    if not (DIST / "index.html").is_file():
+        pytest.fail("frontend/dist is not built: run `make test` (or `npm run build` in frontend/)")
+    tmp = tmp_path_factory.mktemp("web")
+    port = free_port()
+    deployment = f"web-e2e-{uuid.uuid4().hex[:8]}"
+    env = base_env(
+        DATA_DIR=tmp / "data",
+        ROOM_RUNTIME="local",
+        PUBLIC_URL=f"http://127.0.0.1:{port}",
+        DEPLOYMENT_ID=deployment,
+        ROOM_PRESENCE_GRACE_SECONDS="0.5",
+        ROOM_CREATES_PER_HOUR="50",
+        WEB_DIR=DIST,
+    )
+    try:
+        with run_server(env, log_dir=tmp, migrate=True, port=port) as server:
+            yield Web(server=server, pages_url=pages_url, deployment=deployment)
+    finally:
+        kill_rooms(deployment)
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
