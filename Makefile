@@ -7,7 +7,13 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format system-deps services image deps
+.PHONY: run test lint format system-deps services image deps web web-test
+
+# The web app (frontend/): installed when its lock file changes, built when a source is newer
+# than the build. Vite needs Node.js >= 20.19.
+WEB_SOURCES := $(shell find frontend/src frontend/public frontend/scripts -type f 2>/dev/null) \
+	frontend/index.html frontend/package.json frontend/vite.config.ts frontend/tsconfig.app.json
+NODE_OK := node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,11 +23,26 @@ $(STAMP): pyproject.toml
 
 deps: $(STAMP)
 
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	@$(NODE_OK) || { echo "The web app needs Node.js >= 20.19 (found: $$(node --version 2>&1))"; exit 1; }
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+
+frontend/dist/index.html: frontend/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd frontend && npm run build
+	@touch $@
+
+## web: build the web app if frontend/dist is missing or older than its sources
+web: frontend/dist/index.html
+
+## web-test: the web app's unit tests (Vitest)
+web-test: frontend/node_modules/.package-lock.json
+	cd frontend && npx vitest run
+
 system-deps:
 	bash scripts/install-system-deps.sh
 
 ## run: install what is missing, upgrade the schema, serve on http://localhost:8000 (SQLite, in-process, local rooms)
-run: system-deps deps
+run: system-deps deps web
 	$(BIN)/watchparty migrate
 	$(BIN)/watchparty serve --host $(HOST) --port $(PORT) --no-migrate
 
@@ -31,17 +52,19 @@ services:
 image:
 	bash browser-image/build.sh
 
-lint: deps
+lint: deps frontend/node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	cd frontend && PYTHON=$(abspath $(BIN)/python) npm run --silent check:api
+	cd frontend && npx tsc -b && npx eslint . --max-warnings 0
 
 format: deps
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## test: install everything, start PostgreSQL, Redis and Docker, build the browser image, run the whole suite
+## test: install everything, start PostgreSQL, Redis and Docker, build the browser image and the web app, run the whole suite
 test: system-deps deps services
 	bash scripts/test-setup.sh
-	$(MAKE) lint
+	$(MAKE) lint web web-test
 	$(BIN)/pytest -q -p no:cacheprovider
