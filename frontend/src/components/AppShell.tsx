@@ -1,5 +1,5 @@
 import { LayoutDashboard, LogOut, MonitorPlay, ShieldCheck } from "lucide-react";
-import { Link, NavLink, Outlet, useNavigate } from "react-router-dom";
+import { Link, NavLink, Outlet, useLocation, useNavigate } from "react-router-dom";
 import { session } from "../auth/session";
 import { useAuth } from "../hooks/useAuth";
 import { cn } from "../lib/cn";
@@ -12,6 +12,8 @@ const navLink = ({ isActive }: { isActive: boolean }) =>
 export function AppShell() {
   const { status, user } = useAuth();
   const navigate = useNavigate();
+  // These pages carry their own "Log in" / "Sign up" links: one of each per page, not two.
+  const ownAuthLinks = ["/", "/login", "/register", "/forgot-password", "/reset-password"].includes(useLocation().pathname);
   return (
     <div className="flex min-h-full flex-col">
       <header className="border-b border-zinc-800/80 bg-zinc-950/80 backdrop-blur">
@@ -40,7 +42,7 @@ export function AppShell() {
                   <LogOut aria-hidden /> Log out
                 </Button>
               </>
-            ) : status === "signed-out" ? (
+            ) : status === "signed-out" && !ownAuthLinks ? (
               <>
                 <Link to="/login" className={buttonVariants({ variant: "ghost", size: "sm" })}>
                   Log in
