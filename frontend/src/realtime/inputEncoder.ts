@@ -80,7 +80,11 @@ export function modifierBits(e: Pick<KeyInfo, "shiftKey" | "ctrlKey" | "altKey" 
 const utf8 = new TextEncoder();
 
 export function encodeKey(down: boolean, e: KeyInfo): Uint8Array {
-  const key = utf8.encode(e.key).slice(0, 255);
+  const full = utf8.encode(e.key);
+  // key_len is one byte: cut at 255 bytes, but never inside a character (UTF-8 continuation bytes are 10xxxxxx).
+  let keyLen = Math.min(255, full.length);
+  while (keyLen < full.length && keyLen > 0 && ((full[keyLen] ?? 0) & 0xc0) === 0x80) keyLen -= 1;
+  const key = full.slice(0, keyLen);
   const code = utf8.encode(e.code.replace(/[^\x20-\x7e]/g, ""));
   const buf = new Uint8Array(3 + key.length + code.length);
   buf[0] = down ? Op.keyDown : Op.keyUp;

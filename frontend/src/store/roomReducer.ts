@@ -111,7 +111,9 @@ export function reduce(view: RoomView, msg: Envelope, now: number = Date.now()):
     case "room.state": {
       const s = msg.data as RoomStateData;
       // Keep notices and pending messages across a reconnect; the chat itself comes afresh.
-      const keep = view.timeline.filter((i) => i.kind === "notice" || i.pending);
+      // A pending message whose echo was missed while away is in the snapshot already (same client_id).
+      const echoed = new Set(s.chat.flatMap((m) => (m.client_id ? [m.client_id] : [])));
+      const keep = view.timeline.filter((i) => i.kind === "notice" || (i.pending && !(i.msg.client_id && echoed.has(i.msg.client_id))));
       const chat = s.chat.map((m): TimelineItem => ({ kind: "chat", msg: m }));
       const merged = [...chat, ...keep].sort((a, b) => at(a).localeCompare(at(b)));
       return {
@@ -189,7 +191,7 @@ export function reduce(view: RoomView, msg: Envelope, now: number = Date.now()):
     }
     case "chat.cleared":
       return notice(
-        { ...view, timeline: view.timeline.filter((i) => i.kind === "notice") },
+        { ...view, timeline: view.timeline.filter((i) => i.kind === "notice"), olderHistory: false },
         "cleared",
         `${nameOf(view, d.by as string)} cleared the chat history`,
         msg.ts,
