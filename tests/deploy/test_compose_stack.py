@@ -8,6 +8,7 @@ project, rooms network, bridge, subnet, ports and deployment id differ from ever
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -106,7 +107,7 @@ async def test_compose_stack_serves_a_room_through_its_turn(
                         break
                 except httpx.TransportError:
                     pass
-                time.sleep(1)
+                await asyncio.sleep(1)
             assert (await http.get("/readyz")).json()["checks"] == {
                 "database": "ok",
                 "redis": "ok",
