@@ -1,4 +1,4 @@
-"""coturn's hardened policy (controlplane/turn_config.py): the files Compose and the chart use are
+"""coturn's hardened policy (controlplane/deploy_policy.py): the files Compose and the chart use are
 the generated ones, they deny every range room browsers may not reach, and a real coturn started
 with them refuses relays to private addresses while relaying to a public-range peer."""
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from controlplane import turn_config
+from controlplane import deploy_policy as turn_config
 from controlplane.runtime.k8s_manifests import BLOCKED_IPV4, BLOCKED_IPV6
 from tests.support.netns import netns_host
 from tests.support.smtp import free_port
@@ -31,9 +31,9 @@ def conf_lines() -> list[str]:
 
 
 def test_generated_files_are_current():
-    for target in turn_config.TARGETS:
-        assert target.read_text() == turn_config.render(), (
-            f"{target} is stale: python -m controlplane.turn_config --write"
+    for target, make in turn_config.GENERATED.items():
+        assert target.read_text() == make(), (
+            f"{target} is stale: python -m controlplane.deploy_policy --write"
         )
 
 
