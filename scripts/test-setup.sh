@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What the suite needs beyond Python packages and services: npm packages for browser-driven tests
+# What the suite needs beyond Python packages and services: npm packages for browser-driven tests,
 # the room browser image and the control-plane image. Each step is a no-op when already current.
 set -euo pipefail
 cd "$(dirname "$0")/.."
