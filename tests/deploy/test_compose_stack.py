@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
 PROJECT = "wp-test-compose"
 DEPLOYMENT = "wp-test-compose"
 SECRET = "0123456789abcdef0123456789abcdef"
+BRIDGE = "wp-tcmp0"
 
 
 def host_address() -> str:
@@ -48,6 +49,14 @@ def room_containers(client: DockerClient) -> list[object]:
     )
 
 
+def remove_firewall() -> None:
+    """The room-firewall service's chains outlive the stack (as on a real host): remove them."""
+    from controlplane.runtime.docker_firewall import Firewall
+    from controlplane.settings import Settings
+
+    Firewall(Settings(_env_file=None, DOCKER_BRIDGE_NAME=BRIDGE)).remove()  # type: ignore[call-arg]
+
+
 @pytest.fixture
 def need_root() -> None:
     if os.geteuid() != 0:
@@ -61,6 +70,7 @@ async def test_compose_stack_serves_a_room_through_its_turn(
     browser_image: str,
     controlplane_image: str,
     standin_images: None,
+    request: pytest.FixtureRequest,
 ):
     from tests.support.rooms import create_room, room_socket
     from tests.support.users import signed_in
@@ -89,7 +99,7 @@ async def test_compose_stack_serves_a_room_through_its_turn(
             "ROOM_IMAGE": browser_image,
             "DEPLOYMENT_ID": DEPLOYMENT,
             "DOCKER_NETWORK": "wp-test-compose-rooms",
-            "DOCKER_BRIDGE_NAME": "wp-tcmp0",
+            "DOCKER_BRIDGE_NAME": BRIDGE,
             "DOCKER_SUBNET": "10.214.0.0/22",
             "ROOMS_GATEWAY": "10.214.0.1",
             "ROOMS_IP_RANGE": "10.214.2.0/23",
@@ -99,6 +109,7 @@ async def test_compose_stack_serves_a_room_through_its_turn(
     assert CONTROLPLANE_IMAGE == controlplane_image
     base = f"http://127.0.0.1:{http_port}"
     started = time.monotonic()
+    request.addfinalizer(remove_firewall)
     with compose_stack(PROJECT, env_file) as stack:
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
             for _ in range(120):
