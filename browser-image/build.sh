@@ -21,6 +21,8 @@
 #                      Unset: the host's /etc/ssl/certs/ca-certificates.crt when present.
 #                      Set to "" or "none": no extra CA. It never ends up in the final image.
 #   WP_FORCE_BUILD=1   build even if the image is current
+#   WP_BASE_ONLY=1     only make sure dockerd and the base image exist (other images' build
+#                      scripts, e.g. controlplane-image/build.sh, use this)
 #   WP_NO_CACHE=1      docker build --no-cache
 #   PIP_EXTRA_ARGS     extra pip arguments for the venv stage (e.g. --index-url ...)
 set -euo pipefail
@@ -193,6 +195,9 @@ context_hash() {
 main() {
   ensure_dockerd
   ensure_base
+  if [ "${WP_BASE_ONLY:-0}" = 1 ]; then
+    return 0
+  fi
 
   local ca=""
   if [ "${EXTRA_CA_CERTS+set}" = set ]; then

@@ -86,6 +86,44 @@ def beat() -> None:
 
 
 @app.command()
+def firewall(
+    watch: Annotated[
+        float, typer.Option(help="Keep running: re-apply when missing, checking every N seconds")
+    ] = 0,
+    check: Annotated[
+        bool, typer.Option(help="Only report: exit 1 when the rules are missing")
+    ] = False,
+) -> None:
+    """Apply the Docker rooms' egress firewall (iptables; root in the host's network namespace).
+
+    For a control plane that cannot apply the rules itself (it runs in a container without the
+    host's network, with DOCKER_EGRESS_FIREWALL=false): the Compose stack runs this in a small
+    privileged service with the same settings, so the rules are the ones the runtime would apply.
+    """
+    import time
+
+    from controlplane.runtime.docker_firewall import Firewall, FirewallError
+
+    fw = Firewall(Settings())
+    if check:  # a health check: exit 0 only when the rules are in place
+        raise typer.Exit(0 if fw.installed() else 1)
+    try:
+        fw.apply()
+    except FirewallError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"room egress firewall applied ({', '.join(fw.chains)})")
+    while watch > 0:
+        time.sleep(watch)
+        try:
+            if not fw.installed():
+                fw.apply()
+                typer.echo("room egress firewall was missing: re-applied")
+        except FirewallError as exc:  # keep watching: the next round may succeed
+            typer.echo(f"error: {exc}", err=True)
+
+
+@app.command()
 def createsuperuser(
     email: Annotated[str, typer.Option(prompt=True)],
     username: Annotated[str, typer.Option(prompt=True)],

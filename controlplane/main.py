@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from controlplane.api.errors import install_error_handlers
 from controlplane.api.main import api_router
 from controlplane.api.routes import agent_ws, health
+from controlplane.api.routes.docs import install_docs
 from controlplane.context import build_context
 from controlplane.observability import Metrics, RequestContextMiddleware, configure_logging
 from controlplane.runtime.base import RoomRuntime
@@ -52,7 +53,7 @@ def create_app(settings: Settings | None = None, *, runtime: RoomRuntime | None 
         title="Watch Party",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # install_docs: the Swagger UI from packaged assets
         redoc_url=None,
         openapi_url="/api/openapi.json",
         generate_unique_id_function=_operation_id,
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, *, runtime: RoomRuntime | None 
     app.include_router(health.router)
     app.include_router(api_router)
     app.include_router(agent_ws.router)
+    install_docs(app)
     mount_web_app(app, settings.web_dir)  # answers what no route above matched
     return app
 

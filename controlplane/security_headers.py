@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# The API docs page loads its assets from a CDN; everything else is same-origin.
+# The API docs page (controlplane/api/routes/docs.py) serves Swagger UI from packaged assets
+# and starts it from a same-origin script: nothing but 'self' (its CSS inlines icons as data:).
 _CSP_DOCS = (
-    "default-src 'self'; img-src 'self' data: https://fastapi.tiangolo.com; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; frame-ancestors 'none'"
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+_DOCS_PREFIX = "/api/docs"
 _CSP_APP = (
     "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
     "style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self' ws: wss:; "
@@ -32,7 +33,9 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = _CSP_DOCS if scope["path"] == "/api/docs" else _CSP_APP
+        path = scope["path"]
+        docs = path == _DOCS_PREFIX or path.startswith(_DOCS_PREFIX + "/")
+        csp = _CSP_DOCS if docs else _CSP_APP
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -6,7 +6,7 @@ PKGS=(
   xvfb chromium pulseaudio xdotool x11-utils   
   fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji
   coturn                                       
-  docker.io debootstrap iptables               
+  docker.io docker-compose debootstrap iptables               
   procps psmisc curl ca-certificates
 )
 missing=()

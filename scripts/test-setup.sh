@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# What the suite needs beyond Python packages and services: npm packages for browser-driven tests
-# and the room browser image. Each step is a no-op when already current.
+# What the suite needs beyond Python packages and services: npm packages for browser-driven tests,
+# the room browser image and the control-plane image. Each step is a no-op when already current.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for dir in tests/agent/interop frontend; do
@@ -11,4 +11,7 @@ for dir in tests/agent/interop frontend; do
 done
 if [ -f browser-image/build.sh ]; then
   bash browser-image/build.sh
+fi
+if [ -f controlplane-image/build.sh ]; then
+  bash controlplane-image/build.sh
 fi

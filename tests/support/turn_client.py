@@ -1,0 +1,108 @@
+"""A minimal TURN (RFC 8656) client over UDP for policy tests: allocate with TURN REST
+credentials, ask for a permission to a peer, send to it and read what comes back. Built on
+aioice's STUN message codec; blocking sockets, one request at a time."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import socket
+import time
+
+from aioice import stun
+from aioice.turn import make_integrity_key
+
+
+def rest_credentials(secret: str, user: str, ttl: int = 600) -> tuple[str, str]:
+    """What the control plane hands out: `<expiry>:<user>`, base64(HMAC-SHA1(secret, name))."""
+    username = f"{int(time.time()) + ttl}:{user}"
+    digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
+    return username, base64.b64encode(digest).decode()
+
+
+class TurnError(AssertionError):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"TURN error {code} {reason}")
+        self.code = code
+
+
+class TurnClient:
+    def __init__(self, server: tuple[str, int], username: str, password: str) -> None:
+        self.server = server
+        self.username = username
+        self.password = password
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.settimeout(3)
+        self.realm = ""
+        self.nonce = b""
+        self.key = b""
+        self.relayed: tuple[str, int] | None = None
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _exchange(self, request: stun.Message) -> stun.Message:
+        self.sock.sendto(bytes(request), self.server)
+        while True:
+            data, _ = self.sock.recvfrom(65536)
+            response = stun.parse_message(data)
+            if response.transaction_id == request.transaction_id:
+                return response
+
+    def _signed(self, method: stun.Method, **attributes: object) -> stun.Message:
+        request = stun.Message(message_method=method, message_class=stun.Class.REQUEST)
+        request.attributes.update(attributes)
+        request.attributes["USERNAME"] = self.username
+        request.attributes["REALM"] = self.realm
+        request.attributes["NONCE"] = self.nonce
+        request.add_message_integrity(self.key)
+        return request
+
+    def _request(self, method: stun.Method, **attributes: object) -> stun.Message:
+        response = self._exchange(self._signed(method, **attributes))
+        if response.message_class == stun.Class.ERROR:
+            code, reason = response.attributes["ERROR-CODE"]
+            raise TurnError(code, reason)
+        return response
+
+    def allocate(self) -> tuple[str, int]:
+        """Allocate a UDP relay; answers the server's 401 challenge (realm, nonce) first."""
+        probe = stun.Message(message_method=stun.Method.ALLOCATE, message_class=stun.Class.REQUEST)
+        probe.attributes["REQUESTED-TRANSPORT"] = 17 << 24
+        challenge = self._exchange(probe)
+        assert challenge.message_class == stun.Class.ERROR, challenge
+        assert challenge.attributes["ERROR-CODE"][0] == 401, challenge
+        self.realm = challenge.attributes["REALM"]
+        self.nonce = challenge.attributes["NONCE"]
+        self.key = make_integrity_key(self.username, self.realm, self.password)
+        response = self._request(stun.Method.ALLOCATE, **{"REQUESTED-TRANSPORT": 17 << 24})
+        relayed = response.attributes["XOR-RELAYED-ADDRESS"]
+        self.relayed = (relayed[0], relayed[1])
+        return self.relayed
+
+    def permit(self, peer: str) -> None:
+        """CreatePermission for `peer` (raises TurnError, e.g. 403, when refused)."""
+        self._request(stun.Method.CREATE_PERMISSION, **{"XOR-PEER-ADDRESS": (peer, 0)})
+
+    def send(self, peer: tuple[str, int], data: bytes) -> None:
+        indication = stun.Message(
+            message_method=stun.Method.SEND, message_class=stun.Class.INDICATION
+        )
+        indication.attributes["XOR-PEER-ADDRESS"] = peer
+        indication.attributes["DATA"] = data
+        self.sock.sendto(bytes(indication), self.server)
+
+    def receive(self, within: float = 5) -> tuple[tuple[str, int], bytes]:
+        """The next Data indication: (peer, payload)."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            try:
+                data, _ = self.sock.recvfrom(65536)
+            except TimeoutError:
+                continue
+            message = stun.parse_message(data)
+            if message.message_method == stun.Method.DATA:
+                peer = message.attributes["XOR-PEER-ADDRESS"]
+                return (peer[0], peer[1]), message.attributes["DATA"]
+        raise AssertionError(f"no data from a peer within {within} s")
