@@ -59,7 +59,11 @@ export class AuthSession {
   async bootstrap(): Promise<void> {
     if (this.store.read() === null) return this.set({ status: "signed-out", user: null });
     try {
-      if ((await this.refresh()) !== null) await this.loadUser();
+      if ((await this.refresh()) === null) return;
+      // Signed in as soon as the refresh succeeds: pages that need no profile (a room link)
+      // start at once; the profile follows and fills in the name.
+      this.set({ status: "signed-in", user: this.snap.user });
+      await this.loadUser();
     } catch {
       // offline: stay "unknown" only briefly; the guard shows the error and retries on reload
       this.set({ status: "signed-out", user: null });

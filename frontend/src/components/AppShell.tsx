@@ -18,28 +18,29 @@ export function AppShell() {
     <div className="flex min-h-full flex-col">
       <header className="border-b border-zinc-800/80 bg-zinc-950/80 backdrop-blur">
         <div className="mx-auto flex h-14 max-w-6xl items-center gap-3 px-4">
-          <Link to={status === "signed-in" ? "/dashboard" : "/"} className="flex items-center gap-2 font-semibold text-zinc-50">
+          <Link to={status === "signed-in" ? "/dashboard" : "/"} className="flex items-center gap-2 whitespace-nowrap font-semibold text-zinc-50">
             <MonitorPlay className="size-5 text-violet-400" aria-hidden />
             Watch Party
           </Link>
           <nav className="ml-auto flex items-center gap-1" aria-label="Account">
             {status === "signed-in" ? (
               <>
-                <NavLink to="/dashboard" className={navLink}>
-                  <LayoutDashboard aria-hidden /> Dashboard
+                <NavLink to="/dashboard" className={navLink} aria-label="Dashboard">
+                  <LayoutDashboard aria-hidden /> <span className="hidden sm:inline">Dashboard</span>
                 </NavLink>
-                <NavLink to="/sessions" className={navLink}>
-                  <ShieldCheck aria-hidden /> Sessions
+                <NavLink to="/sessions" className={navLink} aria-label="Sessions">
+                  <ShieldCheck aria-hidden /> <span className="hidden sm:inline">Sessions</span>
                 </NavLink>
                 <span className="mx-2 hidden text-sm text-zinc-400 sm:inline">{user?.username}</span>
                 <Button
                   variant="outline"
                   size="sm"
+                  aria-label="Log out"
                   onClick={() => {
                     void session.logout().then(() => navigate("/"));
                   }}
                 >
-                  <LogOut aria-hidden /> Log out
+                  <LogOut aria-hidden /> <span className="hidden sm:inline">Log out</span>
                 </Button>
               </>
             ) : status === "signed-out" && !ownAuthLinks ? (

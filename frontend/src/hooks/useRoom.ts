@@ -26,7 +26,11 @@ export interface RoomHandle {
   speaking: boolean;
 }
 
-export function useRoom(code: string): RoomHandle {
+/**
+ * `member`: the user is known to be in the room already (they just created it), so the REST
+ * join, a round trip on the way to the first frame, is skipped.
+ */
+export function useRoom(code: string, member = false): RoomHandle {
   const [client, setClient] = useState<RoomClient | null>(null);
   const [stream, setStream] = useState<MediaStream | null>(null);
   const [speaking, setSpeaking] = useState(false);
@@ -52,7 +56,8 @@ export function useRoom(code: string): RoomHandle {
       },
     });
     // Join (idempotent for members) before the socket, which admits participants only.
-    unwrap(session.api.POST("/api/rooms/{code}/join", { params: { path: { code } } }))
+    const joined = member ? Promise.resolve() : unwrap(session.api.POST("/api/rooms/{code}/join", { params: { path: { code } } }));
+    joined
       .then(() => {
         if (cancelled) return;
         rc.start();
@@ -69,7 +74,7 @@ export function useRoom(code: string): RoomHandle {
       setClient(null);
       setStream(null);
     };
-  }, [code]);
+  }, [code, member]);
 
   return { client, stream, speaking };
 }

@@ -1,6 +1,6 @@
 import { AlertTriangle, Clock, DoorClosed, Smartphone } from "lucide-react";
 import { useEffect, useState } from "react";
-import { Link, useParams } from "react-router-dom";
+import { Link, useLocation, useParams } from "react-router-dom";
 import { buttonVariants } from "../components/ui/button";
 import { useRoom } from "../hooks/useRoom";
 import { ChatPanel } from "../room/ChatPanel";
@@ -13,7 +13,8 @@ import { useRoomStore } from "../store/roomStore";
 
 export function RoomPage() {
   const { code = "" } = useParams();
-  const { client, stream, speaking } = useRoom(code);
+  const member = (useLocation().state as { member?: boolean } | null)?.member === true;
+  const { client, stream, speaking } = useRoom(code, member);
   const you = useRoomStore((s) => s.you);
   const holderId = useRoomStore((s) => s.holderId);
   const ended = useRoomStore((s) => s.ended);

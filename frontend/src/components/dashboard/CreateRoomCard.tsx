@@ -50,7 +50,7 @@ export function CreateRoomCard() {
       unwrap(session.api.POST("/api/rooms", { body })),
     onSuccess: (room: Room) => {
       void queryClient.invalidateQueries({ queryKey: ["rooms"] });
-      navigate(`/room/${room.code}`);
+      navigate(`/room/${room.code}`, { state: { member: true } });
     },
     onError: (err) => setErrors(createErrors(err)),
   });
