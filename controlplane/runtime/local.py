@@ -9,7 +9,6 @@ so they are found again by label after an API restart, whatever their pids.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import signal
@@ -173,7 +172,7 @@ class LocalRuntime:
                     runtime_ref=f"local:{room_id}",
                     room_id=rid,
                     state="running" if has_agent else "failed",
-                    detail=None if has_agent else json.dumps({"stray": True}),
+                    detail=None if has_agent else "processes left without their agent",
                 )
             )
         return infos
