@@ -9,7 +9,7 @@ browser died is failed or restarted by the control plane, never silently restart
 kubelet with a stale profile). No Service: the agent dials *out* to the control plane's agent
 channel, and media reaches viewers through TURN (or directly to the pod IP as an ICE candidate);
 nothing ever needs a stable name or port of a room pod. Per deployment: one NetworkPolicy for all
-its room pods (DESIGN.md section 6).
+its room pods (docs/deployment.md, "Network policy").
 
 Every object carries the deployment label (`naming.DEPLOYMENT_KEY` = `settings.deployment_id`),
 and the policy's pod selector requires it: deployments sharing a namespace each have their own

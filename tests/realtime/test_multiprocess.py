@@ -78,7 +78,7 @@ def api_server(
     log_path = log_dir / f"server-{port}-{uuid.uuid4().hex[:6]}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.test_server", "--port", str(port)],
+            [sys.executable, "-m", "tests.support.app_server", "--port", str(port)],
             env={**os.environ, **{k: str(v) for k, v in env.items()}},
             stdout=log_file,
             stderr=subprocess.STDOUT,
