@@ -322,13 +322,8 @@ ROOM_MESSAGES = _table(
     ErrorOut,
 )
 
-AGENT_MESSAGES = _table(
-    AuthOk,
-    AgentOffer,
-    PeerClosed,
-    AgentRemoteChanged,
-    RoomAssigned,
-    AgentNavigate,
+# Holder input a room socket sends, as the agent receives it (same fields, checked once).
+_INPUT = (
     AgentBack,
     AgentForward,
     AgentReload,
@@ -336,21 +331,18 @@ AGENT_MESSAGES = _table(
     AgentClick,
     AgentScroll,
     AgentKeypress,
+)
+FORWARDED_INPUT: dict[str, type[Outbound]] = _table(*_INPUT)
+
+AGENT_MESSAGES = _table(
+    AuthOk,
+    AgentOffer,
+    PeerClosed,
+    AgentRemoteChanged,
+    RoomAssigned,
+    AgentNavigate,
+    *_INPUT,
     IceServers,
     RoomEnded,
     AgentError,
 )
-
-# Holder input a room socket sends, as the agent receives it (same fields, checked once).
-FORWARDED_INPUT: dict[str, type[Outbound]] = {
-    m.TYPE: m
-    for m in (
-        AgentBack,
-        AgentForward,
-        AgentReload,
-        AgentMouseMove,
-        AgentClick,
-        AgentScroll,
-        AgentKeypress,
-    )
-}
