@@ -1,5 +1,5 @@
 # ruff: noqa: ASYNC109, ASYNC110
-"""Room agent streaming benchmark (DESIGN.md section 8, issue 4): encode once vs per viewer.
+"""Room agent streaming benchmark (figures: docs/performance.md): encode once vs per viewer.
 
 Starts a real agent (Xvfb + Chromium + PulseAudio, moving canvas page) and, for 1, 3 and 10
 viewers, prints delivered fps, encoder fps and time per frame, agent CPU, agent CPU per extra

@@ -1,6 +1,6 @@
-"""Input-to-photon at a real browser viewer (DESIGN.md section 8): headless Chromium holds the
-remote, clicks through the `input` data channel and times the first presented frame showing the
-change (requestVideoFrameCallback + a canvas pixel read; tests/agent/pages/photon.html).
+"""Input-to-photon at a real browser viewer (figures: docs/performance.md): headless Chromium
+holds the remote, clicks through the `input` data channel and times the first presented frame
+showing the change (requestVideoFrameCallback + a canvas pixel read; tests/agent/pages/photon.html).
 
 Starts a real agent (Xvfb + Chromium + PulseAudio, tests/agent/pages/anim.html), H.264 720p30,
 and one browser viewer via Playwright (system Chromium). The browser's own playout delay is

@@ -1,5 +1,5 @@
-"""Remote handoff latency (DESIGN.md section 8): host grants the remote -> the new holder's input is
-accepted.
+"""Remote handoff latency (target and figures: docs/performance.md): host grants the remote -> the
+new holder's input is accepted.
 
 Two API processes on PostgreSQL + Redis. The host's socket is on process A; the guest's socket
 and the room agent's channel (played by this bench: the agent starts taking the new holder's

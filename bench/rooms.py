@@ -1,4 +1,4 @@
-"""Room start-up and density (DESIGN.md section 8, issue 5).
+"""Room start-up and density (figures: docs/performance.md).
 
 1. create -> first decoded frame: POST /api/rooms on a live API (embedded storage, real local
    runtime), wait for `ready` on the room socket, offer from an aiortc viewer, time the first

@@ -6,8 +6,8 @@ from fastapi_users import exceptions as fu_exc
 
 from controlplane.auth.schemas import UserCreate
 from controlplane.auth.users import user_manager_for
-from controlplane.context import build_context
 from controlplane.settings import Settings
+from controlplane.wiring import build_context
 
 
 async def create_superuser(*, settings: Settings, email: str, username: str, password: str) -> bool:

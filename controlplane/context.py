@@ -1,4 +1,9 @@
-"""The one place that picks an implementation for each pluggable part, from settings."""
+"""`AppContext`: the application's dependencies in one plain bag, handed to every service.
+
+It holds interfaces (and the hub, which is also the room's `RoomEvents`); which implementation
+stands behind each is decided in one place, `controlplane/wiring.py`. Starting the hub, the
+reaper loop and the pool is the app's lifespan's job (`wiring.running`).
+"""
 
 from __future__ import annotations
 
@@ -14,15 +19,15 @@ from fastapi_users.password import PasswordHelper
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from controlplane.auth.session_store import RedisSessionStore, SessionStore, SqlSessionStore
-from controlplane.db import make_engine, make_sessionmaker
+from controlplane.auth.session_store import SessionStore
 from controlplane.models import User
-from controlplane.realtime.bus import Bus, InProcessBus, RedisBus
+from controlplane.realtime.bus import Bus
 from controlplane.realtime.hub import Hub
-from controlplane.realtime.presence import MemoryPresence, Presence, RedisPresence
-from controlplane.runtime.base import RoomRuntime, make_runtime
-from controlplane.services.jobs import CeleryJobs, InProcessJobs, JobQueue
-from controlplane.services.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from controlplane.realtime.presence import Presence
+from controlplane.rooms.events import RoomEvents
+from controlplane.runtime.base import RoomRuntime
+from controlplane.services.jobs import JobQueue
+from controlplane.services.ratelimit import RateLimiter
 from controlplane.settings import Settings
 
 JWT_AUDIENCE = ["watchparty:auth"]
@@ -41,27 +46,19 @@ class AppContext:
     jwt: JWTStrategy[User, uuid.UUID]
     bus: Bus
     presence: Presence
+    # The sockets of this process; services reach rooms only through `events` (the same hub).
     hub: Hub
     runtime: RoomRuntime
     # Embedded mode has no Celery: the API process runs the periodic sweeps itself.
     sweeps_in_process: bool = False
     password_helper: PasswordHelper = field(default_factory=PasswordHelper)
-    _background: list[asyncio.Task[None]] = field(default_factory=list)
-
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     # One warm-pool fill at a time in this process (start-up, sweeps and claims all ask for one).
     pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def start(self) -> None:
-        await self.hub.start()
-        if self.sweeps_in_process:
-            from controlplane.reaper.loop import run_forever
-
-            self._background.append(asyncio.create_task(run_forever(self)))
-        if self.settings.ROOM_WARM_POOL:
-            from controlplane.rooms.warm_pool import fill
-
-            self.spawn(fill(ctx=self), name="warm-pool-fill")
+    @property
+    def events(self) -> RoomEvents:
+        return self.hub
 
     def spawn(self, coro: Coroutine[Any, Any, object], *, name: str) -> None:
         """Run `coro` in the background of this process, logged if it fails, cancelled on
@@ -71,9 +68,10 @@ class AppContext:
         task.add_done_callback(self._tasks.discard)
 
     async def aclose(self) -> None:
-        for task in [*self._background, *self._tasks]:
+        """Stop the background tasks, then close what the bag holds."""
+        for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*self._background, *self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.hub.aclose()
         await self.runtime.aclose()
         if self.redis is not None:
@@ -88,51 +86,3 @@ async def _logged(coro: Coroutine[Any, Any, object], name: str) -> None:
         raise
     except Exception:
         log.exception("background task failed", extra={"task": name})
-
-
-def build_context(settings: Settings, *, runtime: RoomRuntime | None = None) -> AppContext:
-    """`runtime` replaces the backend ROOM_RUNTIME names (tests hand in their own)."""
-    engine = make_engine(settings.database_url)
-    maker = make_sessionmaker(engine)
-    jwt: JWTStrategy[User, uuid.UUID] = JWTStrategy(
-        secret=settings.SECRET_KEY,
-        lifetime_seconds=settings.ACCESS_TOKEN_MINUTES * 60,
-        token_audience=JWT_AUDIENCE,
-    )
-    runtime = runtime or make_runtime(settings)
-    redis: Redis | None = None
-    if settings.REDIS_URL:
-        redis = Redis.from_url(settings.REDIS_URL)
-        rate_limiter: RateLimiter = RedisRateLimiter(redis)
-        bus: Bus = RedisBus(redis)
-        presence: Presence = RedisPresence(redis)
-        session_store: SessionStore = RedisSessionStore(redis)
-        jobs: JobQueue = CeleryJobs(settings)
-    else:
-        rate_limiter = MemoryRateLimiter()
-        bus = InProcessBus()
-        presence = MemoryPresence()
-        session_store = SqlSessionStore(maker)
-        jobs = InProcessJobs(settings)
-    return AppContext(
-        settings=settings,
-        engine=engine,
-        sessionmaker=maker,
-        redis=redis,
-        sweeps_in_process=redis is None,
-        rate_limiter=rate_limiter,
-        session_store=session_store,
-        jobs=jobs,
-        jwt=jwt,
-        bus=bus,
-        presence=presence,
-        hub=Hub(
-            settings=settings,
-            bus=bus,
-            presence=presence,
-            sessionmaker=maker,
-            rate_limiter=rate_limiter,
-            engine=engine,
-        ),
-        runtime=runtime,
-    )

@@ -4,7 +4,7 @@ rooms' blocked egress ranges, one definition for the Compose stack and the Helm 
 A TURN relay sends datagrams wherever an authenticated client asks. Anyone in a room gets TURN
 credentials, so without limits the relay would let them reach the networks next to it: the
 cluster, the host's private LAN, cloud metadata. The denied peers are the same ranges room
-browsers may never reach (`k8s_manifests.BLOCKED_IPV4` / `BLOCKED_IPV6`, which the Docker
+browsers may never reach (`runtime/egress.py` `BLOCKED_IPV4` / `BLOCKED_IPV6`, which the Docker
 firewall and the rooms NetworkPolicy use too), written as coturn wants them (`first-last`).
 
 coturn's static part lives in two generated files, `deploy/coturn/turnserver.conf` (Compose)
@@ -23,7 +23,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from controlplane.runtime.k8s_manifests import BLOCKED_IPV4, BLOCKED_IPV6
+from controlplane.runtime.egress import BLOCKED_IPV4, BLOCKED_IPV6
 
 ROOT = Path(__file__).resolve().parent.parent
 

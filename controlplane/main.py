@@ -15,12 +15,12 @@ from controlplane.api.errors import install_error_handlers
 from controlplane.api.main import api_router
 from controlplane.api.routes import agent_ws, health
 from controlplane.api.routes.docs import install_docs
-from controlplane.context import build_context
 from controlplane.observability import Metrics, RequestContextMiddleware, configure_logging
 from controlplane.runtime.base import RoomRuntime
 from controlplane.security_headers import SecurityHeadersMiddleware
 from controlplane.settings import Settings
 from controlplane.web import mount_web_app
+from controlplane.wiring import running
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +37,13 @@ def create_app(settings: Settings | None = None, *, runtime: RoomRuntime | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ctx = build_context(settings, runtime=runtime)
-        app.state.ctx = ctx
-        await ctx.start()
-        log.info(
-            "control plane started",
-            extra={"mode": settings.mode, "environment": settings.ENVIRONMENT},
-        )
-        try:
+        async with running(settings, runtime=runtime) as ctx:
+            app.state.ctx = ctx
+            log.info(
+                "control plane started",
+                extra={"mode": settings.mode, "environment": settings.ENVIRONMENT},
+            )
             yield
-        finally:
-            await ctx.aclose()
 
     app = FastAPI(
         title="Watch Party",

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import psutil
@@ -15,7 +17,8 @@ from .config import AgentSettings
 from .control import ControlClient
 from .cursor import CursorWatcher
 from .input import wire
-from .input.xinject import BUTTONS, Injector
+from .input.path import FALLBACK_TYPES, InputPath, from_json
+from .input.xinject import Injector
 from .launcher import Launcher
 from .media.audio import AudioPipeline
 from .media.fanout import Broadcaster, FrameBroadcaster
@@ -33,33 +36,62 @@ class FatalError(RuntimeError):
     pass
 
 
+@dataclass
+class Components:
+    """Everything the room runs on, built together once the browser can start. `audio` is None
+    only when the agent runs without sound (WP_AUDIO=false)."""
+
+    video: VideoPipeline
+    injector: Injector
+    input: InputPath
+    peers: PeerManager
+    cursor: CursorWatcher
+    browser: Browser
+    audio: AudioPipeline | None
+
+
+Handler = Callable[[Components, dict[str, Any]], Awaitable[None]]
+
+# Stopped in this order on shutdown (viewers first, the browser's processes last).
+SHUTDOWN_ORDER = ("peers", "cursor", "browser", "audio", "video", "injector", "launcher")
+
+
 class Agent:
     def __init__(self, settings: AgentSettings) -> None:
         self.s = settings
-        self.launcher: Launcher | None = None
-        self.display = settings.display or ""
-        self.pulse_server = settings.pulse_server
-        self.cdp_port = settings.cdp_port
         self.t0 = time.monotonic()
         self.video_bc = Broadcaster("video", VIDEO_QUEUE)
         self.audio_bc = Broadcaster("audio", AUDIO_QUEUE)
         self.frames_bc = FrameBroadcaster()
-        self.video: VideoPipeline | None = None
-        self.audio: AudioPipeline | None = None
-        self.injector: Injector | None = None
-        self.cursor: CursorWatcher | None = None
-        self.browser: Browser | None = None
-        self.control: ControlClient | None = None
-        self.peers: PeerManager | None = None
+        self.control = ControlClient(
+            settings.control_url,
+            settings.room_id,
+            settings.agent_secret,
+            self.handle,
+            self._on_control_up,
+        )
+        # Set once, when every component runs; control messages wait for it.
+        self.parts: asyncio.Future[Components] = asyncio.get_running_loop().create_future()
+        # How each started component is stopped (by name, see SHUTDOWN_ORDER).
+        self._stops: dict[str, Callable[[], Awaitable[None] | None]] = {}
         self.holder_id: str | None = None
-        self.dropped_input = 0
-        self.applied_input = 0
         self.is_ready = False
         self.stage: str | None = None
         # A warm-pool browser waiting to be handed to a room (learnt from `auth.ok`).
         self.pooled = False
         self.ice_servers: list[dict[str, Any]] | None = None
-        self.components_ready = asyncio.Event()
+        self._handlers: dict[str, Handler] = {
+            "rtc.offer": self._rtc_offer,
+            "peer.closed": self._peer_closed,
+            "remote.changed": self._remote_changed,
+            "room.assigned": self._room_assigned,
+            "ice_servers": self._ice_servers,
+            "browser.navigate": self._navigate,
+            "browser.back": self._history(-1),
+            "browser.forward": self._history(1),
+            "browser.reload": self._reload,
+            **{type_: self._input_fallback(type_) for type_ in FALLBACK_TYPES},
+        }
         self._stats_prev: tuple[float, int, float, float, float, int] | None = None
         self._proc = psutil.Process()
         self._proc.cpu_percent(None)
@@ -68,14 +100,12 @@ class Agent:
     async def run(self) -> None:
         tasks: list[asyncio.Task[Any]] = []
         try:
-            await self._start(tasks)
-            watch: list[asyncio.Future[Any]] = list(tasks)
-            assert self.video is not None and self.browser is not None
-            watch += [self.video.done, self.browser.closed]
-            if self.audio is not None:
-                watch.append(self.audio.done)
-            if self.launcher is not None:
-                watch.append(asyncio.ensure_future(self.launcher.wait_any_exit()))
+            parts, launcher = await self._start(tasks)
+            watch: list[asyncio.Future[Any]] = [*tasks, parts.video.done, parts.browser.closed]
+            if parts.audio is not None:
+                watch.append(parts.audio.done)
+            if launcher is not None:
+                watch.append(asyncio.ensure_future(launcher.wait_any_exit()))
             done, _ = await asyncio.wait(watch, return_when=asyncio.FIRST_COMPLETED)
             first = next(iter(done))
             reason = "component stopped"
@@ -95,75 +125,86 @@ class Agent:
                 await cleanup
                 raise
 
-    async def _start(self, tasks: list[asyncio.Task[Any]]) -> None:
+    async def _start(self, tasks: list[asyncio.Task[Any]]) -> tuple[Components, Launcher | None]:
+        """Start every component, each registered for shutdown as soon as it runs, then publish
+        them together (`self.parts`) and report the stages up to `ready`."""
         s = self.s
-        self.control = ControlClient(
-            s.control_url, s.room_id, s.agent_secret, self.handle, self._on_control_up
-        )
         tasks.append(asyncio.create_task(self.control.run(), name="control"))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.control.connected.wait(), 2)
         await self._set_stage("booting")
+        display, pulse_server, cdp_port = s.display or "", s.pulse_server, s.cdp_port
+        launcher: Launcher | None = None
         if not s.display:
-            self.launcher = Launcher(s)
-            launched = await self.launcher.start()
-            self.display = launched.display
-            self.pulse_server = launched.pulse_server
-            self.cdp_port = launched.cdp_port
-            log.info("launched room browser", extra={"display": self.display})
-        self.video = VideoPipeline(s, self.display, self.video_bc, self.t0, self.frames_bc)
-        self.injector = Injector(self.display, s.width, s.height)
-        self.peers = PeerManager(
+            launcher = Launcher(s)
+            self._stops["launcher"] = launcher.stop
+            launched = await launcher.start()
+            display, pulse_server, cdp_port = (
+                launched.display,
+                launched.pulse_server,
+                launched.cdp_port,
+            )
+            log.info("launched room browser", extra={"display": display})
+        video = VideoPipeline(s, display, self.video_bc, self.t0, self.frames_bc)
+        injector = Injector(display, s.width, s.height)
+        self._stops["injector"] = injector.close
+        input_path = InputPath(injector, boost=video.boost, holder_id=self.holder_id)
+
+        def on_input(viewer: Viewer, msg: wire.Message) -> None:
+            input_path.submit(msg, sender=viewer.user_id)
+
+        peers = PeerManager(
             s,
             self.video_bc,
             self.audio_bc,
-            self.video.request_keyframe,
-            self.on_input,
+            video.request_keyframe,
+            on_input,
             self.frames_bc,
         )
-        self.peers.on_channel_open = self._on_channel_open
+        self._stops["peers"] = peers.close_all
         if self.ice_servers is not None:
-            self.peers.ice_servers = list(self.ice_servers)
-        self.video.start()
+            peers.ice_servers = list(self.ice_servers)
+        video.start()
+        self._stops["video"] = video.stop
+        audio: AudioPipeline | None = None
         if s.audio:
-            self.audio = AudioPipeline(s, self.pulse_server, self.audio_bc, self.t0)
-            await self.audio.start()
-        self.cursor = CursorWatcher(
-            self.display, s.width, s.height, self._broadcast_pointer, self._broadcast_input
+            audio = AudioPipeline(s, pulse_server, self.audio_bc, self.t0)
+            self._stops["audio"] = audio.stop
+            await audio.start()
+        cursor = CursorWatcher(
+            display,
+            s.width,
+            s.height,
+            lambda data: _to_viewers(peers, data, pointer=True),
+            lambda data: _to_viewers(peers, data, pointer=False),
         )
-        self.cursor.start()
-        self.browser = Browser(self.cdp_port, self._on_status)
-        await self.browser.connect()
-        self.components_ready.set()
-        await self.browser.wait_loaded(blank_ok=s.start_url == "about:blank")
+        peers.on_channel_open = lambda viewer, label: _cursor_to(cursor, viewer, label)
+        cursor.start()
+        self._stops["cursor"] = cursor.stop
+        browser = Browser(cdp_port, self._on_status)
+        self._stops["browser"] = browser.close
+        await browser.connect()
+        parts = Components(video, injector, input_path, peers, cursor, browser, audio)
+        self.parts.set_result(parts)
+        await browser.wait_loaded(blank_ok=s.start_url == "about:blank")
         await self._set_stage("browser_ready")
-        await asyncio.wait_for(asyncio.shield(self.video.first_packet), 20)
+        await asyncio.wait_for(asyncio.shield(video.first_packet), 20)
         self.is_ready = True
         await self._send("ready", self._ready_data())
         log.info("room ready", extra=self._ready_data())
-        tasks.append(asyncio.create_task(self._heartbeat_loop(), name="heartbeat"))
-        tasks.append(asyncio.create_task(self._wheel_loop(), name="wheel"))
+        tasks.append(asyncio.create_task(self._heartbeat_loop(parts), name="heartbeat"))
+        tasks.append(asyncio.create_task(self._wheel_loop(injector), name="wheel"))
+        return parts, launcher
 
     async def shutdown(self) -> None:
-        steps: list[Any] = []
-        if self.peers is not None:
-            steps.append(self.peers.close_all())
-        if self.cursor is not None:
-            steps.append(self.cursor.stop())
-        if self.browser is not None:
-            steps.append(self.browser.close())
-        if self.audio is not None:
-            steps.append(self.audio.stop())
-        if self.video is not None:
-            steps.append(self.video.stop())
-        for step in steps:
+        for name in SHUTDOWN_ORDER:
+            stop = self._stops.pop(name, None)
+            if stop is None:
+                continue
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(step, 5)
-        if self.injector is not None:
-            with contextlib.suppress(Exception):
-                self.injector.close()
-        if self.launcher is not None:
-            await self.launcher.stop()
+                result = stop()
+                if result is not None:
+                    await asyncio.wait_for(result, 5 if name != "launcher" else None)
 
     # control channel ----------------------------------------------------------------------------
     def _ready_data(self) -> dict[str, Any]:
@@ -175,8 +216,7 @@ class Agent:
         }
 
     async def _send(self, type_: str, data: dict[str, Any]) -> None:
-        if self.control is not None:
-            await self.control.send(type_, data)
+        await self.control.send(type_, data)
 
     async def _set_stage(self, stage: str) -> None:
         self.stage = stage
@@ -187,155 +227,111 @@ class Agent:
             self.pooled = True
         elif self.pooled:
             # Handed to a room while we were reconnecting: the `room.assigned` was missed.
-            assert self.control is not None
             self.control.spawn(self._assign(data), "assign")
         if self.stage is not None and not self.is_ready:
             await self._send("stage", {"stage": self.stage})
         if data.get("ice_servers") is not None:
             self.ice_servers = list(data["ice_servers"])
-            if self.peers is not None:
-                self.peers.ice_servers = list(self.ice_servers)
+            if self.parts.done():
+                self.parts.result().peers.ice_servers = list(self.ice_servers)
         self._set_holder(data.get("holder_id"))
         if self.is_ready:
             await self._send("ready", self._ready_data())
-        if self.browser is not None and self.browser.status:
-            await self._send("browser.status", dict(self.browser.status))
+        if self.parts.done() and self.parts.result().browser.status:
+            await self._send("browser.status", dict(self.parts.result().browser.status))
 
     async def _on_status(self, status: dict[str, Any]) -> None:
         await self._send("browser.status", status)
 
     async def handle(self, type_: str, data: dict[str, Any]) -> None:
-        await self.components_ready.wait()
-        assert self.peers is not None and self.injector is not None
-        inj = self.injector
-        if type_ == "rtc.offer":
-            conn, user = str(data["conn"]), str(data["from"])
-            try:
-                sdp = await self.peers.answer(conn, user, str(data["sdp"]))
-            except Exception as e:
-                log.exception("offer failed", extra={"conn": conn})
-                await self._send("error", {"code": "bad_offer", "message": str(e), "conn": conn})
-                return
-            await self._send("rtc.answer", {"to": user, "conn": conn, "sdp": sdp})
-        elif type_ == "peer.closed":
-            await self.peers.close(str(data["conn"]))
-        elif type_ == "remote.changed":
-            self._set_holder(data.get("holder_id"))
-        elif type_ == "room.assigned":
-            await self._assign(data)
-        elif type_ == "ice_servers":
-            self.peers.ice_servers = list(data.get("ice_servers") or [])
-        elif type_.startswith("browser."):
-            await self._browser_command(type_, data, inj)
-        else:
+        """A control-plane message (docs/protocol.md, "Control plane → agent"), once every
+        component runs."""
+        parts = await self.parts
+        handler = self._handlers.get(type_)
+        if handler is None:
             await self._send("error", {"code": "unknown_type", "message": type_})
+            return
+        await handler(parts, data)
 
-    async def _browser_command(self, type_: str, data: dict[str, Any], inj: Injector) -> None:
-        assert self.browser is not None
-        if self.video is not None and type_ != "browser.mouse_move":
-            self.video.boost()
-        if type_ == "browser.navigate":
-            url = str(data["url"])
-            if not url.startswith(("http://", "https://")):
-                raise ValueError("only http(s) URLs")
-            await self.browser.navigate(url)
-        elif type_ == "browser.back":
-            await self.browser.go(-1)
-        elif type_ == "browser.forward":
-            await self.browser.go(1)
-        elif type_ == "browser.reload":
-            await self.browser.reload()
-        elif type_ == "browser.mouse_move":
-            inj.move(float(data["x"]), float(data["y"]))
-        elif type_ == "browser.click":
-            inj.click(
-                float(data["x"]), float(data["y"]), BUTTONS.get(data.get("button", "left"), 1)
-            )
-        elif type_ == "browser.scroll":
-            inj.wheel(
-                float(data.get("dx", 0)),
-                float(data.get("dy", 0)),
-                float(data["x"]),
-                float(data["y"]),
-            )
-        elif type_ == "browser.keypress":
-            mods = [m for m in data.get("modifiers", []) if m in wire.MOD_BITS]
-            inj.keypress(str(data["key"]), str(data.get("code", "")), mods)
-        else:
-            await self._send("error", {"code": "unknown_type", "message": type_})
+    async def _rtc_offer(self, parts: Components, data: dict[str, Any]) -> None:
+        conn, user = str(data["conn"]), str(data["from"])
+        try:
+            sdp = await parts.peers.answer(conn, user, str(data["sdp"]))
+        except Exception as e:
+            log.exception("offer failed", extra={"conn": conn})
+            await self._send("error", {"code": "bad_offer", "message": str(e), "conn": conn})
+            return
+        await self._send("rtc.answer", {"to": user, "conn": conn, "sdp": sdp})
+
+    async def _peer_closed(self, parts: Components, data: dict[str, Any]) -> None:
+        await parts.peers.close(str(data["conn"]))
+
+    async def _remote_changed(self, parts: Components, data: dict[str, Any]) -> None:
+        self._set_holder(data.get("holder_id"))
+
+    async def _room_assigned(self, parts: Components, data: dict[str, Any]) -> None:
+        await self._assign(data)
+
+    async def _ice_servers(self, parts: Components, data: dict[str, Any]) -> None:
+        parts.peers.ice_servers = list(data.get("ice_servers") or [])
+
+    async def _navigate(self, parts: Components, data: dict[str, Any]) -> None:
+        parts.video.boost()
+        url = str(data["url"])
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("only http(s) URLs")
+        await parts.browser.navigate(url)
+
+    def _history(self, delta: int) -> Handler:
+        async def go(parts: Components, data: dict[str, Any]) -> None:
+            parts.video.boost()
+            await parts.browser.go(delta)
+
+        return go
+
+    async def _reload(self, parts: Components, data: dict[str, Any]) -> None:
+        parts.video.boost()
+        await parts.browser.reload()
+
+    def _input_fallback(self, type_: str) -> Handler:
+        """The JSON input fallback, converted into the data channel's actions and applied by
+        the one input path (the hub forwards it for the holder only)."""
+
+        async def submit(parts: Components, data: dict[str, Any]) -> None:
+            for action in from_json(type_, data):
+                parts.input.submit(action, sender=None)
+
+        return submit
 
     async def _assign(self, data: dict[str, Any]) -> None:
         """This warm browser is a room's now: nothing of its wait may reach the room."""
         if not self.pooled:
             return
         self.pooled = False
-        await self.components_ready.wait()
-        assert self.browser is not None
+        parts = await self.parts
         self._set_holder(data.get("holder_id"))
-        await self.browser.wipe()
+        await parts.browser.wipe()
         url = str(data.get("start_url") or "")
-        await self.browser.open_as_first(url if url.startswith(("http://", "https://")) else None)
+        await parts.browser.open_as_first(url if url.startswith(("http://", "https://")) else None)
         log.info("assigned to a room", extra={"start_url": url or None})
 
     def _set_holder(self, holder: Any) -> None:
         holder = None if holder is None else str(holder)
-        if self.injector is not None:
-            self.injector.release_all()
         if holder != self.holder_id:
             log.info("remote holder changed", extra={"holder": holder})
         self.holder_id = holder
+        if self.parts.done():
+            self.parts.result().input.set_holder(holder)
 
-    # input and cursor -------------------------------------------------------------------------
-    def on_input(self, viewer: Viewer, msg: wire.Message) -> None:
-        inj = self.injector
-        if inj is None or self.holder_id is None or viewer.user_id != self.holder_id:
-            self.dropped_input += 1
-            return
-        self.applied_input += 1
-        if self.video is not None and not isinstance(msg, wire.Move):
-            self.video.boost()
-        if isinstance(msg, wire.Move):
-            inj.move(msg.x, msg.y)
-        elif isinstance(msg, wire.Button):
-            inj.button(msg.button, msg.down, msg.x, msg.y)
-        elif isinstance(msg, wire.Wheel):
-            inj.wheel(msg.dx, msg.dy, msg.x, msg.y)
-        elif isinstance(msg, wire.Key):
-            inj.key(msg.key, msg.code, msg.mods, msg.down)
-        elif isinstance(msg, wire.Text):
-            inj.type_text(msg.text)
-        elif isinstance(msg, wire.ReleaseAll):
-            inj.release_all()
-
-    def _broadcast_pointer(self, data: bytes) -> None:
-        if self.peers is not None:
-            for v in list(self.peers.viewers.values()):
-                v.send_pointer(data)
-
-    def _broadcast_input(self, data: bytes) -> None:
-        if self.peers is not None:
-            for v in list(self.peers.viewers.values()):
-                v.send_input(data)
-
-    def _on_channel_open(self, viewer: Viewer, label: str) -> None:
-        if self.cursor is None:
-            return
-        if label == "input" and self.cursor.shape_msg is not None:
-            viewer.send_input(self.cursor.shape_msg)
-        if label == "pointer" and self.cursor.pos_msg is not None:
-            viewer.send_pointer(self.cursor.pos_msg)
-
-    async def _wheel_loop(self) -> None:
+    async def _wheel_loop(self, injector: Injector) -> None:
         while True:
             await asyncio.sleep(WHEEL_FLUSH_S)
-            if self.injector is not None:
-                self.injector.flush_wheel()
+            injector.flush_wheel()
 
     # stats ----------------------------------------------------------------------------------------
-    def stats(self) -> dict[str, Any]:
-        assert self.video is not None and self.peers is not None
+    def stats(self, parts: Components) -> dict[str, Any]:
         now = time.monotonic()
-        v = self.video
+        v = parts.video
         cur = (
             now,
             v.frames_encoded,
@@ -354,12 +350,12 @@ class Agent:
 
         cpu = self._proc.cpu_percent(None)
         return {
-            "viewers": len(self.peers.viewers),
+            "viewers": len(parts.peers.viewers),
             "fps": round(frames / dt, 1),
             "encode_ms": per_frame_ms(2),
             "bitrate_kbps": round((cur[5] - prev[5]) * 8 / dt / 1000, 1),
             "dropped_frames": self.video_bc.dropped(),
-            "dropped_input": self.dropped_input,
+            "dropped_input": parts.input.dropped,
             "cpu_percent": round(cpu, 1),
             "rss_mb": round(self._proc.memory_info().rss / 1e6, 1),
             # extension: grab + bgr0->yuv420p conversion, and the capture thread's CPU per frame
@@ -372,12 +368,29 @@ class Agent:
             "keyframes": v.keyframes,
             "keyframe_requests": v.keyframe_requests,
             "packets_delivered": sum(t.delivered for t in self.video_bc.tracks),
-            "applied_input": self.applied_input,
-            "audio_frames": self.audio.frames_encoded if self.audio is not None else 0,
+            "applied_input": parts.input.applied,
+            "audio_frames": parts.audio.frames_encoded if parts.audio is not None else 0,
             "audio_packets": self.audio_bc.packets,
         }
 
-    async def _heartbeat_loop(self) -> None:
+    async def _heartbeat_loop(self, parts: Components) -> None:
         while True:
             await asyncio.sleep(self.s.heartbeat_s)
-            await self._send("heartbeat", self.stats())
+            await self._send("heartbeat", self.stats(parts))
+
+
+def _to_viewers(peers: PeerManager, data: bytes, *, pointer: bool) -> None:
+    """The cursor's position (pointer channel) or shape (input channel) to every viewer."""
+    for viewer in list(peers.viewers.values()):
+        if pointer:
+            viewer.send_pointer(data)
+        else:
+            viewer.send_input(data)
+
+
+def _cursor_to(cursor: CursorWatcher, viewer: Viewer, label: str) -> None:
+    """A viewer's channel opened: it gets the cursor's current shape and position at once."""
+    if label == "input" and cursor.shape_msg is not None:
+        viewer.send_input(cursor.shape_msg)
+    if label == "pointer" and cursor.pos_msg is not None:
+        viewer.send_pointer(cursor.pos_msg)

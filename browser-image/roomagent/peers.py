@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiortc import (
@@ -16,11 +16,13 @@ from aiortc import (
     RTCRtpSender,
     RTCSessionDescription,
 )
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.contrib.media import MediaBlackhole
+from aiortc.mediastreams import MediaStreamTrack
 
 from .config import AgentSettings
 from .input import wire
 from .media.fanout import Broadcaster, FrameBroadcaster, FrameTrack, PacketTrack
+from .media.keyframes import route_keyframe_requests
 from .media.video import h264_level, profile_level_id
 
 log = logging.getLogger("roomagent.peers")
@@ -56,6 +58,8 @@ class Viewer:
         self.pointer: RTCDataChannel | None = None
         self.input: RTCDataChannel | None = None
         self.tasks: set[asyncio.Task[None]] = set()
+        # Inbound media we do not use (a browser may send a track): consumed, so it cannot pile up.
+        self.blackhole = MediaBlackhole()
         self.plis = 0
         self.closed = False
 
@@ -69,6 +73,11 @@ class Viewer:
         if ch is not None and ch.readyState == "open" and ch.bufferedAmount < MAX_BUFFERED:
             ch.send(data)
 
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
     async def close(self) -> None:
         if self.closed:
             return
@@ -77,6 +86,7 @@ class Viewer:
             t.stop()
         for task in list(self.tasks):
             task.cancel()
+        await self.blackhole.stop()
         await self.pc.close()
 
 
@@ -145,17 +155,14 @@ class PeerManager:
         vt.setCodecPreferences(self._codecs("video"))
         at = pc.addTransceiver(atrack, direction="sendonly")
         at.setCodecPreferences(self._codecs("audio"))
-        # aiortc turns PLI/FIR into a flag that pre-encoded tracks never read: wire it to the
-        # shared encoder (which rate-limits) instead.
-        sender = vt.sender
 
         def on_keyframe_request() -> None:
             viewer.plis += 1
             self.plis += 1
-            self.request_keyframe()
+            self.request_keyframe()  # the shared encoder rate-limits
 
-        if not per_viewer:
-            sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
+        if not per_viewer:  # the baseline's senders encode themselves and honour PLIs
+            route_keyframe_requests(vt.sender, on_keyframe_request)
 
         @pc.on("datachannel")
         def on_datachannel(channel: RTCDataChannel) -> None:
@@ -163,9 +170,8 @@ class PeerManager:
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
-            task = asyncio.create_task(_drain(track))
-            viewer.tasks.add(task)
-            task.add_done_callback(viewer.tasks.discard)
+            viewer.blackhole.addTrack(track)
+            viewer.spawn(viewer.blackhole.start())
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -232,10 +238,3 @@ class PeerManager:
         for conn in list(self.viewers):
             with contextlib.suppress(Exception):
                 await self.close(conn)
-
-
-async def _drain(track: MediaStreamTrack) -> None:
-    """Consume inbound media we do not use, so it cannot pile up in memory."""
-    with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
-        while True:
-            await track.recv()

@@ -1,4 +1,7 @@
-"""Every error leaves the API as JSON `{"detail": ..., "code": ...}` with a stable code."""
+"""Every error leaves the API as JSON `{"detail": ..., "code": ...}` with a stable code.
+
+Services raise `DomainError` (controlplane/errors.py); this maps its kind to an HTTP status.
+`ApiError` is for what only the HTTP layer knows (a bad form, a missing bearer token)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from controlplane.errors import DomainError, Kind
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +31,18 @@ _DEFAULT_CODES = {
     422: "validation_error",
     429: "rate_limited",
     503: "unavailable",
+}
+
+
+HTTP_STATUS: dict[Kind, int] = {
+    Kind.invalid: 422,
+    Kind.unauthenticated: 401,
+    Kind.forbidden: 403,
+    Kind.not_found: 404,
+    Kind.conflict: 409,
+    Kind.gone: 410,
+    Kind.rate_limited: 429,
+    Kind.unavailable: 503,
 }
 
 
@@ -49,6 +66,16 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return JSONResponse(
+        error_body(code=exc.code, detail=exc.detail),
+        status_code=HTTP_STATUS[exc.kind],
+        headers=headers,
+    )
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in exc.errors()]
@@ -64,5 +91,6 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)

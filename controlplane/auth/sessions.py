@@ -6,20 +6,22 @@ import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from controlplane.api.errors import ApiError
 from controlplane.auth import refresh_tokens
 from controlplane.auth.refresh_tokens import TokenCheck
 from controlplane.auth.schemas import TokenPair
 from controlplane.auth.session_store import SessionRecord
 from controlplane.auth.users import UserManager
 from controlplane.context import AppContext
+from controlplane.errors import DomainError, Kind
 from controlplane.models import User
 
 log = logging.getLogger(__name__)
 
 
-def _invalid() -> ApiError:
-    return ApiError(401, "invalid_refresh_token", "Refresh token is invalid or expired")
+def _invalid() -> DomainError:
+    return DomainError(
+        Kind.unauthenticated, "invalid_refresh_token", "Refresh token is invalid or expired"
+    )
 
 
 async def _pair(
@@ -86,8 +88,10 @@ async def refresh_session(*, ctx: AppContext, users: UserManager, token: str) ->
             "refresh token reused; session revoked",
             extra={"user_id": str(record.user_id), "session_id": str(record.id)},
         )
-        raise ApiError(
-            401, "refresh_token_reused", "Refresh token was already used; session revoked"
+        raise DomainError(
+            Kind.unauthenticated,
+            "refresh_token_reused",
+            "Refresh token was already used; session revoked",
         )
     user = await users.user_db.get(record.user_id)
     if user is None or not user.is_active:
@@ -103,8 +107,10 @@ async def refresh_session(*, ctx: AppContext, users: UserManager, token: str) ->
     if not advanced:
         # Another request rotated this token first: that is a reuse too.
         await ctx.session_store.delete(record.id)
-        raise ApiError(
-            401, "refresh_token_reused", "Refresh token was already used; session revoked"
+        raise DomainError(
+            Kind.unauthenticated,
+            "refresh_token_reused",
+            "Refresh token was already used; session revoked",
         )
     return await _pair(ctx=ctx, user=user, record=record, generation=record.generation + 1)
 

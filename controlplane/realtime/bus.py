@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
@@ -49,6 +49,42 @@ def envelope(seq: int, tail: str) -> str:
 
 
 @dataclass(frozen=True)
+class Address:
+    """Whom a direct message is for: the room's agent, every socket of one user, or one socket.
+    On the bus it travels as "agent", "user:<id>" or "conn:<id>"."""
+
+    kind: Literal["agent", "user", "conn"]
+    id: str = ""
+
+    def __str__(self) -> str:
+        return self.kind if self.kind == "agent" else f"{self.kind}:{self.id}"
+
+    @classmethod
+    def parse(cls, raw: str) -> Address | None:
+        if raw == "agent":
+            return AGENT
+        kind, sep, id_ = raw.partition(":")
+        if not sep or not id_:
+            return None
+        if kind == "user":
+            return cls("user", id_)
+        if kind == "conn":
+            return cls("conn", id_)
+        return None
+
+    @classmethod
+    def user(cls, user_id: str) -> Address:
+        return cls("user", user_id)
+
+    @classmethod
+    def conn(cls, conn_id: str) -> Address:
+        return cls("conn", conn_id)
+
+
+AGENT = Address("agent")
+
+
+@dataclass(frozen=True)
 class Guard:
     """Publish only if the room value `name` is still `expected` ("" = absent), then set `new`."""
 
@@ -74,8 +110,8 @@ class Bus(Protocol):
         """Broadcast events; return their seqs, or None when the guard did not match."""
         ...
 
-    async def direct(self, room_id: str, to: str, message: dict[str, Any]) -> None:
-        """`to`: "agent", "user:<id>" or "conn:<id>"."""
+    async def direct(self, room_id: str, to: Address, message: dict[str, Any]) -> None:
+        """`message` ({type, data}) to `to` only, wherever in the room it is connected."""
         ...
 
     async def get_value(self, room_id: str, name: str) -> str | None: ...
@@ -119,8 +155,8 @@ class InProcessBus:
             self._handler(room_id, "b", envelope(seq, envelope_tail(type_, data)))
         return seqs
 
-    async def direct(self, room_id: str, to: str, message: dict[str, Any]) -> None:
-        self._handler(room_id, "d", json.dumps({"to": to, "msg": message}))
+    async def direct(self, room_id: str, to: Address, message: dict[str, Any]) -> None:
+        self._handler(room_id, "d", json.dumps({"to": str(to), "msg": message}))
 
     async def get_value(self, room_id: str, name: str) -> str | None:
         return self._values.get((room_id, name))
@@ -248,8 +284,8 @@ class RedisBus:
             return None
         return [int(s) for s in out[1:]]
 
-    async def direct(self, room_id: str, to: str, message: dict[str, Any]) -> None:
-        await self._redis.publish(self._d(room_id), json.dumps({"to": to, "msg": message}))
+    async def direct(self, room_id: str, to: Address, message: dict[str, Any]) -> None:
+        await self._redis.publish(self._d(room_id), json.dumps({"to": str(to), "msg": message}))
 
     async def get_value(self, room_id: str, name: str) -> str | None:
         raw = await self._redis.get(f"{self._prefix}{room_id}:v:{name}")

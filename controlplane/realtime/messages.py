@@ -1,17 +1,21 @@
-"""Every client → server room message, as a pydantic model; parse failures become `error` replies.
+"""Every message the control plane receives, as a pydantic model: from room sockets
+(`CLIENT_MESSAGES`) and from room agents (`AGENT_MESSAGES`). Pure: no I/O.
 
-The envelope is `{"type": str, "data": {...}}`. `parse` returns (type, model) or raises
-BadMessage with a stable code and a human detail.
+The envelope is `{"type": str, "data": {...}}`. `parse` returns (type, model) or raises a
+DomainError (kind `invalid`) with a stable code and a human detail; the socket layer turns it
+into an `error` reply.
 """
 
 from __future__ import annotations
 
 import json
-import unicodedata
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from controlplane.errors import DomainError, Kind
+from controlplane.models.room import RoomStage
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Delta = Annotated[float, Field(ge=-100_000, le=100_000, allow_inf_nan=False)]
@@ -21,11 +25,8 @@ Sdp = Annotated[str, Field(min_length=1, max_length=60_000)]
 Peer = Annotated[str, Field(min_length=1, max_length=64)]
 
 
-class BadMessage(ValueError):
-    def __init__(self, code: str, detail: Any) -> None:
-        super().__init__(str(detail))
-        self.code = code
-        self.detail = detail
+def bad_message(code: str, detail: Any) -> DomainError:
+    return DomainError(Kind.invalid, code, detail)
 
 
 class _Msg(BaseModel):
@@ -135,47 +136,101 @@ def parse_envelope(raw: str) -> tuple[str, dict[str, Any]]:
     try:
         msg = json.loads(raw)
     except ValueError:
-        raise BadMessage("bad_json", "Message is not valid JSON") from None
+        raise bad_message("bad_json", "Message is not valid JSON") from None
     if not isinstance(msg, dict):
-        raise BadMessage("bad_message", "Message must be an object {type, data}")
+        raise bad_message("bad_message", "Message must be an object {type, data}")
     type_ = msg.get("type")
     data = msg.get("data", {})
     if not isinstance(type_, str) or not type_:
-        raise BadMessage("bad_message", "Message needs a string `type`")
+        raise bad_message("bad_message", "Message needs a string `type`")
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise BadMessage("bad_message", "`data` must be an object")
+        raise bad_message("bad_message", "`data` must be an object")
     return type_[:64], data
 
 
 def parse(raw: str, table: dict[str, type[_Msg]] = CLIENT_MESSAGES) -> tuple[str, _Msg]:
     type_, data = parse_envelope(raw)
+    return type_, validate(type_, data, table)
+
+
+def validate(type_: str, data: dict[str, Any], table: dict[str, type[_Msg]]) -> _Msg:
+    """`data` as the model `table` names for `type_`."""
     model = table.get(type_)
     if model is None:
-        raise BadMessage("unknown_type", f"Unknown message type {type_!r}")
+        raise bad_message("unknown_type", f"Unknown message type {type_!r}")
     try:
-        return type_, model.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         errors = [
             {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
             for e in exc.errors(include_url=False, include_input=False)
         ]
-        raise BadMessage("invalid", errors) from None
+        raise bad_message("invalid", errors) from None
 
 
-# Bidirectional overrides and isolates can make text display differently from what it is.
-_BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+# ---------------------------------------------------------------- room agent -> control plane
+# The agent is our own code but runs beside an untrusted browser: its fields are coerced and
+# cut to size rather than trusted, as room messages are.
 
 
-def clean_text(text: str) -> str:
-    """Chat text as plain text: newlines kept, tabs become spaces, other control characters and
-    bidi overrides dropped, surrounding whitespace trimmed. Emoji (and their ZWJ sequences)
-    are untouched."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
-    kept = [
-        ch
-        for ch in text
-        if ch == "\n" or (unicodedata.category(ch) not in ("Cc", "Cs") and ch not in _BIDI_CONTROLS)
-    ]
-    return "".join(kept).strip()
+def _text(limit: int) -> BeforeValidator:
+    return BeforeValidator(lambda v: str(v if v is not None else "")[:limit])
+
+
+def _flag(v: Any) -> bool:
+    return bool(v)
+
+
+class Heartbeat(_Msg):
+    """Counters for the logs and tests; the hub only records that the agent is alive."""
+
+
+class AgentStage(_Msg):
+    stage: RoomStage
+
+
+class AgentReady(_Msg):
+    width: Any = None
+    height: Any = None
+    fps: Any = None
+    codec: Any = None
+
+    def video(self) -> dict[str, Any]:
+        """The stream's parameters the agent reported (only those it sent)."""
+        return self.model_dump(exclude_unset=True)
+
+
+class AgentBrowserStatus(_Msg):
+    url: Annotated[str, _text(2048)] = ""
+    title: Annotated[str, _text(300)] = ""
+    can_go_back: Annotated[bool, BeforeValidator(_flag)] = False
+    can_go_forward: Annotated[bool, BeforeValidator(_flag)] = False
+    loading: Annotated[bool, BeforeValidator(_flag)] = False
+
+
+class AgentAnswer(_Msg):
+    """Routed by `conn`, falling back to every socket of `to`."""
+
+    to: Annotated[str, _text(64)] = ""
+    conn: Annotated[str, _text(64)] = ""
+    sdp: Annotated[str, _text(60_000)] = ""
+
+
+class AgentReport(_Msg):
+    """An error the agent reports; with `conn`, it is relayed to that viewer."""
+
+    code: Annotated[str, _text(64)] = ""
+    message: Annotated[str, _text(500)] = ""
+    conn: Annotated[str, _text(64)] = ""
+
+
+AGENT_MESSAGES: dict[str, type[_Msg]] = {
+    "heartbeat": Heartbeat,
+    "stage": AgentStage,
+    "ready": AgentReady,
+    "browser.status": AgentBrowserStatus,
+    "rtc.answer": AgentAnswer,
+    "error": AgentReport,
+}

@@ -1,7 +1,7 @@
 """The remote control as a pure state machine: who holds it, who asked for it.
 
 `apply(state, action, ...)` returns the next state and the events to broadcast, or raises
-RemoteError with a stable code. No I/O here; the store makes each step atomic across replicas.
+a DomainError with a stable code. No I/O here; the hub makes each step atomic across replicas.
 """
 
 from __future__ import annotations
@@ -10,15 +10,12 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from controlplane.errors import DomainError, Kind
+from controlplane.realtime.outbound import RemoteChanged, RemoteRequested, RemoteRequests
+
 Action = Literal["request", "grant", "pass", "take", "revoke", "release", "left", "host_changed"]
+# (type, data) of a broadcast, as the bus publishes it.
 Event = tuple[str, dict[str, Any]]
-
-
-class RemoteError(Exception):
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -60,11 +57,8 @@ def _without(requests: tuple[str, ...], *users: str | None) -> tuple[str, ...]:
 
 def _changed(state: RemoteState, holder: str | None, *, by: str, reason: str) -> Transition:
     new = replace(state, holder_id=holder, requests=_without(state.requests, holder))
-    event = (
-        "remote.changed",
-        {"holder_id": holder, "by": by, "reason": reason, "requests": list(new.requests)},
-    )
-    return Transition(new, [event])
+    event = RemoteChanged(holder_id=holder, by=by, reason=reason, requests=list(new.requests))
+    return Transition(new, [event.event()])
 
 
 def apply(
@@ -83,33 +77,37 @@ def apply(
 
     if action == "request":
         if is_holder:
-            raise RemoteError("already_holder", "You already hold the remote")
+            raise DomainError(Kind.conflict, "already_holder", "You already hold the remote")
         if state.holder_id is None:
             return _changed(state, actor, by=actor, reason="claimed")
         if actor in state.requests:
             return Transition(state)
         new = replace(state, requests=(*state.requests, actor))
         return Transition(
-            new, [("remote.requested", {"user_id": actor, "requests": list(new.requests)})]
+            new, [RemoteRequested(user_id=actor, requests=list(new.requests)).event()]
         )
 
     if action == "grant":
         if not (is_holder or is_host):
-            raise RemoteError("forbidden", "Only the holder or the host can grant the remote")
+            raise DomainError(
+                Kind.forbidden, "forbidden", "Only the holder or the host can grant the remote"
+            )
         if target is None or target not in state.requests:
-            raise RemoteError("not_requested", "That user has not asked for the remote")
+            raise DomainError(
+                Kind.conflict, "not_requested", "That user has not asked for the remote"
+            )
         return _changed(state, target, by=actor, reason="granted")
 
     if action == "pass":
         if not is_holder:
-            raise RemoteError("not_holder", "Only the holder can pass the remote")
+            raise DomainError(Kind.forbidden, "not_holder", "Only the holder can pass the remote")
         if target is None or target == actor:
-            raise RemoteError("invalid_target", "Pass the remote to someone else")
+            raise DomainError(Kind.invalid, "invalid_target", "Pass the remote to someone else")
         return _changed(state, target, by=actor, reason="passed")
 
     if action in ("take", "revoke"):
         if not is_host:
-            raise RemoteError("forbidden", f"Only the host can {action} the remote")
+            raise DomainError(Kind.forbidden, "forbidden", f"Only the host can {action} the remote")
         if state.holder_id == state.host_id:
             return Transition(state)
         return _changed(
@@ -118,7 +116,7 @@ def apply(
 
     if action == "release":
         if not is_holder:
-            raise RemoteError("not_holder", "You do not hold the remote")
+            raise DomainError(Kind.forbidden, "not_holder", "You do not hold the remote")
         to = state.host_id if release_to_host and not is_host else None
         return _changed(state, to, by=actor, reason="released")
 
@@ -131,10 +129,10 @@ def apply(
             )
         if requests != state.requests:
             new = replace(state, requests=requests)
-            return Transition(new, [("remote.requests", {"requests": list(requests)})])
+            return Transition(new, [RemoteRequests(requests=list(requests)).event()])
         return Transition(state)
 
     if action == "host_changed":
         return Transition(replace(state, host_id=actor))
 
-    raise RemoteError("unknown_action", f"Unknown remote action {action}")
+    raise DomainError(Kind.invalid, "unknown_action", f"Unknown remote action {action}")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from controlplane.models.room import RoomStatus
 from controlplane.runtime.base import RuntimeInfo, RuntimeState
 
 
@@ -35,7 +36,7 @@ class Policy:
 @dataclass(frozen=True)
 class RoomView:
     room_id: uuid.UUID
-    status: str
+    status: RoomStatus
     created_at: datetime
     last_active_at: datetime
     online: int
@@ -45,8 +46,8 @@ class RoomView:
     pooled: bool = False
 
 
-_STARTING = ("creating", "starting")
-_RUNNING = ("ready", "idle")
+_STARTING = (RoomStatus.creating, RoomStatus.starting)
+_RUNNING = (RoomStatus.ready, RoomStatus.idle)
 
 
 def judge(room: RoomView, *, now: datetime, policy: Policy) -> Verdict:
@@ -75,8 +76,10 @@ def judge(room: RoomView, *, now: datetime, policy: Policy) -> Verdict:
 ENDING_STUCK_AFTER = timedelta(minutes=2)
 
 
-def stuck_ending(*, status: str, ending_since: datetime | None, now: datetime) -> bool:
-    return status == "ending" and (ending_since is None or now - ending_since >= ENDING_STUCK_AFTER)
+def stuck_ending(*, status: RoomStatus, ending_since: datetime | None, now: datetime) -> bool:
+    return status == RoomStatus.ending and (
+        ending_since is None or now - ending_since >= ENDING_STUCK_AFTER
+    )
 
 
 def ends_at(room: RoomView, *, policy: Policy) -> datetime:

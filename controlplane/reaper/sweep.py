@@ -25,7 +25,9 @@ from controlplane.reaper.policy import (
     orphans,
     stuck_ending,
 )
-from controlplane.rooms import service, warm_pool
+from controlplane.rooms import warm_pool
+from controlplane.rooms.ending import claim_end, finish_end, finish_stuck_end
+from controlplane.rooms.launch import fail_room
 from controlplane.runtime.base import RuntimeState
 from controlplane.settings import Settings
 
@@ -68,16 +70,7 @@ async def _warn_once(ctx: AppContext, room: Room, at: datetime) -> bool:
     if await ctx.rate_limiter.hit(key, limit=1, window_s=6 * 3600) is not None:
         return False
     seconds = max(0, int((at - utcnow()).total_seconds()))
-    await ctx.hub.broadcast(
-        room.id,
-        "room.warning",
-        {
-            "code": "max_age",
-            "ends_at": at.isoformat(),
-            "seconds_left": seconds,
-            "detail": f"This room ends in {seconds} s: it reached its maximum length",
-        },
-    )
+    await ctx.events.warned(room.id, ends_at=at, seconds_left=seconds)
     log.info("room warned", extra={"room": room.room_code, "ends_at": at.isoformat()})
     return True
 
@@ -109,7 +102,7 @@ async def sweep(*, ctx: AppContext, now: datetime | None = None) -> SweepReport:
             room.last_active_at = now
         view = RoomView(
             room_id=room.id,
-            status=room.status,
+            status=RoomStatus(room.status),
             created_at=room.created_at,
             last_active_at=room.last_active_at,
             online=online,
@@ -123,10 +116,14 @@ async def sweep(*, ctx: AppContext, now: datetime | None = None) -> SweepReport:
                 async with ctx.sessionmaker() as session:
                     fresh = await session.get(Room, room.id)
                     # A warm browser is recycled only if nobody was given it since the snapshot.
-                    if fresh is not None and await service.claim_end(
-                        session=session, room=fresh, reason=verdict.value, only_pooled=room.pooled
+                    if fresh is not None and await claim_end(
+                        ctx=ctx,
+                        session=session,
+                        room=fresh,
+                        reason=verdict.value,
+                        only_pooled=room.pooled,
                     ):
-                        await service.finish_end(
+                        await finish_end(
                             ctx=ctx, session=session, room=fresh, by=None, reason=verdict.value
                         )
                         report.ended.append(room.room_code)
@@ -135,7 +132,7 @@ async def sweep(*, ctx: AppContext, now: datetime | None = None) -> SweepReport:
                 Verdict.fail_runtime_gone,
                 Verdict.fail_start_timeout,
             ):
-                if await service.fail_room(
+                if await fail_room(
                     ctx=ctx, room=room, reason=REASONS[verdict], only_pooled=room.pooled
                 ):
                     report.failed.append(room.room_code)
@@ -154,10 +151,10 @@ async def sweep(*, ctx: AppContext, now: datetime | None = None) -> SweepReport:
             ).scalars()
         )
     for room in ending:
-        if not stuck_ending(status=room.status, ending_since=room.ended_at, now=now):
+        if not stuck_ending(status=RoomStatus(room.status), ending_since=room.ended_at, now=now):
             continue
         try:
-            if await service.finish_stuck_end(ctx=ctx, room=room):
+            if await finish_stuck_end(ctx=ctx, room=room):
                 report.ended.append(room.room_code)
         except Exception:
             log.exception("finishing an interrupted end failed", extra={"room": room.room_code})

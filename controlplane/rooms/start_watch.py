@@ -14,22 +14,32 @@ import asyncio
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING
 
-from sqlalchemy import update
-from sqlmodel import col
-
+from controlplane.context import AppContext
 from controlplane.models import Room, RoomStage, RoomStatus
-from controlplane.rooms import service
-
-if TYPE_CHECKING:
-    from controlplane.context import AppContext
+from controlplane.rooms.launch import fail_room
+from controlplane.rooms.lifecycle import Booting
+from controlplane.rooms.transitions import transition
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
 # A launched browser the runtime cannot find this many polls running has died, not "not yet".
 MISSING_POLLS = 3
+
+
+def spawn_watch(*, ctx: AppContext, room: Room) -> None:
+    """Watch a room's start in the background of this process, if it is still starting. Only
+    where the loop outlives the start (an API process); a reaper task in a short-lived worker
+    loop leaves it to the reaper's start timeout."""
+    if room.runtime_ref is None or room.status != RoomStatus.starting:
+        return
+    ctx.spawn(
+        watch_start(
+            ctx=ctx, room_id=room.id, room_code=room.room_code, runtime_ref=room.runtime_ref
+        ),
+        name=f"start-watch-{room.room_code}",
+    )
 
 
 async def watch_start(
@@ -50,37 +60,20 @@ async def watch_start(
             reason = "The room's browser could not start"
             if info.detail:
                 reason = f"{reason}: {info.detail}"
-            await service.fail_room(ctx=ctx, room=room, reason=reason[:500])
+            await fail_room(ctx=ctx, room=room, reason=reason[:500])
             return
         if info.state == "missing":
             missing += 1
             if missing >= MISSING_POLLS:
                 reason = "The room's browser stopped before it was ready"
-                await service.fail_room(ctx=ctx, room=room, reason=reason)
+                await fail_room(ctx=ctx, room=room, reason=reason)
                 return
             continue
         missing = 0
-        booting = info.state == "running" or info.detail == RoomStage.booting
+        booting = info.state == "running" or info.stage == RoomStage.booting
         if booting and room.stage == RoomStage.scheduling:
-            await _booting(ctx, room)
+            async with ctx.sessionmaker() as session:
+                await transition(
+                    session=session, events=ctx.events, room_id=room.id, event=Booting()
+                )
     log.info("start watch gave up; the reaper's start timeout applies", extra={"room": room_code})
-
-
-async def _booting(ctx: AppContext, room: Room) -> None:
-    async with ctx.sessionmaker() as session:
-        result = await session.execute(
-            update(Room)
-            .where(col(Room.id) == room.id, col(Room.stage) == RoomStage.scheduling)
-            .values(stage=RoomStage.booting)
-        )
-        await session.commit()
-    if service.rowcount(result):
-        await ctx.hub.broadcast(
-            room.id,
-            "room.status",
-            {
-                "status": RoomStatus.starting,
-                "stage": RoomStage.booting,
-                "agent_connected": False,
-            },
-        )

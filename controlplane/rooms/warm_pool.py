@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from controlplane.context import AppContext
 from controlplane.models import LIVE_STATUSES, Room, RoomParticipant, RoomStatus, User
 from controlplane.models.types import utcnow
-from controlplane.rooms import service
-
-if TYPE_CHECKING:
-    from controlplane.context import AppContext
+from controlplane.rooms.ending import claim_end, finish_end
+from controlplane.rooms.launch import insert_room, start_runtime
+from controlplane.rooms.queries import rowcount
+from controlplane.rooms.start_watch import spawn_watch
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ async def claim(
                 last_active_at=now,
             )
         )
-        if not service.rowcount(won):
+        if not rowcount(won):
             await session.rollback()
             continue
         session.add(RoomParticipant(room_id=room_id, user_id=user.id, is_host=True))
@@ -94,7 +94,7 @@ async def claim(
             "room created from the warm pool",
             extra={"room": room.room_code, "user_id": str(user.id)},
         )
-        await ctx.hub.room_assigned(room)
+        await ctx.events.room_assigned(room.id, start_url=room.start_url)
         ctx.spawn(fill(ctx=ctx), name="warm-pool-fill")
         return room
     return None
@@ -122,10 +122,10 @@ async def _fill(ctx: AppContext, *, watch: bool) -> list[str]:
         surplus = pooled[target:]
         for room in reversed(surplus):  # the newest first: the oldest are the readiest
             reason = "warm pool surplus"
-            if await service.claim_end(session=session, room=room, reason=reason, only_pooled=True):
-                await service.finish_end(
-                    ctx=ctx, session=session, room=room, by=None, reason=reason
-                )
+            if await claim_end(
+                ctx=ctx, session=session, room=room, reason=reason, only_pooled=True
+            ):
+                await finish_end(ctx=ctx, session=session, room=room, by=None, reason=reason)
         missing = target - len(pooled)
         if missing <= 0:
             return []
@@ -147,7 +147,7 @@ async def _fill(ctx: AppContext, *, watch: bool) -> list[str]:
             return []
         started = []
         for _ in range(missing):
-            room, secret = await service.insert_room(
+            room, secret = await insert_room(
                 session=session,
                 settings=ctx.settings,
                 host_id=None,
@@ -155,9 +155,9 @@ async def _fill(ctx: AppContext, *, watch: bool) -> list[str]:
                 max_participants=ctx.settings.ROOM_MAX_PARTICIPANTS,
                 start_url=None,
             )
-            await service.start_runtime(
-                ctx=ctx, session=session, room=room, agent_secret=secret, watch=watch
-            )
+            await start_runtime(ctx=ctx, session=session, room=room, agent_secret=secret)
+            if watch:
+                spawn_watch(ctx=ctx, room=room)
             if room.status == RoomStatus.failed:
                 break
             started.append(room.room_code)

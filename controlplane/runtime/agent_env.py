@@ -1,12 +1,15 @@
 """The room agent's configuration as WP_* environment variables (pure, no I/O).
 
-Every runtime passes the same variables, so an agent behaves the same as a local process, in a
-Docker container or in a pod. Runtimes add only what is specific to them (their own labels, a
-profile directory on their tmpfs, a secret reference instead of the value).
+Every runtime passes these same variables, so an agent behaves the same as a local process, in a
+Docker container or in a pod; each key is a field of the agent's `AgentSettings`
+(`tests/unit/test_agent_env.py`). Runtimes only choose the values that depend on where the room
+runs (the control plane's address as seen from there, a profile directory on their tmpfs); the
+Kubernetes builder passes the secret as a `secretKeyRef` instead of its value.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from controlplane.settings import Settings
@@ -19,9 +22,11 @@ def agent_env(
     agent_secret: str,
     start_url: str | None,
     control_url: str | None = None,
+    profile_dir: str | None = None,
 ) -> dict[str, str]:
     """WP_* variables for one room's agent. `control_url` overrides AGENT_CONTROL_URL when the
-    runtime knows a better address for the control plane as seen from where the room runs."""
+    runtime knows a better address for the control plane as seen from where the room runs. ICE
+    servers carry STUN only: TURN credentials are short-lived and reach the agent in `auth.ok`."""
     env = {
         "WP_CONTROL_URL": control_url or settings.AGENT_CONTROL_URL,
         "WP_ROOM_ID": str(room_id),
@@ -32,7 +37,12 @@ def agent_env(
         "WP_CODEC": settings.ROOM_CODEC,
         "WP_BITRATE_KBPS": str(settings.ROOM_BITRATE_KBPS),
         "WP_LOG_LEVEL": settings.LOG_LEVEL,
+        "WP_ICE_SERVERS": json.dumps(
+            [{"urls": list(settings.STUN_URLS)}] if settings.STUN_URLS else []
+        ),
     }
+    if profile_dir:
+        env["WP_PROFILE_DIR"] = profile_dir
     if start_url:
         env["WP_START_URL"] = start_url
     return env

@@ -1,4 +1,4 @@
-"""The contract every room runtime backend meets, and the choice of backend from settings.
+"""The contract every room runtime backend meets (the backend is chosen in controlplane/wiring.py).
 
 A runtime starts one isolated browser + room agent per room and finds it again by its
 `runtime_ref` (or, for orphan sweeps, by its labels). The agent it starts dials back to the
@@ -7,14 +7,11 @@ control plane's agent channel with the per-room secret given to `start`.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
-from controlplane.settings import Settings
-
-log = logging.getLogger(__name__)
+from controlplane.models.room import RoomStage
 
 RuntimeState = Literal["starting", "running", "stopped", "failed", "missing"]
 
@@ -28,7 +25,11 @@ class RuntimeInfo:
     runtime_ref: str
     room_id: uuid.UUID | None
     state: RuntimeState
+    # Readable words on the state (why it failed, what it waits for); shown to people.
     detail: str | None = None
+    # How far a `starting` room has come, when the runtime can tell (a pod waiting for a node
+    # is `scheduling`, one pulling its image `booting`); None when it cannot.
+    stage: RoomStage | None = None
 
 
 @runtime_checkable
@@ -79,25 +80,3 @@ class UnavailableRuntime:
 
     async def aclose(self) -> None:
         return None
-
-
-def make_runtime(settings: Settings) -> RoomRuntime:
-    """The backend named by ROOM_RUNTIME. Backends not built yet give UnavailableRuntime, so the
-    app still starts and rooms fail with a clear reason instead of the process crashing."""
-    name = settings.ROOM_RUNTIME
-    log.info("room runtime chosen", extra={"runtime": name})
-    if name == "kubernetes":
-        from controlplane.runtime.kubernetes import KubernetesRuntime  # lazy: only when chosen
-
-        return KubernetesRuntime(settings)
-    if name == "docker":
-        from controlplane.runtime.docker import DockerRuntime  # lazy: only when chosen
-
-        return DockerRuntime(settings)
-    if name == "local":
-        from controlplane.runtime.local import LocalRuntime  # lazy: only when chosen
-
-        return LocalRuntime(settings)
-    if name == "none":
-        return UnavailableRuntime(name, "this deployment runs no room browsers (ROOM_RUNTIME=none)")
-    return UnavailableRuntime(name)

@@ -14,7 +14,6 @@ client's HTTP timeout (DOCKER_API_TIMEOUT_SECONDS) bounds each one.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -60,8 +59,8 @@ def container_options(
     agent_secret: str,
     start_url: str | None,
 ) -> dict[str, Any]:
-    """Keyword arguments for `containers.create`: image, name, labels, env and the hardening of
-    DESIGN.md section 6 (non-root, no capabilities, no-new-privileges, read-only root with a
+    """Keyword arguments for `containers.create`: image, name, labels, env and the hardening
+    (non-root, no capabilities, no-new-privileges, read-only root with a
     /tmp tmpfs, sized /dev/shm, memory/CPU/pids limits, no mounts, no Docker socket)."""
     env = agent_env(
         settings=settings,
@@ -69,9 +68,6 @@ def container_options(
         agent_secret=agent_secret,
         start_url=start_url,
         control_url=room_control_url(settings),
-    )
-    env["WP_ICE_SERVERS"] = json.dumps(
-        [{"urls": list(settings.STUN_URLS)}] if settings.STUN_URLS else []
     )
     name = naming.room_name(room_id, room_code)
     memory = f"{settings.ROOM_MEMORY_LIMIT_MB}m"

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from controlplane.runtime.k8s_manifests import BLOCKED_IPV4
+from controlplane.runtime.egress import BLOCKED_IPV4
 from controlplane.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ browser died is failed or restarted by the control plane, never silently restart
 kubelet with a stale profile). No Service: the agent dials *out* to the control plane's agent
 channel, and media reaches viewers through TURN (or directly to the pod IP as an ICE candidate);
 nothing ever needs a stable name or port of a room pod. Per deployment: one NetworkPolicy for all
-its room pods (DESIGN.md section 6).
+its room pods (docs/deployment.md, "Network policy").
 
 Every object carries the deployment label (`naming.DEPLOYMENT_KEY` = `settings.deployment_id`),
 and the policy's pod selector requires it: deployments sharing a namespace each have their own
@@ -19,50 +19,25 @@ policy over their own pods, and none lists or sweeps another's objects.
 from __future__ import annotations
 
 import base64
-import json
 import uuid
 from typing import Any
 
 from controlplane.runtime import naming
+from controlplane.runtime.agent_env import agent_env
+from controlplane.runtime.egress import BLOCKED_IPV4, BLOCKED_IPV6
 from controlplane.settings import Settings
 
 Manifest = dict[str, Any]
 
 CONTAINER_NAME = "browser"
 AGENT_SECRET_KEY = "agent-secret"
+SECRET_ENV = "WP_AGENT_SECRET"
 NETWORK_POLICY_PREFIX = "watchparty-rooms"  # + "-<deployment id>"
 SECRET_SUFFIX = "-agent"
 UID = 1000  # the image's unprivileged user (browser-image/Dockerfile: USER 1000:1000)
 TERMINATION_GRACE_SECONDS = 10  # the agent stops Chromium, Xvfb and PulseAudio on SIGTERM
 TMP_DIR = "/tmp"
 PROFILE_DIR = "/tmp/profile"  # WP_PROFILE_DIR: parent of the fresh Chromium profile
-
-# Egress is open to the internet (rooms browse the web) but never to these: private networks
-# (where the cluster's pods, services, nodes and databases live), loopback, link-local (cloud
-# metadata at 169.254.169.254), carrier-grade NAT (some clusters' pod ranges; Alibaba metadata
-# 100.100.100.200), "this network", multicast and reserved space; IPv6 loopback, unique-local
-# (AWS metadata fd00:ec2::254), link-local, IPv4-mapped, multicast.
-BLOCKED_IPV4 = (
-    "0.0.0.0/8",
-    "10.0.0.0/8",
-    "100.64.0.0/10",
-    "127.0.0.0/8",
-    "169.254.0.0/16",
-    "172.16.0.0/12",
-    "192.0.0.0/24",
-    "192.168.0.0/16",
-    "198.18.0.0/15",
-    "224.0.0.0/4",
-    "240.0.0.0/4",
-)
-BLOCKED_IPV6 = (
-    "::1/128",
-    "::ffff:0:0/96",
-    "64:ff9b::/96",
-    "fc00::/7",
-    "fe80::/10",
-    "ff00::/8",
-)
 
 
 def room_secret_name(pod_name: str) -> str:
@@ -85,32 +60,24 @@ def mib_quantity(mb: int) -> str:
     return f"{mb}Mi"
 
 
-def agent_env(
+def room_agent_env(
     settings: Settings, *, room_id: uuid.UUID, secret_name: str, start_url: str | None
 ) -> list[Manifest]:
-    """The agent's WP_* variables. The secret comes from the room's Secret (secretKeyRef), so it
-    is not in the Pod spec that anyone with `get pods` can read. ICE servers carry STUN only:
-    TURN credentials are short-lived and reach the agent over its channel (`hello`)."""
-    plain: dict[str, str] = {
-        "WP_CONTROL_URL": settings.AGENT_CONTROL_URL,
-        "WP_ROOM_ID": str(room_id),
-        "WP_WIDTH": str(settings.ROOM_WIDTH),
-        "WP_HEIGHT": str(settings.ROOM_HEIGHT),
-        "WP_FPS": str(settings.ROOM_FPS),
-        "WP_CODEC": settings.ROOM_CODEC,
-        "WP_BITRATE_KBPS": str(settings.ROOM_BITRATE_KBPS),
-        "WP_PROFILE_DIR": PROFILE_DIR,
-        "WP_LOG_LEVEL": settings.LOG_LEVEL,
-        "WP_ICE_SERVERS": json.dumps(
-            [{"urls": list(settings.STUN_URLS)}] if settings.STUN_URLS else []
-        ),
-    }
-    if start_url:
-        plain["WP_START_URL"] = start_url
+    """The agent's WP_* variables (`runtime/agent_env.py`, as for every runtime), with the secret
+    taken from the room's Secret (secretKeyRef), so it is not in the Pod spec that anyone with
+    `get pods` can read."""
+    plain = agent_env(
+        settings=settings,
+        room_id=room_id,
+        agent_secret="",
+        start_url=start_url,
+        profile_dir=PROFILE_DIR,
+    )
+    del plain[SECRET_ENV]
     env: list[Manifest] = [{"name": key, "value": value} for key, value in plain.items()]
     env.append(
         {
-            "name": "WP_AGENT_SECRET",
+            "name": SECRET_ENV,
             "valueFrom": {"secretKeyRef": {"name": secret_name, "key": AGENT_SECRET_KEY}},
         }
     )
@@ -159,7 +126,7 @@ def make_room_pod(
 ) -> Manifest:
     """The room's Pod: one hardened container from ROOM_IMAGE, writable only on tmpfs."""
     name = naming.room_name(room_id, room_code)
-    env = agent_env(
+    env = room_agent_env(
         settings, room_id=room_id, secret_name=room_secret_name(name), start_url=start_url
     )
     container: Manifest = {

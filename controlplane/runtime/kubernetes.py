@@ -101,14 +101,16 @@ def api_reason(exc: BaseException) -> str:
 def pod_runtime_info(runtime_ref: str, pod: V1Pod) -> RuntimeInfo:
     """Map a Pod's phase, conditions and container states to a RuntimeInfo (pure).
 
-    `starting` carries the stage in `detail`: `scheduling` until a node is chosen, then
-    `booting` (image pull, container start); the agent's own stages take over from there."""
+    `starting` carries a `stage`: `scheduling` until a node is chosen, then `booting` (image
+    pull, container start); the agent's own stages take over from there. `detail` says the same
+    in words."""
     metadata = pod.metadata
     room_id = naming.room_id_from_labels(metadata.labels if metadata else None)
     status = pod.status
     phase = status.phase if status else None
     state: RuntimeState
     detail: str | None = None
+    stage: RoomStage | None = None
     if metadata is not None and metadata.deletion_timestamp is not None:
         return RuntimeInfo(runtime_ref, room_id, "stopped", "terminating")
     waiting = [
@@ -130,7 +132,8 @@ def pod_runtime_info(runtime_ref: str, pod: V1Pod) -> RuntimeInfo:
             conditions = (status.conditions or []) if status else []
             scheduled = any(c.type == "PodScheduled" and c.status == "True" for c in conditions)
             state = "starting"
-            detail = RoomStage.booting if scheduled else RoomStage.scheduling
+            stage = RoomStage.booting if scheduled else RoomStage.scheduling
+            detail = stage.value
     elif phase == "Running":
         state = "running"
     elif phase == "Succeeded":
@@ -148,7 +151,7 @@ def pod_runtime_info(runtime_ref: str, pod: V1Pod) -> RuntimeInfo:
     else:  # "Unknown": the node stopped reporting; the agent heartbeat decides what happens.
         state = "running"
         detail = "pod state unknown (node not reporting)"
-    return RuntimeInfo(runtime_ref, room_id, state, detail)
+    return RuntimeInfo(runtime_ref, room_id, state, detail, stage)
 
 
 def _join(reason: str | None, message: str | None) -> str:

@@ -9,7 +9,6 @@ so they are found again by label after an API restart, whatever their pids.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import signal
@@ -63,6 +62,22 @@ def _parse_ref(runtime_ref: str) -> str | None:
     return runtime_ref[len(prefix) :] if runtime_ref.startswith(prefix) else None
 
 
+def room_process_env(
+    settings: Settings, *, room_id: uuid.UUID, agent_secret: str, start_url: str | None
+) -> dict[str, str]:
+    """What a room's agent process gets on top of the API's own environment: the agent's
+    settings (`agent_env`, as in every runtime) and the labels every descendant inherits, by
+    which the room's processes are found again."""
+    return {
+        **agent_env(
+            settings=settings, room_id=room_id, agent_secret=agent_secret, start_url=start_url
+        ),
+        MANAGED_ENV: MANAGED_VALUE,
+        DEPLOYMENT_ENV: settings.deployment_id,
+        "WATCHPARTY_RUNTIME_ROLE": "agent",
+    }
+
+
 class LocalRuntime:
     name = "local"
 
@@ -82,16 +97,9 @@ class LocalRuntime:
         log_path = self._log_dir / f"{room_code}.log"
         env = {
             **os.environ,
-            **agent_env(
-                settings=self._settings,
-                room_id=room_id,
-                agent_secret=agent_secret,
-                start_url=start_url,
+            **room_process_env(
+                self._settings, room_id=room_id, agent_secret=agent_secret, start_url=start_url
             ),
-            # Labels every descendant inherits: how the room's processes are found again.
-            MANAGED_ENV: MANAGED_VALUE,
-            DEPLOYMENT_ENV: self._deployment,
-            "WATCHPARTY_RUNTIME_ROLE": "agent",
         }
         proc = await asyncio.to_thread(self._spawn, env, log_path)
         log.info(
@@ -173,7 +181,7 @@ class LocalRuntime:
                     runtime_ref=f"local:{room_id}",
                     room_id=rid,
                     state="running" if has_agent else "failed",
-                    detail=None if has_agent else json.dumps({"stray": True}),
+                    detail=None if has_agent else "processes left without their agent",
                 )
             )
         return infos

@@ -1,6 +1,6 @@
 """Names and labels every runtime backend puts on what it creates (pure, no I/O).
 
-Backends find their rooms again *only* by these labels (DESIGN.md section 3), so the label keys
+Backends find their rooms again *only* by these labels, so the label keys
 and values live in one place. Every label set carries the deployment id (`settings.deployment_id`)
 and every selector requires it: two deployments sharing one Docker engine or one Kubernetes
 namespace never list (and so never sweep as orphans) each other's rooms.

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import Protocol
 
+from controlplane.services.celery_factory import make_celery
 from controlplane.services.mail import send_email
 from controlplane.settings import Settings
 
@@ -37,8 +38,6 @@ class InProcessJobs:
 
 class CeleryJobs:
     def __init__(self, settings: Settings) -> None:
-        from controlplane.worker.celery_app import make_celery
-
         # A producer bound to this deployment's broker; tasks are sent by name.
         self._celery = make_celery(settings)
 

@@ -1,33 +1,8 @@
-"""The Celery app: Redis is broker and result backend; beat schedules the periodic sweeps."""
+"""The Celery app the worker and beat run (`watchparty worker`, `watchparty beat`)."""
 
 from __future__ import annotations
 
-from celery import Celery
-
+from controlplane.services.celery_factory import make_celery
 from controlplane.settings import Settings
-
-
-def make_celery(settings: Settings) -> Celery:
-    broker = settings.REDIS_URL or "memory://"
-    app = Celery("watchparty", broker=broker, backend=None, include=["controlplane.worker.tasks"])
-    app.conf.update(
-        task_serializer="json",
-        accept_content=["json"],
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        broker_connection_retry_on_startup=True,
-        task_default_queue="watchparty",
-        beat_schedule={
-            "reaper-sweep": {
-                "task": "watchparty.reap",
-                "schedule": settings.REAPER_INTERVAL_SECONDS,
-                # A sweep that waited longer than an interval is superseded by the next one.
-                "options": {"expires": settings.REAPER_INTERVAL_SECONDS},
-            }
-        },
-    )
-    return app
-
 
 celery_app = make_celery(Settings())

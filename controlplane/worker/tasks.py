@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+from controlplane.reaper.sweep import sweep
 from controlplane.services.mail import send_email
 from controlplane.settings import Settings
+from controlplane.wiring import build_context
 from controlplane.worker.celery_app import celery_app
 
 
@@ -24,9 +26,6 @@ def reap_task() -> dict[str, list[str]]:
 
 
 async def _reap(settings: Settings) -> dict[str, list[str]]:
-    from controlplane.context import build_context
-    from controlplane.reaper.sweep import sweep
-
     ctx = build_context(settings)
     try:
         report = await sweep(ctx=ctx)

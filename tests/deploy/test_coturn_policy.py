@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from controlplane import deploy_policy as turn_config
-from controlplane.runtime.k8s_manifests import BLOCKED_IPV4, BLOCKED_IPV6
+from controlplane.runtime.egress import BLOCKED_IPV4, BLOCKED_IPV6
 from tests.support.netns import netns_host
 from tests.support.smtp import free_port
 from tests.support.turn_client import TurnClient, TurnError, rest_credentials

@@ -41,7 +41,8 @@ __all__ = [
     "wait_health",
 ]
 
-# The hardening the runtimes apply (DESIGN.md section 6), as docker SDK keyword arguments:
+# The hardening the runtimes apply (docs/deployment.md, "What a room container is"), as docker
+# SDK keyword arguments:
 # --read-only --tmpfs /tmp --shm-size=1g --cap-drop ALL --security-opt no-new-privileges
 # --pids-limit 512 --memory 2g
 HARDENED: dict[str, Any] = {

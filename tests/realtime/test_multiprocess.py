@@ -78,7 +78,7 @@ def api_server(
     log_path = log_dir / f"server-{port}-{uuid.uuid4().hex[:6]}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.test_server", "--port", str(port)],
+            [sys.executable, "-m", "tests.support.app_server", "--port", str(port)],
             env={**os.environ, **{k: str(v) for k, v in env.items()}},
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -228,8 +228,8 @@ async def test_sockets_of_a_crashed_api_process_are_cleared_by_the_reaper(tmp_pa
     """An API process killed with -9 cannot take its users offline; once its liveness mark
     expires, the next sweep does: the others see them leave and the remote is freed, so the
     room can go idle and be reaped instead of looking occupied forever."""
-    from controlplane.context import build_context
     from controlplane.reaper.sweep import sweep
+    from controlplane.wiring import build_context
     from tests.support.rooms import RecordingRuntime
 
     await fresh_backends()

@@ -15,11 +15,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from controlplane.context import AppContext, build_context
+from controlplane.context import AppContext
 from controlplane.models import Room, utcnow
 from controlplane.reaper.sweep import sweep
 from controlplane.runtime.base import RuntimeInfo, RuntimeState
 from controlplane.settings import Settings
+from controlplane.wiring import build_context
 from tests.support.backends import base_env
 from tests.support.rooms import (
     Live,
@@ -214,7 +215,7 @@ async def test_two_sweeps_at_once_end_a_room_once(reaper_live: Live, backend):
 
 
 async def test_an_end_interrupted_by_a_crash_is_finished_once(reaper_live: Live, backend):
-    from controlplane.rooms import service
+    from controlplane.rooms.ending import claim_end
 
     live, ctx = reaper_live, ctx_of(reaper_live)
     room, viewer, _agent = await ready_room(live)
@@ -222,7 +223,7 @@ async def test_an_end_interrupted_by_a_crash_is_finished_once(reaper_live: Live,
     async with ctx.sessionmaker() as s:
         row = await s.get(Room, uuid.UUID(room["id"]))
         assert row is not None
-        assert await service.claim_end(session=s, room=row, reason="ended by the host")
+        assert await claim_end(ctx=ctx, session=s, room=row, reason="ended by the host")
     report = await sweep(ctx=ctx)  # ending takes a moment: not stuck yet
     assert report.ended == [] and live.runtime.stopped == []
     other = build_context(live.app_settings, runtime=live.runtime) if backend == "pg_redis" else ctx

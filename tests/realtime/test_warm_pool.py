@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from controlplane.models import RoomStage
 from controlplane.runtime.base import RuntimeInfo, RuntimeUnavailable
 from tests.support.rooms import (
     Live,
@@ -145,9 +146,14 @@ class StagedRuntime(RecordingRuntime):
         return self.info(runtime_ref)
 
 
+def starting(stage: RoomStage) -> Callable[[str], RuntimeInfo]:
+    """A start the runtime reports at `stage` (a pod waiting for a node, pulling its image)."""
+    return lambda ref: RuntimeInfo(ref, None, "starting", stage.value, stage)
+
+
 async def test_start_stages_reach_the_room_and_its_state(settings_factory):
     settings = await settings_factory()
-    runtime = StagedRuntime(lambda ref: RuntimeInfo(ref, None, "starting", "scheduling"))
+    runtime = StagedRuntime(starting(RoomStage.scheduling))
     async with live_server(settings, runtime=runtime) as live:
         host = await signed_in(live.http)
         room = await create_room(live.http, host.headers)
@@ -155,7 +161,7 @@ async def test_start_stages_reach_the_room_and_its_state(settings_factory):
         sock = await room_socket(live.ws_url, room["code"], host.access_token)
         assert sock.of_type("room.state")[-1]["data"]["room"]["stage"] == "scheduling"
 
-        runtime.info = lambda ref: RuntimeInfo(ref, None, "starting", "booting")  # node chosen
+        runtime.info = starting(RoomStage.booting)  # node chosen
         await sock.expect("room.status", status="starting", stage="booting", within=5)
         got = await live.http.get(f"/api/rooms/{room['code']}", headers=host.headers)
         assert got.json()["stage"] == "booting"
@@ -183,13 +189,13 @@ async def test_a_start_the_runtime_reports_failed_fails_the_room_with_its_reason
 ):
     settings = await settings_factory()
     why = 'ErrImagePull: image "watchparty/browser:nope" not found'
-    runtime = StagedRuntime(lambda ref: RuntimeInfo(ref, None, "starting", "scheduling"))
+    runtime = StagedRuntime(starting(RoomStage.scheduling))
     async with live_server(settings, runtime=runtime) as live:
         host = await signed_in(live.http)
         room = await create_room(live.http, host.headers)
         sock = await room_socket(live.ws_url, room["code"], host.access_token)
         # Scheduled on a node (booting), then the image pull fails: still caught.
-        runtime.info = lambda ref: RuntimeInfo(ref, None, "starting", "booting")
+        runtime.info = starting(RoomStage.booting)
         await sock.expect("room.status", stage="booting", within=5)
         runtime.info = lambda ref: RuntimeInfo(ref, None, "failed", why)
         failed = await sock.expect("room.status", status="failed", within=5)
@@ -270,7 +276,8 @@ async def test_pool_set_to_zero_is_emptied_and_a_claimed_browser_is_never_recycl
 
     from controlplane.models import Room
     from controlplane.reaper.sweep import sweep
-    from controlplane.rooms import service
+    from controlplane.rooms.ending import claim_end
+    from controlplane.rooms.launch import fail_room
 
     settings = await settings_factory(ROOM_WARM_POOL=2, REAPER_INTERVAL_SECONDS=3600)
     async with live_server(settings) as live:
@@ -290,10 +297,10 @@ async def test_pool_set_to_zero_is_emptied_and_a_claimed_browser_is_never_recycl
         async with ctx.sessionmaker() as s:
             row = await s.get(Room, stale.id)
             assert row is not None
-            assert not await service.claim_end(
-                session=s, room=row, reason="warm pool surplus", only_pooled=True
+            assert not await claim_end(
+                ctx=ctx, session=s, room=row, reason="warm pool surplus", only_pooled=True
             )
-        assert not await service.fail_room(ctx=ctx, room=stale, reason="x", only_pooled=True)
+        assert not await fail_room(ctx=ctx, room=stale, reason="x", only_pooled=True)
         got = await live.http.get(f"/api/rooms/{first}", headers=host.headers)
         assert got.json()["status"] == "ready"
 

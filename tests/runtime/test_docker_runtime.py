@@ -37,10 +37,11 @@ from docker.errors import NotFound
 from docker.models.containers import Container
 
 from controlplane.runtime import naming
-from controlplane.runtime.base import RuntimeUnavailable, make_runtime
+from controlplane.runtime.base import RuntimeUnavailable
 from controlplane.runtime.docker import DockerRuntime, parse_ref
 from controlplane.runtime.docker_firewall import Firewall, forward_chain, input_chain
 from controlplane.settings import Settings
+from controlplane.wiring import make_runtime
 from tests.support.backends import make_settings
 from tests.support.docker_image import dump_container, failed
 from tests.support.netns import NetnsHost, netns_host
@@ -391,8 +392,8 @@ async def test_another_deployments_rooms_are_neither_listed_nor_swept(
     """Two deployments on one engine: each lists only containers labelled with its own
     deployment id, and a real orphan sweep (no live rooms in this deployment's database)
     removes this deployment's orphan but leaves the other deployment's room running."""
-    from controlplane.context import build_context
     from controlplane.reaper.sweep import sweep
+    from controlplane.wiring import build_context
     from tests.support.backends import embedded_settings
 
     this, other = f"wp-test-this-{uuid.uuid4().hex[:6]}", f"wp-test-other-{uuid.uuid4().hex[:6]}"

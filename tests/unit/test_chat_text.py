@@ -2,16 +2,18 @@
 
 import pytest
 
+from controlplane.errors import DomainError
 from controlplane.realtime import messages as m
+from controlplane.rooms.text import clean_text
 
 
 def test_control_characters_go_newlines_and_emoji_stay():
     text = "hi\x00\x07 there\r\nline two\t<b>bold</b> 👩‍👩‍👧 🇫🇷\u202eevil"
-    assert m.clean_text(text) == "hi there\nline two <b>bold</b> 👩‍👩‍👧 🇫🇷evil"
+    assert clean_text(text) == "hi there\nline two <b>bold</b> 👩‍👩‍👧 🇫🇷evil"
 
 
 def test_whitespace_only_is_empty():
-    assert m.clean_text(" \x01\n\t ") == ""
+    assert clean_text(" \x01\n\t ") == ""
 
 
 @pytest.mark.parametrize(
@@ -30,7 +32,7 @@ def test_whitespace_only_is_empty():
     ],
 )
 def test_bad_messages(raw, code):
-    with pytest.raises(m.BadMessage) as e:
+    with pytest.raises(DomainError) as e:
         m.parse(raw)
     assert e.value.code == code
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from controlplane.realtime.remote import RemoteError, RemoteState, apply
+from controlplane.errors import DomainError
+from controlplane.realtime.remote import RemoteState, apply
 
 HOST, A, B, C = "host", "alice", "bob", "carol"
 
@@ -32,7 +33,7 @@ def test_request_when_held_queues_once_and_announces():
 
 
 def test_holder_cannot_request():
-    with pytest.raises(RemoteError) as e:
+    with pytest.raises(DomainError) as e:
         apply(held_by(A), "request", actor=A)
     assert e.value.code == "already_holder"
 
@@ -45,13 +46,13 @@ def test_host_or_holder_grants_a_requester(granter):
 
 
 def test_grant_by_someone_else_is_forbidden():
-    with pytest.raises(RemoteError) as e:
+    with pytest.raises(DomainError) as e:
         apply(held_by(A, B), "grant", actor=C, target=B)
     assert e.value.code == "forbidden"
 
 
 def test_grant_needs_a_request():
-    with pytest.raises(RemoteError) as e:
+    with pytest.raises(DomainError) as e:
         apply(held_by(A), "grant", actor=HOST, target=B)
     assert e.value.code == "not_requested"
 
@@ -65,7 +66,7 @@ def test_holder_passes_to_anyone():
     ("actor", "target", "code"), [(B, C, "not_holder"), (A, A, "invalid_target")]
 )
 def test_pass_rules(actor, target, code):
-    with pytest.raises(RemoteError) as e:
+    with pytest.raises(DomainError) as e:
         apply(held_by(A), "pass", actor=actor, target=target)
     assert e.value.code == code
 
@@ -79,7 +80,7 @@ def test_host_takes_or_revokes_instantly(action, reason):
 
 @pytest.mark.parametrize("action", ["take", "revoke"])
 def test_guest_cannot_take_or_revoke(action):
-    with pytest.raises(RemoteError) as e:
+    with pytest.raises(DomainError) as e:
         apply(held_by(A), action, actor=B)
     assert e.value.code == "forbidden"
 
@@ -97,7 +98,7 @@ def test_release_goes_to_nobody_or_back_to_host():
 
 
 def test_only_the_holder_releases():
-    with pytest.raises(RemoteError) as e:
+    with pytest.raises(DomainError) as e:
         apply(held_by(A), "release", actor=B)
     assert e.value.code == "not_holder"
 
@@ -124,7 +125,7 @@ def test_host_change_moves_host_rights():
     tr = apply(held_by(A), "host_changed", actor=B)
     assert tr.state.host_id == B
     assert apply(tr.state, "take", actor=B).state.holder_id == B
-    with pytest.raises(RemoteError):
+    with pytest.raises(DomainError):
         apply(tr.state, "take", actor=HOST)
 
 

@@ -44,8 +44,8 @@ class Button:
 
 @dataclass(frozen=True)
 class Wheel:
-    dx: int
-    dy: int
+    dx: float
+    dy: float
     x: float
     y: float
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from controlplane.api.deps import Ctx, CurrentSuperuser, DbSession
 from controlplane.rooms import service, warm_pool
+from controlplane.rooms.ending import end_room as end
 from controlplane.rooms.schemas import RoomPublic, RoomsPublic, WarmPoolPublic
 
 router = APIRouter(
@@ -36,7 +37,7 @@ async def list_rooms(
 @router.post("/rooms/{code}/end", responses={404: {"description": "No such room"}})
 async def end_room(code: str, admin: CurrentSuperuser, db: DbSession, ctx: Ctx) -> RoomPublic:
     room = await service.get_room(session=db, code=code)
-    room = await service.end_room(
+    room = await end(
         ctx=ctx, session=db, room=room, by=str(admin.id), reason="ended by an administrator"
     )
     return RoomPublic.of(room, ctx.settings)

@@ -8,10 +8,11 @@ import uuid
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from controlplane.context import AppContext
+from controlplane.errors import DomainError
 from controlplane.models import Room, RoomStatus
-from controlplane.realtime import hub as h
 from controlplane.realtime import messages as m
-from controlplane.rooms import service
+from controlplane.realtime.connections import CLOSE_ENDED, CLOSE_UNAUTHENTICATED
+from controlplane.rooms.agent_secret import verify_agent_secret
 
 router = APIRouter(prefix="/internal", include_in_schema=False)
 
@@ -23,7 +24,7 @@ async def agent_socket(ws: WebSocket) -> None:
     try:
         frame = await asyncio.wait_for(ws.receive(), ctx.settings.ROOM_WS_AUTH_TIMEOUT_SECONDS)
     except TimeoutError:
-        await ws.close(h.CLOSE_UNAUTHENTICATED, "authenticate first")
+        await ws.close(CLOSE_UNAUTHENTICATED, "authenticate first")
         return
     if frame["type"] == "websocket.disconnect":
         return
@@ -33,18 +34,16 @@ async def agent_socket(ws: WebSocket) -> None:
         secret = str(data.get("secret") or "")
         if type_ != "auth" or not secret:
             raise ValueError("auth required")
-    except (m.BadMessage, ValueError):
-        await ws.close(h.CLOSE_UNAUTHENTICATED, "authenticate first")
+    except (DomainError, ValueError):
+        await ws.close(CLOSE_UNAUTHENTICATED, "authenticate first")
         return
     async with ctx.sessionmaker() as db:
         room = await db.get(Room, room_id)
-    if room is None or not service.verify_agent_secret(
-        ctx.settings, secret, room.agent_secret_hash
-    ):
-        await ws.close(h.CLOSE_UNAUTHENTICATED, "bad room or secret")
+    if room is None or not verify_agent_secret(ctx.settings, secret, room.agent_secret_hash):
+        await ws.close(CLOSE_UNAUTHENTICATED, "bad room or secret")
         return
     if room.status in (RoomStatus.ended, RoomStatus.ending, RoomStatus.failed):
-        await ws.close(h.CLOSE_ENDED, "room ended")
+        await ws.close(CLOSE_ENDED, "room ended")
         return
     try:
         await ctx.hub.serve_agent(ws, room)

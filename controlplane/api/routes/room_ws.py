@@ -1,4 +1,7 @@
-"""`/api/rooms/{code}/ws`: authenticate the first frame, check membership, hand to the hub."""
+"""`/api/rooms/{code}/ws`: authenticate the first frame, check membership, hand to the hub.
+
+A refusal is the domain's `DomainError`, turned into the close code of docs/protocol.md by the
+socket layer (`realtime/connections.close_for`)."""
 
 from __future__ import annotations
 
@@ -8,11 +11,10 @@ import logging
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from controlplane.api.deps import user_from_token
-from controlplane.api.errors import ApiError
 from controlplane.context import AppContext
-from controlplane.models import RoomStatus
-from controlplane.realtime import hub as h
+from controlplane.errors import DomainError, Kind
 from controlplane.realtime import messages as m
+from controlplane.realtime.connections import CLOSE_UNAUTHENTICATED, close_for
 from controlplane.rooms import service
 
 router = APIRouter(tags=["rooms"])
@@ -29,6 +31,19 @@ async def _first_frame(ws: WebSocket, wait_s: float) -> str | None:
     return frame.get("text")
 
 
+def _token(raw: str | None, max_bytes: int) -> str | None:
+    """The access token of a well-formed `auth` frame, else None."""
+    if raw is None or len(raw) > max_bytes:
+        return None
+    try:
+        type_, data = m.parse_envelope(raw)
+        if type_ != "auth":
+            return None
+        return m.Auth.model_validate(data).token
+    except (DomainError, ValueError):
+        return None
+
+
 @router.websocket("/rooms/{code}/ws")
 async def room_socket(ws: WebSocket, code: str) -> None:
     ctx: AppContext = ws.app.state.ctx
@@ -38,33 +53,18 @@ async def room_socket(ws: WebSocket, code: str) -> None:
         raw = await _first_frame(ws, settings.ROOM_WS_AUTH_TIMEOUT_SECONDS)
     except WebSocketDisconnect:
         return
-    if raw is None or len(raw) > settings.ROOM_WS_MAX_FRAME_BYTES:
-        await ws.close(h.CLOSE_UNAUTHENTICATED, "authenticate first")
-        return
-    try:
-        type_, data = m.parse_envelope(raw)
-        if type_ != "auth":
-            raise m.BadMessage("auth_required", "The first message must be auth")
-        token = m.Auth.model_validate(data).token
-    except (m.BadMessage, ValueError):
-        await ws.close(h.CLOSE_UNAUTHENTICATED, "authenticate first")
+    token = _token(raw, settings.ROOM_WS_MAX_FRAME_BYTES)
+    if token is None:
+        await ws.close(CLOSE_UNAUTHENTICATED, "authenticate first")
         return
     async with ctx.sessionmaker() as db:
-        user = await user_from_token(ctx, db, token)
-        if user is None:
-            await ws.close(h.CLOSE_UNAUTHENTICATED, "invalid or expired token")
-            return
         try:
-            room = await service.get_room(session=db, code=code)
-        except ApiError:
-            await ws.close(h.CLOSE_NOT_FOUND, "no such room")
-            return
-        if room.status in (RoomStatus.ended, RoomStatus.ending):
-            await ws.close(h.CLOSE_ENDED, "room ended")
-            return
-        p = await service.get_participant(session=db, room_id=room.id, user_id=user.id)
-        if not service.is_active(p):
-            await ws.close(h.CLOSE_FORBIDDEN, "not a member of this room")
+            user = await user_from_token(ctx, db, token)
+            if user is None:
+                raise DomainError(Kind.unauthenticated, "invalid_token", "Token is invalid")
+            room = await service.admit(session=db, code=code, user=user)
+        except DomainError as exc:
+            await ws.close(*close_for(exc))
             return
     try:
         await ctx.hub.serve_client(ws, room, user)

@@ -8,8 +8,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 
 from controlplane.api.deps import Ctx, CurrentUser, DbSession
-from controlplane.api.errors import ApiError
-from controlplane.rooms import service
+from controlplane.errors import DomainError, Kind
+from controlplane.rooms import queries, service
+from controlplane.rooms.ending import end_room as end
 from controlplane.rooms.schemas import (
     HostTransfer,
     MessagePublic,
@@ -74,8 +75,8 @@ async def list_participants(code: str, user: CurrentUser, db: DbSession) -> list
             left_at=p.left_at,
             kicked=p.kicked,
         )
-        for p, name in await service.participants(session=db, room_id=room.id)
-        if service.is_active(p)
+        for p, name in await queries.participants(session=db, room_id=room.id)
+        if queries.is_active(p)
     ]
 
 
@@ -108,7 +109,7 @@ async def end_room(code: str, user: CurrentUser, db: DbSession, ctx: Ctx) -> Roo
     room = await service.get_room(session=db, code=code)
     service.require_host(room, user, admin_ok=True)
     reason = "ended by the host" if user.id == room.host_id else "ended by an administrator"
-    room = await service.end_room(ctx=ctx, session=db, room=room, by=str(user.id), reason=reason)
+    room = await end(ctx=ctx, session=db, room=room, by=str(user.id), reason=reason)
     return RoomPublic.of(room, ctx.settings)
 
 
@@ -146,7 +147,7 @@ async def chat_history(
 ) -> MessagesPage:
     room = await service.get_room(session=db, code=code)
     await service.require_member(session=db, room=room, user=user)
-    rows, has_more = await service.history(session=db, room=room, before=before, limit=limit)
+    rows, has_more = await queries.history(session=db, room_id=room.id, before=before, limit=limit)
     return MessagesPage(
         data=[
             MessagePublic(
@@ -166,6 +167,6 @@ async def delete_chat_history(code: str, user: CurrentUser, db: DbSession, ctx: 
     room = await service.get_room(session=db, code=code)
     if room.host_id != user.id and not user.is_superuser:
         await service.require_member(session=db, room=room, user=user)
-        raise ApiError(403, "not_host", "Only the host can delete the chat history")
+        raise DomainError(Kind.forbidden, "not_host", "Only the host can delete the chat history")
     await service.delete_history(ctx=ctx, session=db, room=room, actor=user)
     return Response(status_code=204)

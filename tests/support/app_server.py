@@ -1,4 +1,4 @@
-"""`python -m tests.support.test_server --port N`: the real app in its own process, with a
+"""`python -m tests.support.app_server --port N`: the real app in its own process, with a
 runtime that starts nothing and writes each room's agent secret to WP_TEST_RUNTIME_DIR, so a test
 can play the agent against any replica."""
 

@@ -1,0 +1,122 @@
+"""What the room agent's messages do (docs/protocol.md, "Agent → control plane"): a table from
+message type to a typed model (`messages.AGENT_MESSAGES`) and to its handler.
+
+Status changes go through the lifecycle executor (`rooms/transitions.py`), so the agent's
+`stage` and `ready` race safely with the reaper and the start watcher.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from controlplane.errors import DomainError
+from controlplane.realtime import messages as m
+from controlplane.realtime.bus import Address
+from controlplane.realtime.client_handlers import RoomIO
+from controlplane.realtime.connections import AgentConn
+from controlplane.realtime.outbound import AgentError, BrowserStatus, ErrorOut, RtcAnswerOut
+from controlplane.realtime.presence import Presence
+from controlplane.rooms import lifecycle, queries
+from controlplane.rooms.events import RoomEvents
+from controlplane.rooms.transitions import transition
+
+log = logging.getLogger(__name__)
+
+# The room row records a heartbeat at most this often (the reaper's timeout is minutes).
+SEEN_EVERY_S = 5.0
+
+AgentHandler = Callable[[AgentConn, Any], Awaitable[None]]
+
+
+class AgentChannel:
+    def __init__(
+        self,
+        *,
+        io: RoomIO,
+        events: RoomEvents,
+        presence: Presence,
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        self.io = io
+        self.events = events
+        self.presence = presence
+        self.sessionmaker = sessionmaker
+        self.table: dict[str, AgentHandler] = {
+            "heartbeat": self._heartbeat,
+            "stage": self._stage,
+            "ready": self._ready,
+            "browser.status": self._browser_status,
+            "rtc.answer": self._rtc_answer,
+            "error": self._error,
+        }
+        assert set(self.table) == set(m.AGENT_MESSAGES), "every agent message has a handler"
+
+    async def handle(self, agent: AgentConn, text: str | None, room_code: str) -> None:
+        """One frame from the agent. A malformed one is answered with `error`; a handler that
+        fails is logged (the agent cannot do anything about it)."""
+        if text is None:
+            agent.send(AgentError(code="bad_message", message="Send JSON text frames"))
+            return
+        try:
+            type_, data = m.parse_envelope(text)
+        except DomainError as exc:
+            agent.send(AgentError(code=exc.code, message=str(exc.detail)))
+            return
+        handler = self.table.get(type_)
+        if handler is None:
+            agent.send(AgentError(code="unknown_type", message=type_))
+            return
+        try:
+            msg = m.validate(type_, data, m.AGENT_MESSAGES)
+        except DomainError as exc:
+            agent.send(AgentError(code=exc.code, message=str(exc.detail)))
+            return
+        try:
+            await handler(agent, msg)
+        except Exception:
+            log.exception("agent message failed", extra={"room": room_code, "type": type_})
+
+    async def _heartbeat(self, agent: AgentConn, msg: m.Heartbeat) -> None:
+        if time.monotonic() - agent.last_seen > SEEN_EVERY_S:
+            agent.last_seen = time.monotonic()
+            await self._seen(agent.room_id)
+
+    async def _seen(self, room_id: str) -> None:
+        async with self.sessionmaker() as s:
+            await queries.agent_seen(session=s, room_id=uuid.UUID(room_id))
+
+    async def _stage(self, agent: AgentConn, msg: m.AgentStage) -> None:
+        await self._transition(agent.room_id, lifecycle.AgentStage(stage=msg.stage))
+
+    async def _ready(self, agent: AgentConn, msg: m.AgentReady) -> None:
+        # Seen first: whoever hears `ready` finds the heartbeat clock already started.
+        await self._seen(agent.room_id)
+        await self._transition(agent.room_id, lifecycle.AgentReady(video=msg.video()))
+
+    async def _transition(self, room_id: str, event: lifecycle.LifeEvent) -> None:
+        async with self.sessionmaker() as s:
+            await transition(session=s, events=self.events, room_id=uuid.UUID(room_id), event=event)
+
+    async def _browser_status(self, agent: AgentConn, msg: m.AgentBrowserStatus) -> None:
+        status = BrowserStatus(**msg.model_dump())
+        await self.presence.set_browser(agent.room_id, status.data())
+        await self.io.broadcast(agent.room_id, status)
+
+    async def _rtc_answer(self, agent: AgentConn, msg: m.AgentAnswer) -> None:
+        to = Address.conn(msg.conn) if msg.conn else Address.user(msg.to)
+        await self.io.direct(agent.room_id, to, RtcAnswerOut(from_="agent", sdp=msg.sdp))
+
+    async def _error(self, agent: AgentConn, msg: m.AgentReport) -> None:
+        log.warning(
+            "agent reported an error",
+            extra={"room": agent.room_id, "agent_error": msg.model_dump()},
+        )
+        if msg.conn:
+            relayed = ErrorOut(code="agent_error", detail=msg.message, agent_code=msg.code)
+            await self.io.direct(agent.room_id, Address.conn(msg.conn), relayed)

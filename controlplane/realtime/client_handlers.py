@@ -1,0 +1,310 @@
+"""What a room socket's messages do: one handler per client message type, in a table.
+
+Handlers reach the room only through `RoomIO` (implemented by the hub): broadcast, a direct
+message, a reply to the socket, the remote's compare-and-set. A handler refuses with a
+`DomainError`, which `handle` turns into an `error` reply; the socket stays open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from controlplane.errors import DomainError, Kind
+from controlplane.realtime import messages as m
+from controlplane.realtime.bus import AGENT, Address
+from controlplane.realtime.connections import ClientConn
+from controlplane.realtime.outbound import (
+    FORWARDED_INPUT,
+    AgentNavigate,
+    AgentOffer,
+    ChatTypingOut,
+    ErrorOut,
+    Outbound,
+    Pong,
+    RtcAnswerOut,
+    RtcIceOut,
+    RtcOfferOut,
+    VoiceLeftOut,
+    VoiceStateOut,
+)
+from controlplane.realtime.presence import Presence
+from controlplane.realtime.remote import Action, RemoteState, Transition, apply
+from controlplane.realtime.state_snapshot import chat_message
+from controlplane.rooms import queries
+from controlplane.rooms.text import clean_text
+from controlplane.rooms.url_policy import UrlRejected, check_url_async
+from controlplane.services.ratelimit import RateLimiter
+from controlplane.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TYPING_EXPIRES_S = 6.0
+
+
+class RoomIO(Protocol):
+    """The hub as handlers see it."""
+
+    async def broadcast(self, room_id: uuid.UUID | str, msg: Outbound) -> int: ...
+
+    async def direct(self, room_id: str, to: Address, msg: Outbound) -> None: ...
+
+    def reply(self, conn: ClientConn, msg: Outbound) -> None: ...
+
+    async def remote_state(self, room_id: str) -> tuple[str, RemoteState]: ...
+
+    async def remote_transact(
+        self, room_id: str, step: Callable[[RemoteState], Transition]
+    ) -> Transition: ...
+
+
+Handler = Callable[[ClientConn, Any], Awaitable[None]]
+
+
+def _refuse(kind: Kind, code: str, detail: Any) -> DomainError:
+    return DomainError(kind, code, detail)
+
+
+class Typing:
+    """Who is typing: a `true` expires by itself after TYPING_EXPIRES_S with a broadcast
+    `false`. Per process: each replica expires the typing of its own sockets."""
+
+    def __init__(self, io: RoomIO) -> None:
+        self._io = io
+        self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
+
+    async def set(self, room_id: str, user_id: str, typing: bool) -> None:
+        key = (room_id, user_id)
+        old = self._tasks.pop(key, None)
+        if old is not None:
+            old.cancel()
+        if typing:
+            self._tasks[key] = asyncio.create_task(self._expire(room_id, user_id))
+        if typing or old is not None:
+            await self._io.broadcast(room_id, ChatTypingOut(user_id=user_id, typing=typing))
+
+    async def stop(self, room_id: str, user_id: str, *, announce: bool) -> None:
+        task = self._tasks.pop((room_id, user_id), None)
+        if task is not None:
+            task.cancel()
+            if announce:
+                await self._io.broadcast(room_id, ChatTypingOut(user_id=user_id, typing=False))
+
+    async def _expire(self, room_id: str, user_id: str) -> None:
+        await asyncio.sleep(TYPING_EXPIRES_S)
+        self._tasks.pop((room_id, user_id), None)
+        try:
+            await self._io.broadcast(room_id, ChatTypingOut(user_id=user_id, typing=False))
+        except Exception:
+            log.exception("typing expiry failed", extra={"room": room_id})
+
+    def cancel_all(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+
+
+class ClientHandlers:
+    def __init__(
+        self,
+        *,
+        io: RoomIO,
+        settings: Settings,
+        presence: Presence,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine,
+        rate_limiter: RateLimiter,
+    ) -> None:
+        self.io = io
+        self.settings = settings
+        self.presence = presence
+        self.sessionmaker = sessionmaker
+        # Chat messages are single INSERTs: autocommit saves BEGIN/COMMIT round trips (same pool).
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.rate_limiter = rate_limiter
+        self.typing = Typing(io)
+        self.table: dict[str, Handler] = {
+            "ping": self._ping,
+            "chat.send": self._chat_send,
+            "chat.typing": self._chat_typing,
+            "remote.request": self._remote_action("request"),
+            "remote.grant": self._remote_action("grant"),
+            "remote.pass": self._remote_action("pass"),
+            "remote.take": self._remote_action("take"),
+            "remote.revoke": self._remote_action("revoke"),
+            "remote.release": self._remote_action("release"),
+            "browser.navigate": self._navigate,
+            **{type_: self._forward_as_holder(model) for type_, model in FORWARDED_INPUT.items()},
+            "rtc.offer": self._rtc_offer,
+            "rtc.answer": self._rtc_answer,
+            "rtc.ice": self._rtc_ice,
+            "voice.state": self._voice_state,
+            "voice.leave": self._voice_leave,
+        }
+        assert set(self.table) == set(m.CLIENT_MESSAGES), "every client message has a handler"
+
+    async def handle(self, conn: ClientConn, text: str) -> None:
+        """Parse and run one message; a refusal or a failure becomes an `error` reply."""
+        type_: str | None = None
+        try:
+            type_, msg = m.parse(text)
+            await self.table[type_](conn, msg)
+        except DomainError as exc:
+            self.io.reply(conn, ErrorOut(code=exc.code, detail=exc.detail, type=type_))
+        except Exception:
+            log.exception("room message failed", extra={"room": conn.room_id, "type": type_})
+            detail = "Something went wrong handling that"
+            self.io.reply(conn, ErrorOut(code="internal_error", detail=detail, type=type_))
+
+    # ---------------------------------------------------------------- checks
+
+    async def _require_member(self, room_id: str, user_id: str) -> None:
+        async with self.sessionmaker() as s:
+            p = await queries.get_participant(
+                session=s, room_id=uuid.UUID(room_id), user_id=uuid.UUID(user_id)
+            )
+        if not queries.is_active(p):
+            raise _refuse(Kind.invalid, "invalid_target", "That user is not in this room")
+
+    async def _require_holder(self, conn: ClientConn) -> None:
+        _, state = await self.io.remote_state(conn.room_id)
+        if state.holder_id != conn.user_id:
+            raise _refuse(Kind.forbidden, "not_holder", "Only the holder of the remote can do that")
+
+    async def _require_agent(self, room_id: str) -> None:
+        if await self.presence.agent(room_id) is None:
+            raise _refuse(
+                Kind.unavailable, "agent_unavailable", "The room's browser is not connected yet"
+            )
+
+    # ---------------------------------------------------------------- handlers
+
+    async def _ping(self, conn: ClientConn, msg: m.Empty) -> None:
+        self.io.reply(conn, Pong())
+
+    async def _chat_send(self, conn: ClientConn, msg: m.ChatSend) -> None:
+        text = clean_text(msg.text)
+        if not text:
+            raise _refuse(Kind.invalid, "empty_message", "The message is empty")
+        limit = self.settings.ROOM_CHAT_MAX_CHARS
+        if len(text) > limit:
+            raise _refuse(Kind.invalid, "too_long", f"Messages are limited to {limit} characters")
+        retry = await self.rate_limiter.hit(
+            f"chat:{conn.room_id}:{conn.user_id}",
+            limit=self.settings.ROOM_CHAT_RATE_COUNT,
+            window_s=self.settings.ROOM_CHAT_RATE_SECONDS,
+        )
+        if retry is not None:
+            raise _refuse(
+                Kind.rate_limited,
+                "rate_limited",
+                {"message": "Too many messages", "retry_after": retry},
+            )
+        async with self._autocommit.connect() as db:
+            row = await queries.add_message(
+                conn=db,
+                room_id=uuid.UUID(conn.room_id),
+                user_id=uuid.UUID(conn.user_id),
+                text=text,
+            )
+        await self.typing.stop(conn.room_id, conn.user_id, announce=False)
+        await self.io.broadcast(conn.room_id, chat_message(row, conn.username, msg.client_id))
+
+    async def _chat_typing(self, conn: ClientConn, msg: m.ChatTyping) -> None:
+        await self.typing.set(conn.room_id, conn.user_id, msg.typing)
+
+    def _remote_action(self, action: Action) -> Handler:
+        async def handle(conn: ClientConn, msg: Any) -> None:
+            target = str(msg.user_id) if isinstance(msg, m.RemoteTarget) else None
+            if action == "pass" and target is not None and target != conn.user_id:
+                await self._require_member(conn.room_id, target)
+            release_to_host = self.settings.ROOM_RELEASE_TO_HOST
+            await self.io.remote_transact(
+                conn.room_id,
+                lambda s: apply(
+                    s,
+                    action,
+                    actor=conn.user_id,
+                    target=target,
+                    release_to_host=release_to_host,
+                ),
+            )
+
+        return handle
+
+    async def _navigate(self, conn: ClientConn, msg: m.Navigate) -> None:
+        await self._require_holder(conn)
+        try:
+            url = await check_url_async(
+                msg.url, allow_private=self.settings.ROOM_ALLOW_PRIVATE_URLS
+            )
+        except UrlRejected as exc:
+            raise _refuse(Kind.invalid, "url_not_allowed", str(exc)) from None
+        await self._require_agent(conn.room_id)
+        await self.io.direct(conn.room_id, AGENT, AgentNavigate(url=url))
+
+    def _forward_as_holder(self, forwarded: type[Outbound]) -> Handler:
+        """Input fallback (and back/forward/reload): to the agent, from the holder only."""
+
+        async def handle(conn: ClientConn, msg: m._Msg) -> None:
+            await self._require_holder(conn)
+            await self.io.direct(conn.room_id, AGENT, forwarded.model_validate(msg.model_dump()))
+
+        return handle
+
+    async def _rtc_offer(self, conn: ClientConn, msg: m.RtcOffer) -> None:
+        if msg.to == "agent":
+            await self._require_agent(conn.room_id)
+            offer = AgentOffer(from_=conn.user_id, conn=conn.id, sdp=msg.sdp)
+            await self.io.direct(conn.room_id, AGENT, offer)
+            return
+        to = await self._voice_peer(conn, msg.to, msg.conn)
+        await self.io.direct(
+            conn.room_id, to, RtcOfferOut(from_=conn.user_id, conn=conn.id, sdp=msg.sdp)
+        )
+
+    async def _rtc_answer(self, conn: ClientConn, msg: m.RtcAnswer) -> None:
+        if msg.to == "agent":
+            raise _refuse(Kind.invalid, "invalid_target", "The agent only answers; it takes offers")
+        to = await self._voice_peer(conn, msg.to, msg.conn)
+        await self.io.direct(
+            conn.room_id, to, RtcAnswerOut(from_=conn.user_id, conn=conn.id, sdp=msg.sdp)
+        )
+
+    async def _rtc_ice(self, conn: ClientConn, msg: m.RtcIce) -> None:
+        if msg.to == "agent":
+            return  # the agent answers with every candidate in its SDP and takes no trickle
+        to = await self._voice_peer(conn, msg.to, msg.conn)
+        ice = RtcIceOut(
+            from_=conn.user_id,
+            conn=conn.id,
+            candidate=msg.candidate,
+            sdpMid=msg.sdpMid,
+            sdpMLineIndex=msg.sdpMLineIndex,
+        )
+        await self.io.direct(conn.room_id, to, ice)
+
+    async def _voice_peer(self, conn: ClientConn, to: str, conn_id: str | None) -> Address:
+        """Where a voice-mesh message goes: one socket of another online user, or all of them."""
+        if to == conn.user_id or to not in await self.presence.online(conn.room_id):
+            raise _refuse(
+                Kind.invalid,
+                "invalid_target",
+                '`to` must be "agent" or another online user of this room',
+            )
+        return Address.conn(conn_id) if conn_id else Address.user(to)
+
+    async def _voice_state(self, conn: ClientConn, msg: m.VoiceState) -> None:
+        voice = msg.model_dump()
+        await self.presence.set_voice(conn.room_id, conn.user_id, voice)
+        await self.io.broadcast(conn.room_id, VoiceStateOut(user_id=conn.user_id, **voice))
+
+    async def _voice_leave(self, conn: ClientConn, msg: m.Empty) -> None:
+        # Voice state otherwise lasts until the user goes offline: leaving voice must say so,
+        # or everyone would keep showing (and dialling) a voice peer that is gone.
+        await self.presence.clear_voice(conn.room_id, conn.user_id)
+        await self.io.broadcast(conn.room_id, VoiceLeftOut(user_id=conn.user_id))

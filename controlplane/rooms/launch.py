@@ -1,0 +1,103 @@
+"""Bringing a room's browser up: a new room row, the runtime's start, and failing a room.
+
+Status changes go through `rooms/transitions.py`, so each is one compare-and-set and the room
+hears of it once.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from controlplane.context import AppContext
+from controlplane.errors import DomainError, Kind
+from controlplane.models import Room, RoomParticipant, RoomStage
+from controlplane.rooms import codes
+from controlplane.rooms.agent_secret import hash_agent_secret, new_agent_secret
+from controlplane.rooms.lifecycle import Fail, Launch
+from controlplane.rooms.transitions import transition
+from controlplane.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def insert_room(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    host_id: uuid.UUID | None,
+    title: str,
+    max_participants: int,
+    start_url: str | None,
+) -> tuple[Room, str]:
+    """A new room row at stage `scheduling` (with its host as participant, when it has one), and
+    the agent secret its browser will authenticate with (only its hash is stored)."""
+    agent_secret = new_agent_secret()
+    for _attempt in range(5):
+        room = Room(
+            room_code=codes.new_code(),
+            title=title,
+            host_id=host_id,
+            max_participants=max_participants,
+            start_url=start_url,
+            agent_secret_hash=hash_agent_secret(settings, agent_secret),
+            stage=RoomStage.scheduling,
+            pooled=host_id is None,
+        )
+        session.add(room)
+        if host_id is not None:
+            session.add(RoomParticipant(room_id=room.id, user_id=host_id, is_host=True))
+        try:
+            await session.commit()
+            return room, agent_secret
+        except IntegrityError:  # code collision: astronomically rare, retry with a new code
+            await session.rollback()
+    raise DomainError(Kind.unavailable, "unavailable", "Could not allocate a room code")
+
+
+async def start_runtime(
+    *, ctx: AppContext, session: AsyncSession, room: Room, agent_secret: str
+) -> None:
+    """Launch the room's browser. The room is `starting` afterwards, or `failed` with the reason
+    the runtime gave. The room moves to `starting` before the runtime is asked, so a fast agent's
+    `ready` always finds it there."""
+    await transition(session=session, events=ctx.events, room_id=room.id, event=Launch())
+    try:
+        ref = await ctx.runtime.start(
+            room_id=room.id,
+            room_code=room.room_code,
+            agent_secret=agent_secret,
+            # A warm browser gets its page when it is handed to a room.
+            start_url=None if room.pooled else room.start_url,
+        )
+    except Exception as exc:
+        await fail_room(ctx=ctx, room=room, reason=(str(exc) or type(exc).__name__)[:500])
+        await session.refresh(room)
+        return
+    await session.execute(update(Room).where(col(Room.id) == room.id).values(runtime_ref=ref))
+    await session.commit()
+    await session.refresh(room)
+
+
+async def fail_room(*, ctx: AppContext, room: Room, reason: str, only_pooled: bool = False) -> bool:
+    """Mark a live room failed with a reason people can read, tell the room, stop its browser.
+    True for the one caller that made the change (however many race). `only_pooled`: only while
+    it is still a warm browser."""
+    async with ctx.sessionmaker() as session:
+        won = await transition(
+            session=session,
+            events=ctx.events,
+            room_id=room.id,
+            event=Fail(reason=reason, only_pooled=only_pooled),
+        )
+    if not won:
+        return False
+    if room.runtime_ref:
+        await ctx.runtime.stop(runtime_ref=room.runtime_ref)
+    log.warning("room failed", extra={"room": room.room_code, "reason": reason})
+    return True

@@ -1,0 +1,118 @@
+"""The one place that picks an implementation for each pluggable part, from settings, and the
+app's lifespan: build the context, start what runs in the background, close it all.
+
+Dependencies point one way: the API and the CLI call this; it builds adapters (database, Redis,
+runtimes) and the hub, and hands services the `AppContext` bag.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi_users.authentication import JWTStrategy
+from redis.asyncio import Redis
+
+from controlplane.auth.session_store import RedisSessionStore, SessionStore, SqlSessionStore
+from controlplane.context import JWT_AUDIENCE, AppContext
+from controlplane.db import make_engine, make_sessionmaker
+from controlplane.models import User
+from controlplane.realtime.bus import Bus, InProcessBus, RedisBus
+from controlplane.realtime.hub import Hub
+from controlplane.realtime.presence import MemoryPresence, Presence, RedisPresence
+from controlplane.reaper.loop import run_forever
+from controlplane.rooms.warm_pool import fill
+from controlplane.runtime.base import RoomRuntime, UnavailableRuntime
+from controlplane.runtime.docker import DockerRuntime
+from controlplane.runtime.kubernetes import KubernetesRuntime
+from controlplane.runtime.local import LocalRuntime
+from controlplane.services.jobs import CeleryJobs, InProcessJobs, JobQueue
+from controlplane.services.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from controlplane.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def make_runtime(settings: Settings) -> RoomRuntime:
+    """The backend named by ROOM_RUNTIME. Backends not built yet give UnavailableRuntime, so the
+    app still starts and rooms fail with a clear reason instead of the process crashing."""
+    name = settings.ROOM_RUNTIME
+    log.info("room runtime chosen", extra={"runtime": name})
+    if name == "kubernetes":
+        return KubernetesRuntime(settings)
+    if name == "docker":
+        return DockerRuntime(settings)
+    if name == "local":
+        return LocalRuntime(settings)
+    if name == "none":
+        return UnavailableRuntime(name, "this deployment runs no room browsers (ROOM_RUNTIME=none)")
+    return UnavailableRuntime(name)
+
+
+def build_context(settings: Settings, *, runtime: RoomRuntime | None = None) -> AppContext:
+    """`runtime` replaces the backend ROOM_RUNTIME names (tests hand in their own). Nothing is
+    started: see `running` (the API) or call `ctx.aclose()` when done (tasks, scripts)."""
+    engine = make_engine(settings.database_url)
+    maker = make_sessionmaker(engine)
+    jwt: JWTStrategy[User, uuid.UUID] = JWTStrategy(
+        secret=settings.SECRET_KEY,
+        lifetime_seconds=settings.ACCESS_TOKEN_MINUTES * 60,
+        token_audience=JWT_AUDIENCE,
+    )
+    runtime = runtime or make_runtime(settings)
+    redis: Redis | None = None
+    if settings.REDIS_URL:
+        redis = Redis.from_url(settings.REDIS_URL)
+        rate_limiter: RateLimiter = RedisRateLimiter(redis)
+        bus: Bus = RedisBus(redis)
+        presence: Presence = RedisPresence(redis)
+        session_store: SessionStore = RedisSessionStore(redis)
+        jobs: JobQueue = CeleryJobs(settings)
+    else:
+        rate_limiter = MemoryRateLimiter()
+        bus = InProcessBus()
+        presence = MemoryPresence()
+        session_store = SqlSessionStore(maker)
+        jobs = InProcessJobs(settings)
+    return AppContext(
+        settings=settings,
+        engine=engine,
+        sessionmaker=maker,
+        redis=redis,
+        sweeps_in_process=redis is None,
+        rate_limiter=rate_limiter,
+        session_store=session_store,
+        jobs=jobs,
+        jwt=jwt,
+        bus=bus,
+        presence=presence,
+        hub=Hub(
+            settings=settings,
+            bus=bus,
+            presence=presence,
+            sessionmaker=maker,
+            rate_limiter=rate_limiter,
+            engine=engine,
+        ),
+        runtime=runtime,
+    )
+
+
+@asynccontextmanager
+async def running(
+    settings: Settings, *, runtime: RoomRuntime | None = None
+) -> AsyncIterator[AppContext]:
+    """An API process's context, live: the hub serving, the reaper loop in embedded mode (no
+    Celery beat there), the warm pool filling; all stopped and closed on exit."""
+    ctx = build_context(settings, runtime=runtime)
+    try:
+        await ctx.hub.start()
+        if ctx.sweeps_in_process:
+            ctx.spawn(run_forever(ctx), name="reaper-loop")
+        if settings.ROOM_WARM_POOL:
+            ctx.spawn(fill(ctx=ctx), name="warm-pool-fill")
+        yield ctx
+    finally:
+        await ctx.aclose()
