@@ -126,8 +126,8 @@ async def test_two_people_watch_chat_drive_talk_and_end(
         await expect(ben.get_by_role("button", name="Request remote")).to_be_visible()
 
         # Voice: both join and each sees the link to the other connected. Both fake microphones
-        # beep in step, so each browser's echo canceller may take the other's beep for an echo of
-        # its own: one talks at a time, as people do, and the other sees it.
+        # play the same recording in step, so each browser's echo canceller may take the other's
+        # voice for an echo of its own: one talks at a time, as people do, and the other sees it.
         await ana.get_by_role("button", name="Join voice").click()
         await ben.get_by_role("button", name="Join voice").click()
         await expect(ana.get_by_role("button", name="Mute", exact=True)).to_be_visible()
