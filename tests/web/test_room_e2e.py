@@ -16,6 +16,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, WebSocketRoute, expect
 
 from tests.web.browser_helpers import (
+    PASSWORD,
     click_stream,
     frames_in,
     near,
@@ -214,6 +215,32 @@ async def test_room_socket_recovers_after_a_seq_gap_and_a_killed_socket(
         # Ana can still talk.
         await send_chat(ana, "back again")
         await expect(bob.get_by_role("log", name="Chat")).to_contain_text("back again")
+    finally:
+        await a_ctx.close()
+        await b_ctx.close()
+
+
+async def test_a_signed_out_visitor_of_an_invite_logs_in_and_lands_in_the_room(
+    web: Web, browser: Browser
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    a_ctx, host = await new_user(browser, web, f"hst{tag}")
+    b_ctx, guest = await new_user(browser, web, f"gst{tag}")
+    try:
+        code = await create_room(host, web, "Invite test")
+        # The guest is signed out on this device (a fresh context), then follows the link.
+        await guest.get_by_role("button", name="Log out").click()
+        await guest.wait_for_url(f"{web.url}/")
+        await guest.goto(f"{web.url}/room/{code}")
+        await guest.wait_for_url("**/login?next=*")
+        await guest.get_by_label("Username").fill(f"gst{tag}")
+        await guest.get_by_label("Password").fill(PASSWORD)
+        await guest.get_by_role("button", name="Log in", exact=True).click()
+        await guest.wait_for_url(f"**/room/{code}")
+        await stream_playing(guest)
+        await expect(
+            host.get_by_role("list", name="Participants").get_by_role("listitem", name=f"gst{tag}")
+        ).to_be_visible()
     finally:
         await a_ctx.close()
         await b_ctx.close()
