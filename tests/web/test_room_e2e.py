@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from playwright.async_api import Browser, BrowserContext, Locator, Page, WebSock
 from tests.web.browser_helpers import (
     PASSWORD,
     click_stream,
+    cursor_drawn,
     frames_in,
     near,
     pixel,
@@ -41,6 +42,13 @@ async def until(check: Callable[[], bool], within: float) -> None:
     while not check():
         assert time.monotonic() < deadline, "timed out"
         await asyncio.sleep(0.05)
+
+
+async def until_async(check: Callable[[], Awaitable[bool]], within: float) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.1)
 
 
 async def new_user(browser: Browser, web: Web, name: str) -> tuple[BrowserContext, Page]:
@@ -108,6 +116,8 @@ async def test_two_people_watch_chat_drive_talk_and_end(
         # Ben clicks the page's button and types into its field; Ana sees both in the stream.
         await click_stream(ben, *BUTTON)
         await wait_colour(ana, *BACKGROUND, RED)
+        # Ana, who no longer holds the remote, sees Ben's cursor drawn over the stream.
+        await until_async(lambda: cursor_drawn(ana), within=10)
         await click_stream(ben, *FIELD)
         await ben.keyboard.type("hello", delay=30)
         await wait_colour(ana, *BACKGROUND, PURPLE)
