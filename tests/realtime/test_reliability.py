@@ -1,0 +1,88 @@
+"""Reliability on both backends (issue 11, items 12-14): chat retries are idempotent, failed rooms
+are refused and ended, presence survives a Redis that lost its data or a process cut off from it,
+and the reaper holds its hand after an outage of its own dependencies."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import col
+
+from controlplane.models import Message
+from tests.support.rooms import Live, create_room, join, live, room_socket
+from tests.support.users import signed_in
+
+__all__ = ["live"]
+
+
+def fail_first_publish_of(live: Live, type_: str) -> list[str]:
+    """The bus refuses the first publish carrying a `type_` event (as Redis going away between
+    the INSERT and the PUBLISH would); returns the list the refused types are appended to."""
+    bus = live.app.state.ctx.bus
+    publish = bus.publish
+    refused: list[str] = []
+
+    async def flaky(room_id: str, events: list[Any], **kw: Any) -> Any:
+        if not refused and any(t == type_ for t, _ in events):
+            refused.append(type_)
+            raise ConnectionError("the bus went away")
+        return await publish(room_id, events, **kw)
+
+    bus.publish = flaky
+    return refused
+
+
+async def test_chat_retry_after_a_failed_publish_is_stored_once(live: Live):
+    host, guest = await signed_in(live.http), await signed_in(live.http)
+    room = await create_room(live.http, host.headers)
+    await join(live.http, room["code"], guest.headers)
+    a = await room_socket(live.ws_url, room["code"], host.access_token)
+    b = await room_socket(live.ws_url, room["code"], guest.access_token)
+    refused = fail_first_publish_of(live, "chat.message")
+
+    await b.send("chat.send", {"text": "popcorn?", "client_id": "c-7"})
+    await b.expect("error", code="internal_error")
+    assert refused == ["chat.message"]
+    # The client retries with the same id: the stored message is echoed, not stored again.
+    await b.send("chat.send", {"text": "popcorn?", "client_id": "c-7"})
+    echo = await b.expect("chat.message", client_id="c-7")
+    seen = await a.expect("chat.message", client_id="c-7")
+    assert seen["data"]["id"] == echo["data"]["id"]
+    # A second retry (its echo was lost too) repeats the same message, same id.
+    await b.send("chat.send", {"text": "popcorn?", "client_id": "c-7"})
+    again = await b.expect("chat.message", client_id="c-7")
+    assert again["data"]["id"] == echo["data"]["id"]
+
+    hist = await live.http.get(f"/api/rooms/{room['code']}/messages", headers=host.headers)
+    assert [m["text"] for m in hist.json()["data"]] == ["popcorn?"]
+    async with live.app.state.ctx.sessionmaker() as s:
+        stored = await s.execute(
+            select(func.count()).where(col(Message.room_id) == uuid.UUID(room["id"]))
+        )
+        assert stored.scalar_one() == 1
+    # Per user and room: another user's (or another room's) "c-7" is another message.
+    await a.send("chat.send", {"text": "yes", "client_id": "c-7"})
+    mine = await a.expect("chat.message", text="yes")
+    assert mine["data"]["id"] != echo["data"]["id"]
+    # The snapshot carries the client ids, so a client back from an outage knows what landed.
+    c = await room_socket(live.ws_url, room["code"], guest.access_token)
+    chat = c.of_type("room.state")[-1]["data"]["chat"]
+    assert [(m["text"], m["client_id"]) for m in chat] == [("popcorn?", "c-7"), ("yes", "c-7")]
+
+
+async def test_concurrent_retries_of_one_chat_message_store_it_once(live: Live):
+    host = await signed_in(live.http)
+    room = await create_room(live.http, host.headers)
+    socks = [await room_socket(live.ws_url, room["code"], host.access_token) for _ in range(3)]
+    await asyncio.gather(
+        *(s.send("chat.send", {"text": "same", "client_id": "dup-1"}) for s in socks)
+    )
+    ids = {(await socks[0].expect("chat.message", client_id="dup-1"))["data"]["id"]}
+    await asyncio.sleep(0.5)
+    ids |= {m["data"]["id"] for s in socks for m in s.of_type("chat.message")}
+    assert len(ids) == 1
+    hist = await live.http.get(f"/api/rooms/{room['code']}/messages", headers=host.headers)
+    assert len(hist.json()["data"]) == 1
