@@ -6,16 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import col
 
 from controlplane.models import Message
-from tests.support.rooms import Live, create_room, join, live, room_socket
+from controlplane.reaper import sweep as sweep_module
+from controlplane.reaper.policy import OutageClock
+from controlplane.reaper.sweep import sweep
+from controlplane.rooms.launch import fail_room
+from tests.realtime.test_reaper import ctx_of, ready_room, reaper_live, room_row
+from tests.support.rooms import Live, agent_socket, create_room, join, live, room_socket
 from tests.support.users import signed_in
 
-__all__ = ["live"]
+__all__ = ["live", "reaper_live"]
 
 
 def fail_first_publish_of(live: Live, type_: str) -> list[str]:
@@ -86,3 +92,74 @@ async def test_concurrent_retries_of_one_chat_message_store_it_once(live: Live):
     assert len(ids) == 1
     hist = await live.http.get(f"/api/rooms/{room['code']}/messages", headers=host.headers)
     assert len(hist.json()["data"]) == 1
+
+
+# ---------------------------------------------------------------- item 13: failed rooms
+
+
+async def test_failed_room_refuses_joins_with_the_reason_and_is_ended_keeping_chat(
+    reaper_live: Live,
+):
+    live, ctx = reaper_live, ctx_of(reaper_live)
+    host = await signed_in(live.http)
+    room = await create_room(live.http, host.headers)
+    viewer = await room_socket(live.ws_url, room["code"], host.access_token)
+    agent = await agent_socket(live.ws_url, live.runtime.started[room["code"]])
+    await agent.send("ready", {"width": 1280, "height": 720, "fps": 30, "codec": "h264"})
+    await viewer.expect("room.status", status="ready")
+    host_headers = host.headers
+    await viewer.send("chat.send", {"text": "it froze", "client_id": "f-1"})
+    await viewer.expect("chat.message", client_id="f-1")
+    row = await room_row(ctx, room["code"])
+    assert await fail_room(ctx=ctx, room=row, reason="The room's browser stopped")
+    await viewer.expect("room.status", status="failed")
+
+    guest = await signed_in(live.http)
+    refused = await live.http.post(f"/api/rooms/{room['code']}/join", headers=guest.headers)
+    assert refused.status_code == 410, refused.text
+    assert refused.json()["code"] == "room_failed"
+    assert "The room's browser stopped" in refused.json()["detail"]
+
+    report = await sweep(ctx=ctx)
+    assert report.ended == [room["code"]]
+    ended = await viewer.expect("room.ended")
+    assert ended["data"]["reason"] == "end_failed"
+    assert await viewer.closed() == 4410
+    got = (await live.http.get(f"/api/rooms/{room['code']}", headers=host_headers)).json()
+    assert got["status"] == "ended" and got["ended_at"]
+    assert got["status_reason"] == "The room's browser stopped"
+    hist = await live.http.get(f"/api/rooms/{room['code']}/messages", headers=host_headers)
+    assert [m["text"] for m in hist.json()["data"]] == ["it froze"]
+    assert (await sweep(ctx=ctx)).ended == []
+
+
+# ---------------------------------------------------------------- item 12: the sweep's grace
+
+
+async def test_sweep_after_an_outage_of_its_dependencies_spares_healthy_rooms(
+    reaper_live: Live, monkeypatch: Any
+):
+    live, ctx = reaper_live, ctx_of(reaper_live)
+    room, _viewer, _agent = await ready_room(live)
+    seen = (await room_row(ctx, room["code"])).agent_seen_at
+    assert seen is not None
+    timeout = timedelta(seconds=live.app_settings.ROOM_HEARTBEAT_TIMEOUT_SECONDS)
+    outages = OutageClock()
+
+    async def down(_ctx: Any) -> None:
+        raise ConnectionRefusedError("database unreachable")
+
+    # The database is down for longer than the heartbeat timeout: heartbeats are not recorded,
+    # and the sweeps of that time do nothing at all.
+    with monkeypatch.context() as m:
+        m.setattr(sweep_module, "probe_dependencies", down)
+        report = await sweep(ctx=ctx, now=seen + timeout / 2, outages=outages)
+        assert report == sweep_module.SweepReport()
+    back = seen + timeout * 2
+    # The first sweep after it sees a heartbeat older than the timeout: not a lost agent.
+    report = await sweep(ctx=ctx, now=back, outages=outages)
+    assert report.failed == [] and report.ended == []
+    assert (await room_row(ctx, room["code"])).status == "ready"
+    # The grace is bounded: an agent still silent a whole timeout after the outage is lost.
+    report = await sweep(ctx=ctx, now=back + timeout, outages=outages)
+    assert report.failed == [room["code"]]
