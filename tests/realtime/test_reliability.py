@@ -6,19 +6,31 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
 from controlplane.models import Message
+from controlplane.realtime import hub as hub_module
 from controlplane.reaper import sweep as sweep_module
 from controlplane.reaper.policy import OutageClock
 from controlplane.reaper.sweep import sweep
 from controlplane.rooms.launch import fail_room
 from tests.realtime.test_reaper import ctx_of, ready_room, reaper_live, room_row
-from tests.support.rooms import Live, agent_socket, create_room, join, live, room_socket
+from tests.support.backends import pg_redis_settings
+from tests.support.rooms import (
+    Live,
+    agent_socket,
+    create_room,
+    join,
+    live,
+    live_server,
+    room_socket,
+)
 from tests.support.users import signed_in
 
 __all__ = ["live", "reaper_live"]
@@ -163,3 +175,97 @@ async def test_sweep_after_an_outage_of_its_dependencies_spares_healthy_rooms(
     # The grace is bounded: an agent still silent a whole timeout after the outage is lost.
     report = await sweep(ctx=ctx, now=back + timeout, outages=outages)
     assert report.failed == [room["code"]]
+
+
+# ---------------------------------------------------------------- item 12: presence written back
+
+
+@pytest.fixture
+async def redis_live(monkeypatch: Any) -> AsyncIterator[Live]:
+    """A live server on PostgreSQL + Redis whose hub renews its presence every 0.2 s. (Only Redis
+    presence can be lost or swept apart from the process holding the sockets: embedded presence
+    lives and dies with it.)"""
+    monkeypatch.setattr(hub_module, "INSTANCE_HEARTBEAT_S", 0.2)
+    settings = await pg_redis_settings(
+        ROOM_PRESENCE_GRACE_SECONDS=0.1,
+        REAPER_INTERVAL_SECONDS=3600,
+        ROOM_IDLE_MINUTES=1,
+        ROOM_HEARTBEAT_TIMEOUT_SECONDS=86400,
+    )
+    async with live_server(settings) as server:
+        yield server
+
+
+async def until(check: Any, within: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_presence_comes_back_after_redis_lost_its_data(redis_live: Live):
+    live, ctx = redis_live, ctx_of(redis_live)
+    host = await signed_in(live.http)
+    room = await create_room(live.http, host.headers)
+    viewer = await room_socket(live.ws_url, room["code"], host.access_token)
+    agent = await agent_socket(live.ws_url, live.runtime.started[room["code"]])
+    await agent.send("ready", {"width": 1280, "height": 720, "fps": 30, "codec": "h264"})
+    await viewer.expect("room.status", status="ready")
+    rid = room["id"]
+    assert await ctx.presence.online(rid) == {host.id}
+    agent_conn = await ctx.presence.agent(rid)
+    assert agent_conn is not None
+
+    assert ctx.redis is not None
+    await ctx.redis.flushdb()  # a Redis restarted without persistence
+    assert await ctx.presence.online(rid) == set()
+
+    async def back() -> bool:
+        online = await ctx.presence.online(rid)
+        return online == {host.id} and await ctx.presence.agent(rid) == agent_conn
+
+    await until(back)
+    assert len(await ctx.presence.conns(rid)) == 1
+    # So the room is not idle: the sweep keeps it.
+    created = (await room_row(ctx, room["code"])).created_at
+    report = await sweep(ctx=ctx, now=created + timedelta(minutes=5))
+    assert report.ended == [] and report.failed == []
+
+
+async def test_sockets_swept_while_cut_off_from_redis_are_registered_again(redis_live: Live):
+    live, ctx = redis_live, ctx_of(redis_live)
+    host, guest = await signed_in(live.http), await signed_in(live.http)
+    room = await create_room(live.http, host.headers)
+    await join(live.http, room["code"], guest.headers)
+    a = await room_socket(live.ws_url, room["code"], host.access_token)
+    b = await room_socket(live.ws_url, room["code"], guest.access_token)
+    agent = await agent_socket(live.ws_url, live.runtime.started[room["code"]])
+    rid, hub = room["id"], ctx.hub
+    assert await ctx.presence.online(rid) == {host.id, guest.id}
+
+    # The process was cut off from Redis past its liveness mark's TTL: another process sees it
+    # as crashed and sweeps its sockets (here the sweep runs while the mark is gone, as there).
+    heartbeat = [t for t in hub._tasks if t.get_name() == "hub-instance-heartbeat"]
+    assert len(heartbeat) == 1
+    heartbeat[0].cancel()
+    assert ctx.redis is not None
+    await ctx.redis.delete(f"wp:instance:{hub.instance}")
+    gone = await hub.reap_dead_instances(rid)
+    assert len(gone) == 2
+    await a.expect("presence.left", user_id=guest.id)
+    await a.expect("room.status", agent_connected=False)
+    assert await ctx.presence.online(rid) == set() and await ctx.presence.agent(rid) is None
+
+    # Back in touch with Redis: its next heartbeat writes its live sockets back and says so.
+    hub._spawn(hub._instance_heartbeat(), "hub-instance-heartbeat")
+    await a.expect("presence.joined", user_id=guest.id)
+    await b.expect("presence.joined", user_id=host.id)
+    await a.expect("room.status", agent_connected=True)
+    assert await ctx.presence.online(rid) == {host.id, guest.id}
+    assert await ctx.presence.agent(rid) is not None
+    # A socket closed since is not written back.
+    await b.close()
+    await a.expect("presence.left", user_id=guest.id)
+    await asyncio.sleep(0.5)
+    assert await ctx.presence.online(rid) == {host.id}
+    await agent.close()
