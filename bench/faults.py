@@ -718,8 +718,10 @@ class Bench:
             except Exception:
                 pass
         await self.leave(room, flooder)
-        return f"a bad first frame: closed with {closes[0] if closes else None}; then {sent} malformed "
-            f"frames: {'closed with ' + str(closes[-1]) if len(closes) > 1 and closes[-1] else 'socket still open'}"
+        first = closes[0] if closes else None
+        later = closes[1] if len(closes) > 1 else None
+        after = f"closed with {later}" if later else "its socket still open"
+        return f"a bad first frame: closed with {first}; then {sent} malformed frames: {after}"
 
     async def leave(self, room: Room, user: SignedIn) -> None:
         with contextlib.suppress(Exception):
