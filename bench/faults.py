@@ -718,10 +718,12 @@ class Bench:
             except Exception:
                 pass
         await self.leave(room, flooder)
-        first = closes[0] if closes else None
+        first_close = closes[0] if closes else None
         later = closes[1] if len(closes) > 1 else None
         after = f"closed with {later}" if later else "its socket still open"
-        return f"a bad first frame: closed with {first}; then {sent} malformed frames: {after}"
+        return (
+            f"a bad first frame: closed with {first_close}; then {sent} malformed frames: {after}"
+        )
 
     async def leave(self, room: Room, user: SignedIn) -> None:
         with contextlib.suppress(Exception):
