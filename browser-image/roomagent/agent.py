@@ -69,6 +69,7 @@ class Agent:
             settings.agent_secret,
             self.handle,
             self._on_control_up,
+            give_up_after_s=settings.control_lost_s,
         )
         # Set once, when every component runs; control messages wait for it.
         self.parts: asyncio.Future[Components] = asyncio.get_running_loop().create_future()

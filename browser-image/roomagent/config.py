@@ -57,6 +57,11 @@ class AgentSettings(BaseSettings):
     audio: bool = True
 
     heartbeat_s: float = Field(default=10.0, gt=0)
+    # Stop the browser and exit after this long without the control plane (no authenticated
+    # channel): a room whose control plane is gone for good must not run forever. The control
+    # plane passes its ROOM_HEARTBEAT_TIMEOUT_SECONDS, after which it fails the room anyway.
+    # 0: never give up.
+    control_lost_s: float = Field(default=0.0, ge=0)
     log_level: str = "INFO"
 
     @field_validator("ice_servers", "chromium_extra_args", mode="before")
