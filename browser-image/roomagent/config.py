@@ -34,6 +34,17 @@ class AgentSettings(BaseSettings):
     # more latency than the faster capture saves (docs/performance.md), so no boost above this.
     input_boost_max_viewers: int = Field(default=4, ge=0)
     keyframe_min_gap_ms: int = Field(default=250, ge=0)
+    # "damage": grab when the X server reports the screen changed (X DAMAGE), the frame rate
+    # only a cap; falls back to "clock" (a grab every 1/fps) where the server lacks DAMAGE.
+    capture: Literal["damage", "clock"] = "damage"
+    # After the first change of a paint, wait this long for the rest of it before grabbing.
+    capture_settle_ms: float = Field(default=2.0, ge=0, le=50)
+    # Encoder trade-off (media/video.py QUALITY): "latency" (fastest preset, default bitrate),
+    # "balanced" (a slower preset at the same bitrate), "quality" (slower still, 1.5x bitrate).
+    quality: Literal["latency", "balanced", "quality"] = "latency"
+    # Without viewers the video thread sleeps at once; sound capture and the cursor watcher stop
+    # after this long (a viewer reloading the page does not restart them).
+    idle_grace_s: float = Field(default=5.0, ge=0)
     # Encoder threads; 0 = automatic (see media/video.py: one for VP8, whose threads spin-wait).
     encoder_threads: int = Field(default=0, ge=0, le=16)
     # "shared": one encoder per room (the product). "per_viewer": raw frames to every viewer's
