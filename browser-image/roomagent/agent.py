@@ -409,6 +409,11 @@ class Agent:
             "cursor_polls": parts.cursor.polls,
             "audio_running": parts.audio.running if parts.audio is not None else False,
             "audio_starts": parts.audio.starts if parts.audio is not None else 0,
+            # lip-sync stages (extension): the sink's render-ahead, the latest chunk read
+            "audio_sink_ahead_ms": round(1000 * parts.audio.sink_ahead, 1) if parts.audio else 0,
+            "audio_max_read_lag_ms": (
+                round(1000 * parts.audio.max_read_lag, 1) if parts.audio else 0
+            ),
             "ticks_skipped": v.ticks_skipped,
             "boosted_frames": v.boosted_frames,
             "keyframes": v.keyframes,

@@ -36,6 +36,7 @@ def agent_env(
         "WP_FPS": str(settings.ROOM_FPS),
         "WP_CODEC": settings.ROOM_CODEC,
         "WP_BITRATE_KBPS": str(settings.ROOM_BITRATE_KBPS),
+        "WP_QUALITY": settings.ROOM_QUALITY,
         "WP_LOG_LEVEL": settings.LOG_LEVEL,
         "WP_ICE_SERVERS": json.dumps(
             [{"urls": list(settings.STUN_URLS)}] if settings.STUN_URLS else []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import json
 import logging
 import os
 import time
@@ -25,6 +26,28 @@ CHANNELS = 2
 FRAME_SAMPLES = 960  # 20 ms
 CHUNK = FRAME_SAMPLES * CHANNELS * 2
 AUDIO_TIME_BASE = Fraction(1, RATE)
+
+
+async def sink_latency(sink: str, env: dict[str, str]) -> float | None:
+    """The null sink's configured latency (seconds): it renders (and feeds its monitor) up to
+    this far ahead of real time, so the last sample of a chunk parec gets is played that much
+    later."""
+    proc = await asyncio.create_subprocess_exec(
+        "pactl",
+        "-f",
+        "json",
+        "list",
+        "sinks",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.DEVNULL,
+        env=env,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 5)
+    for entry in json.loads(out or b"[]"):
+        if entry.get("name") == sink:
+            return float(entry["latency"]["configured"]) / 1e6
+    return None
 
 
 class CaptureStamper:
@@ -87,6 +110,11 @@ class AudioPipeline:
         self.starts = 0
         self.stamper: CaptureStamper | None = None
         self.max_read_lag = 0.0  # the latest a chunk was read after it was captured (seconds)
+        # How far ahead of real time the null sink renders (and so feeds its monitor): samples
+        # reach parec this much before they are "played", i.e. before the time the room's
+        # Chromium schedules the matching picture for. Read from PulseAudio (`sink_latency`).
+        self.sink_ahead = 0.0
+        self._latency_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -125,6 +153,16 @@ class AudioPipeline:
         )
         self.starts += 1
         self._task = asyncio.create_task(self._run(self._proc), name="audio-capture")
+        self._latency_task = asyncio.create_task(self._watch_latency(env), name="sink-latency")
+
+    async def _watch_latency(self, env: dict[str, str]) -> None:
+        """Keep `sink_ahead` current (it follows the latencies the sink's clients ask for)."""
+        while True:
+            with contextlib.suppress(Exception):
+                ahead = await sink_latency(self.settings.pulse_sink, env)
+                if ahead is not None:
+                    self.sink_ahead = ahead
+            await asyncio.sleep(10)
 
     async def pause(self) -> None:
         """Stop capturing and encoding: nobody listens (parec ends, Opus is released)."""
@@ -132,6 +170,9 @@ class AudioPipeline:
             await self._end()
 
     async def _end(self) -> None:
+        if self._latency_task is not None:
+            self._latency_task.cancel()
+            self._latency_task = None
         task, proc = self._task, self._proc
         self._task = self._proc = None
         if task is not None:
@@ -166,7 +207,7 @@ class AudioPipeline:
                 # packets' pts are libopus's (frame pts minus its lookahead, the delay a decoder
                 # that keeps the pre-skip adds, as WebRTC receivers do): the stamp stays true at
                 # the viewer's speaker.
-                frame.pts = stamper.stamp(read_at, FRAME_SAMPLES)
+                frame.pts = stamper.stamp(read_at + self.sink_ahead, FRAME_SAMPLES)
                 frame.time_base = AUDIO_TIME_BASE
                 self.max_read_lag = max(self.max_read_lag, stamper.capture_lag(read_at))
                 for packet in encoder.encode(frame):
