@@ -285,6 +285,7 @@ async def run(seconds: int, viewers: int, warm: bool, low_delay: bool, with_stam
         print(
             f"viewer {i}: flashes {r['flashes']} beeps {r['beeps']} pairs {len(r['pairs'])}"  # type: ignore[arg-type]
             f" outputLatency {r.get('outputLatency')} baseLatency {r.get('baseLatency')}"
+            f" stages {json.dumps(r.get('stages'))}"
         )
 
 

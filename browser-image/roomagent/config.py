@@ -39,8 +39,8 @@ class AgentSettings(BaseSettings):
     capture: Literal["damage", "clock"] = "damage"
     # After the first change of a paint, wait this long for the rest of it before grabbing.
     capture_settle_ms: float = Field(default=2.0, ge=0, le=50)
-    # Encoder trade-off (media/video.py QUALITY): "latency" (fastest preset, default bitrate),
-    # "balanced" (a slower preset at the same bitrate), "quality" (slower still, 1.5x bitrate).
+    # Encoder trade-off (media/video.py QUALITY): "latency" (x264 ultrafast, bitrate_kbps),
+    # "balanced" (superfast, 1.25x the bitrate), "quality" (veryfast, 1.5x the bitrate).
     quality: Literal["latency", "balanced", "quality"] = "latency"
     # Without viewers the video thread sleeps at once; sound capture and the cursor watcher stop
     # after this long (a viewer reloading the page does not restart them).

@@ -53,7 +53,7 @@ def profile_level_id(level: str) -> str:
 # Constrained Baseline and no B-frames; the CPU each costs is in docs/performance.md.
 QUALITY: dict[str, tuple[str, int, float]] = {
     "latency": ("ultrafast", 16, 1.0),
-    "balanced": ("superfast", 12, 1.0),
+    "balanced": ("superfast", 12, 1.25),
     "quality": ("veryfast", 8, 1.5),
 }
 
