@@ -185,6 +185,10 @@ async def test_damage_triggers_a_grab_and_a_static_screen_is_not_grabbed(
     grabs = video.grabs
     await asyncio.sleep(0.5)
     assert video.grabs == grabs, "an unchanged screen was grabbed"
+    # a keyframe asked for while nothing changes (a new viewer, a PLI) is still sent
+    keyframes = video.keyframes
+    video.request_keyframe()
+    await until(lambda: video.keyframes > keyframes, 2, "no keyframe of a static screen")
     for colour in (0xFF0000, 0x00FF00, 0x0000FF):
         grabs = video.grabs
         await asyncio.to_thread(paint, xvfb, colour)

@@ -321,8 +321,10 @@ class VideoPipeline:
                 interval = boosted if now < self._boost_until else normal
                 if watch is None:
                     due = last_grab + interval
-                elif dirty_since is not None or self._force_keyframe:
-                    due = max(last_grab + interval, (dirty_since or now) + settle)
+                elif dirty_since is not None:
+                    due = max(last_grab + interval, dirty_since + settle)
+                elif self._force_keyframe:  # a viewer needs a keyframe of the unchanged screen
+                    due = last_grab + interval
                 else:
                     due = last_keyframe + refresh
                 if now < due:
