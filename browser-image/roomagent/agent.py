@@ -404,6 +404,7 @@ class Agent:
             # counters (extension): let tests and the control plane verify "encode once"
             "frames_encoded": v.frames_encoded,
             "grabs": v.grabs,
+            "repeats": v.repeats,
             "damage_driven": v.damage_driven,
             "damage_events": v.damage_events,
             "cursor_polls": parts.cursor.polls,

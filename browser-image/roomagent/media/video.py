@@ -187,6 +187,7 @@ class VideoPipeline:
         self.keyframe_requests = 0
         self.ticks_skipped = 0
         self.grabs = 0
+        self.repeats = 0  # encodes of the last grab (screen unchanged): no grab, no conversion
         self.damage_events = 0  # the screen changed (X DAMAGE) after a grab
         self.idle_waits = 0  # times the thread slept for want of a viewer
         self.boosted_frames = 0  # frames grabbed at the input-boost rate
@@ -303,8 +304,12 @@ class VideoPipeline:
         try:
             stream = container.streams.video[0]
             packets = container.demux(stream)
-            last_grab = -1e9
+            last_grab = last_encode = -1e9
             last_keyframe = time.monotonic()
+            # the last converted grab: re-encoded (no grab, no conversion) while DAMAGE says the
+            # screen is unchanged
+            last_image: av.VideoFrame | None = None
+            floor = 1.0 / s.static_fps if s.static_fps > 0 else None
             dirty_since: float | None = time.monotonic()
             while not self._stop.is_set():
                 if watch is not None and watch.changed() and dirty_since is None:
@@ -325,19 +330,38 @@ class VideoPipeline:
                     due = max(last_grab + interval, dirty_since + settle)
                 elif self._force_keyframe:  # a viewer needs a keyframe of the unchanged screen
                     due = last_grab + interval
-                else:
+                else:  # unchanged: the refresh keyframe, or a repeat at the static floor rate
                     due = last_keyframe + refresh
+                    if floor is not None and last_image is not None:
+                        due = min(due, last_encode + floor)
                 if now < due:
                     self._wait(fds, due - now)
                     continue
                 late = int((now - due) / interval) if watch is None and last_grab > 0 else 0
                 if late > 0:
                     self.ticks_skipped += late
+                if now - last_keyframe >= refresh:
+                    self._force_keyframe = True
+                if (
+                    watch is not None
+                    and dirty_since is None
+                    and last_image is not None
+                    and self.frames is None
+                ):
+                    # Nothing was painted since the last grab: encode that image again (a
+                    # keyframe asked for, the refresh, or a repeat; x264 makes a repeat a few
+                    # skipped macroblocks that also sharpen a static page step by step).
+                    started = time.perf_counter()
+                    cpu0 = time.thread_time()
+                    at = time.monotonic()
+                    self.repeats += 1
+                    if self._encode_image(encoder, last_image, at, started, started, cpu0):
+                        last_keyframe = at
+                    last_encode = at
+                    continue
                 if watch is not None:
                     watch.subtract()  # paints from now on are reported again
                     dirty_since = None
-                if now - last_keyframe >= refresh:
-                    self._force_keyframe = True
                 started = time.perf_counter()
                 cpu0 = time.thread_time()
                 grabbed_at = time.monotonic()
@@ -348,8 +372,14 @@ class VideoPipeline:
                 if packet is None:
                     raise RuntimeError("x11grab stopped delivering frames")
                 for frame in packet.decode():
-                    if self._encode(encoder, frame, grabbed_at, started, cpu0):
+                    # bgr0 -> yuv420p once, in C (swscale); no per-pixel work in Python
+                    last_image = frame.reformat(format="yuv420p")
+                    converted = time.perf_counter()
+                    if self._encode_image(
+                        encoder, last_image, grabbed_at, started, converted, cpu0
+                    ):
                         last_keyframe = grabbed_at
+                    last_encode = grabbed_at
         finally:
             container.close()
             if watch is not None:
@@ -371,18 +401,16 @@ class VideoPipeline:
         # Read from the capture thread: len() of a set and a future's state are atomic reads.
         return self.frames is None and not self.broadcaster.tracks and self.first_packet.done()
 
-    def _encode(
+    def _encode_image(
         self,
         encoder: av.VideoCodecContext,
-        frame: av.VideoFrame,
+        image: av.VideoFrame,
         grabbed_at: float,
         started: float,
+        converted: float,
         cpu0: float,
     ) -> bool:
-        """Convert and encode one grabbed frame; True if it became a keyframe."""
-        # bgr0 -> yuv420p once, in C (swscale); no per-pixel work in Python
-        image = frame.reformat(format="yuv420p")
-        converted = time.perf_counter()
+        """Encode one converted grab (stamped with its capture time); True if a keyframe."""
         # The capture time on the agent's clock (t0): what the RTCP sender reports map to wall
         # time (media/clock.py), so the viewer lines picture and sound up by when each was made.
         image.pts = int((grabbed_at - self.t0) * 90000)
