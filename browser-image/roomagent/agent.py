@@ -12,7 +12,7 @@ from typing import Any
 
 import psutil
 
-from .cdp import Browser
+from .cdp import Browser, CdpError
 from .config import AgentSettings
 from .control import ControlClient
 from .cursor import CursorWatcher
@@ -190,6 +190,10 @@ class Agent:
         parts = Components(video, injector, input_path, peers, cursor, browser, audio)
         self.parts.set_result(parts)
         await browser.wait_loaded(blank_ok=s.start_url == "about:blank")
+        # The start page's status goes out before `browser_ready` and `ready`, whatever the order
+        # of CDP events was (a viewer's first state then always names the page it sees).
+        with contextlib.suppress(CdpError, TimeoutError):
+            await browser.report_now()
         await self._set_stage("browser_ready")
         await asyncio.wait_for(asyncio.shield(video.first_packet), 20)
         self.is_ready = True

@@ -178,6 +178,15 @@ class Browser:
                 self.status = status
                 await self.on_status(dict(status))
 
+    async def report_now(self) -> None:
+        """Read the status and report it if it changed, without waiting for an event: the start
+        page may have committed before this connection subscribed to page events, and then no
+        event would ever announce it."""
+        status = await self.read_status()
+        if status != self.status:
+            self.status = status
+            await self.on_status(dict(status))
+
     async def history(self) -> tuple[int, list[dict[str, Any]]]:
         res = await self.page("Page.getNavigationHistory")
         return int(res["currentIndex"]), list(res["entries"])

@@ -162,7 +162,13 @@ def paint(display: str, colour: int) -> None:
 @pytest.fixture
 async def pipeline(xvfb: str) -> AsyncIterator[tuple[VideoPipeline, Broadcaster]]:
     settings = AgentSettings(
-        width=320, height=240, fps=30, keyframe_interval_s=30, input_boost_fps=0, audio=False
+        width=320,
+        height=240,
+        fps=30,
+        keyframe_interval_s=30,
+        input_boost_fps=0,
+        audio=False,
+        capture="damage",  # opt-in mode, tested here on its own
     )
     bc = Broadcaster("video", 4)
     video = VideoPipeline(settings, xvfb, bc, time.monotonic())

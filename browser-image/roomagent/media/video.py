@@ -274,7 +274,7 @@ class VideoPipeline:
     def _capture_loop(self) -> None:
         """Grab, convert and encode when the screen changed, at most ``fps`` times a second.
 
-        With X DAMAGE (``WP_CAPTURE=damage``, the default) the X server tells us when Chromium
+        With X DAMAGE (``WP_CAPTURE=damage``, opt-in for now) the X server tells us when Chromium
         painted: a change is grabbed as soon as it is on the display (after ``capture_settle_ms``
         for the rest of that paint to land), never sooner than one frame interval after the last
         grab (the frame rate is only a cap), and an unchanged screen is not grabbed at all. Without
