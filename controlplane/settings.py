@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     RATE_LIMIT_REFRESH_PER_MINUTE: int = Field(default=30, ge=1)
     RATE_LIMIT_IP_MULTIPLIER: int = Field(default=5, ge=1)
     TRUST_PROXY_HEADERS: bool = False
+    # Proxies in front of the API that each append to X-Forwarded-For (with TRUST_PROXY_HEADERS):
+    # the client is the entry the outermost of them appended, never one the client wrote.
+    TRUST_PROXY_HOPS: int = Field(default=1, ge=1, le=10)
 
     # E-mail
     SMTP_HOST: str | None = None

@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controlplane.api.errors import ApiError
+from controlplane.auth.identity import client_address
 from controlplane.auth.users import UserManager, user_manager_for
 from controlplane.context import AppContext
 from controlplane.models import User
@@ -84,11 +85,14 @@ CurrentSuperuser = Annotated[User, Depends(get_current_superuser)]
 
 
 def client_ip(request: Request, settings: SettingsDep) -> str:
-    if settings.TRUST_PROXY_HEADERS:
-        forwarded = request.headers.get("x-forwarded-for")
-        if forwarded:
-            return forwarded.split(",")[0].strip()[:64]
-    return request.client.host if request.client else "unknown"
+    peer = request.client.host if request.client else "unknown"
+    if not settings.TRUST_PROXY_HEADERS:
+        return peer
+    return client_address(
+        forwarded_for=request.headers.get("x-forwarded-for"),
+        peer=peer,
+        trusted_hops=settings.TRUST_PROXY_HOPS,
+    )
 
 
 ClientIp = Annotated[str, Depends(client_ip)]

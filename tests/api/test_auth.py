@@ -403,6 +403,52 @@ async def test_login_rate_limit_per_account(settings_factory):
         ).status_code == 200
 
 
+async def test_login_rate_limit_counts_every_spelling_of_one_account(settings_factory):
+    """Issue 11 #5: `" limited"` must not be a fresh budget when the lookup strips it."""
+    from tests.support.apps import client_for
+
+    settings = await settings_factory(RATE_LIMIT_LOGIN_PER_MINUTE=3)
+    async with client_for(settings) as client:
+        await register(client, username="spelled")
+        codes = [
+            (
+                await client.post(
+                    "/api/auth/login", data={"username": name, "password": "bad-guess-123"}
+                )
+            ).status_code
+            for name in ("spelled", " spelled", "SPELLED\t", "Spelled ")
+        ]
+        assert codes == [401, 401, 401, 429]
+
+
+async def test_forwarded_for_takes_the_hop_the_trusted_proxy_appended(settings_factory):
+    """Issue 11 #5: a client choosing the left-most X-Forwarded-For entry gets no new budget."""
+    from tests.support.apps import client_for
+
+    settings = await settings_factory(
+        TRUST_PROXY_HEADERS=True, RATE_LIMIT_FORGOT_PER_HOUR=2, RATE_LIMIT_IP_MULTIPLIER=1
+    )
+    async with client_for(settings, ip="10.0.0.2") as client:
+        codes = [
+            (
+                await client.post(
+                    "/api/auth/forgot-password",
+                    json={"email": f"n{i}@example.com"},
+                    headers={"X-Forwarded-For": f"192.0.2.{i}, 198.51.100.7"},
+                )
+            ).status_code
+            for i in range(3)
+        ]
+        assert codes == [202, 202, 429]
+        # another client behind the same proxy has its own budget
+        other = await client.post(
+            "/api/auth/forgot-password",
+            json={"email": "n9@example.com"},
+            headers={"X-Forwarded-For": "198.51.100.8"},
+        )
+        assert other.status_code == 202
+
+
 async def test_rate_limits_per_ip_for_register_and_forgot(settings_factory):
     from tests.support.apps import client_for
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from controlplane.api.deps import ClientIp, Ctx, Users, enforce
 from controlplane.api.errors import ApiError
+from controlplane.auth.identity import login_identity
 from controlplane.auth.schemas import (
     ForgotPasswordIn,
     RefreshIn,
@@ -80,8 +81,9 @@ async def login(
     await enforce(
         ctx, f"login:ip:{ip}", limit=per_min * ctx.settings.RATE_LIMIT_IP_MULTIPLIER, window_s=60
     )
-    await enforce(ctx, f"login:acct:{form.username.lower()}", limit=per_min, window_s=60)
-    ident = form.username.strip()
+    # One key for every spelling the lookup treats as the same account (" alice", "ALICE").
+    ident = login_identity(form.username)
+    await enforce(ctx, f"login:acct:{ident}", limit=per_min, window_s=60)
     user = (
         await users.user_db.get_by_email(ident)
         if "@" in ident
