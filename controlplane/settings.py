@@ -8,6 +8,7 @@ PostgreSQL and Redis.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from functools import cached_property
 from pathlib import Path
@@ -17,6 +18,19 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET = "change-me"
+# Secrets anyone can read in this repository or its history: a token signed with one is forgeable.
+KNOWN_DEFAULT_SECRETS = frozenset({DEFAULT_SECRET, ""})
+SECRET_NAMES = ("SECRET_KEY", "AGENT_SECRET_KEY")
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether binding `host` keeps the server reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name or a wildcard ("0.0.0.0", "::", ""): take it as reachable
 
 
 class InsecureSettingsError(RuntimeError):
@@ -222,6 +236,25 @@ class Settings(BaseSettings):
         db = "sqlite" if self.is_sqlite else "postgresql"
         bus = "redis" if self.REDIS_URL else "in-process"
         return f"database={db} bus={bus} runtime={self.ROOM_RUNTIME}"
+
+    def unset_secrets(self) -> list[str]:
+        """The secrets nobody configured (so a generated one may stand in for them)."""
+        return [name for name in SECRET_NAMES if name not in self.model_fields_set]
+
+    def known_default_secrets(self) -> list[str]:
+        """The secrets whose value is public (a token signed with them is forgeable)."""
+        return [name for name in SECRET_NAMES if getattr(self, name) in KNOWN_DEFAULT_SECRETS]
+
+    def bind_refusal(self, host: str) -> str | None:
+        """Why serving on `host` is refused (None: it is not): a public default secret is only
+        acceptable where nobody else can reach the server."""
+        names = self.known_default_secrets()
+        if not names or is_loopback_host(host):
+            return None
+        return (
+            f"refusing to serve on {host}: {', '.join(names)} is a published default, so anyone "
+            "could sign tokens; set it (openssl rand -hex 32) or unset it to have one generated"
+        )
 
     def insecure_reasons(self) -> list[str]:
         """What makes this configuration unfit for production (empty when it is fit)."""

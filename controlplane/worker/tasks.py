@@ -7,6 +7,7 @@ import dataclasses
 
 from controlplane.reaper.sweep import sweep
 from controlplane.services.mail import send_email
+from controlplane.services.secret_file import with_secrets
 from controlplane.settings import Settings
 from controlplane.wiring import build_context
 from controlplane.worker.celery_app import celery_app
@@ -22,7 +23,7 @@ def send_email_task(*, to: str, subject: str, body: str) -> None:
 @celery_app.task(name="watchparty.reap")
 def reap_task() -> dict[str, list[str]]:
     """One reaper sweep in a worker: its own context, its own event loop."""
-    return asyncio.run(_reap(Settings()))
+    return asyncio.run(_reap(with_secrets(Settings())))
 
 
 async def _reap(settings: Settings) -> dict[str, list[str]]:

@@ -4,7 +4,6 @@ expired tokens, re-broadcast floods. Both storage backends, a real server."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 
 import pytest
