@@ -268,6 +268,8 @@ class Settings(BaseSettings):
                 "ROOM_RUNTIME=local runs browsers without isolation; "
                 "set ALLOW_LOCAL_RUNTIME_IN_PRODUCTION=true to accept that"
             )
+        if not self.SMTP_HOST:
+            reasons.append("SMTP_HOST is unset: password-reset links could not be sent to anyone")
         if self.SMTP_HOST and self.SMTP_PASSWORD == DEFAULT_SECRET:
             reasons.append("SMTP_PASSWORD is the default")
         return reasons

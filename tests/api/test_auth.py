@@ -562,3 +562,36 @@ async def test_readyz_names_what_is_unreachable(settings_factory, backend):
         assert body["checks"]["redis"].startswith("unreachable")
         assert body["checks"]["database"] == "ok"
         assert "redis" in body["detail"]
+
+
+async def test_forgot_password_answers_before_the_lookup_and_the_mail(settings_factory):
+    """Issue 11 #6: a known address must not take longer to answer than an unknown one."""
+    import httpx
+
+    from controlplane.main import create_app
+
+    settings = await settings_factory()
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        ctx = app.state.ctx
+        sent: list[str] = []
+
+        async def slow_mail(*, to: str, subject: str, body: str) -> None:
+            await asyncio.sleep(1.0)  # a slow SMTP relay, a busy broker
+            sent.append(to)
+
+        ctx.jobs.send_email = slow_mail
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            await register(client, username="timed")
+            t0 = time.monotonic()
+            known = await client.post(
+                "/api/auth/forgot-password", json={"email": "timed@example.com"}
+            )
+            assert known.status_code == 202
+            assert time.monotonic() - t0 < 0.5
+            for _ in range(40):  # and the e-mail still goes out, after the answer
+                if sent:
+                    break
+                await asyncio.sleep(0.1)
+            assert sent == ["timed@example.com"]
