@@ -115,6 +115,13 @@ class Settings(BaseSettings):
     ROOM_PRESENCE_GRACE_SECONDS: float = Field(default=3.0, ge=0)
     ROOM_WS_AUTH_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
     ROOM_WS_MAX_FRAME_BYTES: int = Field(default=65536, ge=1024)
+    # What one socket may have waiting to be sent, and how long one send may make no progress,
+    # before the socket is closed (1013) as too slow: a peer that stops reading pins no memory.
+    ROOM_WS_OUTBOX_MAX_MESSAGES: int = Field(default=4096, ge=16)
+    ROOM_WS_OUTBOX_MAX_BYTES: int = Field(default=1 << 20, ge=65536)
+    ROOM_WS_STALL_SECONDS: float = Field(default=5.0, gt=0)
+    # Room sockets one user may hold in one room at once (tabs, devices); more close with 4429.
+    ROOM_MAX_SOCKETS_PER_USER: int = Field(default=5, ge=1)
     ROOM_CHAT_MAX_CHARS: int = Field(default=2000, ge=1)
     ROOM_CHAT_RATE_COUNT: int = Field(default=10, ge=1)
     ROOM_CHAT_RATE_SECONDS: int = Field(default=5, ge=1)

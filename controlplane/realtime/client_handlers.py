@@ -289,14 +289,20 @@ class ClientHandlers:
         await self.io.direct(conn.room_id, to, ice)
 
     async def _voice_peer(self, conn: ClientConn, to: str, conn_id: str | None) -> Address:
-        """Where a voice-mesh message goes: one socket of another online user, or all of them."""
+        """Where a voice-mesh message goes: one socket of another online user, or all of them.
+        A `conn` must be one of `to`'s sockets: otherwise any member could aim SDP at any
+        socket, their own idle one included, and queue megabytes on it."""
         if to == conn.user_id or to not in await self.presence.online(conn.room_id):
             raise _refuse(
                 Kind.invalid,
                 "invalid_target",
                 '`to` must be "agent" or another online user of this room',
             )
-        return Address.conn(conn_id) if conn_id else Address.user(to)
+        if not conn_id:
+            return Address.user(to)
+        if (await self.presence.conns(conn.room_id)).get(conn_id) != to:
+            raise _refuse(Kind.invalid, "invalid_target", "`conn` is not a socket of `to`")
+        return Address.conn(conn_id)
 
     async def _voice_state(self, conn: ClientConn, msg: m.VoiceState) -> None:
         voice = msg.model_dump()

@@ -28,6 +28,7 @@ CLOSE_REPLACED = 4409
 CLOSE_ENDED = 4410
 CLOSE_TOO_BIG = 1009
 CLOSE_TOO_SLOW = 1013
+CLOSE_TOO_MANY = 4429
 
 # A domain error that refuses a socket, as the close code and reason the client sees.
 _CLOSE_FOR: dict[Kind, tuple[int, str]] = {
@@ -35,6 +36,7 @@ _CLOSE_FOR: dict[Kind, tuple[int, str]] = {
     Kind.forbidden: (CLOSE_FORBIDDEN, "not a member of this room"),
     Kind.not_found: (CLOSE_NOT_FOUND, "no such room"),
     Kind.gone: (CLOSE_ENDED, "room ended"),
+    Kind.rate_limited: (CLOSE_TOO_MANY, "too many connections"),
 }
 
 
@@ -43,8 +45,18 @@ def close_for(error: DomainError) -> tuple[int, str]:
     return _CLOSE_FOR.get(error.kind, (CLOSE_UNAUTHENTICATED, "authenticate first"))
 
 
-OUTBOX_LIMIT = 4096
 FLOOD_PER_SECOND = 100
+
+
+@dataclass(frozen=True)
+class OutboxLimits:
+    """How much one socket may have waiting, and how long one send may take (settings
+    ROOM_WS_OUTBOX_MAX_MESSAGES, ROOM_WS_OUTBOX_MAX_BYTES, ROOM_WS_STALL_SECONDS)."""
+
+    max_messages: int = 4096
+    # Characters of queued JSON (the JSON is almost all ASCII: about its bytes).
+    max_bytes: int = 1 << 20
+    stall_s: float = 5.0
 
 
 @dataclass
@@ -54,37 +66,106 @@ class _Close:
 
 
 class Outbox:
-    """One writer per socket: sends stay ordered and a slow socket never blocks the room."""
+    """One writer per socket: sends stay ordered and a slow socket never blocks the room.
 
-    def __init__(self, ws: WebSocket) -> None:
+    Concurrency contract: `put`, `close` and `abort` are called from the event loop (never
+    awaited, never blocking); `run` is the only coroutine that touches the socket for sending.
+    A socket that does not read costs at most `limits.max_bytes` here: past that, or when one
+    send makes no progress for `limits.stall_s` (the peer's TCP window stays shut), the outbox is
+    aborted: what is queued is dropped, the writer gives up with 1013, and `done` is set, which
+    the hub takes as the end of the socket (it stops reading it and runs the usual clean-up).
+    """
+
+    def __init__(self, ws: WebSocket, limits: OutboxLimits | None = None) -> None:
         self.ws = ws
+        self.limits = limits or OutboxLimits()
         self.queue: asyncio.Queue[str | _Close] = asyncio.Queue()
+        self.queued_bytes = 0
         self.closing = False
+        self.close_code: int | None = None
+        # Set once the writer has finished, for whatever reason: the socket is over.
+        self.done = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._abort_pending = False  # `abort` cancelled the writer's send
+        self._sending = False  # the writer is inside a send (the one await `abort` cancels)
+
+    def start(self, name: str) -> asyncio.Task[None]:
+        self._writer = asyncio.create_task(self.run(), name=name)
+        return self._writer
 
     def put(self, payload: str) -> None:
         if self.closing:
             return
-        if self.queue.qsize() >= OUTBOX_LIMIT:
-            self.close(CLOSE_TOO_SLOW, "too slow to keep up")
+        size = len(payload)
+        limits = self.limits
+        if self.queue.qsize() >= limits.max_messages or self.queued_bytes + size > limits.max_bytes:
+            self.abort(CLOSE_TOO_SLOW, "too slow to keep up")
             return
+        self.queued_bytes += size
         self.queue.put_nowait(payload)
 
     def close(self, code: int, reason: str = "") -> None:
+        """Close after what is already queued has been sent (an orderly end)."""
         if not self.closing:
             self.closing = True
+            self.close_code = code
             self.queue.put_nowait(_Close(code, reason))
+
+    def abort(self, code: int, reason: str = "") -> None:
+        """Drop what is queued and end now (the queue would never drain)."""
+        if self.done.is_set():
+            return
+        self.closing = True
+        self.close_code = code
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queued_bytes = 0
+        self.queue.put_nowait(_Close(code, reason))
+        # A send blocked on a full TCP window never returns: cancel it; `run` then closes.
+        if (
+            self._sending
+            and self._writer is not None
+            and self._writer is not asyncio.current_task()
+        ):
+            self._abort_pending = True
+            self._writer.cancel()
+
+    async def _send_close(self, code: int, reason: str) -> None:
+        if self.ws.application_state == WebSocketState.CONNECTED:
+            # Bounded: a peer that does not read may not take the close frame either.
+            await asyncio.wait_for(self.ws.close(code, reason), self.limits.stall_s)
 
     async def run(self) -> None:
         try:
             while True:
-                item = await self.queue.get()
-                if isinstance(item, _Close):
-                    if self.ws.application_state == WebSocketState.CONNECTED:
-                        await self.ws.close(item.code, item.reason)
-                    return
-                await self.ws.send_text(item)
+                try:
+                    item = await self.queue.get()
+                    if isinstance(item, _Close):
+                        try:
+                            await self._send_close(item.code, item.reason)
+                        except TimeoutError:
+                            pass  # the peer takes nothing at all; dropping it is the point
+                        return
+                    self._sending = True
+                    try:
+                        await asyncio.wait_for(self.ws.send_text(item), self.limits.stall_s)
+                    finally:
+                        self._sending = False
+                    self.queued_bytes -= len(item)
+                except TimeoutError:
+                    self.abort(CLOSE_TOO_SLOW, "too slow to keep up")
+                except asyncio.CancelledError:
+                    if not self._abort_pending:
+                        raise  # not our abort: the task itself is being cancelled
+                    # our abort: loop once more to send its close frame (bounded)
+                    self._abort_pending = False
+                    task = asyncio.current_task()
+                    if task is not None:
+                        task.uncancel()
         except Exception:  # the peer went away; the reader notices and cleans up
             self.closing = True
+        finally:
+            self.done.set()
 
 
 class Flood(Enum):

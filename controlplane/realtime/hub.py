@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import WebSocket
+from fastapi import WebSocket, WebSocketDisconnect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from controlplane.errors import DomainError, Kind
@@ -39,6 +39,7 @@ from controlplane.realtime.connections import (
     ClientConn,
     Flood,
     Outbox,
+    OutboxLimits,
 )
 from controlplane.realtime.outbound import (
     AgentRemoteChanged,
@@ -101,6 +102,11 @@ class Hub:
         self.presence = presence
         self.sessionmaker = sessionmaker
         self.instance = uuid.uuid4().hex[:12]
+        self._limits = OutboxLimits(
+            max_messages=settings.ROOM_WS_OUTBOX_MAX_MESSAGES,
+            max_bytes=settings.ROOM_WS_OUTBOX_MAX_BYTES,
+            stall_s=settings.ROOM_WS_STALL_SECONDS,
+        )
         self._rooms: dict[str, dict[str, ClientConn]] = {}
         self._agents: dict[str, AgentConn] = {}
         self._last_seq: dict[str, int] = {}
@@ -326,17 +332,28 @@ class Hub:
     # ---------------------------------------------------------------- client sockets
 
     async def serve_client(self, ws: WebSocket, room: Room, user: User) -> None:
+        """Serve one authenticated member's socket until it ends. Raises `DomainError` before
+        anything is registered when the user already has too many sockets in the room."""
         room_id, uid = str(room.id), str(user.id)
+        cap = self.settings.ROOM_MAX_SOCKETS_PER_USER
+        # Counted across replicas (presence); two sockets racing past the check together can
+        # exceed the cap by one each: it bounds a flood, it is not an exact quota.
+        if await self.presence.conn_count(room_id, uid) >= cap:
+            raise DomainError(
+                Kind.rate_limited,
+                "too_many_sockets",
+                f"At most {cap} connections per person and room",
+            )
         conn = ClientConn(
             id=self._socket_id(),
             room_id=room_id,
             user_id=uid,
             username=user.username,
-            outbox=Outbox(ws),
+            outbox=Outbox(ws, self._limits),
         )
         await self._attach(room_id)
         self._rooms.setdefault(room_id, {})[conn.id] = conn
-        writer = asyncio.create_task(conn.outbox.run(), name=f"ws-writer-{conn.id}")
+        writer = conn.outbox.start(f"ws-writer-{conn.id}")
         try:
             if await self.presence.add(room_id, conn.id, uid):
                 await self.broadcast(room_id, PresenceJoined(user_id=uid, username=user.username))
@@ -358,7 +375,7 @@ class Hub:
             log.info(
                 "room socket open", extra={"room": room.room_code, "user_id": uid, "conn": conn.id}
             )
-            await self._client_loop(ws, conn)
+            await self._until_over(self._client_loop(ws, conn), conn.outbox)
         finally:
             self._rooms.get(room_id, {}).pop(conn.id, None)
             if not self._rooms.get(room_id):
@@ -370,12 +387,30 @@ class Hub:
                 writer.cancel()
             self._spawn(self._after_close(room_id, conn), f"ws-cleanup-{conn.id}")
 
+    @staticmethod
+    async def _until_over(reading: Awaitable[None], outbox: Outbox) -> None:
+        """Run a socket's read loop until it returns or the socket's writer is finished (it
+        closed the socket: kicked, ended, aborted as too slow). Reading stops at once then, so
+        a peer that ignores the close frame gets none of its later frames handled."""
+        reader = asyncio.ensure_future(reading)
+        over = asyncio.ensure_future(outbox.done.wait())
+        try:
+            await asyncio.wait({reader, over}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (reader, over):
+                task.cancel()
+            await asyncio.gather(reader, over, return_exceptions=True)
+        if reader.done() and not reader.cancelled():
+            error = reader.exception()
+            if error is not None and not isinstance(error, WebSocketDisconnect):
+                raise error
+
     async def _client_loop(self, ws: WebSocket, conn: ClientConn) -> None:
         limit = self.settings.ROOM_WS_MAX_FRAME_BYTES
         while True:
             frame = await ws.receive()
-            if frame["type"] == "websocket.disconnect":
-                return
+            if frame["type"] == "websocket.disconnect" or conn.outbox.closing:
+                return  # closing: kicked, left, ended or too slow; nothing more is handled
             text = frame.get("text")
             if text is None:
                 if len(frame.get("bytes") or b"") > limit:
@@ -453,13 +488,13 @@ class Hub:
 
     async def serve_agent(self, ws: WebSocket, room: Room) -> None:
         room_id = str(room.id)
-        agent = AgentConn(id=self._socket_id(), room_id=room_id, outbox=Outbox(ws))
+        agent = AgentConn(id=self._socket_id(), room_id=room_id, outbox=Outbox(ws, self._limits))
         old = self._agents.get(room_id)
         if old is not None:
             old.outbox.close(CLOSE_REPLACED, "replaced by a newer agent connection")
         await self._attach(room_id)
         self._agents[room_id] = agent
-        writer = asyncio.create_task(agent.outbox.run(), name=f"agent-writer-{agent.id}")
+        writer = agent.outbox.start(f"agent-writer-{agent.id}")
         try:
             await self.presence.set_agent(room_id, agent.id)
             _, remote = await self.remote_state(room_id)

@@ -4,7 +4,9 @@ expired tokens, re-broadcast floods. Both storage backends, a real server."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import socket
 
 import pytest
 import websockets
@@ -44,3 +46,71 @@ async def test_deeply_nested_json_is_a_documented_refusal_without_traceback(
     await sock.send("ping")
     await sock.expect("pong")
     assert not [r for r in caplog.records if r.exc_info], "no traceback is logged"
+
+
+async def test_a_socket_that_stops_reading_is_closed_and_cleaned_up(settings_factory):
+    """A member's socket that never reads is aborted (1013) after the stall time, and its user
+    goes offline through the normal clean-up, instead of pinning what the room sends it."""
+    from tests.support.rooms import live_server
+
+    settings = await settings_factory(
+        ROOM_PRESENCE_GRACE_SECONDS=0.2,
+        ROOM_WS_STALL_SECONDS=1,
+        ROOM_CHAT_RATE_COUNT=10_000,
+        ROOM_CHAT_MAX_CHARS=20_000,
+    )
+    async with live_server(settings) as srv:
+        room, host, (guest,) = await _room(srv)
+        watcher = await room_socket(srv.ws_url, room["code"], host.access_token)
+        # the guest's socket: authenticated, then never read again. A small receive buffer
+        # (no autotuning) and max_queue=1 (the client library stops reading the TCP stream
+        # after one frame) make the server's sends block soon, as across a real network.
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.connect(("127.0.0.1", int(srv.url.rsplit(":", 1)[1])))
+        raw.setblocking(False)
+        stalled = await websockets.connect(
+            f"{srv.ws_url}/api/rooms/{room['code']}/ws", sock=raw, max_queue=1, max_size=1 << 22
+        )
+        await stalled.send(json.dumps({"type": "auth", "data": {"token": guest.access_token}}))
+        await watcher.expect("presence.joined", user_id=guest.id)
+        for i in range(150):  # ~3 MB of chat: far more than the kernel buffers hold
+            await watcher.send("chat.send", {"text": f"{i} " + "y" * 19_990})
+            if i % 50 == 49:
+                await asyncio.sleep(1)  # under the per-socket flood guard
+        await watcher.expect("presence.left", user_id=guest.id, within=20)
+        assert guest.id not in await srv.app.state.ctx.presence.online(str(room["id"]))
+        stalled.transport.abort()
+
+
+async def test_rtc_conn_must_be_a_socket_of_to(live: Live):
+    room, host, (guest,) = await _room(live)
+    h = await room_socket(live.ws_url, room["code"], host.access_token)
+    g1 = await room_socket(live.ws_url, room["code"], guest.access_token)
+    g2 = await room_socket(live.ws_url, room["code"], guest.access_token)
+    own_second = g2.received[0]["data"]["you"]["conn_id"]
+    # aimed at the sender's own idle socket under another member's name: refused
+    await g1.send("rtc.offer", {"to": host.id, "conn": own_second, "sdp": "v=0 x"})
+    await g1.expect("error", code="invalid_target")
+    await asyncio.sleep(0.3)
+    assert not g2.of_type("rtc.offer")
+    # a socket of `to` is fine
+    host_conn = h.received[0]["data"]["you"]["conn_id"]
+    await g1.send("rtc.offer", {"to": host.id, "conn": host_conn, "sdp": "v=0 y"})
+    await h.expect("rtc.offer", sdp="v=0 y")
+
+
+async def test_sockets_per_user_and_room_are_capped(settings_factory):
+    from tests.support.rooms import live_server
+
+    settings = await settings_factory(ROOM_MAX_SOCKETS_PER_USER=2)
+    async with live_server(settings) as srv:
+        room, host, _ = await _room(srv, 0)
+        tabs = [await room_socket(srv.ws_url, room["code"], host.access_token) for _ in range(2)]
+        third = await room_socket(srv.ws_url, room["code"], host.access_token, state=False)
+        assert await third.closed() == 4429
+        await tabs[0].close()
+        await asyncio.sleep(0.3)
+        again = await room_socket(srv.ws_url, room["code"], host.access_token)
+        await again.send("ping")
+        await again.expect("pong")

@@ -70,3 +70,5 @@ async def room_socket(ws: WebSocket, code: str) -> None:
         await ctx.hub.serve_client(ws, room, user)
     except WebSocketDisconnect:
         pass
+    except DomainError as exc:  # refused before it was served (too many sockets)
+        await ws.close(*close_for(exc))
