@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from controlplane.errors import DomainError, Kind
+from controlplane.models import RoomStatus
 from controlplane.realtime import messages as m
 from controlplane.realtime.bus import AGENT, Address
 from controlplane.realtime.connections import ClientConn
@@ -146,12 +147,22 @@ class ClientHandlers:
             "voice.leave": self._voice_leave,
         }
         assert set(self.table) == set(m.CLIENT_MESSAGES), "every client message has a handler"
+        # Messages that change the room for everyone: checked against the database (member,
+        # room live) before they run, so a kick, leave or end whose broadcast this process
+        # missed still stops them. The rest (ping, typing, input for the holder, signalling)
+        # is checked by the socket's revocation and the holder check.
+        self.state_changing = frozenset(
+            {"chat.send", "browser.navigate", "voice.state"}
+            | {t for t in self.table if t.startswith("remote.")}
+        )
 
     async def handle(self, conn: ClientConn, text: str) -> None:
         """Parse and run one message; a refusal or a failure becomes an `error` reply."""
         type_: str | None = None
         try:
             type_, msg = m.parse(text)
+            if type_ in self.state_changing:
+                await self._require_active(conn)
             await self.table[type_](conn, msg)
         except DomainError as exc:
             self.io.reply(conn, ErrorOut(code=exc.code, detail=exc.detail, type=type_))
@@ -169,6 +180,19 @@ class ClientHandlers:
             )
         if not queries.is_active(p):
             raise _refuse(Kind.invalid, "invalid_target", "That user is not in this room")
+
+    async def _require_active(self, conn: ClientConn) -> None:
+        """The socket's user is still a member and the room still live (one read each)."""
+        room_id = uuid.UUID(conn.room_id)
+        async with self.sessionmaker() as s:
+            p = await queries.get_participant(
+                session=s, room_id=room_id, user_id=uuid.UUID(conn.user_id)
+            )
+            status = await queries.status_of(session=s, room_id=room_id)
+        if not queries.is_active(p):
+            raise _refuse(Kind.forbidden, "not_a_member", "You are no longer in this room")
+        if status in (None, RoomStatus.ending, RoomStatus.ended):
+            raise _refuse(Kind.gone, "room_ended", "This room has ended")
 
     async def _require_holder(self, conn: ClientConn) -> None:
         _, state = await self.io.remote_state(conn.room_id)

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import socket
+from datetime import UTC, datetime
 
 import pytest
 import websockets
@@ -114,3 +115,35 @@ async def test_sockets_per_user_and_room_are_capped(settings_factory):
         again = await room_socket(srv.ws_url, room["code"], host.access_token)
         await again.send("ping")
         await again.expect("pong")
+
+
+async def test_state_changing_messages_check_membership_even_if_the_kick_news_was_lost(
+    live: Live,
+):
+    """Issue 11 #3: the participant row says the guest is gone (a kick whose broadcast this
+    process never saw): their open socket's chat is refused, not stored."""
+    import uuid
+
+    from sqlalchemy import update
+
+    from controlplane.models import RoomParticipant
+
+    room, host, (guest,) = await _room(live)
+    h = await room_socket(live.ws_url, room["code"], host.access_token)
+    g = await room_socket(live.ws_url, room["code"], guest.access_token)
+    async with live.app.state.ctx.sessionmaker() as s:
+        await s.execute(
+            update(RoomParticipant)
+            .where(RoomParticipant.room_id == uuid.UUID(room["id"]))
+            .where(RoomParticipant.user_id == uuid.UUID(guest.id))
+            .values(kicked=True, left_at=datetime.now(UTC))
+        )
+        await s.commit()
+    await g.send("chat.send", {"text": "after the kick"})
+    await g.expect("error", code="not_a_member")
+    await g.send("remote.request")
+    await g.expect("error", code="not_a_member")
+    await asyncio.sleep(0.3)
+    assert not [m for m in h.of_type("chat.message") if m["data"]["text"] == "after the kick"]
+    history = await live.http.get(f"/api/rooms/{room['code']}/messages", headers=host.headers)
+    assert history.json()["data"] == []
