@@ -320,6 +320,7 @@ ROOM_MESSAGES = _table(
     RemoteRequests,
     BrowserStatus,
     VoiceStateOut,
+    VoiceLeftOut,
     RtcOfferOut,
     RtcAnswerOut,
     RtcIceOut,

@@ -100,3 +100,17 @@ async def send_chat(page: Page, text: str) -> None:
     await page.get_by_label("Message").fill(text)
     await page.get_by_role("button", name="Send", exact=True).click()
     await expect(page.get_by_role("log", name="Chat")).to_contain_text(text)
+
+
+_CURSOR_JS = """() => {
+  const c = document.querySelector('canvas[aria-hidden="true"]');
+  if (!c || c.hidden || !c.width) return false;
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  for (let i = 3; i < d.length; i += 4) if (d[i] > 0) return true;
+  return false;
+}"""
+
+
+async def cursor_drawn(page: Page) -> bool:
+    """The holder's cursor is drawn over the stream (for viewers who do not hold the remote)."""
+    return bool(await page.evaluate(_CURSOR_JS))

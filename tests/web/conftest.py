@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import functools
 import http.server
+import math
 import os
+import random
+import struct
 import threading
 import uuid
+import wave
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,10 +104,35 @@ def web(tmp_path_factory: pytest.TempPathFactory, pages_url: str) -> Iterator[We
         kill_rooms(deployment)
 
 
+def speech_like_wav(path: Path, seconds: float = 12.0, rate: int = 48_000) -> Path:
+    """Syllable-like bursts (a voiced tone whose pitch and loudness vary, with pauses) for the
+    fake microphones. Chromium's default fake input is one steady beep, which its noise
+    suppression learns as background noise and removes after a while: no one would ever speak."""
+    rng = random.Random(7)
+    samples: list[int] = []
+    while len(samples) < seconds * rate:
+        burst = int(rate * rng.uniform(0.12, 0.3))
+        f0 = rng.uniform(110, 260)
+        loud = rng.uniform(0.25, 0.6)
+        for i in range(burst):
+            env = math.sin(math.pi * i / burst)
+            v = sum(math.sin(2 * math.pi * f0 * k * i / rate) / k for k in range(1, 6))
+            samples.append(int(32767 * max(-1.0, min(1.0, loud * env * v / 2))))
+        samples.extend([0] * int(rate * rng.uniform(0.08, 0.35)))
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(struct.pack(f"<{len(samples)}h", *samples))
+    return path
+
+
 @pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
+async def browser(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Browser]:
+    voice = speech_like_wav(tmp_path_factory.mktemp("voice") / "speech.wav")
+    args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={voice}"]
     async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        b = await p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
         try:
             yield b
         finally:

@@ -9,14 +9,16 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, WebSocketRoute, expect
 
 from tests.web.browser_helpers import (
+    PASSWORD,
     click_stream,
+    cursor_drawn,
     frames_in,
     near,
     pixel,
@@ -40,6 +42,13 @@ async def until(check: Callable[[], bool], within: float) -> None:
     while not check():
         assert time.monotonic() < deadline, "timed out"
         await asyncio.sleep(0.05)
+
+
+async def until_async(check: Callable[[], Awaitable[bool]], within: float) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.1)
 
 
 async def new_user(browser: Browser, web: Web, name: str) -> tuple[BrowserContext, Page]:
@@ -107,6 +116,8 @@ async def test_two_people_watch_chat_drive_talk_and_end(
         # Ben clicks the page's button and types into its field; Ana sees both in the stream.
         await click_stream(ben, *BUTTON)
         await wait_colour(ana, *BACKGROUND, RED)
+        # Ana, who no longer holds the remote, sees Ben's cursor drawn over the stream.
+        await until_async(lambda: cursor_drawn(ana), within=10)
         await click_stream(ben, *FIELD)
         await ben.keyboard.type("hello", delay=30)
         await wait_colour(ana, *BACKGROUND, PURPLE)
@@ -126,8 +137,8 @@ async def test_two_people_watch_chat_drive_talk_and_end(
         await expect(ben.get_by_role("button", name="Request remote")).to_be_visible()
 
         # Voice: both join and each sees the link to the other connected. Both fake microphones
-        # beep in step, so each browser's echo canceller may take the other's beep for an echo of
-        # its own: one talks at a time, as people do, and the other sees it.
+        # play the same recording in step, so each browser's echo canceller may take the other's
+        # voice for an echo of its own: one talks at a time, as people do, and the other sees it.
         await ana.get_by_role("button", name="Join voice").click()
         await ben.get_by_role("button", name="Join voice").click()
         await expect(ana.get_by_role("button", name="Mute", exact=True)).to_be_visible()
@@ -214,6 +225,32 @@ async def test_room_socket_recovers_after_a_seq_gap_and_a_killed_socket(
         # Ana can still talk.
         await send_chat(ana, "back again")
         await expect(bob.get_by_role("log", name="Chat")).to_contain_text("back again")
+    finally:
+        await a_ctx.close()
+        await b_ctx.close()
+
+
+async def test_a_signed_out_visitor_of_an_invite_logs_in_and_lands_in_the_room(
+    web: Web, browser: Browser
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    a_ctx, host = await new_user(browser, web, f"hst{tag}")
+    b_ctx, guest = await new_user(browser, web, f"gst{tag}")
+    try:
+        code = await create_room(host, web, "Invite test")
+        # The guest is signed out on this device (a fresh context), then follows the link.
+        await guest.get_by_role("button", name="Log out").click()
+        await guest.wait_for_url(f"{web.url}/")
+        await guest.goto(f"{web.url}/room/{code}")
+        await guest.wait_for_url("**/login?next=*")
+        await guest.get_by_label("Username").fill(f"gst{tag}")
+        await guest.get_by_label("Password").fill(PASSWORD)
+        await guest.get_by_role("button", name="Log in", exact=True).click()
+        await guest.wait_for_url(f"**/room/{code}")
+        await stream_playing(guest)
+        await expect(
+            host.get_by_role("list", name="Participants").get_by_role("listitem", name=f"gst{tag}")
+        ).to_be_visible()
     finally:
         await a_ctx.close()
         await b_ctx.close()

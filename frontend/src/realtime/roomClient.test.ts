@@ -1,0 +1,169 @@
+// RoomClient's contract with the stream: a new offer to the agent after every fresh room.state,
+// when the agent comes back, and a second after the peer fails; none while the room starts.
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { RoomClient, type RoomSink } from "./roomClient";
+
+class FakeWS {
+  static all: FakeWS[] = [];
+  readyState = 0;
+  sent: { type: string; data: Record<string, unknown> }[] = [];
+  onopen: (() => void) | null = null;
+  onmessage: ((e: { data: string }) => void) | null = null;
+  onclose: ((e: { code: number }) => void) | null = null;
+  onerror: (() => void) | null = null;
+  constructor(readonly url: string) {
+    FakeWS.all.push(this);
+    queueMicrotask(() => {
+      this.readyState = 1;
+      this.onopen?.();
+    });
+  }
+  send(raw: string): void {
+    this.sent.push(JSON.parse(raw) as { type: string; data: Record<string, unknown> });
+  }
+  close(): void {
+    this.readyState = 3;
+  }
+  deliver(msg: object): void {
+    this.onmessage?.({ data: JSON.stringify(msg) });
+  }
+  offers(): number {
+    return this.sent.filter((m) => m.type === "rtc.offer" && m.data.to === "agent").length;
+  }
+}
+
+class FakePC {
+  static all: FakePC[] = [];
+  connectionState: RTCPeerConnectionState = "new";
+  iceGatheringState: RTCIceGatheringState = "complete";
+  signalingState: RTCSignalingState = "stable";
+  localDescription: { sdp: string } | null = null;
+  closed = false;
+  onconnectionstatechange: (() => void) | null = null;
+  ontrack: unknown = null;
+  constructor() {
+    FakePC.all.push(this);
+  }
+  addTransceiver(): void {}
+  createDataChannel() {
+    return { readyState: "connecting", binaryType: "blob", onmessage: null, onopen: null, send() {} };
+  }
+  async createOffer() {
+    return { type: "offer", sdp: "v=0" };
+  }
+  async setLocalDescription(d: { sdp: string }) {
+    this.localDescription = d;
+    this.signalingState = "have-local-offer";
+  }
+  async setRemoteDescription() {
+    this.signalingState = "stable";
+  }
+  addEventListener(): void {}
+  removeEventListener(): void {}
+  async getStats() {
+    return new Map();
+  }
+  close(): void {
+    this.closed = true;
+  }
+  fail(): void {
+    this.connectionState = "failed";
+    this.onconnectionstatechange?.();
+  }
+}
+
+function state(seq: number, status: string, agent: boolean) {
+  return {
+    type: "room.state",
+    seq,
+    data: {
+      room: { id: "r", code: "abc", title: "t", host_id: "u1", status, stage: status === "ready" ? "ready" : "booting", status_reason: null, created_at: "", ended_at: null, max_participants: 10, start_url: null, join_url: "" },
+      you: { user_id: "u1", conn_id: "c1", role: "host" },
+      participants: [],
+      remote: { holder_id: null, requests: [] },
+      browser: null,
+      agent_connected: agent,
+      chat: [],
+      ice_servers: [],
+    },
+  };
+}
+
+const sink = (): RoomSink & { peerStates: string[] } => {
+  const peerStates: string[] = [];
+  return { peerStates, apply() {}, addPending() {}, socketStatus() {}, peerStatus: (s) => void peerStates.push(s), stats() {}, fatal() {}, stream() {} };
+};
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await vi.advanceTimersByTimeAsync(0);
+}
+
+describe("RoomClient stream lifecycle", () => {
+  beforeEach(() => {
+    FakeWS.all = [];
+    FakePC.all = [];
+    vi.useFakeTimers();
+    vi.stubGlobal("WebSocket", FakeWS);
+    vi.stubGlobal("RTCPeerConnection", FakePC);
+    vi.stubGlobal("MediaStream", class { addTrack() {} });
+  });
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.useRealTimers();
+  });
+
+  async function open(status: string, agent: boolean) {
+    const s = sink();
+    const client = new RoomClient({ code: "abc", wsUrl: "ws://x/api/rooms/abc/ws", getToken: async () => "tok", sink: s });
+    client.start();
+    await settle();
+    const ws = FakeWS.all[0];
+    if (!ws) throw new Error("no socket");
+    ws.deliver(state(5, status, agent));
+    await settle();
+    return { client, ws, s };
+  }
+
+  it("offers once the room is ready and its agent connected, not while it starts", async () => {
+    const { client, ws } = await open("starting", true);
+    expect(ws.offers()).toBe(0);
+    ws.deliver({ type: "room.status", seq: 6, data: { status: "ready", stage: "ready", agent_connected: true } });
+    await settle();
+    expect(ws.offers()).toBe(1);
+    client.stop();
+  });
+
+  it("offers again when the agent reconnects", async () => {
+    const { client, ws } = await open("ready", true);
+    expect(ws.offers()).toBe(1);
+    ws.deliver({ type: "room.status", seq: 6, data: { agent_connected: false } });
+    await settle();
+    expect(FakePC.all[0]?.closed).toBe(true);
+    ws.deliver({ type: "room.status", seq: 7, data: { agent_connected: true } });
+    await settle();
+    expect(ws.offers()).toBe(2);
+    client.stop();
+  });
+
+  it("offers again a second after the peer fails", async () => {
+    const { client, ws, s } = await open("ready", true);
+    FakePC.all[0]?.fail();
+    await settle();
+    expect(s.peerStates).toContain("reconnecting");
+    expect(ws.offers()).toBe(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await settle();
+    expect(ws.offers()).toBe(2);
+    client.stop();
+  });
+
+  it("offers again after every fresh room.state (the hub closed the old peer with the old socket)", async () => {
+    const { client, ws } = await open("ready", true);
+    ws.deliver(state(9, "ready", true));
+    await settle();
+    expect(FakePC.all).toHaveLength(2);
+    expect(FakePC.all[0]?.closed).toBe(true);
+    expect(ws.offers()).toBe(2);
+    client.stop();
+  });
+});
