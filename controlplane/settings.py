@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     ROOM_WS_STALL_SECONDS: float = Field(default=5.0, gt=0)
     # Room sockets one user may hold in one room at once (tabs, devices); more close with 4429.
     ROOM_MAX_SOCKETS_PER_USER: int = Field(default=5, ge=1)
+    # How often an open room socket re-checks its session and user (it is also closed when its
+    # token expires without an `auth` frame bringing a fresh one).
+    ROOM_WS_AUTH_RECHECK_SECONDS: float = Field(default=30.0, gt=0)
     ROOM_CHAT_MAX_CHARS: int = Field(default=2000, ge=1)
     ROOM_CHAT_RATE_COUNT: int = Field(default=10, ge=1)
     ROOM_CHAT_RATE_SECONDS: int = Field(default=5, ge=1)

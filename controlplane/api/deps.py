@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -10,6 +11,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controlplane.api.errors import ApiError
+from controlplane.auth import access_tokens
 from controlplane.auth.identity import client_address
 from controlplane.auth.users import UserManager, user_manager_for
 from controlplane.context import AppContext
@@ -73,6 +75,18 @@ async def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_current_session_id(
+    ctx: Ctx, token: Annotated[str | None, Depends(_bearer)]
+) -> uuid.UUID | None:
+    """The login session the request's access token was issued for (None for a token without
+    one). Use beside `CurrentUser`, which checks the token."""
+    claims = access_tokens.read(secret_key=ctx.settings.SECRET_KEY, token=token or "")
+    return claims.session_id if claims is not None else None
+
+
+CurrentSessionId = Annotated[uuid.UUID | None, Depends(get_current_session_id)]
 
 
 async def get_current_superuser(user: CurrentUser) -> User:

@@ -63,6 +63,8 @@ class RoomIO(Protocol):
         self, room_id: str, step: Callable[[RemoteState], Transition]
     ) -> Transition: ...
 
+    async def reauthenticate(self, conn: ClientConn, token: str) -> None: ...
+
 
 Handler = Callable[[ClientConn, Any], Awaitable[None]]
 
@@ -129,6 +131,7 @@ class ClientHandlers:
         self.rate_limiter = rate_limiter
         self.typing = Typing(io)
         self.table: dict[str, Handler] = {
+            "auth": self._auth,
             "ping": self._ping,
             "chat.send": self._chat_send,
             "chat.typing": self._chat_typing,
@@ -193,6 +196,9 @@ class ClientHandlers:
             raise _refuse(Kind.forbidden, "not_a_member", "You are no longer in this room")
         if status in (None, RoomStatus.ending, RoomStatus.ended):
             raise _refuse(Kind.gone, "room_ended", "This room has ended")
+
+    async def _auth(self, conn: ClientConn, msg: m.Auth) -> None:
+        await self.io.reauthenticate(conn, msg.token)
 
     async def _require_holder(self, conn: ClientConn) -> None:
         _, state = await self.io.remote_state(conn.room_id)

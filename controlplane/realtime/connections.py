@@ -15,6 +15,7 @@ from enum import Enum
 from fastapi import WebSocket
 from starlette.websockets import WebSocketState
 
+from controlplane.auth.access_tokens import AccessClaims
 from controlplane.errors import DomainError, Kind
 from controlplane.realtime.outbound import Outbound
 
@@ -181,6 +182,8 @@ class ClientConn:
     user_id: str
     username: str
     outbox: Outbox
+    # The access token it was opened (or last extended) with; None: not checked again.
+    claims: AccessClaims | None = None
     ready: bool = False
     pending: list[tuple[int | None, str]] = field(default_factory=list)
     window_start: float = 0.0

@@ -23,6 +23,8 @@ from typing import Any, Literal
 from fastapi import WebSocket, WebSocketDisconnect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from controlplane.auth.access import AccessCheck
+from controlplane.auth.access_tokens import AccessClaims
 from controlplane.errors import DomainError, Kind
 from controlplane.models import Room, RoomStatus, User
 from controlplane.realtime.agent_channel import AgentChannel
@@ -35,6 +37,7 @@ from controlplane.realtime.connections import (
     CLOSE_NORMAL,
     CLOSE_REPLACED,
     CLOSE_TOO_BIG,
+    CLOSE_UNAUTHENTICATED,
     AgentConn,
     ClientConn,
     Flood,
@@ -96,8 +99,11 @@ class Hub:
         sessionmaker: async_sessionmaker[AsyncSession],
         rate_limiter: RateLimiter,
         engine: AsyncEngine,
+        access: AccessCheck | None = None,
     ) -> None:
         self.settings = settings
+        # None: sockets are not re-checked after their first frame (unit tests' hubs).
+        self.access = access
         self.bus = bus
         self.presence = presence
         self.sessionmaker = sessionmaker
@@ -331,9 +337,12 @@ class Hub:
 
     # ---------------------------------------------------------------- client sockets
 
-    async def serve_client(self, ws: WebSocket, room: Room, user: User) -> None:
+    async def serve_client(
+        self, ws: WebSocket, room: Room, user: User, claims: AccessClaims | None = None
+    ) -> None:
         """Serve one authenticated member's socket until it ends. Raises `DomainError` before
-        anything is registered when the user already has too many sockets in the room."""
+        anything is registered when the user already has too many sockets in the room.
+        `claims` (the token's) are re-checked while it is open (`_watch_auth`)."""
         room_id, uid = str(room.id), str(user.id)
         cap = self.settings.ROOM_MAX_SOCKETS_PER_USER
         # Counted across replicas (presence); two sockets racing past the check together can
@@ -350,10 +359,12 @@ class Hub:
             user_id=uid,
             username=user.username,
             outbox=Outbox(ws, self._limits),
+            claims=claims,
         )
         await self._attach(room_id)
         self._rooms.setdefault(room_id, {})[conn.id] = conn
         writer = conn.outbox.start(f"ws-writer-{conn.id}")
+        watcher = asyncio.create_task(self._watch_auth(conn), name=f"ws-auth-{conn.id}")
         try:
             if await self.presence.add(room_id, conn.id, uid):
                 await self.broadcast(room_id, PresenceJoined(user_id=uid, username=user.username))
@@ -377,6 +388,7 @@ class Hub:
             )
             await self._until_over(self._client_loop(ws, conn), conn.outbox)
         finally:
+            watcher.cancel()
             self._rooms.get(room_id, {}).pop(conn.id, None)
             if not self._rooms.get(room_id):
                 self._rooms.pop(room_id, None)
@@ -386,6 +398,43 @@ class Hub:
             except (TimeoutError, asyncio.CancelledError, Exception):
                 writer.cancel()
             self._spawn(self._after_close(room_id, conn), f"ws-cleanup-{conn.id}")
+
+    async def reauthenticate(self, conn: ClientConn, token: str) -> None:
+        """An `auth` frame on an open socket: a valid token of the same user extends it; any
+        other token closes it (4401)."""
+        if self.access is None:
+            return
+        verified = await self.access.verify(token)
+        if verified is None or str(verified[0].user_id) != conn.user_id:
+            conn.outbox.close(CLOSE_UNAUTHENTICATED, "invalid or expired token")
+            return
+        conn.claims = verified[0]
+
+    async def _watch_auth(self, conn: ClientConn) -> None:
+        """Close the socket (4401) once its token expired without a fresh `auth`, or its user
+        was deactivated or its session revoked: checked at expiry and every
+        ROOM_WS_AUTH_RECHECK_SECONDS. A failing check (database or Redis down) keeps it."""
+        if self.access is None or conn.claims is None:
+            return
+        every = self.settings.ROOM_WS_AUTH_RECHECK_SECONDS
+        while not conn.outbox.closing:
+            claims = conn.claims
+            assert claims is not None
+            await asyncio.sleep(max(0.05, min(every, claims.expires_at - time.time())))
+            claims = conn.claims  # an `auth` frame may have brought a fresh one meanwhile
+            assert claims is not None
+            try:
+                valid = await self.access.still_valid(claims)
+            except Exception:
+                log.warning("socket auth re-check failed", exc_info=True)
+                continue
+            if not valid:
+                log.info(
+                    "room socket closed: token expired, session revoked or user inactive",
+                    extra={"room": conn.room_id, "user_id": conn.user_id, "conn": conn.id},
+                )
+                conn.outbox.close(CLOSE_UNAUTHENTICATED, "token expired or session revoked")
+                return
 
     @staticmethod
     async def _until_over(reading: Awaitable[None], outbox: Outbox) -> None:

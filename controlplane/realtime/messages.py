@@ -107,6 +107,7 @@ class VoiceState(_Msg):
 
 
 CLIENT_MESSAGES: dict[str, type[_Msg]] = {
+    "auth": Auth,  # the first frame; again later, to extend the socket with a fresh token
     "ping": Empty,
     "chat.send": ChatSend,
     "chat.typing": ChatTyping,

@@ -595,3 +595,45 @@ async def test_forgot_password_answers_before_the_lookup_and_the_mail(settings_f
                     break
                 await asyncio.sleep(0.1)
             assert sent == ["timed@example.com"]
+
+
+async def test_a_password_change_ends_every_other_session_but_not_this_one(client):
+    """Issue 11 #4: the phone's refresh token stops working once the laptop changes the
+    password; the laptop's own session (named in its access token) keeps refreshing."""
+    user = await signed_in(client)
+    phone = await login(client, user.username)
+    tablet = await login(client, user.username)
+    new = "another-horse-battery-7"
+    resp = await client.patch(
+        "/api/users/me",
+        json={"password": new, "current_password": PASSWORD},
+        headers=user.headers,
+    )
+    assert resp.status_code == 200, resp.text
+    for other in (phone, tablet):
+        refreshed = await client.post(
+            "/api/auth/refresh", json={"refresh_token": other["refresh_token"]}
+        )
+        assert_error(refreshed, 401, "invalid_refresh_token")
+    mine = await client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token})
+    assert mine.status_code == 200, mine.text
+    sessions = await client.get(
+        "/api/users/me/sessions",
+        headers={"Authorization": f"Bearer {mine.json()['access_token']}"},
+    )
+    assert len(sessions.json()) == 1
+    # a change of the username alone ends nothing
+    again = await login(client, user.username, new)
+    renamed = await client.patch(
+        "/api/users/me", json={"username": f"{user.username}x"}, headers=user.headers
+    )
+    assert renamed.status_code == 200
+    kept = await client.post("/api/auth/refresh", json={"refresh_token": again["refresh_token"]})
+    assert kept.status_code == 200, kept.text
+
+
+async def test_access_tokens_name_their_session(client):
+    user = await signed_in(client)
+    claims = jwt.decode(user.access_token, TEST_SECRET, algorithms=["HS256"], audience=JWT_AUDIENCE)
+    sessions = (await client.get("/api/users/me/sessions", headers=user.headers)).json()
+    assert [s["id"] for s in sessions] == [claims["sid"]]

@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 import pytest
 import websockets
 
-from tests.support.rooms import Live, create_room, join, live, room_socket
-from tests.support.users import SignedIn, signed_in
+from controlplane.auth import access_tokens
+from tests.support.backends import TEST_SECRET
+from tests.support.rooms import Live, create_room, join, live, live_server, room_socket
+from tests.support.users import PASSWORD, SignedIn, login, signed_in
 
 __all__ = ["live"]
 
@@ -147,3 +149,80 @@ async def test_state_changing_messages_check_membership_even_if_the_kick_news_wa
     assert not [m for m in h.of_type("chat.message") if m["data"]["text"] == "after the kick"]
     history = await live.http.get(f"/api/rooms/{room['code']}/messages", headers=host.headers)
     assert history.json()["data"] == []
+
+
+def _short_token(user: SignedIn, lifetime_s: int) -> str:
+    """An access token of the user's session that expires in `lifetime_s`."""
+    claims = access_tokens.read(secret_key=TEST_SECRET, token=user.access_token)
+    assert claims is not None and claims.session_id is not None
+    return access_tokens.issue(
+        secret_key=TEST_SECRET,
+        user_id=claims.user_id,
+        session_id=claims.session_id,
+        lifetime_s=lifetime_s,
+    )
+
+
+async def test_a_socket_whose_token_expires_is_closed_unless_auth_extends_it(settings_factory):
+    """Issue 11 #4: a token that runs out closes the socket (4401); an `auth` frame with a
+    fresh token of the same user, sent before, keeps it open; another user's token closes it."""
+    settings = await settings_factory(ROOM_WS_AUTH_RECHECK_SECONDS=30)
+    async with live_server(settings) as srv:
+        room, host, (guest,) = await _room(srv)
+        lapsing = await room_socket(srv.ws_url, room["code"], _short_token(host, 2))
+        extended = await room_socket(srv.ws_url, room["code"], _short_token(guest, 2))
+        await extended.send("auth", {"token": _short_token(guest, 60)})
+        await extended.send("ping")
+        await extended.expect("pong")
+        assert await lapsing.closed(within=6) == 4401
+        await asyncio.sleep(1)
+        await extended.send("ping")
+        await extended.expect("pong")
+        # someone else's token on an open socket is refused, and so is a bad one
+        await extended.send("auth", {"token": host.access_token})
+        assert await extended.closed() == 4401
+        other = await room_socket(srv.ws_url, room["code"], guest.access_token)
+        await other.send("auth", {"token": "not.a.jwt"})
+        assert await other.closed() == 4401
+
+
+async def test_a_socket_of_a_revoked_session_or_deactivated_user_is_closed(settings_factory):
+    """Issue 11 #4: a password change (from another session) and a deactivation close the open
+    sockets they concern at the next re-check; the changing session's socket stays."""
+    settings = await settings_factory(ROOM_WS_AUTH_RECHECK_SECONDS=0.3)
+    async with live_server(settings) as srv:
+        room, host, (guest, other) = await _room(srv, 2)
+        laptop = await room_socket(srv.ws_url, room["code"], guest.access_token)
+        phone_tokens = await login(srv.http, guest.username)
+        phone = await room_socket(srv.ws_url, room["code"], phone_tokens["access_token"])
+        hosts = await room_socket(srv.ws_url, room["code"], host.access_token)
+        resp = await srv.http.patch(
+            "/api/users/me",
+            json={"password": "another-horse-battery-7", "current_password": PASSWORD},
+            headers=guest.headers,
+        )
+        assert resp.status_code == 200, resp.text
+        assert await phone.closed(within=5) == 4401
+        doomed = await room_socket(srv.ws_url, room["code"], other.access_token)
+        await _deactivate(srv.app_settings.database_url, other.id)
+        assert await doomed.closed(within=5) == 4401
+        for sock in (laptop, hosts):
+            await sock.send("ping")
+            await sock.expect("pong")
+            assert sock.close_code is None
+
+
+async def _deactivate(database_url: str, user_id: str) -> None:
+    import uuid
+
+    from sqlalchemy import update
+
+    from controlplane.db import make_engine
+    from controlplane.models import User
+
+    engine = make_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(User).where(User.id == uuid.UUID(user_id)).values(is_active=False)
+        )
+    await engine.dispose()
