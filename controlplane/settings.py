@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     # How often an open room socket re-checks its session and user (it is also closed when its
     # token expires without an `auth` frame bringing a fresh one).
     ROOM_WS_AUTH_RECHECK_SECONDS: float = Field(default=30.0, gt=0)
+    # voice.state and chat.typing from one socket: at most one broadcast per interval (the
+    # latest wins).
+    ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS: float = Field(default=0.25, ge=0)
     ROOM_CHAT_MAX_CHARS: int = Field(default=2000, ge=1)
     ROOM_CHAT_RATE_COUNT: int = Field(default=10, ge=1)
     ROOM_CHAT_RATE_SECONDS: int = Field(default=5, ge=1)

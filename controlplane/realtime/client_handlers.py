@@ -88,7 +88,7 @@ class Typing:
             old.cancel()
         if typing:
             self._tasks[key] = asyncio.create_task(self._expire(room_id, user_id))
-        if typing or old is not None:
+        if typing != (old is not None):  # a change: a repeated `true` only re-arms the expiry
             await self._io.broadcast(room_id, ChatTypingOut(user_id=user_id, typing=typing))
 
     async def stop(self, room_id: str, user_id: str, *, announce: bool) -> None:
@@ -245,7 +245,12 @@ class ClientHandlers:
         await self.io.broadcast(conn.room_id, chat_message(row, conn.username, msg.client_id))
 
     async def _chat_typing(self, conn: ClientConn, msg: m.ChatTyping) -> None:
-        await self.typing.set(conn.room_id, conn.user_id, msg.typing)
+        # Coalesced per socket; `Typing.set` only broadcasts changes (a repeated `true` just
+        # re-arms its expiry).
+        interval = self.settings.ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS
+        await conn.throttle("chat.typing", interval, dedupe=False).offer(
+            msg.typing, lambda typing: self.typing.set(conn.room_id, conn.user_id, typing)
+        )
 
     def _remote_action(self, action: Action) -> Handler:
         async def handle(conn: ClientConn, msg: Any) -> None:
@@ -335,12 +340,23 @@ class ClientHandlers:
         return Address.conn(conn_id)
 
     async def _voice_state(self, conn: ClientConn, msg: m.VoiceState) -> None:
-        voice = msg.model_dump()
-        await self.presence.set_voice(conn.room_id, conn.user_id, voice)
-        await self.io.broadcast(conn.room_id, VoiceStateOut(user_id=conn.user_id, **voice))
+        # Coalesced per socket: at most one broadcast per ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS,
+        # the latest state wins, a repeat of the last one is dropped.
+        async def publish(voice: dict[str, Any]) -> None:
+            if conn.outbox.closing:
+                return
+            await self.presence.set_voice(conn.room_id, conn.user_id, voice)
+            await self.io.broadcast(conn.room_id, VoiceStateOut(user_id=conn.user_id, **voice))
+
+        interval = self.settings.ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS
+        await conn.throttle("voice.state", interval, dedupe=True).offer(msg.model_dump(), publish)
 
     async def _voice_leave(self, conn: ClientConn, msg: m.Empty) -> None:
         # Voice state otherwise lasts until the user goes offline: leaving voice must say so,
         # or everyone would keep showing (and dialling) a voice peer that is gone.
+        throttle = conn.throttles.get("voice.state")
+        if throttle is not None:  # a state still waiting must not re-announce the voice
+            throttle.cancel()
+            conn.throttles.pop("voice.state", None)
         await self.presence.clear_voice(conn.room_id, conn.user_id)
         await self.io.broadcast(conn.room_id, VoiceLeftOut(user_id=conn.user_id))

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from fastapi import WebSocket
 from starlette.websockets import WebSocketState
@@ -47,6 +51,55 @@ def close_for(error: DomainError) -> tuple[int, str]:
 
 
 FLOOD_PER_SECOND = 100
+log = logging.getLogger(__name__)
+
+
+class LatestWins:
+    """At most one run per `interval_s`: a value offered sooner waits for the end of the
+    interval, replacing any value already waiting (the latest wins), so a socket toggling a
+    state 100 times a second costs the room a few broadcasts, and the last state still
+    arrives. With `dedupe`, a value equal to the last one run is dropped."""
+
+    def __init__(self, interval_s: float, *, dedupe: bool) -> None:
+        self.interval_s = interval_s
+        self.dedupe = dedupe
+        self._last_at = -math.inf
+        self._last: Any = None
+        self._pending: tuple[Any, Callable[[Any], Awaitable[None]]] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def offer(self, value: Any, run: Callable[[Any], Awaitable[None]]) -> None:
+        if self._task is None:
+            if self.dedupe and value == self._last:
+                return
+            now = time.monotonic()
+            if now - self._last_at >= self.interval_s:
+                self._last_at, self._last = now, value
+                await run(value)
+                return
+            self._task = asyncio.create_task(self._later(self._last_at + self.interval_s - now))
+        self._pending = (value, run)
+
+    async def _later(self, wait_s: float) -> None:
+        await asyncio.sleep(max(0.0, wait_s))
+        self._task = None
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        value, run = pending
+        if self.dedupe and value == self._last:
+            return
+        self._last_at, self._last = time.monotonic(), value
+        try:
+            await run(value)
+        except Exception:
+            log.exception("coalesced update failed")
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self._pending = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +241,18 @@ class ClientConn:
     pending: list[tuple[int | None, str]] = field(default_factory=list)
     window_start: float = 0.0
     window_count: int = 0
+    # Coalesced per-socket updates (voice.state, chat.typing), by message type.
+    throttles: dict[str, LatestWins] = field(default_factory=dict)
+
+    def throttle(self, type_: str, interval_s: float, *, dedupe: bool) -> LatestWins:
+        found = self.throttles.get(type_)
+        if found is None:
+            found = self.throttles[type_] = LatestWins(interval_s, dedupe=dedupe)
+        return found
+
+    def cancel_throttles(self) -> None:
+        for throttle in self.throttles.values():
+            throttle.cancel()
 
     def deliver(self, payload: str, seq: int | None) -> None:
         if self.ready:

@@ -389,6 +389,7 @@ class Hub:
             await self._until_over(self._client_loop(ws, conn), conn.outbox)
         finally:
             watcher.cancel()
+            conn.cancel_throttles()
             self._rooms.get(room_id, {}).pop(conn.id, None)
             if not self._rooms.get(room_id):
                 self._rooms.pop(room_id, None)

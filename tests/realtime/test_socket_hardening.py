@@ -226,3 +226,34 @@ async def _deactivate(database_url: str, user_id: str) -> None:
             update(User).where(User.id == uuid.UUID(user_id)).values(is_active=False)
         )
     await engine.dispose()
+
+
+async def test_voice_state_and_typing_floods_are_coalesced_per_socket(settings_factory):
+    """Issue 11 #7: 40 toggles of voice.state and chat.typing in a burst cost the room a couple
+    of broadcasts each (not 40), the last state still arrives, and repeats are dropped."""
+    settings = await settings_factory(ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS=0.5)
+    async with live_server(settings) as srv:
+        room, host, (guest,) = await _room(srv)
+        h = await room_socket(srv.ws_url, room["code"], host.access_token)
+        g = await room_socket(srv.ws_url, room["code"], guest.access_token)
+        for i in range(40):  # 80 frames: under the 100 per second flood limit
+            await g.send("voice.state", {"muted": False, "speaking": i % 2 == 0})
+            await g.send("chat.typing", {"typing": i % 2 == 0})
+        # the burst ends on speaking false, typing false
+        await h.expect("voice.state", user_id=guest.id, speaking=False)
+        await h.expect("chat.typing", user_id=guest.id, typing=False)
+        await asyncio.sleep(1.2)
+        voice = [m for m in h.of_type("voice.state") if m["data"]["user_id"] == guest.id]
+        typing = [m for m in h.of_type("chat.typing") if m["data"]["user_id"] == guest.id]
+        assert 1 <= len(voice) <= 3, [m["data"] for m in voice]
+        assert 1 <= len(typing) <= 3, [m["data"] for m in typing]
+        assert voice[-1]["data"]["speaking"] is False
+        assert typing[-1]["data"]["typing"] is False
+        # the same state again is not re-broadcast
+        for _ in range(10):
+            await g.send("voice.state", {"muted": False, "speaking": False})
+        await g.send("ping")
+        await g.expect("pong")
+        await asyncio.sleep(0.8)
+        after = [m for m in h.of_type("voice.state") if m["data"]["user_id"] == guest.id]
+        assert len(after) == len(voice)
