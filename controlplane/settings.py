@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     ALLOW_LOCAL_RUNTIME_IN_PRODUCTION: bool = False
     ROOM_MAX_PARTICIPANTS: int = Field(default=10, ge=1)
     ROOM_MAX_PARTICIPANTS_CAP: int = Field(default=50, ge=1)
+    # Viewer peers one room agent serves at most (unset: ROOM_MAX_PARTICIPANTS_CAP + 5).
+    ROOM_AGENT_MAX_VIEWERS: int | None = Field(default=None, ge=1)
     ROOM_CREATES_PER_HOUR: int = Field(default=5, ge=1)
     ROOM_MAX_LIVE: int = Field(default=20, ge=1)
     ROOM_IDLE_MINUTES: int = Field(default=10, ge=1)

@@ -23,7 +23,7 @@ from .launcher import Launcher
 from .media.audio import AudioPipeline
 from .media.fanout import Broadcaster, FrameBroadcaster
 from .media.video import VideoPipeline
-from .peers import PeerManager, Viewer
+from .peers import OfferRefused, PeerManager, Viewer
 
 log = logging.getLogger("roomagent")
 
@@ -257,6 +257,10 @@ class Agent:
         conn, user = str(data["conn"]), str(data["from"])
         try:
             sdp = await parts.peers.answer(conn, user, str(data["sdp"]))
+        except OfferRefused as e:
+            log.warning("offer refused", extra={"conn": conn, "code": e.code})
+            await self._send("error", {"code": e.code, "message": str(e), "conn": conn})
+            return
         except Exception as e:
             log.exception("offer failed", extra={"conn": conn})
             await self._send("error", {"code": "bad_offer", "message": str(e), "conn": conn})

@@ -57,6 +57,12 @@ class AgentSettings(BaseSettings):
     audio: bool = True
 
     heartbeat_s: float = Field(default=10.0, gt=0)
+    # Viewer peers at most (the control plane passes its room capacity plus a margin); an offer
+    # past it is refused with `too_many_viewers`.
+    max_viewers: int = Field(default=60, ge=1)
+    # Offers (each rebuilds a peer) per viewer connection per window; more: `rate_limited`.
+    offer_rate_count: int = Field(default=5, ge=1)
+    offer_rate_window_s: float = Field(default=10.0, gt=0)
     log_level: str = "INFO"
 
     @field_validator("ice_servers", "chromium_extra_args", mode="before")

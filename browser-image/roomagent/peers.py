@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -47,6 +48,14 @@ def ice_config(servers: list[dict[str, Any]]) -> RTCConfiguration:
                     urls=url, username=s.get("username"), credential=s.get("credential")
                 )
     return RTCConfiguration(iceServers=[s for s in (stun, turn) if s is not None])
+
+
+class OfferRefused(Exception):
+    """An offer the agent will not answer: `code` is the error code relayed to the viewer."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Viewer:
@@ -108,6 +117,8 @@ class PeerManager:
         self.on_input = on_input
         self.ice_servers: list[dict[str, Any]] = list(settings.ice_servers)
         self.viewers: dict[str, Viewer] = {}
+        # When each connection's recent offers came (monotonic), for the per-connection limit.
+        self._offers: dict[str, list[float]] = {}
         self.on_channel_open: Callable[[Viewer, str], None] | None = None
         self.plis = 0
 
@@ -124,7 +135,28 @@ class PeerManager:
             chosen += [c for c in caps if c.mimeType == "video/rtx"]
         return chosen
 
+    def _admit_offer(self, conn: str) -> None:
+        """Refuse an offer past the viewer cap (a new connection) or past the connection's offer
+        rate: every offer tears down and rebuilds a peer connection."""
+        s = self.settings
+        if conn not in self.viewers and len(self.viewers) >= s.max_viewers:
+            raise OfferRefused("too_many_viewers", f"At most {s.max_viewers} viewers")
+        now = time.monotonic()
+        recent = [t for t in self._offers.get(conn, []) if now - t < s.offer_rate_window_s]
+        if len(recent) >= s.offer_rate_count:
+            self._offers[conn] = recent
+            raise OfferRefused("rate_limited", "Too many offers; wait a few seconds")
+        recent.append(now)
+        self._offers[conn] = recent
+        if len(self._offers) > 4 * s.max_viewers:  # forget connections long gone
+            self._offers = {
+                c: ts
+                for c, ts in self._offers.items()
+                if c in self.viewers or (ts and now - ts[-1] < s.offer_rate_window_s)
+            }
+
     async def answer(self, conn: str, user_id: str, sdp: str) -> str:
+        self._admit_offer(conn)
         old = self.viewers.pop(conn, None)
         if old is not None:
             await old.close()
