@@ -210,6 +210,10 @@ class Settings(BaseSettings):
     # Extra private CIDRs room pods may reach despite the egress block (e.g. a TURN server on a
     # private address, node-local DNS), comma list or JSON list.
     KUBERNETES_EGRESS_ALLOW_CIDRS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # The cluster's own pod, service and node ranges (IPv4 and IPv6), comma list or JSON list:
+    # room pods may never reach them. Private and unique-local ranges are always blocked; this
+    # covers clusters whose ranges are public (global IPv6 is common for dual-stack pods/nodes).
+    KUBERNETES_CLUSTER_CIDRS: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Create/replace the rooms NetworkPolicy before the first room starts (off when the Helm chart
     # or an admin manages it; rooms are never started without it when on).
     KUBERNETES_MANAGE_NETWORK_POLICY: bool = True
@@ -220,6 +224,7 @@ class Settings(BaseSettings):
         "TURN_URLS",
         "KUBERNETES_IMAGE_PULL_SECRETS",
         "KUBERNETES_EGRESS_ALLOW_CIDRS",
+        "KUBERNETES_CLUSTER_CIDRS",
         "DOCKER_EGRESS_ALLOW",
         "DOCKER_DNS",
         mode="before",
@@ -231,6 +236,14 @@ class Settings(BaseSettings):
                 return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("KUBERNETES_CLUSTER_CIDRS")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        nets = [ipaddress.ip_network(c, strict=False) for c in value]
+        if any(n.prefixlen == 0 for n in nets):
+            raise ValueError("a cluster range cannot be the whole address space")
+        return [str(n) for n in nets]
 
     @cached_property
     def database_url(self) -> str:
