@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     # How often an open room socket re-checks its session and user (it is also closed when its
     # token expires without an `auth` frame bringing a fresh one).
     ROOM_WS_AUTH_RECHECK_SECONDS: float = Field(default=30.0, gt=0)
+    # How often a room's agent is told the room's present sockets (`peers.sync`) to drop the
+    # peers of any other (on every agent (re)connect too, in `auth.ok`).
+    ROOM_AGENT_PEER_SYNC_SECONDS: float = Field(default=30.0, gt=0)
     # voice.state and chat.typing from one socket: at most one broadcast per interval (the
     # latest wins).
     ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS: float = Field(default=0.25, ge=0)

@@ -63,6 +63,9 @@ class AgentSettings(BaseSettings):
     # Offers (each rebuilds a peer) per viewer connection per window; more: `rate_limited`.
     offer_rate_count: int = Field(default=5, ge=1)
     offer_rate_window_s: float = Field(default=10.0, gt=0)
+    # A peer younger than this is kept by `peers.sync` even when its connection is not listed
+    # (its offer may have overtaken the list).
+    peer_sync_grace_s: float = Field(default=10.0, ge=0)
     log_level: str = "INFO"
 
     @field_validator("ice_servers", "chromium_extra_args", mode="before")

@@ -71,6 +71,7 @@ class Viewer:
         self.blackhole = MediaBlackhole()
         self.plis = 0
         self.closed = False
+        self.created = time.monotonic()
 
     def send_pointer(self, data: bytes) -> None:
         ch = self.pointer
@@ -265,6 +266,24 @@ class PeerManager:
         await viewer.close()
         log.info("viewer closed", extra={"conn": conn, "user": viewer.user_id})
         return True
+
+    async def reconcile(self, present: set[str]) -> list[str]:
+        """Close the peers of connections no longer in the room (`present`: the control plane's
+        list of its sockets), sparing peers younger than `peer_sync_grace_s`, whose offer may
+        have overtaken the list. Returns the connections closed."""
+        now = time.monotonic()
+        grace = self.settings.peer_sync_grace_s
+        stale = [
+            conn
+            for conn, viewer in self.viewers.items()
+            if conn not in present and now - viewer.created >= grace
+        ]
+        for conn in stale:
+            with contextlib.suppress(Exception):
+                await self.close(conn)
+        if stale:
+            log.info("peers of departed connections closed", extra={"conns": stale})
+        return stale
 
     async def close_all(self) -> None:
         for conn in list(self.viewers):

@@ -53,6 +53,7 @@ from controlplane.realtime.outbound import (
     Outbound,
     ParticipantRemoved,
     PeerClosed,
+    PeersSync,
     PresenceJoined,
     PresenceLeft,
     RoomAssigned,
@@ -545,6 +546,7 @@ class Hub:
         await self._attach(room_id)
         self._agents[room_id] = agent
         writer = agent.outbox.start(f"agent-writer-{agent.id}")
+        syncing: asyncio.Task[None] | None = None
         try:
             await self.presence.set_agent(room_id, agent.id)
             _, remote = await self.remote_state(room_id)
@@ -557,8 +559,10 @@ class Hub:
                     ice_servers=ice_servers(
                         self.settings, user=f"agent-{room_id}", now=time.time()
                     ),
+                    conns=sorted(await self.presence.conns(room_id)),
                 )
             )
+            syncing = asyncio.create_task(self._sync_peers(agent), name=f"peers-{agent.id}")
             news = StatusNews(status=RoomStatus(room.status), agent_connected=True)
             await self.broadcast(room_id, status_message(news))
             log.info("agent connected", extra={"room": room.room_code})
@@ -568,6 +572,8 @@ class Hub:
                     return
                 await self.agent_channel.handle(agent, frame.get("text"), room.room_code)
         finally:
+            if syncing is not None:
+                syncing.cancel()
             if self._agents.get(room_id) is agent:
                 self._agents.pop(room_id, None)
             agent.outbox.close(CLOSE_NORMAL)
@@ -576,6 +582,19 @@ class Hub:
             except (TimeoutError, asyncio.CancelledError, Exception):
                 writer.cancel()
             self._spawn(self._after_agent(room_id, agent.id), f"agent-cleanup-{agent.id}")
+
+    async def _sync_peers(self, agent: AgentConn) -> None:
+        """Tell the agent the room's present sockets every ROOM_AGENT_PEER_SYNC_SECONDS, so it
+        drops the peer of a socket whose `peer.closed` was lost (a kicked user's too)."""
+        every = self.settings.ROOM_AGENT_PEER_SYNC_SECONDS
+        while not agent.outbox.closing:
+            await asyncio.sleep(every)
+            try:
+                conns = await self.presence.conns(agent.room_id)
+            except Exception:
+                log.warning("peer sync skipped", extra={"room": agent.room_id}, exc_info=True)
+                continue
+            agent.send(PeersSync(conns=sorted(conns)))
 
     async def _after_agent(self, room_id: str, owner: str) -> None:
         try:

@@ -14,7 +14,15 @@ import websockets
 
 from controlplane.auth import access_tokens
 from tests.support.backends import TEST_SECRET
-from tests.support.rooms import Live, create_room, join, live, live_server, room_socket
+from tests.support.rooms import (
+    Live,
+    agent_socket,
+    create_room,
+    join,
+    live,
+    live_server,
+    room_socket,
+)
 from tests.support.users import PASSWORD, SignedIn, login, signed_in
 
 __all__ = ["live"]
@@ -257,3 +265,33 @@ async def test_voice_state_and_typing_floods_are_coalesced_per_socket(settings_f
         await asyncio.sleep(0.8)
         after = [m for m in h.of_type("voice.state") if m["data"]["user_id"] == guest.id]
         assert len(after) == len(voice)
+
+
+async def test_the_agent_is_told_the_present_connections_on_connect_and_periodically(
+    settings_factory,
+):
+    """Issue 11 #3: `auth.ok` lists the room's present sockets and `peers.sync` repeats it, so the
+    agent drops a kicked user's peer even if the `peer.closed` was lost."""
+    settings = await settings_factory(ROOM_AGENT_PEER_SYNC_SECONDS=0.3)
+    async with live_server(settings) as srv:
+        room, host, (guest,) = await _room(srv)
+        code = room["code"]
+        h = await room_socket(srv.ws_url, code, host.access_token)
+        g = await room_socket(srv.ws_url, code, guest.access_token)
+        host_conn = h.of_type("room.state")[0]["data"]["you"]["conn_id"]
+        guest_conn = g.of_type("room.state")[0]["data"]["you"]["conn_id"]
+        agent = await agent_socket(srv.ws_url, srv.runtime.started[code])
+        ok = agent.of_type("auth.ok")[0]["data"]
+        assert sorted(ok["conns"]) == sorted([host_conn, guest_conn])
+        sync = await agent.expect("peers.sync", within=5)
+        assert sorted(sync["data"]["conns"]) == sorted([host_conn, guest_conn])
+        kicked = await srv.http.delete(
+            f"/api/rooms/{code}/participants/{guest.id}", headers=host.headers
+        )
+        assert kicked.status_code in (200, 204), kicked.text
+        assert await g.closed() == 4403
+        for _ in range(20):
+            sync = await agent.expect("peers.sync", within=5)
+            if sync["data"]["conns"] == [host_conn]:
+                break
+        assert sync["data"]["conns"] == [host_conn]

@@ -95,3 +95,20 @@ def test_the_viewer_cap_reaches_the_agent_through_agent_env():
 
     assert cap(ROOM_MAX_PARTICIPANTS_CAP=12) == 12 + VIEWER_MARGIN
     assert cap(ROOM_AGENT_MAX_VIEWERS=7) == 7
+
+
+async def test_reconcile_drops_peers_of_departed_connections_after_a_grace(peers):
+    """Issue 11 #3: `peers.sync` / `auth.ok` conns: a peer whose connection is not in the room
+    any more is closed (its `peer.closed` was lost); a brand-new one is spared."""
+    pm = peers(peer_sync_grace_s=0.3)
+    pc, sdp = await _offer()
+    try:
+        for conn in ("stays", "kicked"):
+            await pm.answer(conn, "ana", sdp)
+        assert await pm.reconcile({"stays"}) == []  # both younger than the grace
+        await asyncio.sleep(0.35)
+        await pm.answer("new", "ben", sdp)
+        assert await pm.reconcile({"stays"}) == ["kicked"]
+        assert set(pm.viewers) == {"stays", "new"}
+    finally:
+        await pc.close()
