@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     # Proxies in front of the API that each append to X-Forwarded-For (with TRUST_PROXY_HEADERS):
     # the client is the entry the outermost of them appended, never one the client wrote.
     TRUST_PROXY_HOPS: int = Field(default=1, ge=1, le=10)
+    # When set, GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (unset: open).
+    METRICS_TOKEN: str | None = Field(default=None, min_length=16)
 
     # E-mail
     SMTP_HOST: str | None = None

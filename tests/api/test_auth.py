@@ -540,6 +540,26 @@ async def test_readyz_and_metrics(client, backend):
     ] == "abc-123"
 
 
+async def test_metrics_can_require_a_bearer_token(settings_factory):
+    """Issue 11 #10: with METRICS_TOKEN set, /metrics answers only the scraper holding it."""
+    import httpx
+
+    from controlplane.main import create_app
+
+    token = "scrape-token-0123456789"
+    app = create_app(await settings_factory(METRICS_TOKEN=token))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}):
+                refused = await c.get("/metrics", headers=headers)
+                assert refused.status_code == 401, headers
+                assert "watchparty_" not in refused.text
+            ok = await c.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+            assert ok.status_code == 200 and "watchparty_http_requests_total" in ok.text
+            assert (await c.get("/healthz")).status_code == 200
+
+
 async def test_security_headers(client):
     resp = await client.get("/healthz")
     assert resp.headers["x-content-type-options"] == "nosniff"
