@@ -15,6 +15,7 @@ moves these figures.
 
     .venv/bin/python bench/agent_stream.py [--codec h264|vp8] [--viewers 1,3,10]
         [--modes shared,per_viewer] [--seconds 8] [--clicks 20] [--aiortc-jitter]
+        [--static] [--capture damage|clock] [--quality latency|balanced|quality]
 
 The holder completes frames on the RTP marker bit, as browsers do (aiortc waits for the next
 frame's first packet, one more frame interval); ``--aiortc-jitter`` measures aiortc's way.
@@ -217,10 +218,13 @@ class ViewerProcess:
 async def clicks_to_photon(cp: FakeControlPlane, holder: Viewer, go: dict, n: int) -> list[float]:
     out: list[float] = []
     for _ in range(n):
-        # whatever the panel shows now, the click turns it to the other colour
-        await holder.wait_frame(
-            lambda f: is_colour(pixel(f, *PANEL), RED) or is_colour(pixel(f, *PANEL), BLUE), 5
-        )
+        # whatever the panel shows now, the click turns it to the other colour (on a static
+        # page with damage-driven capture no new frame comes until something changes)
+        def shown(f: Any) -> bool:
+            return is_colour(pixel(f, *PANEL), RED) or is_colour(pixel(f, *PANEL), BLUE)
+
+        if holder.latest is None or not shown(holder.latest):
+            await holder.wait_frame(shown, 5)
         assert holder.latest is not None
         target = BLUE if is_colour(pixel(holder.latest, *PANEL), RED) else RED
         # A random phase against the 30 fps capture clock, as a person's clicks have (a fixed
@@ -286,10 +290,11 @@ async def measure(
 async def run_mode(args: argparse.Namespace, mode: str) -> list[dict[str, Any]]:
     cp = FakeControlPlane()
     await cp.start()
-    env = {"WP_ENCODE_MODE": mode}
+    env = {"WP_ENCODE_MODE": mode, "WP_CAPTURE": args.capture, "WP_QUALITY": args.quality}
     if args.threads:
         env["WP_ENCODER_THREADS"] = str(args.threads)
-    agent = AgentProcess(cp, codec=args.codec, start_url=cp.page_url("anim.html"), extra_env=env)
+    page = cp.page_url("anim.html?static=1" if args.static else "anim.html")
+    agent = AgentProcess(cp, codec=args.codec, start_url=page, extra_env=env)
     await agent.start(Path(tempfile.mkdtemp(prefix="wp-bench-")))
     viewers = ViewerProcess(cp.url)
     rows = []
@@ -316,7 +321,8 @@ def pct(values: list[float], q: int) -> float:
 
 def table(args: argparse.Namespace, rows: list[dict[str, Any]]) -> str:
     lines = [
-        f"room agent, {args.codec} 1280x720@30, moving canvas page, loopback, aiortc viewers "
+        f"room agent, {args.codec} 1280x720@30, {'static' if args.static else 'moving canvas'} "
+        f"page, capture {args.capture}, quality {args.quality}, loopback, aiortc viewers "
         f"({os.cpu_count()} CPUs)",
         "",
         "| encoding | viewers | delivered fps min / mean | decoded fps (holder) | encoder fps "
@@ -360,6 +366,14 @@ async def main() -> None:
     ap.add_argument("--viewers", default="1,3,10")
     ap.add_argument("--modes", default="shared,per_viewer")
     ap.add_argument("--threads", type=int, default=0, help="WP_ENCODER_THREADS (0: agent default)")
+    ap.add_argument("--static", action="store_true", help="the page only changes on a click")
+    ap.add_argument("--capture", default="damage", choices=["damage", "clock"], help="WP_CAPTURE")
+    ap.add_argument(
+        "--quality",
+        default="latency",
+        choices=["latency", "balanced", "quality"],
+        help="WP_QUALITY",
+    )
     ap.add_argument(
         "--aiortc-jitter",
         action="store_true",

@@ -7,6 +7,7 @@ and one browser viewer via Playwright (system Chromium). The browser's own playo
 included: this is what a person watching in Chromium would see, less their screen.
 
     .venv/bin/python bench/browser_photon.py [--clicks 30] [--codec h264|vp8] [--low-delay]
+        [--static]
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ PANEL = (1050, 530)
 INTEROP = ROOT / "tests" / "agent" / "interop"
 
 
-async def run(clicks: int, codec: str, low_delay: bool) -> None:
+async def run(clicks: int, codec: str, low_delay: bool, static: bool) -> None:
     cp = FakeControlPlane()
     await cp.start()
-    agent = AgentProcess(cp, codec=codec, start_url=cp.page_url("anim.html"))
+    page = cp.page_url("anim.html?static=1" if static else "anim.html")
+    agent = AgentProcess(cp, codec=codec, start_url=page)
     await agent.start(Path(tempfile.mkdtemp(prefix="wp-bench-photon-")))
     try:
         await cp.wait_type("ready", 45)
@@ -65,6 +67,7 @@ async def run(clicks: int, codec: str, low_delay: bool) -> None:
         raise SystemExit(f"no click showed on screen: {res}")
     p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))]
     mode = "jitterBufferTarget 0" if low_delay else "default playout"
+    mode += ", static page" if static else ", moving page"
     print(f"\ninput-to-photon at headless Chromium ({codec}, {mode})")
     print("| clicks seen / sent | p50 ms | p95 ms | max ms | load avg |\n|---|---|---|---|---|")
     print(
@@ -82,8 +85,9 @@ def main() -> None:
         action="store_true",
         help="the viewer sets jitterBufferTarget/playoutDelayHint = 0 on its video receiver",
     )
+    ap.add_argument("--static", action="store_true", help="the page only changes on a click")
     args = ap.parse_args()
-    asyncio.run(run(args.clicks, args.codec, args.low_delay))
+    asyncio.run(run(args.clicks, args.codec, args.low_delay, args.static))
 
 
 if __name__ == "__main__":

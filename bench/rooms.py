@@ -72,8 +72,9 @@ async def timed_start(live: Live, user: Any) -> tuple[float, float]:
     return ready, first
 
 
-def sample(deployment: str, seconds: float) -> tuple[float, float, int]:
-    """Mean CPU % of one core and RSS MB per room over the window, and the room count."""
+def sample(deployment: str, seconds: float) -> tuple[float, float, float, int]:
+    """Mean CPU % of one core, RSS MB and PSS MB (shared pages split between the processes that
+    map them) per room over the window, and the room count."""
     procs = room_procs(deployment)
     flat = [p for ps in procs.values() for p in ps]
     for p in flat:
@@ -82,18 +83,21 @@ def sample(deployment: str, seconds: float) -> tuple[float, float, int]:
         except psutil.Error:
             pass
     time.sleep(seconds)
-    cpu, rss = [], []
+    cpu, rss, pss = [], [], []
     for ps in procs.values():
-        c = m = 0.0
+        c = m = u = 0.0
         for p in ps:
             try:
                 c += p.cpu_percent(None)
-                m += p.memory_info().rss / 2**20
+                full = p.memory_full_info()
+                m += full.rss / 2**20
+                u += full.pss / 2**20
             except psutil.Error:
                 pass
         cpu.append(c)
         rss.append(m)
-    return statistics.mean(cpu), statistics.mean(rss), len(procs)
+        pss.append(u)
+    return statistics.mean(cpu), statistics.mean(rss), statistics.mean(pss), len(procs)
 
 
 async def bench_settings(port: int, **extra: Any) -> Any:
@@ -152,15 +156,19 @@ async def run(cold: int, warm: int, counts: list[int], seconds: float) -> None:
         user = await signed_in(live.http)
 
         print("\nconcurrent rooms, static page (about:blank), no viewers")
-        print("| rooms | CPU % of a core per room | RSS MB per room | machine load (1 min) |")
-        print("|---|---|---|---|")
+        print(
+            "| rooms | CPU % of a core per room | RSS MB per room | PSS MB per room "
+            "| machine load (1 min) |"
+        )
+        print("|---|---|---|---|---|")
         open_rooms: list[tuple[dict[str, Any], Any]] = []
         for n in counts:
             while len(open_rooms) < n:
                 open_rooms.append(await ready_room(live, user))
-            await asyncio.sleep(3)  # let start-up settle
-            cpu, rss, found = await asyncio.to_thread(sample, settings.deployment_id, seconds)
-            print(f"| {found} | {cpu:.1f} | {rss:.0f} | {os.getloadavg()[0]:.1f} |")
+            # let start-up settle, and the agents' idle grace (sound, cursor) run out
+            await asyncio.sleep(8)
+            cpu, rss, pss, found = await asyncio.to_thread(sample, settings.deployment_id, seconds)
+            print(f"| {found} | {cpu:.1f} | {rss:.0f} | {pss:.0f} | {os.getloadavg()[0]:.1f} |")
         for room, sock in open_rooms:
             await sock.close()
             await live.http.post(f"/api/rooms/{room['code']}/end", headers=user.headers)

@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     ROOM_FPS: int = Field(default=30, ge=5, le=60)
     ROOM_CODEC: Literal["h264", "vp8"] = "h264"
     ROOM_BITRATE_KBPS: int = Field(default=3000, ge=300, le=50000)
+    # Encoder trade-off of the room stream (the agent's WP_QUALITY; docs/performance.md).
+    ROOM_QUALITY: Literal["latency", "balanced", "quality"] = "latency"
     ROOM_START_TIMEOUT_SECONDS: float = Field(default=60, gt=0)
     # Browsers kept started and waiting, handed to new rooms so they are live in about a second.
     ROOM_WARM_POOL: int = Field(default=0, ge=0, le=100)

@@ -26,9 +26,6 @@ from controlplane.realtime.presence import MemoryPresence, Presence, RedisPresen
 from controlplane.reaper.loop import run_forever
 from controlplane.rooms.warm_pool import fill
 from controlplane.runtime.base import RoomRuntime, UnavailableRuntime
-from controlplane.runtime.docker import DockerRuntime
-from controlplane.runtime.kubernetes import KubernetesRuntime
-from controlplane.runtime.local import LocalRuntime
 from controlplane.services.jobs import CeleryJobs, InProcessJobs, JobQueue
 from controlplane.services.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from controlplane.settings import Settings
@@ -38,14 +35,24 @@ log = logging.getLogger(__name__)
 
 def make_runtime(settings: Settings) -> RoomRuntime:
     """The backend named by ROOM_RUNTIME. Backends not built yet give UnavailableRuntime, so the
-    app still starts and rooms fail with a clear reason instead of the process crashing."""
+    app still starts and rooms fail with a clear reason instead of the process crashing.
+
+    Only the chosen backend is imported: the Kubernetes client alone costs every API process,
+    worker and test server about a second of CPU at start-up. (Not to dodge a cycle: the import
+    graph test counts these imports too.)"""
     name = settings.ROOM_RUNTIME
     log.info("room runtime chosen", extra={"runtime": name})
     if name == "kubernetes":
+        from controlplane.runtime.kubernetes import KubernetesRuntime
+
         return KubernetesRuntime(settings)
     if name == "docker":
+        from controlplane.runtime.docker import DockerRuntime
+
         return DockerRuntime(settings)
     if name == "local":
+        from controlplane.runtime.local import LocalRuntime
+
         return LocalRuntime(settings)
     if name == "none":
         return UnavailableRuntime(name, "this deployment runs no room browsers (ROOM_RUNTIME=none)")

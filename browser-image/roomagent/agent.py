@@ -69,6 +69,7 @@ class Agent:
             settings.agent_secret,
             self.handle,
             self._on_control_up,
+            give_up_after_s=settings.control_lost_s,
         )
         # Set once, when every component runs; control messages wait for it.
         self.parts: asyncio.Future[Components] = asyncio.get_running_loop().create_future()
@@ -161,6 +162,7 @@ class Agent:
             video.request_keyframe,
             on_input,
             self.frames_bc,
+            t0=self.t0,
         )
         self._stops["peers"] = peers.close_all
         if self.ice_servers is not None:
@@ -182,6 +184,7 @@ class Agent:
         peers.on_channel_open = lambda viewer, label: _cursor_to(cursor, viewer, label)
         cursor.start()
         self._stops["cursor"] = cursor.stop
+        self._watch_viewers(video, audio, cursor)
         browser = Browser(cdp_port, self._on_status)
         self._stops["browser"] = browser.close
         await browser.connect()
@@ -196,6 +199,44 @@ class Agent:
         tasks.append(asyncio.create_task(self._heartbeat_loop(parts), name="heartbeat"))
         tasks.append(asyncio.create_task(self._wheel_loop(injector), name="wheel"))
         return parts, launcher
+
+    def _watch_viewers(
+        self, video: VideoPipeline, audio: AudioPipeline | None, cursor: CursorWatcher
+    ) -> None:
+        """Media work only while someone watches: the capture thread sleeps as soon as the last
+        viewer leaves (and wakes for the next at once); sound capture and the cursor watcher stop
+        `idle_grace_s` later (a reload or reconnect does not restart them) and start again with
+        the next viewer, whose WebRTC set-up takes longer than their start."""
+        grace: asyncio.TimerHandle | None = None
+        loop = asyncio.get_running_loop()
+
+        def idle() -> None:
+            nonlocal grace
+            grace = None
+            if self.video_bc.tracks or self.audio_bc.tracks or self.frames_bc.tracks:
+                return
+            log.info("nobody watching: media work stopped")
+            cursor.set_active(False)
+            if audio is not None:
+                self.control.spawn(audio.pause(), "audio-pause")
+
+        def changed() -> None:
+            nonlocal grace
+            video.wake()
+            watched = bool(self.video_bc.tracks or self.audio_bc.tracks or self.frames_bc.tracks)
+            if watched:
+                if grace is not None:
+                    grace.cancel()
+                    grace = None
+                cursor.set_active(True)
+                if audio is not None and not audio.running:
+                    self.control.spawn(audio.resume(), "audio-resume")
+            elif grace is None:
+                grace = loop.call_later(self.s.idle_grace_s, idle)
+
+        self.video_bc.on_change.append(changed)
+        self.audio_bc.on_change.append(changed)
+        changed()  # nobody yet: arm the grace period
 
     async def shutdown(self) -> None:
         for name in SHUTDOWN_ORDER:
@@ -375,6 +416,18 @@ class Agent:
             "capture_cpu_ms": per_frame_ms(4),
             # counters (extension): let tests and the control plane verify "encode once"
             "frames_encoded": v.frames_encoded,
+            "grabs": v.grabs,
+            "repeats": v.repeats,
+            "damage_driven": v.damage_driven,
+            "damage_events": v.damage_events,
+            "cursor_polls": parts.cursor.polls,
+            "audio_running": parts.audio.running if parts.audio is not None else False,
+            "audio_starts": parts.audio.starts if parts.audio is not None else 0,
+            # lip-sync stages (extension): the sink's render-ahead, the latest chunk read
+            "audio_sink_ahead_ms": round(1000 * parts.audio.sink_ahead, 1) if parts.audio else 0,
+            "audio_max_read_lag_ms": (
+                round(1000 * parts.audio.max_read_lag, 1) if parts.audio else 0
+            ),
             "ticks_skipped": v.ticks_skipped,
             "boosted_frames": v.boosted_frames,
             "keyframes": v.keyframes,

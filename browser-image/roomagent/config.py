@@ -34,6 +34,22 @@ class AgentSettings(BaseSettings):
     # more latency than the faster capture saves (docs/performance.md), so no boost above this.
     input_boost_max_viewers: int = Field(default=4, ge=0)
     keyframe_min_gap_ms: int = Field(default=250, ge=0)
+    # "damage": grab when the X server reports the screen changed (X DAMAGE), the frame rate
+    # only a cap; falls back to "clock" (a grab every 1/fps) where the server lacks DAMAGE.
+    capture: Literal["damage", "clock"] = "damage"
+    # After the first change of a paint, wait this long for the rest of it before grabbing.
+    capture_settle_ms: float = Field(default=2.0, ge=0, le=50)
+    # While the screen is unchanged (DAMAGE), the last grab is encoded again this many times a
+    # second (no grab, no conversion: ~1.4 ms of CPU for a 720p repeat). Receivers see a live
+    # stream (Chromium asks for a keyframe after 3 s without a frame) and x264 sharpens the
+    # static picture with each repeat. 0: nothing but the keyframe every keyframe_interval_s.
+    static_fps: float = Field(default=2.0, ge=0, le=60)
+    # Encoder trade-off (media/video.py QUALITY): "latency" (x264 ultrafast, bitrate_kbps),
+    # "balanced" (superfast, 1.25x the bitrate), "quality" (veryfast, 1.5x the bitrate).
+    quality: Literal["latency", "balanced", "quality"] = "latency"
+    # Without viewers the video thread sleeps at once; sound capture and the cursor watcher stop
+    # after this long (a viewer reloading the page does not restart them).
+    idle_grace_s: float = Field(default=5.0, ge=0)
     # Encoder threads; 0 = automatic (see media/video.py: one for VP8, whose threads spin-wait).
     encoder_threads: int = Field(default=0, ge=0, le=16)
     # "shared": one encoder per room (the product). "per_viewer": raw frames to every viewer's
@@ -66,6 +82,11 @@ class AgentSettings(BaseSettings):
     # A peer younger than this is kept by `peers.sync` even when its connection is not listed
     # (its offer may have overtaken the list).
     peer_sync_grace_s: float = Field(default=10.0, ge=0)
+    # Stop the browser and exit after this long without the control plane (no authenticated
+    # channel): a room whose control plane is gone for good must not run forever. The control
+    # plane passes its ROOM_HEARTBEAT_TIMEOUT_SECONDS, after which it fails the room anyway.
+    # 0: never give up.
+    control_lost_s: float = Field(default=0.0, ge=0)
     log_level: str = "INFO"
 
     @field_validator("ice_servers", "chromium_extra_args", mode="before")

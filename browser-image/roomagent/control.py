@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,6 +23,10 @@ class AuthRejected(RuntimeError):
     pass
 
 
+class ControlLost(RuntimeError):
+    """No authenticated channel to the control plane for the agent's `control_lost_s`."""
+
+
 class ControlClient:
     def __init__(
         self,
@@ -30,6 +35,8 @@ class ControlClient:
         secret: str,
         handler: Handler,
         on_connected: OnConnected,
+        *,
+        give_up_after_s: float = 0.0,
     ) -> None:
         self.url = control_url.rstrip("/") + "/internal/agents/ws"
         self.room_id = room_id
@@ -39,6 +46,10 @@ class ControlClient:
         self._ws: ClientConnection | None = None
         self.connected = asyncio.Event()
         self.connects = 0
+        # 0: reconnect forever. Otherwise `run` raises ControlLost after this long without an
+        # authenticated channel (refused, unreachable or rejecting the secret alike).
+        self.give_up_after_s = give_up_after_s
+        self._down_since: float | None = time.monotonic()
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def send(self, type_: str, data: dict[str, Any]) -> bool:
@@ -52,7 +63,8 @@ class ControlClient:
             return False
 
     async def run(self) -> None:
-        """Keep the channel up forever (cancel to stop)."""
+        """Keep the channel up (cancel to stop); raise ControlLost once it stayed down for
+        `give_up_after_s`."""
         delay = 0.5
         while True:
             try:
@@ -68,7 +80,16 @@ class ControlClient:
             finally:
                 self._ws = None
                 self.connected.clear()
-            await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
+                if self._down_since is None:
+                    self._down_since = time.monotonic()
+            wait = delay * (0.8 + 0.4 * random.random())
+            if self.give_up_after_s:
+                down_for = time.monotonic() - self._down_since
+                if down_for >= self.give_up_after_s:
+                    raise ControlLost(f"no control plane for {down_for:.0f} s")
+                # Wake up in time to give up on schedule.
+                wait = min(wait, self.give_up_after_s - down_for)
+            await asyncio.sleep(wait)
             delay = min(delay * 2, 30.0)
 
     async def _session(self) -> None:
@@ -87,6 +108,7 @@ class ControlClient:
             if first.get("type") != "auth.ok":
                 raise AuthRejected(str(first))
             self._ws = ws
+            self._down_since = None
             self.connects += 1
             self.connected.set()
             log.info("control channel up", extra={"url": self.url})

@@ -48,6 +48,16 @@ class CursorWatcher:
         self.shape_msg: bytes | None = None
         self._serial: int | None = None
         self._task: asyncio.Task[None] | None = None
+        # Polls only while someone watches (``set_active``); a new viewer gets the latest state.
+        self._active = asyncio.Event()
+        self._active.set()
+        self.polls = 0
+
+    def set_active(self, active: bool) -> None:
+        if active:
+            self._active.set()
+        else:
+            self._active.clear()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="cursor")
@@ -80,6 +90,8 @@ class CursorWatcher:
 
     async def _run(self) -> None:
         while True:
+            await self._active.wait()
+            self.polls += 1
             try:
                 self.poll()
             except Exception:

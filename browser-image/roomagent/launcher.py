@@ -99,7 +99,13 @@ def chromium_args(
     ]
     if as_root:
         args.append("--no-sandbox")
-    args.extend(settings.chromium_extra_args)
+    # Chromium reads only the last --disable-features: merge extra ones into the one above.
+    for extra in settings.chromium_extra_args:
+        if extra.startswith("--disable-features="):
+            i = next(i for i, a in enumerate(args) if a.startswith("--disable-features="))
+            args[i] += "," + extra.split("=", 1)[1]
+        else:
+            args.append(extra)
     args.append(settings.start_url)
     return args
 

@@ -22,6 +22,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from .config import AgentSettings
 from .input import wire
+from .media.clock import map_sender_reports
 from .media.fanout import Broadcaster, FrameBroadcaster, FrameTrack, PacketTrack
 from .media.keyframes import route_keyframe_requests
 from .media.video import h264_level, profile_level_id
@@ -109,8 +110,11 @@ class PeerManager:
         request_keyframe: Callable[[], None],
         on_input: InputHandler,
         frames: FrameBroadcaster | None = None,
+        t0: float | None = None,
     ) -> None:
         self.settings = settings
+        # The capture clock's origin (time.monotonic()) the shared encoders stamp packets from.
+        self.t0 = t0
         self.video = video
         self.frames = frames
         self.audio = audio
@@ -196,6 +200,10 @@ class PeerManager:
 
         if not per_viewer:  # the baseline's senders encode themselves and honour PLIs
             route_keyframe_requests(vt.sender, on_keyframe_request)
+            if self.t0 is not None:
+                map_sender_reports(vt.sender, 90000, self.t0)
+        if self.t0 is not None:
+            map_sender_reports(at.sender, 48000, self.t0)
 
         @pc.on("datachannel")
         def on_datachannel(channel: RTCDataChannel) -> None:

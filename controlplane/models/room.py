@@ -96,7 +96,12 @@ class RoomParticipant(SQLModel, table=True):
 
 class Message(SQLModel, table=True):
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_room_created", "room_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_messages_room_created", "room_id", "created_at"),
+        # A client's retry of a message that was stored (its echo lost) finds it here instead
+        # of storing it twice. NULLs (messages sent without an id) never collide.
+        Index("ix_messages_room_user_client", "room_id", "user_id", "client_id", unique=True),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     room_id: uuid.UUID = Field(
@@ -105,3 +110,5 @@ class Message(SQLModel, table=True):
     user_id: uuid.UUID = Field(sa_column=_user_fk(index=False))
     message: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    # The sender's id for the message (`chat.send`'s `client_id`), unique per user and room.
+    client_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))

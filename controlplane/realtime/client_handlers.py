@@ -235,14 +235,18 @@ class ClientHandlers:
                 {"message": "Too many messages", "retry_after": retry},
             )
         async with self._autocommit.connect() as db:
-            row = await queries.add_message(
+            row, _new = await queries.add_message(
                 conn=db,
                 room_id=uuid.UUID(conn.room_id),
                 user_id=uuid.UUID(conn.user_id),
                 text=text,
+                client_id=msg.client_id,
             )
         await self.typing.stop(conn.room_id, conn.user_id, announce=False)
-        await self.io.broadcast(conn.room_id, chat_message(row, conn.username, msg.client_id))
+        # A retry of a stored message (same `client_id`) is broadcast again, not stored again:
+        # when the first publish failed nobody saw it, and when it did not, clients drop the
+        # repeat by its `id` (docs/protocol.md). Either way the sender gets its echo.
+        await self.io.broadcast(conn.room_id, chat_message(row, conn.username))
 
     async def _chat_typing(self, conn: ClientConn, msg: m.ChatTyping) -> None:
         # Coalesced per socket; `Typing.set` only broadcasts changes (a repeated `true` just

@@ -119,6 +119,10 @@ class Hub:
         self._last_seq: dict[str, int] = {}
         self._subs: dict[str, int] = {}
         self._sub_locks: dict[str, asyncio.Lock] = {}
+        # Per room: a socket's presence entry is written back (`_reassert`) and removed at its
+        # close (`_forget_conn`, `_after_agent`) one at a time, so a write-back that raced a
+        # close can never leave a closed socket counted.
+        self._presence_locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.handlers = ClientHandlers(
             io=self,
@@ -154,6 +158,43 @@ class Hub:
         while True:
             await asyncio.sleep(INSTANCE_HEARTBEAT_S)
             await self._mark_alive()
+            try:
+                await self._reassert()
+            except Exception as exc:
+                log.warning(
+                    "presence refresh failed", extra={"instance": self.instance, "error": repr(exc)}
+                )
+
+    def _presence_lock(self, room_id: str) -> asyncio.Lock:
+        return self._presence_locks.setdefault(room_id, asyncio.Lock())
+
+    async def _reassert(self) -> None:
+        """Write this process's live sockets back into presence, every heartbeat. Presence is
+        otherwise written once, at connect: after Redis lost its data (a restart without
+        persistence), or after another process swept this one's sockets (its liveness mark
+        expired while it was cut off from Redis), rooms with people in them would look empty
+        (and be reaped as idle) and their agent unreachable. Users this brings back online are
+        announced (`presence.joined`), an agent it brings back too (`room.status`). Costs one
+        Redis round trip per socket per INSTANCE_HEARTBEAT_S."""
+        for room_id in list(self._rooms):
+            async with self._presence_lock(room_id):
+                back = []
+                for conn in list(self._rooms.get(room_id, {}).values()):
+                    # Still open (checked under the lock its close's clean-up takes).
+                    if conn.id in self._rooms.get(room_id, {}):
+                        if await self.presence.add(room_id, conn.id, conn.user_id):
+                            back.append(conn)
+            for conn in back:
+                await self.broadcast(
+                    room_id, PresenceJoined(user_id=conn.user_id, username=conn.username)
+                )
+        for room_id, agent in list(self._agents.items()):
+            async with self._presence_lock(room_id):
+                if self._agents.get(room_id) is not agent:
+                    continue
+                regained = await self.presence.keep_agent(room_id, agent.id)
+            if regained:
+                await self._announce_agent(room_id, connected=True)
 
     async def aclose(self) -> None:
         self.handlers.typing.cancel_all()
@@ -197,6 +238,9 @@ class Hub:
             if count <= 0:
                 self._subs.pop(room_id, None)
                 self._last_seq.pop(room_id, None)
+                presence_lock = self._presence_locks.get(room_id)
+                if presence_lock is not None and not presence_lock.locked():
+                    self._presence_locks.pop(room_id, None)
                 await self.bus.unsubscribe(room_id)
             else:
                 self._subs[room_id] = count
@@ -496,7 +540,8 @@ class Hub:
     async def _forget_conn(self, room_id: str, conn_id: str, user_id: str, *, grace: float) -> None:
         """A socket is gone: the agent closes its peer; its user goes offline (after `grace`, if
         no other socket of theirs came meanwhile) and gives up the remote."""
-        remaining = await self.presence.remove(room_id, conn_id, user_id)
+        async with self._presence_lock(room_id):
+            remaining = await self.presence.remove(room_id, conn_id, user_id)
         await self.direct(room_id, AGENT, PeerClosed(conn=conn_id))
         if remaining:
             return
@@ -528,7 +573,7 @@ class Hub:
         if owner and _instance_of(owner) in dead:
             await self.presence.set_agent(room_id, None, only_if=owner)
             if await self.presence.agent(room_id) is None:
-                await self._announce_agent_gone(room_id)
+                await self._announce_agent(room_id, connected=False)
         log.warning(
             "removed sockets of crashed API processes",
             extra={"room": room_id, "instances": sorted(dead), "conns": len(gone)},
@@ -599,20 +644,21 @@ class Hub:
     async def _after_agent(self, room_id: str, owner: str) -> None:
         try:
             await self._detach(room_id)
-            await self.presence.set_agent(room_id, None, only_if=owner)
+            async with self._presence_lock(room_id):
+                await self.presence.set_agent(room_id, None, only_if=owner)
             if await self.presence.agent(room_id) is None:
-                await self._announce_agent_gone(room_id)
+                await self._announce_agent(room_id, connected=False)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("agent cleanup failed", extra={"room": room_id})
 
-    async def _announce_agent_gone(self, room_id: str) -> None:
+    async def _announce_agent(self, room_id: str, *, connected: bool) -> None:
         async with self.sessionmaker() as s:
             status = await queries.status_of(session=s, room_id=uuid.UUID(room_id))
         if status not in (None, RoomStatus.ended, RoomStatus.ending):
             assert status is not None
-            news = StatusNews(status=status, agent_connected=False)
+            news = StatusNews(status=status, agent_connected=connected)
             await self.broadcast(room_id, status_message(news))
 
 

@@ -49,6 +49,12 @@ class Presence(Protocol):
         when the current owner is still that one (a newer agent socket may have replaced it)."""
         ...
 
+    async def keep_agent(self, room_id: str, owner: str) -> bool:
+        """Re-assert `owner` as the socket serving the room's agent unless another one holds
+        it (a newer connection elsewhere wins); True when it was absent (lost, or swept) and is
+        set again."""
+        ...
+
     async def agent(self, room_id: str) -> str | None: ...
 
     async def conns(self, room_id: str) -> dict[str, str]:
@@ -125,6 +131,12 @@ class MemoryPresence:
         else:
             self._agent[room_id] = owner
 
+    async def keep_agent(self, room_id: str, owner: str) -> bool:
+        if room_id in self._agent:
+            return False
+        self._agent[room_id] = owner
+        return True
+
     async def agent(self, room_id: str) -> str | None:
         return self._agent.get(room_id)
 
@@ -144,11 +156,21 @@ return 0
 """
 
 
+# 1: set (it was absent); 0: kept (already ours, TTL renewed); -1: another socket holds it.
+_KEEP = """
+local cur = redis.call('GET', KEYS[1])
+if cur == false then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1 end
+if cur == ARGV[1] then redis.call('EXPIRE', KEYS[1], ARGV[2]) return 0 end
+return -1
+"""
+
+
 class RedisPresence:
     def __init__(self, redis: Redis, *, prefix: str = "wp:room:") -> None:
         self._r = redis
         self._p = prefix
         self._clear_if = redis.register_script(_CLEAR_IF)
+        self._keep = redis.register_script(_KEEP)
 
     def _k(self, room_id: str, name: str) -> str:
         return f"{self._p}{room_id}:{name}"
@@ -209,6 +231,9 @@ class RedisPresence:
             await self._clear_if(keys=[key], args=[only_if])
         else:
             await self._r.delete(key)
+
+    async def keep_agent(self, room_id: str, owner: str) -> bool:
+        return int(await self._keep(keys=[self._k(room_id, "agent")], args=[owner, KEY_TTL_S])) == 1
 
     async def agent(self, room_id: str) -> str | None:
         raw = await self._r.get(self._k(room_id, "agent"))

@@ -22,13 +22,13 @@ from controlplane.rooms.schemas import RoomPublic
 from controlplane.settings import Settings
 
 
-def chat_message(msg: Message, username: str, client_id: str | None) -> ChatMessage:
+def chat_message(msg: Message, username: str) -> ChatMessage:
     return ChatMessage(
         id=str(msg.id),
         user=ChatUser(id=str(msg.user_id), username=username),
         text=msg.message,
         created_at=msg.created_at.isoformat(),
-        client_id=client_id,
+        client_id=msg.client_id,
     )
 
 
@@ -74,6 +74,6 @@ async def room_state(
         remote=remote.public(),
         browser=await presence.browser(room_id),
         agent_connected=await presence.agent(room_id) is not None,
-        chat=[chat_message(msg, name, None).data() for msg, name in reversed(recent)],
+        chat=[chat_message(msg, name).data() for msg, name in reversed(recent)],
         ice_servers=ice_servers(settings, user=user_id, now=time.time()),
     )

@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from controlplane.context import AppContext
+from controlplane.reaper.policy import OutageClock
 from controlplane.reaper.sweep import sweep
 
 log = logging.getLogger(__name__)
@@ -13,9 +14,10 @@ log = logging.getLogger(__name__)
 
 async def run_forever(ctx: AppContext) -> None:
     interval = ctx.settings.REAPER_INTERVAL_SECONDS
+    outages = OutageClock()  # this process's memory of its dependencies' outages
     while True:
         try:
-            await sweep(ctx=ctx)
+            await sweep(ctx=ctx, outages=outages)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -20,6 +20,8 @@ class Verdict(StrEnum):
     fail_start_timeout = "fail_start_timeout"
     fail_agent_lost = "fail_agent_lost"
     fail_runtime_gone = "fail_runtime_gone"
+    # A failed room is ended (its chat history kept): nobody can use it, and joins are refused.
+    end_failed = "end_failed"
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ _RUNNING = (RoomStatus.ready, RoomStatus.idle)
 
 def judge(room: RoomView, *, now: datetime, policy: Policy) -> Verdict:
     """The one thing to do with `room` now. Ending beats failing beats warning."""
+    if room.status == RoomStatus.failed:
+        return Verdict.end_failed
     age = now - room.created_at
     if age >= policy.max_age:
         return Verdict.end_max_age
@@ -69,6 +73,41 @@ def judge(room: RoomView, *, now: datetime, policy: Policy) -> Verdict:
     if not room.pooled and age >= policy.max_age - policy.warning:
         return Verdict.warn_max_age
     return Verdict.keep
+
+
+# Verdicts read from clocks that stop while the database or Redis is down (heartbeats are not
+# recorded, presence is not renewed) rather than from the room itself.
+HELD_AFTER_OUTAGE = frozenset(
+    {Verdict.fail_agent_lost, Verdict.fail_start_timeout, Verdict.end_idle}
+)
+
+
+@dataclass
+class OutageClock:
+    """When the sweep's own dependencies (database, Redis) were last seen coming back. Pure:
+    the sweep reports what its probes saw; one clock per sweeping process, kept across sweeps."""
+
+    down: bool = False
+    recovered_at: datetime | None = None
+
+    def saw_down(self) -> None:
+        self.down = True
+
+    def saw_up(self, now: datetime) -> None:
+        if self.down:
+            self.down = False
+            self.recovered_at = now
+
+
+def after_outage(
+    verdict: Verdict, *, now: datetime, recovered_at: datetime | None, grace: timedelta
+) -> Verdict:
+    """Hold the verdicts an outage of the sweep's dependencies fakes (a heartbeat that could not
+    be written is not a lost agent) until `grace` after they came back: a room whose agent is
+    alive has heartbeated again by then, one whose agent died is failed after it."""
+    if recovered_at is not None and now - recovered_at < grace and verdict in HELD_AFTER_OUTAGE:
+        return Verdict.keep
+    return verdict
 
 
 # Ending a room takes seconds (tell the room, stop its browser); one `ending` this long was
@@ -97,4 +136,5 @@ REASONS = {
     Verdict.fail_start_timeout: "The room's browser did not start in time",
     Verdict.fail_agent_lost: "The room's browser stopped responding",
     Verdict.fail_runtime_gone: "The room's browser stopped",
+    Verdict.end_failed: "The room failed",
 }

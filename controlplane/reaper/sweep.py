@@ -10,16 +10,18 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlmodel import col
 
 from controlplane.context import AppContext
 from controlplane.models import LIVE_STATUSES, Room, RoomStatus, utcnow
 from controlplane.reaper.policy import (
     REASONS,
+    OutageClock,
     Policy,
     RoomView,
     Verdict,
+    after_outage,
     ends_at,
     judge,
     orphans,
@@ -75,14 +77,41 @@ async def _warn_once(ctx: AppContext, room: Room, at: datetime) -> bool:
     return True
 
 
-async def sweep(*, ctx: AppContext, now: datetime | None = None) -> SweepReport:
+async def probe_dependencies(ctx: AppContext) -> None:
+    """Raise unless the database and Redis (when there is one) answer now."""
+    async with ctx.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    if ctx.redis is not None:
+        await ctx.redis.ping()
+
+
+async def sweep(
+    *, ctx: AppContext, now: datetime | None = None, outages: OutageClock | None = None
+) -> SweepReport:
+    """One sweep. `outages` is the sweeping process's clock of its dependencies' outages, kept
+    from one sweep to the next (`loop.run_forever`, the Celery worker): while they are down
+    nothing is done, and for a heartbeat timeout after they return the verdicts an outage fakes
+    are held (`policy.after_outage`). An outage that falls between two sweeps is not seen, but
+    it is then shorter than REAPER_INTERVAL_SECONDS, which, with the heartbeat and presence
+    renewals (10 s), is well under the heartbeat timeout it would have to exceed."""
     now = now or utcnow()
+    outages = outages if outages is not None else OutageClock()
     policy = policy_from(ctx.settings)
     report = SweepReport()
+    try:
+        await probe_dependencies(ctx)
+    except Exception as exc:
+        # Acting on half a view is how healthy rooms get failed: skip, and remember the outage.
+        outages.saw_down()
+        log.warning("reaper sweep skipped: a dependency is down", extra={"error": repr(exc)})
+        return report
+    outages.saw_up(now)
     async with ctx.sessionmaker() as session:
         rooms = list(
             (
-                await session.execute(select(Room).where(col(Room.status).in_(LIVE_STATUSES)))
+                await session.execute(
+                    select(Room).where(col(Room.status).in_((*LIVE_STATUSES, RoomStatus.failed)))
+                )
             ).scalars()
         )
     for room in rooms:
@@ -110,9 +139,14 @@ async def sweep(*, ctx: AppContext, now: datetime | None = None) -> SweepReport:
             runtime_state=await _runtime_state(ctx, room),
             pooled=room.pooled,
         )
-        verdict = judge(view, now=now, policy=policy)
+        verdict = after_outage(
+            judge(view, now=now, policy=policy),
+            now=now,
+            recovered_at=outages.recovered_at,
+            grace=policy.heartbeat_timeout,
+        )
         try:
-            if verdict in (Verdict.end_idle, Verdict.end_max_age):
+            if verdict in (Verdict.end_idle, Verdict.end_max_age, Verdict.end_failed):
                 async with ctx.sessionmaker() as session:
                     fresh = await session.get(Room, room.id)
                     # A warm browser is recycled only if nobody was given it since the snapshot.

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Result, and_, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
@@ -75,23 +76,59 @@ async def agent_seen(*, session: AsyncSession, room_id: uuid.UUID) -> None:
 
 
 async def add_message(
-    *, conn: AsyncConnection, room_id: uuid.UUID, user_id: uuid.UUID, text: str
-) -> Message:
-    """Store a chat message. It runs for every message, so it is one statement (no unit-of-work
-    flush), meant for an autocommit connection: one round trip, not BEGIN + INSERT + COMMIT.
-    (On any other connection the caller commits.)"""
-    msg = Message(room_id=room_id, user_id=user_id, message=text)
-    await conn.execute(
-        _INSERT_MESSAGE,
-        {
-            "id": msg.id,
-            "room_id": room_id,
-            "user_id": user_id,
-            "message": text,
-            "created_at": msg.created_at,
-        },
-    )
-    return msg
+    *,
+    conn: AsyncConnection,
+    room_id: uuid.UUID,
+    user_id: uuid.UUID,
+    text: str,
+    client_id: str | None = None,
+) -> tuple[Message, bool]:
+    """Store a chat message; returns it and whether it is new. It runs for every message, so it
+    is one statement (no unit-of-work flush), meant for an autocommit connection: one round
+    trip, not BEGIN + INSERT + COMMIT (and a failed INSERT leaves no aborted transaction for
+    the read that follows it).
+
+    `client_id` makes it idempotent per user and room: a retry of a message already stored (its
+    INSERT committed, but the sender never saw the echo) returns the stored row, `False`. Two
+    racing inserts of one id are settled by the unique index: the loser reads the winner's row."""
+    msg = Message(room_id=room_id, user_id=user_id, message=text, client_id=client_id)
+    try:
+        await conn.execute(
+            _INSERT_MESSAGE,
+            {
+                "id": msg.id,
+                "room_id": room_id,
+                "user_id": user_id,
+                "message": text,
+                "created_at": msg.created_at,
+                "client_id": client_id,
+            },
+        )
+    except IntegrityError:
+        if client_id is None:
+            raise
+        stored = await message_by_client_id(
+            conn=conn, room_id=room_id, user_id=user_id, client_id=client_id
+        )
+        if stored is None:  # not our unique index (e.g. the room was deleted)
+            raise
+        return stored, False
+    return msg, True
+
+
+async def message_by_client_id(
+    *, conn: AsyncConnection, room_id: uuid.UUID, user_id: uuid.UUID, client_id: str
+) -> Message | None:
+    row = (
+        await conn.execute(
+            select(Message.__table__).where(  # type: ignore[attr-defined]
+                col(Message.room_id) == room_id,
+                col(Message.user_id) == user_id,
+                col(Message.client_id) == client_id,
+            )
+        )
+    ).one_or_none()
+    return Message.model_validate(dict(row._mapping)) if row is not None else None
 
 
 # Built once: a constant statement is compiled once and found in the cache without rebuilding

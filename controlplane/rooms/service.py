@@ -221,6 +221,10 @@ async def join(
 ) -> RoomParticipant:
     if room.status in ENDED:
         raise DomainError(Kind.gone, "room_ended", "This room has ended")
+    if room.status == RoomStatus.failed:
+        # Nobody can watch anything in it, and the reaper ends it at its next sweep.
+        reason = room.status_reason or "its browser stopped"
+        raise DomainError(Kind.gone, "room_failed", f"This room failed: {reason}")
     p = await get_participant(session=session, room_id=room.id, user_id=user.id)
     if p is not None and p.kicked:
         raise DomainError(Kind.forbidden, "kicked", "You were removed from this room")

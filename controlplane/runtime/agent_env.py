@@ -48,8 +48,12 @@ def agent_env(
         "WP_FPS": str(settings.ROOM_FPS),
         "WP_CODEC": settings.ROOM_CODEC,
         "WP_BITRATE_KBPS": str(settings.ROOM_BITRATE_KBPS),
+        "WP_QUALITY": settings.ROOM_QUALITY,
         "WP_LOG_LEVEL": settings.LOG_LEVEL,
         "WP_MAX_VIEWERS": str(max_viewers(settings)),
+        # The reaper fails a room whose agent was silent this long; the agent gives up as long
+        # without its control plane, so a room never outlives a control plane gone for good.
+        "WP_CONTROL_LOST_S": str(settings.ROOM_HEARTBEAT_TIMEOUT_SECONDS),
         "WP_ICE_SERVERS": json.dumps(
             [{"urls": list(settings.STUN_URLS)}] if settings.STUN_URLS else []
         ),

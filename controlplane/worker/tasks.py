@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+from controlplane.reaper.policy import OutageClock
 from controlplane.reaper.sweep import sweep
 from controlplane.services.mail import send_email
 from controlplane.services.secret_file import with_secrets
@@ -20,6 +21,11 @@ def send_email_task(*, to: str, subject: str, body: str) -> None:
     send_email(settings=Settings(), to=to, subject=subject, body=body)
 
 
+# Each sweep builds its own context, but the worker process stays: its memory of the outages it
+# saw lasts from one sweep to the next (a restarted worker starts without one).
+_OUTAGES = OutageClock()
+
+
 @celery_app.task(name="watchparty.reap")
 def reap_task() -> dict[str, list[str]]:
     """One reaper sweep in a worker: its own context, its own event loop."""
@@ -29,7 +35,7 @@ def reap_task() -> dict[str, list[str]]:
 async def _reap(settings: Settings) -> dict[str, list[str]]:
     ctx = build_context(settings)
     try:
-        report = await sweep(ctx=ctx)
+        report = await sweep(ctx=ctx, outages=_OUTAGES)
     finally:
         await ctx.aclose()
     return dataclasses.asdict(report)

@@ -145,6 +145,15 @@ async def test_the_agent_owner_is_cleared_only_by_its_owner(presence):
     assert await presence.agent(ROOM) is None
 
 
+async def test_keeping_the_agent_owner_restores_it_but_never_steals_it(presence):
+    assert await presence.keep_agent(ROOM, "a1") is True  # lost (or swept): written back
+    assert await presence.agent(ROOM) == "a1"
+    assert await presence.keep_agent(ROOM, "a1") is False  # already ours: renewed only
+    await presence.set_agent(ROOM, "a2")  # the agent reconnected through another socket
+    assert await presence.keep_agent(ROOM, "a1") is False  # the stale socket does not win
+    assert await presence.agent(ROOM) == "a2"
+
+
 async def test_a_process_that_marks_itself_alive_is_alive(presence):
     await presence.mark_alive("i1", 30)
     assert "i1" in await presence.alive({"i1"})

@@ -33,9 +33,13 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 
 # A database and Redis db of their own: other suites empty the shared test database while they
-# run, which must not pull users out from under server processes here.
-MP_PG_URL = PG_URL.rsplit("/", 1)[0] + "/watchparty_test_realtime"
-MP_REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/14"
+# run, which must not pull users out from under server processes here. Named after the test
+# database (watchparty_test -> watchparty_test_realtime), so checkouts that set their own
+# WP_TEST_DATABASE_URL do not share (and migrate) one realtime database; WP_TEST_MP_REDIS_URL
+# moves the Redis db off 14 where that is another suite's.
+MP_DB_NAME = PG_URL.rsplit("/", 1)[1] + "_realtime"
+MP_PG_URL = PG_URL.rsplit("/", 1)[0] + "/" + MP_DB_NAME
+MP_REDIS_URL = os.environ.get("WP_TEST_MP_REDIS_URL", REDIS_URL.rsplit("/", 1)[0] + "/14")
 _mp_migrated = False
 
 
@@ -46,10 +50,10 @@ async def fresh_backends() -> None:
         admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
         async with admin.connect() as conn:
             exists = await conn.scalar(
-                text("SELECT 1 FROM pg_database WHERE datname = 'watchparty_test_realtime'")
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": MP_DB_NAME}
             )
             if not exists:
-                await conn.execute(text("CREATE DATABASE watchparty_test_realtime"))
+                await conn.execute(text(f'CREATE DATABASE "{MP_DB_NAME}"'))
         await admin.dispose()
         await migrate(make_settings(DATABASE_URL=MP_PG_URL, REDIS_URL=MP_REDIS_URL))
         _mp_migrated = True

@@ -14,14 +14,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import pytest
 
 from controlplane.models import utcnow
 from controlplane.reaper.sweep import sweep
 from controlplane.runtime.local import DEPLOYMENT_ENV, ROOM_ENV
-from tests.support.backends import base_env, pg_redis_settings
+from tests.support.backends import base_env, make_settings, pg_redis_settings
 from tests.support.rooms import Live, create_room, live_server, room_socket
+from tests.support.servers import run_server
 from tests.support.smtp import free_port
 from tests.support.users import signed_in
 from tests.support.viewer import HubViewer
@@ -234,3 +236,34 @@ async def test_serve_on_another_port_rooms_dial_back_to_it(tmp_path: Path):
                 assert (got["status"], got["stage"]) == ("ready", "ready"), got
             finally:
                 await http.post(f"/api/rooms/{room['code']}/end", headers=host.headers)
+
+
+async def test_rooms_of_a_control_plane_gone_for_good_stop_and_leave_nothing(tmp_path: Path):
+    """The API is `kill -9`'d and never comes back: each room's agent gives up after
+    ROOM_HEARTBEAT_TIMEOUT_SECONDS, stops its Xvfb, PulseAudio and Chromium, and exits; not one
+    labelled process remains (issue 11, item 11)."""
+    timeout = 6
+    env = base_env(
+        ROOM_RUNTIME="local",
+        DATA_DIR=str(tmp_path / "data"),
+        LOG_LEVEL="WARNING",
+        ROOM_HEARTBEAT_TIMEOUT_SECONDS=str(timeout),
+    )
+    deployment = make_settings(**env).deployment_id
+    with run_server(env, log_dir=tmp_path, migrate=True) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            host = await signed_in(http)
+            room = await create_room(http, host.headers)
+            sock = await room_socket(server.ws_url, room["code"], host.access_token)
+            if sock.of_type("room.state")[-1]["data"]["room"]["status"] != "ready":
+                await sock.expect("room.status", status="ready", within=90)
+        assert room_processes(deployment, room["id"]), "no labelled processes"
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait()
+        killed = time.monotonic()
+        left = await asyncio.to_thread(gone_within, deployment, room["id"], timeout + 30)
+        took = time.monotonic() - killed
+    assert left == [], [p.name() for p in left]
+    assert took >= timeout - 1, f"gave up after {took:.1f} s, before the timeout"
+    agent_log = (tmp_path / "data" / "rooms" / f"{room['code']}.log").read_text()
+    assert "no control plane for" in agent_log

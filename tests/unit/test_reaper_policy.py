@@ -5,7 +5,15 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from controlplane.reaper.policy import Policy, RoomView, Verdict, judge, orphans
+from controlplane.reaper.policy import (
+    OutageClock,
+    Policy,
+    RoomView,
+    Verdict,
+    after_outage,
+    judge,
+    orphans,
+)
 from controlplane.runtime.base import RuntimeInfo
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -118,3 +126,37 @@ def test_an_end_interrupted_midway_is_stuck_after_two_minutes():
     assert stuck_ending(status="ending", ending_since=T0, now=at(minutes=2))
     assert stuck_ending(status="ending", ending_since=None, now=T0)  # from before the stamp
     assert not stuck_ending(status="ready", ending_since=T0, now=at(hours=1))
+
+
+def test_failed_room_is_ended_whatever_else_is_true():
+    for extra in ({}, {"online": 0}, {"runtime_state": "missing"}, {"pooled": True}):
+        r = room(status="failed", **extra)
+        assert judge(r, now=at(seconds=1), policy=POLICY) is Verdict.end_failed
+
+
+def test_outage_clock_records_the_return_not_the_fall():
+    clock = OutageClock()
+    clock.saw_up(at(minutes=1))
+    assert clock.recovered_at is None  # never down: nothing to excuse
+    clock.saw_down()
+    clock.saw_down()
+    assert clock.recovered_at is None
+    clock.saw_up(at(minutes=5))
+    clock.saw_up(at(minutes=6))
+    assert clock.recovered_at == at(minutes=5)
+
+
+def test_verdicts_an_outage_fakes_are_held_for_the_grace_only():
+    back, grace = at(minutes=5), POLICY.heartbeat_timeout
+    held = [Verdict.fail_agent_lost, Verdict.fail_start_timeout, Verdict.end_idle]
+    for verdict in held:
+        assert after_outage(verdict, now=back, recovered_at=back, grace=grace) is Verdict.keep
+        just_before = back + grace - timedelta(seconds=1)
+        assert after_outage(verdict, now=just_before, recovered_at=back, grace=grace) is (
+            Verdict.keep
+        )
+        assert after_outage(verdict, now=back + grace, recovered_at=back, grace=grace) is verdict
+        assert after_outage(verdict, now=back, recovered_at=None, grace=grace) is verdict
+    # What the room itself says is not the outage's doing.
+    for verdict in (Verdict.end_max_age, Verdict.fail_runtime_gone, Verdict.end_failed):
+        assert after_outage(verdict, now=back, recovered_at=back, grace=grace) is verdict

@@ -146,6 +146,8 @@ class Broadcaster:
         self.kind = kind
         self.maxlen = maxlen
         self.tracks: set[PacketTrack] = set()
+        # Called when the set of viewer tracks changes (a media source starts or stops on it).
+        self.on_change: list[Callable[[], None]] = []
         self.packets = 0
         self.bytes = 0
         self.dropped_closed = 0
@@ -154,11 +156,17 @@ class Broadcaster:
         if track in self.tracks:
             self.tracks.discard(track)
             self.dropped_closed += track.dropped
+            self._changed()
+
+    def _changed(self) -> None:
+        for cb in list(self.on_change):
+            cb()
 
     def subscribe(self, on_need_keyframe: Callable[[], None] | None = None) -> PacketTrack:
         track = PacketTrack(self.kind, self.maxlen, on_need_keyframe)
         track.on_stop = lambda: self._remove(track)
         self.tracks.add(track)
+        self._changed()
         return track
 
     def publish(self, packet: av.Packet) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import select
 import threading
 import time
 from fractions import Fraction
@@ -11,6 +14,9 @@ from typing import Any
 
 import av
 from av.video.frame import PictureType
+from Xlib import X
+from Xlib.display import Display
+from Xlib.ext import damage
 
 from ..config import AgentSettings
 from .fanout import Broadcaster, FrameBroadcaster
@@ -43,13 +49,23 @@ def profile_level_id(level: str) -> str:
     return "42e0" + format(round(float(level) * 10), "02x")
 
 
+# WP_QUALITY: (x264 preset, libvpx cpu-used, bitrate factor). All keep zerolatency / realtime,
+# Constrained Baseline and no B-frames; the CPU each costs is in docs/performance.md.
+QUALITY: dict[str, tuple[str, int, float]] = {
+    "latency": ("ultrafast", 16, 1.0),
+    "balanced": ("superfast", 12, 1.25),
+    "quality": ("veryfast", 8, 1.5),
+}
+
+
 def make_encoder(settings: AgentSettings) -> av.VideoCodecContext:
-    kbps = settings.bitrate_kbps
+    preset, cpu_used, factor = QUALITY[settings.quality]
+    kbps = round(settings.bitrate_kbps * factor)
     if settings.codec == "h264":
         ctx = av.CodecContext.create("libx264", "w")
         level = h264_level(settings.width, settings.height, settings.fps)
         options: dict[str, str] = {
-            "preset": "ultrafast",
+            "preset": preset,
             "tune": "zerolatency",
             "profile": "baseline",
             "level": level,
@@ -63,7 +79,7 @@ def make_encoder(settings: AgentSettings) -> av.VideoCodecContext:
         ctx = av.CodecContext.create("libvpx", "w")
         options = {
             "deadline": "realtime",
-            "cpu-used": "16",
+            "cpu-used": str(cpu_used),
             "lag-in-frames": "0",
             "auto-alt-ref": "0",
             "error-resilient": "1",
@@ -87,6 +103,51 @@ def make_encoder(settings: AgentSettings) -> av.VideoCodecContext:
     return ctx
 
 
+class DamageWatch:
+    """X DAMAGE on the room's display: one notification when the screen went from unchanged to
+    changed (``DamageReportNonEmpty``), re-armed by ``subtract()`` just before each grab.
+
+    Used only from the capture thread (python-xlib is not thread-safe)."""
+
+    def __init__(self, display: Display) -> None:
+        self.d = display
+        self.d.damage_query_version()
+        # python-xlib registers a per-display copy of the event class: match the event code
+        self.notify = self.d.query_extension("DAMAGE").first_event + damage.DamageNotifyCode
+        self.damage = self.d.screen().root.damage_create(damage.DamageReportNonEmpty)
+        self.d.flush()
+
+    @classmethod
+    def open(cls, name: str) -> DamageWatch | None:
+        """None where the X server has no DAMAGE: the caller falls back to its clock."""
+        d = Display(name)
+        if not d.has_extension("DAMAGE"):
+            log.warning("X server without DAMAGE: capturing on the clock")
+            d.close()
+            return None
+        return cls(d)
+
+    def fileno(self) -> int:
+        return int(self.d.fileno())
+
+    def changed(self) -> bool:
+        """Drain the X events; True if the screen changed since the last ``subtract()``."""
+        changed = False
+        while self.d.pending_events():
+            event = self.d.next_event()
+            changed = changed or event.type == self.notify
+        return changed
+
+    def subtract(self) -> None:
+        self.d.damage_subtract(self.damage, X.NONE, X.NONE)
+        self.d.flush()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.d.damage_destroy(self.damage)
+            self.d.close()
+
+
 class VideoPipeline:
     """Captures the display, encodes once, publishes encoded packets on the event loop."""
 
@@ -106,7 +167,11 @@ class VideoPipeline:
         self.t0 = t0
         self._loop = asyncio.get_running_loop()
         self._stop = threading.Event()
-        self._wake = threading.Event()  # stop, or an input boost began
+        # Wakes the capture thread (a viewer came, a keyframe was asked for, a boost began, stop).
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self.damage_driven = False
         self._boost_until = 0.0
         self._thread: threading.Thread | None = None
         self._force_keyframe = False
@@ -121,7 +186,10 @@ class VideoPipeline:
         self.capture_seconds = 0.0
         self.keyframe_requests = 0
         self.ticks_skipped = 0
-        self.idle_ticks = 0  # ticks with no viewer: nothing grabbed or encoded
+        self.grabs = 0
+        self.repeats = 0  # encodes of the last grab (screen unchanged): no grab, no conversion
+        self.damage_events = 0  # the screen changed (X DAMAGE) after a grab
+        self.idle_waits = 0  # times the thread slept for want of a viewer
         self.boosted_frames = 0  # frames grabbed at the input-boost rate
         # CPU time of the capture thread (grab + convert + encode; libx264's slice threads not
         # included)
@@ -141,7 +209,7 @@ class VideoPipeline:
         starting = time.monotonic() >= self._boost_until
         self._boost_until = time.monotonic() + s.input_boost_s
         if starting:
-            self._wake.set()
+            self.wake()
 
     def request_keyframe(self) -> None:
         """Ask the shared encoder for a keyframe; rate-limited, never dropped (deferred)."""
@@ -152,20 +220,25 @@ class VideoPipeline:
         wait = self._last_keyframe + gap - time.monotonic()
         if wait <= 0:
             self._force_keyframe = True
+            self.wake()
         else:
             self._pending_kf = self._loop.call_later(wait, self._fire_deferred)
 
     def _fire_deferred(self) -> None:
         self._pending_kf = None
         self._force_keyframe = True
+        self.wake()
 
     async def stop(self) -> None:
         self._stop.set()
-        self._wake.set()
+        self.wake()
         if self._pending_kf is not None:
             self._pending_kf.cancel()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 5)
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def _publish(self, packet: av.Packet) -> None:
         if packet.is_keyframe:
@@ -199,12 +272,18 @@ class VideoPipeline:
         self._loop.call_soon_threadsafe(self._finish, exc)
 
     def _capture_loop(self) -> None:
-        """Grab, convert and encode one frame per tick of a monotonic clock.
+        """Grab, convert and encode when the screen changed, at most ``fps`` times a second.
 
-        x11grab paces itself and, after a stall, returns the frames it "missed" back to back (a
-        burst of more than ``fps`` frames a second, each costing an encode and adding latency).
-        We pace instead: x11grab is opened at a rate it never waits for, grabs happen exactly on
-        our ticks, and ticks missed while the machine was busy are skipped, not caught up.
+        With X DAMAGE (``WP_CAPTURE=damage``, the default) the X server tells us when Chromium
+        painted: a change is grabbed as soon as it is on the display (after ``capture_settle_ms``
+        for the rest of that paint to land), never sooner than one frame interval after the last
+        grab (the frame rate is only a cap), and an unchanged screen is not grabbed at all. Without
+        DAMAGE (or ``WP_CAPTURE=clock``) every tick of a monotonic clock grabs; ticks missed while
+        the machine was busy are skipped, not caught up (x11grab, left to pace itself, returns the
+        frames it "missed" back to back). Either way x11grab is opened at a rate it never waits for,
+        so every demux call grabs the screen as it is now. A keyframe is encoded at least every
+        ``keyframe_interval_s`` (a static screen costs one encode per period, nothing else). With
+        nobody watching the thread sleeps until a viewer subscribes: no grab, no encode, no timer.
         """
         s = self.settings
         options = {
@@ -215,58 +294,126 @@ class VideoPipeline:
         }
         container: Any = av.open(f"{self.display}+0,0", format="x11grab", options=options)
         encoder = make_encoder(s)
+        watch = DamageWatch.open(self.display) if s.capture == "damage" else None
+        self.damage_driven = watch is not None
         normal = 1.0 / s.fps
         boosted = 1.0 / max(s.fps, s.input_boost_fps or s.fps)
+        settle = s.capture_settle_ms / 1000
+        refresh = s.keyframe_interval_s
+        fds = [self._wake_r] + ([watch.fileno()] if watch is not None else [])
         try:
             stream = container.streams.video[0]
             packets = container.demux(stream)
-            tick = time.monotonic()
+            last_grab = last_encode = -1e9
+            last_keyframe = time.monotonic()
+            # the last converted grab: re-encoded (no grab, no conversion) while DAMAGE says the
+            # screen is unchanged
+            last_image: av.VideoFrame | None = None
+            floor = 1.0 / s.static_fps if s.static_fps > 0 else None
+            dirty_since: float | None = time.monotonic()
             while not self._stop.is_set():
+                if watch is not None and watch.changed() and dirty_since is None:
+                    dirty_since = time.monotonic()
+                    self.damage_events += 1
+                if self._nobody_watching():
+                    # Nobody to send to: sleep until a viewer subscribes (or the screen changes,
+                    # which is only noted). Whoever joins next starts from a keyframe.
+                    self._force_keyframe = True
+                    self.idle_waits += 1
+                    self._wait(fds, None)
+                    continue
                 now = time.monotonic()
-                if now < tick:
-                    if self._wake.wait(tick - now):
-                        self._wake.clear()
-                        # A boost began: the next grab one boosted interval from now (the page
-                        # needs that long to paint the change anyway), not a whole frame away.
-                        tick = min(tick, time.monotonic() + boosted)
-                        continue
-                    now = time.monotonic()
-                is_boosted = now < self._boost_until
-                interval = boosted if is_boosted else normal
-                late = int((now - tick) / interval)
+                interval = boosted if now < self._boost_until else normal
+                if watch is None:
+                    due = last_grab + interval
+                elif dirty_since is not None:
+                    due = max(last_grab + interval, dirty_since + settle)
+                elif self._force_keyframe:  # a viewer needs a keyframe of the unchanged screen
+                    due = last_grab + interval
+                else:  # unchanged: the refresh keyframe, or a repeat at the static floor rate
+                    due = last_keyframe + refresh
+                    if floor is not None and last_image is not None:
+                        due = min(due, last_encode + floor)
+                if now < due:
+                    self._wait(fds, due - now)
+                    continue
+                late = int((now - due) / interval) if watch is None and last_grab > 0 else 0
                 if late > 0:
                     self.ticks_skipped += late
-                    tick += late * interval
-                tick += interval
-                if self._nobody_watching():
-                    # An unchanged room with no viewers should cost nothing: no grab, no encode.
-                    # Whoever joins next starts from a keyframe.
+                if now - last_keyframe >= refresh:
                     self._force_keyframe = True
-                    self.idle_ticks += 1
+                if (
+                    watch is not None
+                    and dirty_since is None
+                    and last_image is not None
+                    and self.frames is None
+                ):
+                    # Nothing was painted since the last grab: encode that image again (a
+                    # keyframe asked for, the refresh, or a repeat; x264 makes a repeat a few
+                    # skipped macroblocks that also sharpen a static page step by step).
+                    started = time.perf_counter()
+                    cpu0 = time.thread_time()
+                    at = time.monotonic()
+                    self.repeats += 1
+                    if self._encode_image(encoder, last_image, at, started, started, cpu0):
+                        last_keyframe = at
+                    last_encode = at
                     continue
+                if watch is not None:
+                    watch.subtract()  # paints from now on are reported again
+                    dirty_since = None
                 started = time.perf_counter()
                 cpu0 = time.thread_time()
-                self.boosted_frames += is_boosted
+                grabbed_at = time.monotonic()
+                last_grab = grabbed_at
+                self.grabs += 1
+                self.boosted_frames += interval < normal
                 packet = next(packets, None)
                 if packet is None:
                     raise RuntimeError("x11grab stopped delivering frames")
                 for frame in packet.decode():
-                    self._encode(encoder, frame, started, cpu0)
+                    # bgr0 -> yuv420p once, in C (swscale); no per-pixel work in Python
+                    last_image = frame.reformat(format="yuv420p")
+                    converted = time.perf_counter()
+                    if self._encode_image(
+                        encoder, last_image, grabbed_at, started, converted, cpu0
+                    ):
+                        last_keyframe = grabbed_at
+                    last_encode = grabbed_at
         finally:
             container.close()
+            if watch is not None:
+                watch.close()
+
+    def _wait(self, fds: list[int], timeout: float | None) -> None:
+        """Sleep until a wake-up (viewer, keyframe request, boost, stop), X damage or timeout."""
+        ready, _, _ = select.select(fds, [], [], timeout)
+        if self._wake_r in ready:
+            with contextlib.suppress(BlockingIOError):
+                os.read(self._wake_r, 4096)
+
+    def wake(self) -> None:
+        """Make the capture thread look again (thread-safe; a byte on a non-blocking pipe)."""
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._wake_w, b"w")
 
     def _nobody_watching(self) -> bool:
         # Read from the capture thread: len() of a set and a future's state are atomic reads.
         return self.frames is None and not self.broadcaster.tracks and self.first_packet.done()
 
-    def _encode(
-        self, encoder: av.VideoCodecContext, frame: av.VideoFrame, started: float, cpu0: float
-    ) -> None:
-        captured = time.monotonic()
-        # bgr0 -> yuv420p once, in C (swscale); no per-pixel work in Python
-        image = frame.reformat(format="yuv420p")
-        converted = time.perf_counter()
-        image.pts = int((captured - self.t0) * 90000)
+    def _encode_image(
+        self,
+        encoder: av.VideoCodecContext,
+        image: av.VideoFrame,
+        grabbed_at: float,
+        started: float,
+        converted: float,
+        cpu0: float,
+    ) -> bool:
+        """Encode one converted grab (stamped with its capture time); True if a keyframe."""
+        # The capture time on the agent's clock (t0): what the RTCP sender reports map to wall
+        # time (media/clock.py), so the viewer lines picture and sound up by when each was made.
+        image.pts = int((grabbed_at - self.t0) * 90000)
         image.time_base = VIDEO_TIME_BASE
         # x11grab's raw frames come marked as I pictures: clear that, or every frame is an IDR
         image.pict_type = PictureType.NONE
@@ -275,7 +422,7 @@ class VideoPipeline:
             self.capture_seconds += converted - started
             self.cpu_seconds += time.thread_time() - cpu0
             self._loop.call_soon_threadsafe(self._publish_frame, image)
-            return
+            return False
         if self._force_keyframe:
             self._force_keyframe = False
             image.pict_type = PictureType.I
@@ -285,8 +432,11 @@ class VideoPipeline:
         self.capture_seconds += converted - started
         self.encode_seconds += done - converted
         self.cpu_seconds += time.thread_time() - cpu0
+        keyframe = False
         for p in packets:
             p.time_base = VIDEO_TIME_BASE
             if p.is_keyframe:
                 self.keyframes += 1
+                keyframe = True
             self._loop.call_soon_threadsafe(self._publish, p)
+        return keyframe

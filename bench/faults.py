@@ -1,0 +1,853 @@
+"""Fault injection: break one thing at a time under live rooms and count what was lost.
+
+Its own PostgreSQL cluster (port 5440) and Redis server (port 6390), two API processes (`watchparty
+serve`) behind a loopback TCP balancer that the rooms' agents dial (as a load balancer would),
+live rooms on the local runtime, and members chatting all the time through both processes. Each
+scenario breaks one thing, waits until everything that should still work works, and reports:
+rooms alive after, chat messages lost and duplicated, orphan room processes left, time to
+recover, and whether every other client kept working. The Celery worker's reaper is played by
+this process (`sweep` every REAPER_EVERY_S with its outage clock), as `watchparty worker` would.
+
+    .venv/bin/python -m bench.faults [--only NAME ...] [--rooms 2]
+
+Needs root (it creates and drops the PostgreSQL cluster `15/wpfaults`), Xvfb, Chromium and
+PulseAudio. Everything listens on 127.0.0.1 and everything it started is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import websockets
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from controlplane.migrate import upgrade_head
+from controlplane.reaper.policy import OutageClock
+from controlplane.reaper.sweep import sweep
+from controlplane.runtime.local import DEPLOYMENT_ENV, ROOM_ENV
+from controlplane.settings import Settings
+from controlplane.wiring import build_context
+from tests.support.backends import base_env
+from tests.support.servers import Server, stop
+from tests.support.smtp import free_port
+from tests.support.users import SignedIn, signed_in
+
+PG_VERSION, PG_CLUSTER, PG_PORT, REDIS_PORT = "15", "wpfaults", 5440, 6390
+DEPLOYMENT = "wpfaults"
+DB_URL = f"postgresql+asyncpg://postgres@127.0.0.1:{PG_PORT}/watchparty"
+REDIS_URL = f"redis://127.0.0.1:{REDIS_PORT}/0"
+HEARTBEAT_TIMEOUT_S = 20  # shorter than the PostgreSQL outage: the reaper's grace is exercised
+REAPER_EVERY_S = 3.0
+RECOVERY_LIMIT_S = 120.0
+CHAT_EVERY_S = 1.5
+
+
+def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, check=check, capture_output=True, text=True, timeout=120)
+
+
+# ---------------------------------------------------------------- the backing services
+
+
+def pg_up() -> None:
+    if sh("pg_lsclusters", "-h").stdout.find(f"{PG_VERSION} {PG_CLUSTER} ") >= 0:
+        sh("pg_dropcluster", "--stop", PG_VERSION, PG_CLUSTER)
+    sh(
+        "pg_createcluster", PG_VERSION, PG_CLUSTER, "-p", str(PG_PORT),
+        "--", "--auth-local=trust", "--auth-host=trust",
+    )  # fmt: skip
+    pg_start()
+
+
+def pg_start() -> None:
+    sh("pg_ctlcluster", PG_VERSION, PG_CLUSTER, "start")
+
+
+def pg_stop() -> None:
+    sh("pg_ctlcluster", PG_VERSION, PG_CLUSTER, "stop", "-m", "fast")
+
+
+def pg_drop() -> None:
+    sh("pg_dropcluster", "--stop", PG_VERSION, PG_CLUSTER, check=False)
+
+
+def redis_start(tmp: Path) -> None:
+    sh(
+        "redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "",
+        "--appendonly", "no", "--daemonize", "yes", "--dir", str(tmp),
+        "--pidfile", str(tmp / "redis.pid"), "--logfile", str(tmp / "redis.log"),
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while sh("redis-cli", "-p", str(REDIS_PORT), "ping", check=False).stdout.strip() != "PONG":
+        if time.monotonic() > deadline:
+            raise RuntimeError("redis did not start")
+        time.sleep(0.1)
+
+
+def redis_stop() -> None:
+    sh("redis-cli", "-p", str(REDIS_PORT), "shutdown", "nosave", check=False)
+
+
+async def create_database() -> None:
+    admin = create_async_engine(
+        f"postgresql+asyncpg://postgres@127.0.0.1:{PG_PORT}/postgres", isolation_level="AUTOCOMMIT"
+    )
+    async with admin.connect() as conn:
+        await conn.execute(text("CREATE DATABASE watchparty"))
+    await admin.dispose()
+
+
+# ---------------------------------------------------------------- API processes and the balancer
+
+
+def server_env(tmp: Path, balancer_port: int) -> dict[str, Any]:
+    return base_env(
+        DATABASE_URL=DB_URL,
+        REDIS_URL=REDIS_URL,
+        DEPLOYMENT_ID=DEPLOYMENT,
+        ROOM_RUNTIME="local",
+        DATA_DIR=str(tmp / "data"),
+        AGENT_CONTROL_URL=f"ws://127.0.0.1:{balancer_port}",
+        ROOM_HEARTBEAT_TIMEOUT_SECONDS=HEARTBEAT_TIMEOUT_S,
+        ROOM_START_TIMEOUT_SECONDS=120,
+        ROOM_PRESENCE_GRACE_SECONDS=1,
+        ROOM_CHAT_RATE_COUNT=1000,
+        RATE_LIMIT_REGISTER_PER_HOUR=100000,
+        RATE_LIMIT_LOGIN_PER_MINUTE=100000,
+        ACCESS_TOKEN_MINUTES=120,
+        ROOM_MAX_LIVE=50,
+        LOG_LEVEL="WARNING",
+    )
+
+
+def start_server(env: dict[str, Any], log_dir: Path, port: int) -> Server:
+    log_path = log_dir / f"server-{port}.log"
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "controlplane.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--no-migrate",
+            ],
+            env={**os.environ, **{k: str(v) for k, v in env.items()}},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(port=port, process=process, log_path=log_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    stop(server)
+    raise RuntimeError(f"server on {port} did not start:\n{server.log()}")
+
+
+class Balancer:
+    """A TCP balancer on loopback: each connection goes to the next backend that accepts it
+    (round robin), as the agents' load balancer would in front of several API processes."""
+
+    def __init__(self, backends: list[int]) -> None:
+        self.backends = backends
+        self.port = free_port()
+        self._next = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for i in range(len(self.backends)):
+            port = self.backends[(self._next + i) % len(self.backends)]
+            try:
+                up_r, up_w = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                continue
+            self._next += 1
+            await asyncio.gather(_pipe(reader, up_w), _pipe(up_r, writer))
+            return
+        writer.close()
+
+    async def aclose(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+
+async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    try:
+        while data := await src.read(65536):
+            dst.write(data)
+            await dst.drain()
+    except (OSError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            dst.close()
+
+
+# ---------------------------------------------------------------- members
+
+
+@dataclass
+class Sent:
+    text: str
+    client_id: str
+    at: float
+    echoed: bool = False
+    attempts: int = 0
+
+
+@dataclass
+class Member:
+    """A room member as the web app behaves: one socket, reconnecting (to the other API process
+    when its own is gone), every chat message retried with its `client_id` until echoed."""
+
+    name: str
+    user: SignedIn
+    code: str
+    urls: list[str]
+    prefer: int
+    seen: dict[str, str] = field(default_factory=dict)  # message id -> text
+    sent: list[Sent] = field(default_factory=list)
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: bool = False
+    ws: Any = None
+    _echo: dict[str, asyncio.Event] = field(default_factory=dict)
+    _agent_answered: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        i = self.prefer
+        while not self.ended:
+            url = self.urls[i % len(self.urls)]
+            try:
+                async with websockets.connect(
+                    f"{url}/api/rooms/{self.code}/ws", open_timeout=5, max_size=1 << 22
+                ) as ws:
+                    await ws.send(json.dumps({"type": "auth", "data": {"token": self.token}}))
+                    async for raw in ws:
+                        self._on(json.loads(raw), ws)
+                    if ws.close_code == 4410:
+                        self.ended = True
+            except (OSError, websockets.WebSocketException, TimeoutError):
+                pass
+            finally:
+                self.ws = None
+                self.connected.clear()
+            i += 1  # try the other process next
+            await asyncio.sleep(0.3)
+
+    @property
+    def token(self) -> str:
+        return self.user.access_token
+
+    def _on(self, msg: dict[str, Any], ws: Any) -> None:
+        data = msg.get("data") or {}
+        if msg["type"] == "room.state":
+            for m in data.get("chat", []):
+                self._saw(m)
+            self.ws = ws
+            self.connected.set()
+        elif msg["type"] == "chat.message":
+            self._saw(data)
+        elif msg["type"] == "error" and data.get("code") == "agent_error":
+            self._agent_answered.set()
+
+    def _saw(self, m: dict[str, Any]) -> None:
+        self.seen[m["id"]] = m["text"]
+        if m["user"]["id"] == self.user.id and m.get("client_id") in self._echo:
+            self._echo[m["client_id"]].set()
+
+    async def say(self, text_: str, *, give_up_after: float = 150.0) -> Sent:
+        sent = Sent(text_, uuid.uuid4().hex[:16], time.monotonic())
+        self.sent.append(sent)
+        echo = self._echo[sent.client_id] = asyncio.Event()
+        deadline = time.monotonic() + give_up_after
+        while time.monotonic() < deadline and not self.ended:
+            ws = self.ws
+            if ws is not None:
+                sent.attempts += 1
+                with contextlib.suppress(Exception):
+                    msg = {"text": text_, "client_id": sent.client_id}
+                    await ws.send(json.dumps({"type": "chat.send", "data": msg}))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(echo.wait(), 2.0)
+            if echo.is_set():
+                sent.echoed = True
+                break
+        return sent
+
+    async def reach_agent(self, within: float = 3.0) -> bool:
+        """A round trip through the room's agent: a malformed offer that only the agent itself
+        can refuse (`error {code: agent_error}` relayed back to this socket)."""
+        ws = self.ws
+        if ws is None:
+            return False
+        self._agent_answered.clear()
+        offer = {"type": "rtc.offer", "data": {"to": "agent", "sdp": "v=0 not an offer"}}
+        try:
+            await ws.send(json.dumps(offer))
+            await asyncio.wait_for(self._agent_answered.wait(), within)
+        except (Exception, TimeoutError):
+            return False
+        return True
+
+    async def close(self) -> None:
+        self.ended = True
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
+
+
+@dataclass
+class Room:
+    code: str
+    id: str
+    host: SignedIn
+    members: list[Member]
+
+
+# ---------------------------------------------------------------- the bench
+
+
+@dataclass
+class Row:
+    scenario: str
+    alive: str
+    lost: int
+    duplicated: int
+    orphans: int
+    recover_s: float
+    others_ok: bool
+    note: str = ""
+
+
+def room_procs(room_id: str | None = None) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            env = proc.environ()
+        except (psutil.Error, OSError):
+            continue
+        if env.get(DEPLOYMENT_ENV) == DEPLOYMENT and (
+            room_id is None or env.get(ROOM_ENV) == room_id
+        ):
+            found.append(proc)
+    return found
+
+
+class Bench:
+    def __init__(self, tmp: Path, n_rooms: int) -> None:
+        self.tmp = tmp
+        self.n_rooms = n_rooms
+        self.ports = [free_port(), free_port()]
+        self.balancer = Balancer(self.ports)
+        self.env = server_env(tmp, self.balancer.port)
+        self.settings = Settings(_env_file=None, **self.env)
+        self.servers: list[Server | None] = [None, None]
+        self.rooms: list[Room] = []
+        self.rows: list[Row] = []
+        self.outages = OutageClock()
+        self._reaper: asyncio.Task[None] | None = None
+        self._chatting = False
+        self._chat_tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"ws://127.0.0.1:{p}" for p in self.ports]
+
+    def http(self, i: int = 0) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.ports[i]}", timeout=60)
+
+    async def live_http(self) -> httpx.AsyncClient:
+        for i, s in enumerate(self.servers):
+            if s is not None and s.process.poll() is None:
+                return self.http(i)
+        raise RuntimeError("no API process")
+
+    # -------------------------------------------------------- set-up and tear-down
+
+    async def setup(self) -> None:
+        redis_start(self.tmp)
+        pg_up()
+        await create_database()
+        await asyncio.to_thread(upgrade_head, self.settings)
+        await self.balancer.start()
+        for i, port in enumerate(self.ports):
+            self.servers[i] = await asyncio.to_thread(start_server, self.env, self.tmp, port)
+        self._reaper = asyncio.create_task(self._reap_forever())
+        for r in range(self.n_rooms):
+            self.rooms.append(await self.open_room(f"keeper {r}"))
+
+    async def open_room(self, title: str, *, members: int = 2) -> Room:
+        async with self.http(0) as http:
+            users = [
+                await signed_in(http, username=f"u{uuid.uuid4().hex[:10]}") for _ in range(members)
+            ]
+            host = users[0]
+            resp = await http.post("/api/rooms", json={"title": title}, headers=host.headers)
+            room = resp.json()
+            for u in users[1:]:
+                await http.post(f"/api/rooms/{room['code']}/join", headers=u.headers)
+        ms = [
+            Member(f"{title}/{i}", u, room["code"], self.urls, prefer=i % 2)
+            for i, u in enumerate(users)
+        ]
+        for m in ms:
+            m.start()
+        opened = Room(room["code"], room["id"], host, ms)
+        await self.until(lambda: self.room_alive(opened), within=120)
+        return opened
+
+    async def teardown(self) -> None:
+        await self.stop_chatting()
+        for room in self.rooms:
+            for m in room.members:
+                await m.close()
+        with contextlib.suppress(Exception):
+            async with await self.live_http() as http:
+                for room in self.rooms:
+                    await http.post(f"/api/rooms/{room.code}/end", headers=room.host.headers)
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reaper
+        for s in self.servers:
+            if s is not None:
+                stop(s)
+        await self.balancer.aclose()
+        left = room_procs()
+        for p in left:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+        if left:
+            print(f"teardown: killed {len(left)} leftover room processes", file=sys.stderr)
+        redis_stop()
+        pg_drop()
+
+    # -------------------------------------------------------- the reaper (as the Celery worker)
+
+    async def _reap_forever(self) -> None:
+        while True:
+            await asyncio.sleep(REAPER_EVERY_S)
+            try:
+                ctx = build_context(self.settings)
+                try:
+                    await asyncio.wait_for(sweep(ctx=ctx, outages=self.outages), 60)
+                finally:
+                    await ctx.aclose()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                print(f"  (sweep failed: {exc!r})", file=sys.stderr)
+
+    # -------------------------------------------------------- checks
+
+    async def room_alive(self, room: Room) -> bool:
+        """`ready` in the database, and its agent answers a member."""
+        try:
+            async with await self.live_http() as http:
+                got = (await http.get(f"/api/rooms/{room.code}", headers=room.host.headers)).json()
+        except Exception:
+            return False
+        return got.get("status") == "ready" and await room.members[0].reach_agent()
+
+    async def until(self, check: Callable[[], Awaitable[bool]], within: float) -> float:
+        started = time.monotonic()
+        while not await check():
+            if time.monotonic() - started > within:
+                raise TimeoutError("not recovered in time")
+            await asyncio.sleep(0.5)
+        return time.monotonic() - started
+
+    async def members_work(self, rooms: list[Room]) -> bool:
+        """Every member says something and every other member of its room sees it."""
+
+        async def round_trip(room: Room, m: Member) -> bool:
+            sent = await m.say(f"probe {m.name} {uuid.uuid4().hex[:6]}", give_up_after=8)
+            if not sent.echoed:
+                return False
+            for other in room.members:
+                deadline = time.monotonic() + 5
+                while sent.text not in other.seen.values():
+                    if time.monotonic() > deadline:
+                        return False
+                    await asyncio.sleep(0.1)
+            return True
+
+        results = await asyncio.gather(*(round_trip(r, m) for r in rooms for m in r.members))
+        return all(results)
+
+    def orphans(self, live_ids: set[str]) -> int:
+        count = 0
+        for p in room_procs():
+            with contextlib.suppress(psutil.Error):
+                if p.environ().get(ROOM_ENV) not in live_ids:
+                    count += 1
+        return count
+
+    async def live_room_ids(self) -> set[str]:
+        engine = create_async_engine(DB_URL)
+        try:
+            async with engine.connect() as conn:
+                live = "'creating', 'starting', 'ready', 'idle'"
+                rows = await conn.execute(text(f"SELECT id FROM rooms WHERE status IN ({live})"))
+                return {str(r[0]) for r in rows}
+        finally:
+            await engine.dispose()
+
+    async def chat_counts(self, rooms: list[Room], since: float) -> tuple[int, int]:
+        """(lost, duplicated) for the messages sent since `since`: a message is lost if it was
+        never stored or a member of its room never saw it; duplicated if stored twice."""
+        sent = [s for r in rooms for m in r.members for s in m.sent if s.at >= since]
+        engine = create_async_engine(DB_URL)
+        try:
+            async with engine.connect() as conn:
+                rows = (
+                    await conn.execute(
+                        text("SELECT message, count(*) FROM messages GROUP BY message")
+                    )
+                ).all()
+        finally:
+            await engine.dispose()
+        stored: dict[str, int] = {str(t): int(n) for t, n in rows}
+        lost = sum(1 for s in sent if s.text not in stored)
+        duplicated = sum(stored[s.text] - 1 for s in sent if stored.get(s.text, 0) > 1)
+        for r in rooms:
+            texts = {
+                s.text for m in r.members for s in m.sent if s.at >= since and s.text in stored
+            }
+            for m in r.members:
+                lost += len(texts - set(m.seen.values()))
+        return lost, duplicated
+
+    # -------------------------------------------------------- background chat
+
+    def start_chatting(self) -> None:
+        self._chatting = True
+        for room in self.rooms:
+            for m in room.members:
+                task = asyncio.create_task(self._chatter(m))
+                self._chat_tasks.add(task)
+
+    async def _chatter(self, m: Member) -> None:
+        n = 0
+        pending: set[asyncio.Task[Sent]] = set()
+        while self._chatting:
+            n += 1
+            pending.add(asyncio.create_task(m.say(f"{m.name} #{n} {uuid.uuid4().hex[:6]}")))
+            await asyncio.sleep(CHAT_EVERY_S)
+        if pending:
+            await asyncio.gather(*pending)
+
+    async def stop_chatting(self) -> None:
+        self._chatting = False
+        if self._chat_tasks:
+            await asyncio.gather(*self._chat_tasks, return_exceptions=True)
+        self._chat_tasks.clear()
+
+    # -------------------------------------------------------- one scenario
+
+    async def scenario(
+        self,
+        name: str,
+        fault: Callable[[], Awaitable[str | None]],
+        *,
+        victim: Room | None = None,
+        after: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        print(f"-- {name}", file=sys.stderr, flush=True)
+        since = time.monotonic()
+        self.start_chatting()
+        await asyncio.sleep(3)
+        note = await fault() or ""
+        recovered = time.monotonic()
+        keepers = [r for r in self.rooms if r is not victim]
+
+        async def healthy() -> bool:
+            for r in keepers:
+                if not await self.room_alive(r):
+                    return False
+            if victim is not None:
+                if room_procs(victim.id) or victim.id in await self.live_room_ids():
+                    return False
+            return True
+
+        try:
+            took = await self.until(healthy, within=RECOVERY_LIMIT_S)
+            ok = await self.members_work(keepers)
+            took = time.monotonic() - recovered if not ok else took
+        except TimeoutError:
+            took, ok = float("nan"), False
+        await asyncio.sleep(2)
+        await self.stop_chatting()
+        lost, dup = await self.chat_counts(keepers, since)
+        alive = sum([await self.room_alive(r) for r in keepers])
+        total = len(keepers) + (1 if victim else 0)
+        orphans = self.orphans(await self.live_room_ids())
+        sent = [m for r in keepers for mm in r.members for m in mm.sent if m.at >= since]
+        retried = sum(1 for m in sent if m.attempts > 1)
+        note += f" ({len(sent)} chat messages, {retried} needed a retry)"
+        self.rows.append(Row(name, f"{alive}/{total}", lost, dup, orphans, took, ok, note))
+        if after is not None:
+            await after()
+
+    # -------------------------------------------------------- the faults
+
+    async def kill_api(self) -> str:
+        server = self.servers[0]
+        assert server is not None
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait()
+        self.servers[0] = None
+        return "clients of the killed process reconnected to the other; agents through the balancer"
+
+    async def restart_api(self) -> None:
+        self.servers[0] = await asyncio.to_thread(start_server, self.env, self.tmp, self.ports[0])
+
+    async def restart_redis(self) -> str:
+        redis_stop()
+        await asyncio.sleep(1)
+        redis_start(self.tmp)
+        return "Redis restarted empty (no persistence)"
+
+    async def stop_postgres(self) -> str:
+        await asyncio.to_thread(pg_stop)
+        await asyncio.sleep(30)
+        await asyncio.to_thread(pg_start)
+        return f"30 s down, longer than the {HEARTBEAT_TIMEOUT_S} s heartbeat timeout"
+
+    async def kill_agent(self, victim: Room) -> str:
+        agents = [p for p in room_procs(victim.id) if p.cmdline()[1:3] == ["-m", "roomagent"]]
+        for p in agents:
+            p.send_signal(signal.SIGKILL)
+        return (
+            f"killed {len(agents)} agent; reaper failed the room, removed its processes, ended it"
+        )
+
+    async def kill_chromium(self, victim: Room) -> str:
+        browsers = [
+            p
+            for p in room_procs(victim.id)
+            if p.name() == "chromium" and "--type=" not in " ".join(p.cmdline())
+        ]
+        for p in browsers:
+            p.send_signal(signal.SIGKILL)
+        return f"killed {len(browsers)} Chromium; the agent stopped, the reaper ended the room"
+
+    async def stalled_reader(self) -> str:
+        room = self.rooms[0]
+        async with self.http(0) as http:
+            staller = await signed_in(http, username=f"s{uuid.uuid4().hex[:10]}")
+            await http.post(f"/api/rooms/{room.code}/join", headers=staller.headers)
+        ws = await websockets.connect(
+            f"{self.urls[0]}/api/rooms/{room.code}/ws", max_queue=1, max_size=1 << 22
+        )
+        await ws.send(json.dumps({"type": "auth", "data": {"token": staller.access_token}}))
+        sent = 0
+        started = time.monotonic()
+        with contextlib.suppress(Exception):
+            while time.monotonic() - started < 10 and sent < 20000:
+                await asyncio.wait_for(ws.send(json.dumps({"type": "ping", "data": {}})), 2)
+                sent += 1
+        await asyncio.sleep(5)  # never reads; the room goes on
+        state = "closed by the server" if ws.close_code is not None else "still open"
+        with contextlib.suppress(Exception):
+            ws.transport.abort()
+        await self.leave(room, staller)
+        return f"sent {sent} pings without reading; its socket {state}"
+
+    async def malformed_flood(self) -> str:
+        room = self.rooms[0]
+        async with self.http(1) as http:
+            flooder = await signed_in(http, username=f"f{uuid.uuid4().hex[:10]}")
+            await http.post(f"/api/rooms/{room.code}/join", headers=flooder.headers)
+        junk: list[str | bytes] = [
+            "not json", '{"type": 5}', '{"type": "chat.send", "data": {"text": 5}}',
+            "[" * 5000 + "]" * 5000, '{"type": "remote.grant", "data": {"user_id": "x"}}',
+            b"\x00\xff" * 100, '{"type": "nope", "data": {}}', "{" * 30000,
+        ]  # fmt: skip
+        sent, closes = 0, []
+        for first in (True, False):
+            try:
+                async with websockets.connect(
+                    f"{self.urls[1]}/api/rooms/{room.code}/ws", max_size=1 << 22
+                ) as ws:
+                    if first:
+                        await ws.send("[" * 30000 + "]" * 30000)  # a bad first frame
+                    else:
+                        auth = {"type": "auth", "data": {"token": flooder.access_token}}
+                        await ws.send(json.dumps(auth))
+                        for i in range(5000):
+                            await asyncio.wait_for(ws.send(junk[i % len(junk)]), 2)
+                            sent += 1
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(ws.wait_closed(), 3)
+                    closes.append(ws.close_code)
+            except Exception:
+                pass
+        await self.leave(room, flooder)
+        first_close = closes[0] if closes else None
+        later = closes[1] if len(closes) > 1 else None
+        after = f"closed with {later}" if later else "its socket still open"
+        return (
+            f"a bad first frame: closed with {first_close}; then {sent} malformed frames: {after}"
+        )
+
+    async def leave(self, room: Room, user: SignedIn) -> None:
+        with contextlib.suppress(Exception):
+            async with await self.live_http() as http:
+                await http.post(f"/api/rooms/{room.code}/leave", headers=user.headers)
+
+    async def concurrent_joins(self) -> str:
+        async with self.http(0) as http:
+            host = await signed_in(http, username=f"h{uuid.uuid4().hex[:10]}")
+            resp = await http.post(
+                "/api/rooms", json={"title": "crowd", "max_participants": 10}, headers=host.headers
+            )
+            code = resp.json()["code"]
+            sem = asyncio.Semaphore(8)
+
+            async def make(i: int) -> SignedIn:
+                async with sem:
+                    return await signed_in(http, username=f"j{i}{uuid.uuid4().hex[:8]}")
+
+            users = await asyncio.gather(*(make(i) for i in range(200)))
+        clients = [self.http(0), self.http(1)]
+        try:
+            results = await asyncio.gather(
+                *(
+                    clients[i % 2].post(f"/api/rooms/{code}/join", headers=u.headers)
+                    for i, u in enumerate(users)
+                )
+            )
+            await clients[0].post(f"/api/rooms/{code}/end", headers=host.headers)
+        finally:
+            for c in clients:
+                await c.aclose()
+        statuses: dict[int, int] = {}
+        for r in results:
+            statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+        engine = create_async_engine(DB_URL)
+        try:
+            async with engine.connect() as conn:
+                members = (
+                    await conn.execute(
+                        text(
+                            "SELECT count(*) FROM room_participants p JOIN rooms r"
+                            " ON r.id = p.room_id WHERE r.room_code = :code"
+                            " AND p.left_at IS NULL AND NOT p.kicked"
+                        ),
+                        {"code": code},
+                    )
+                ).scalar_one()
+        finally:
+            await engine.dispose()
+        return f"join answers {dict(sorted(statuses.items()))}; members after: {members}"
+
+
+async def run(only: list[str], n_rooms: int) -> list[Row]:
+    tmp = Path(tempfile.mkdtemp(prefix="wpfaults-"))
+    bench = Bench(tmp, n_rooms)
+    try:
+        await bench.setup()
+        victim = "victim"
+        plan: list[tuple[str, Callable[[], Awaitable[str]] | str]] = [
+            ("kill -9 one API process", bench.kill_api),
+            ("restart Redis", bench.restart_redis),
+            ("stop PostgreSQL 30 s", bench.stop_postgres),
+            ("kill -9 a room agent", victim),
+            ("kill -9 a room's Chromium", victim),
+            ("a client that stops reading", bench.stalled_reader),
+            ("a flood of malformed frames", bench.malformed_flood),
+            ("200 concurrent joins, capacity 10", bench.concurrent_joins),
+        ]
+        kills = {
+            "kill -9 a room agent": bench.kill_agent,
+            "kill -9 a room's Chromium": bench.kill_chromium,
+        }
+        for name, go in plan:
+            if only and not any(o.lower() in name.lower() for o in only):
+                continue
+            if name in kills:
+                await with_victim(bench, name, kills[name])
+            elif name == "kill -9 one API process":
+                await bench.scenario(name, bench.kill_api, after=bench.restart_api)
+            else:
+                assert not isinstance(go, str)
+                await bench.scenario(name, go)
+            print_table(bench.rows[-1:], file=sys.stderr)
+    finally:
+        await bench.teardown()
+    return bench.rows
+
+
+async def with_victim(bench: Bench, name: str, kill: Callable[[Room], Awaitable[str]]) -> None:
+    victim = await bench.open_room(f"victim {len(bench.rows)}")
+    bench.rooms.append(victim)
+    try:
+        await bench.scenario(name, lambda: kill(victim), victim=victim)
+    finally:
+        bench.rooms.remove(victim)
+        for m in victim.members:
+            await m.close()
+
+
+def print_table(rows: list[Row], file: Any = sys.stdout) -> None:
+    cols = ["scenario", "rooms alive after", "chat lost", "duplicated", "orphans left"]
+    cols += ["recovered in", "other clients kept working", "what happened"]
+    print("| " + " | ".join(cols) + " |", file=file)
+    print("|---|---|---|---|---|---|---|---|", file=file)
+    for r in rows:
+        print(
+            f"| {r.scenario} | {r.alive} | {r.lost} | {r.duplicated} | {r.orphans} | "
+            f"{r.recover_s:.1f} s | {'yes' if r.others_ok else 'NO'} | {r.note} |",
+            file=file,
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", default=[], help="scenarios whose name contains this")
+    parser.add_argument("--rooms", type=int, default=2, help="live rooms kept through every fault")
+    args = parser.parse_args()
+    rows = asyncio.run(run(args.only, args.rooms))
+    print_table(rows)
+    bad = [r for r in rows if r.lost or r.duplicated or r.orphans or not r.others_ok]
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()

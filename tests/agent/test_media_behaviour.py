@@ -1,0 +1,249 @@
+"""Issue 12 behaviour (not timings): capture-time stamps and sender reports, damage-driven grabs,
+no media work while nobody watches."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import psutil
+import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.rtp import RtcpSrPacket
+from conftest import start_agent
+from harness import Viewer
+from roomagent.config import AgentSettings
+from roomagent.media.audio import RATE, CaptureStamper
+from roomagent.media.clock import NTP_UNIX_OFFSET, map_sender_reports
+from roomagent.media.fanout import Broadcaster
+from roomagent.media.video import VideoPipeline
+from Xlib import X
+from Xlib.display import Display
+
+pytestmark = pytest.mark.x11
+
+
+async def until(cond: Any, within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not cond():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.01)
+
+
+# lip sync: timestamps are capture times --------------------------------------------------------
+def test_audio_stamps_follow_capture_times_not_late_reads() -> None:
+    t0 = 100.0
+    stamper = CaptureStamper(t0)
+    frame = 960
+    captured_first = 105.0  # the first sample of the first chunk was captured at t = 105 s
+    pts = []
+    for i in range(50):
+        ends = captured_first + (i + 1) * frame / RATE
+        late = 0.030 if i % 3 == 0 else 0.0  # a busy loop reads some chunks 30 ms late
+        pts.append(stamper.stamp(ends + late, frame))
+    # the first read happened to be late: once an on-time read is seen the stamps are re-anchored
+    # to the true capture times, then count samples (contiguous, no jitter)
+    assert pts[1] == round((captured_first - t0) * RATE) + frame
+    assert all(b - a == frame for a, b in itertools.pairwise(pts[1:]))
+    # samples lost on a long stall: the stamps jump with the capture clock, never overlap
+    ends = captured_first + 60 * frame / RATE  # ten chunks (200 ms) never arrived
+    for i in range(120):  # reads resume on time; the old anchor ages out of the window
+        last = stamper.stamp(ends + i * frame / RATE, frame)
+    assert last == round((ends + 119 * frame / RATE - frame / RATE - t0) * RATE)
+
+
+async def test_sender_reports_map_rtp_time_to_capture_not_send_time() -> None:
+    """Packets captured 300 ms before they are sent: the SR must say so."""
+    t0 = time.monotonic()
+    bc = Broadcaster("audio", 8)
+    track = bc.subscribe()
+    sender_pc, receiver_pc = RTCPeerConnection(), RTCPeerConnection()
+    sent: list[RtcpSrPacket] = []
+    try:
+        sender = sender_pc.addTransceiver(track, direction="sendonly").sender
+        original = sender._send_rtcp
+
+        async def record(packets: list[Any]) -> None:
+            sent.extend(p for p in packets if isinstance(p, RtcpSrPacket))
+            await original(packets)
+
+        sender._send_rtcp = record  # type: ignore[method-assign]
+        clock = map_sender_reports(sender, RATE, t0)
+        assert clock is not None, "aiortc lost the hooks the capture-clock mapping needs"
+        receiver_pc.addTransceiver("audio", direction="recvonly")
+        await receiver_pc.setLocalDescription(await receiver_pc.createOffer())
+        await sender_pc.setRemoteDescription(receiver_pc.localDescription)
+        await sender_pc.setLocalDescription(await sender_pc.createAnswer())
+        await receiver_pc.setRemoteDescription(
+            RTCSessionDescription(sdp=sender_pc.localDescription.sdp, type="answer")
+        )
+        encoder = av.CodecContext.create("libopus", "w")
+        assert isinstance(encoder, av.AudioCodecContext)
+        encoder.sample_rate, encoder.layout, encoder.format = RATE, "stereo", "s16"
+        encoder.time_base = Fraction(1, RATE)
+        delay = 0.300
+        start = time.monotonic()
+        samples = round((start - delay - t0) * RATE)
+        deadline = start + 15
+        while len(sent) < 2 and time.monotonic() < deadline:
+            frame = av.AudioFrame(format="s16", layout="stereo", samples=960)
+            frame.planes[0].update(bytes(960 * 4))
+            frame.sample_rate, frame.pts, frame.time_base = RATE, samples, Fraction(1, RATE)
+            samples += 960
+            for p in encoder.encode(frame):
+                p.time_base = Fraction(1, RATE)
+                bc.publish(p)
+            await asyncio.sleep(
+                max(0.0, start + (samples / RATE + t0 + delay - start) - time.monotonic())
+            )
+        assert len(sent) >= 2, "no sender report"
+        assert clock.origin is not None
+        for sr in sent[1:]:
+            info = sr.sender_info
+            ticks = (info.rtp_timestamp - clock.origin) % (1 << 32)
+            captured_wall = time.time() - (time.monotonic() - (t0 + ticks / RATE))
+            reported_wall = info.ntp_timestamp / (1 << 32) - NTP_UNIX_OFFSET
+            # aiortc alone would report the send time, 300 ms after the capture
+            assert abs(reported_wall - captured_wall) < 0.005, reported_wall - captured_wall
+    finally:
+        await sender_pc.close()
+        await receiver_pc.close()
+
+
+# damage-driven capture and idle video ----------------------------------------------------------
+@pytest.fixture(scope="module")
+def xvfb() -> Iterator[str]:
+    rfd, wfd = os.pipe()
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(wfd), "-screen", "0", "320x240x24", "-nolisten", "tcp"],
+        pass_fds=(wfd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(wfd)
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(rfd, 64)
+        assert chunk, "Xvfb did not start"
+        data += chunk
+    os.close(rfd)
+    try:
+        yield ":" + data.decode().strip()
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def paint(display: str, colour: int) -> None:
+    """Draw on a window of the display, as Chromium's compositor does."""
+    d = Display(display)
+    try:
+        screen = d.screen()
+        win = screen.root.create_window(
+            0, 0, 320, 240, 0, screen.root_depth, X.InputOutput, X.CopyFromParent
+        )
+        win.map()
+        gc = win.create_gc(foreground=colour)
+        win.fill_rectangle(gc, 0, 0, 160, 120)
+        d.sync()
+    finally:
+        d.close()
+
+
+@pytest.fixture
+async def pipeline(xvfb: str) -> AsyncIterator[tuple[VideoPipeline, Broadcaster]]:
+    settings = AgentSettings(
+        width=320, height=240, fps=30, keyframe_interval_s=30, input_boost_fps=0, audio=False
+    )
+    bc = Broadcaster("video", 4)
+    video = VideoPipeline(settings, xvfb, bc, time.monotonic())
+    bc.on_change.append(video.wake)
+    video.start()
+    await asyncio.wait_for(asyncio.shield(video.first_packet), 10)
+    try:
+        yield video, bc
+    finally:
+        await video.stop()
+
+
+async def test_damage_triggers_a_grab_and_a_static_screen_is_not_grabbed(
+    pipeline: tuple[VideoPipeline, Broadcaster], xvfb: str
+) -> None:
+    video, bc = pipeline
+    assert video.damage_driven
+    track = bc.subscribe(on_need_keyframe=video.request_keyframe)
+    await asyncio.sleep(0.3)  # the join keyframe
+    grabs = video.grabs
+    await asyncio.sleep(0.5)
+    assert video.grabs == grabs, "an unchanged screen was grabbed"
+    # a keyframe asked for while nothing changes (a new viewer, a PLI) is still sent
+    keyframes = video.keyframes
+    video.request_keyframe()
+    await until(lambda: video.keyframes > keyframes, 2, "no keyframe of a static screen")
+    for colour in (0xFF0000, 0x00FF00, 0x0000FF):
+        grabs = video.grabs
+        await asyncio.to_thread(paint, xvfb, colour)
+        await until(lambda: video.grabs > grabs, 2, "a paint was not grabbed")  # noqa: B023
+        await asyncio.sleep(0.1)
+    track.stop()
+
+
+async def test_unwatched_video_stops_and_resumes_for_a_new_viewer(
+    pipeline: tuple[VideoPipeline, Broadcaster], xvfb: str
+) -> None:
+    video, bc = pipeline
+    assert not bc.tracks
+    grabs, encoded = video.grabs, video.frames_encoded
+    for colour in (0xFF00FF, 0x00FFFF):  # the screen changes, nobody watches
+        await asyncio.to_thread(paint, xvfb, colour)
+        await asyncio.sleep(0.2)
+    assert (video.grabs, video.frames_encoded) == (grabs, encoded), "worked for nobody"
+    track = bc.subscribe(on_need_keyframe=video.request_keyframe)
+    packet = await asyncio.wait_for(track.recv(), 2)  # the thread woke: a keyframe at once
+    assert packet.is_keyframe
+    track.stop()
+
+
+# the whole room ----------------------------------------------------------------------------------
+def has_parec(pid: int) -> bool:
+    return any(p.name() == "parec" for p in psutil.Process(pid).children(recursive=True))
+
+
+async def test_unwatched_room_does_no_media_work_and_resumes(log_dir: Path) -> None:
+    cp, agent = await start_agent(log_dir, extra_env={"WP_IDLE_GRACE_S": "0.5"})
+    assert agent.proc is not None
+    try:
+        await cp.wait_for(lambda m: m["type"] == "heartbeat" and not m["data"]["audio_running"], 15)
+        assert not has_parec(agent.proc.pid)
+        await cp.heartbeat()
+        hb0 = await cp.heartbeat()
+        await asyncio.sleep(2.0)  # the page animates and plays a tone the whole time
+        hb1 = await cp.heartbeat()
+        for key in ("grabs", "frames_encoded", "audio_frames", "cursor_polls"):
+            assert hb1[key] == hb0[key], (key, hb0[key], hb1[key])
+
+        viewer = Viewer(cp, "late")
+        await viewer.connect()
+        try:
+            await viewer.wait_frame(lambda f: True, 10)
+            await until(lambda: any(r > 500 for _, r in viewer.audio_rms), 10, "no sound")
+            hb2 = await cp.heartbeat()
+            assert hb2["audio_running"] and has_parec(agent.proc.pid)
+            assert hb2["cursor_polls"] > hb1["cursor_polls"]
+            assert hb2["frames_encoded"] > hb1["frames_encoded"]
+        finally:
+            await viewer.close()
+        await cp.wait_for(lambda m: m["type"] == "heartbeat" and not m["data"]["audio_running"], 15)
+    finally:
+        with contextlib.suppress(Exception):
+            await agent.stop()
+        await cp.stop()

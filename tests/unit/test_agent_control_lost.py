@@ -1,0 +1,61 @@
+"""The agent's control channel gives up after `control_lost_s` without its control plane (issue
+11, item 11), counted from when the channel went down, not from the agent's start."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+import websockets
+from roomagent.control import ControlClient, ControlLost
+
+from tests.support.smtp import free_port
+
+
+async def _nothing(*_: Any) -> None:
+    return None
+
+
+def client(port: int, give_up: float) -> ControlClient:
+    return ControlClient(
+        f"ws://127.0.0.1:{port}", "room", "secret", _nothing, _nothing, give_up_after_s=give_up
+    )
+
+
+async def test_an_unreachable_control_plane_is_given_up_on_time():
+    started = time.monotonic()
+    with pytest.raises(ControlLost):
+        await asyncio.wait_for(client(free_port(), 1.5).run(), 10)
+    assert 1.4 <= time.monotonic() - started < 3.0
+
+
+async def test_the_clock_starts_when_the_channel_goes_down():
+    async def control_plane(ws: Any) -> None:
+        await ws.recv()  # auth
+        await ws.send(json.dumps({"type": "auth.ok", "data": {}}))
+        await ws.wait_closed()
+
+    port = free_port()
+    server = await websockets.serve(control_plane, "127.0.0.1", port)
+    agent = client(port, 1.0)
+    task = asyncio.create_task(agent.run())
+    await asyncio.wait_for(agent.connected.wait(), 5)
+    await asyncio.sleep(1.5)  # up longer than the give-up delay: nothing happens
+    assert not task.done()
+    server.close()  # the control plane goes away for good
+    gone = time.monotonic()
+    with pytest.raises(ControlLost):
+        await asyncio.wait_for(task, 10)
+    assert 0.9 <= time.monotonic() - gone < 3.0
+
+
+async def test_zero_means_reconnect_forever():
+    task = asyncio.create_task(client(free_port(), 0).run())
+    await asyncio.sleep(2.0)
+    assert not task.done()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
