@@ -29,8 +29,12 @@ def serve(
     import uvicorn
 
     from controlplane.main import server_options
+    from controlplane.services.secret_file import with_secrets
 
-    settings = Settings()
+    settings = with_secrets(Settings())
+    if refusal := settings.bind_refusal(host):
+        typer.echo(f"error: {refusal}", err=True)
+        raise typer.Exit(1)
     settings.check_production()
     if "AGENT_CONTROL_URL" not in settings.model_fields_set:
         # Rooms on this host dial the port we actually serve on (the default names port 8000).

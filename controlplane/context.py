@@ -19,6 +19,8 @@ from fastapi_users.password import PasswordHelper
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from controlplane.auth import access_tokens
+from controlplane.auth.access import AccessCheck
 from controlplane.auth.session_store import SessionStore
 from controlplane.models import User
 from controlplane.realtime.bus import Bus
@@ -30,7 +32,7 @@ from controlplane.services.jobs import JobQueue
 from controlplane.services.ratelimit import RateLimiter
 from controlplane.settings import Settings
 
-JWT_AUDIENCE = ["watchparty:auth"]
+JWT_AUDIENCE = access_tokens.AUDIENCE
 log = logging.getLogger(__name__)
 
 
@@ -49,6 +51,8 @@ class AppContext:
     # The sockets of this process; services reach rooms only through `events` (the same hub).
     hub: Hub
     runtime: RoomRuntime
+    # Whether an access token (and its session and user) still stands.
+    access: AccessCheck
     # Embedded mode has no Celery: the API process runs the periodic sweeps itself.
     sweeps_in_process: bool = False
     password_helper: PasswordHelper = field(default_factory=PasswordHelper)

@@ -18,6 +18,7 @@ from controlplane.api.routes.docs import install_docs
 from controlplane.observability import Metrics, RequestContextMiddleware, configure_logging
 from controlplane.runtime.base import RoomRuntime
 from controlplane.security_headers import SecurityHeadersMiddleware
+from controlplane.services.secret_file import with_secrets
 from controlplane.settings import Settings
 from controlplane.web import mount_web_app
 from controlplane.wiring import running
@@ -32,7 +33,7 @@ def _operation_id(route: APIRoute) -> str:
 
 def create_app(settings: Settings | None = None, *, runtime: RoomRuntime | None = None) -> FastAPI:
     """`runtime` overrides the room runtime backend chosen by ROOM_RUNTIME (tests use this)."""
-    settings = settings or Settings()
+    settings = with_secrets(settings or Settings())
     settings.check_production()
 
     @asynccontextmanager

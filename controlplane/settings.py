@@ -8,6 +8,7 @@ PostgreSQL and Redis.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from functools import cached_property
 from pathlib import Path
@@ -17,6 +18,19 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET = "change-me"
+# Secrets anyone can read in this repository or its history: a token signed with one is forgeable.
+KNOWN_DEFAULT_SECRETS = frozenset({DEFAULT_SECRET, ""})
+SECRET_NAMES = ("SECRET_KEY", "AGENT_SECRET_KEY")
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether binding `host` keeps the server reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name or a wildcard ("0.0.0.0", "::", ""): take it as reachable
 
 
 class InsecureSettingsError(RuntimeError):
@@ -55,7 +69,15 @@ class Settings(BaseSettings):
     RATE_LIMIT_FORGOT_PER_HOUR: int = Field(default=5, ge=1)
     RATE_LIMIT_REFRESH_PER_MINUTE: int = Field(default=30, ge=1)
     RATE_LIMIT_IP_MULTIPLIER: int = Field(default=5, ge=1)
+    # Wrong room codes (GET /api/rooms/{code}, join) per user per minute; over it every lookup
+    # is refused until the minute ends.
+    RATE_LIMIT_ROOM_CODE_MISSES_PER_MINUTE: int = Field(default=20, ge=1)
     TRUST_PROXY_HEADERS: bool = False
+    # Proxies in front of the API that each append to X-Forwarded-For (with TRUST_PROXY_HEADERS):
+    # the client is the entry the outermost of them appended, never one the client wrote.
+    TRUST_PROXY_HOPS: int = Field(default=1, ge=1, le=10)
+    # When set, GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (unset: open).
+    METRICS_TOKEN: str | None = Field(default=None, min_length=16)
 
     # E-mail
     SMTP_HOST: str | None = None
@@ -71,6 +93,8 @@ class Settings(BaseSettings):
     ALLOW_LOCAL_RUNTIME_IN_PRODUCTION: bool = False
     ROOM_MAX_PARTICIPANTS: int = Field(default=10, ge=1)
     ROOM_MAX_PARTICIPANTS_CAP: int = Field(default=50, ge=1)
+    # Viewer peers one room agent serves at most (unset: ROOM_MAX_PARTICIPANTS_CAP + 5).
+    ROOM_AGENT_MAX_VIEWERS: int | None = Field(default=None, ge=1)
     ROOM_CREATES_PER_HOUR: int = Field(default=5, ge=1)
     ROOM_MAX_LIVE: int = Field(default=20, ge=1)
     ROOM_IDLE_MINUTES: int = Field(default=10, ge=1)
@@ -100,6 +124,22 @@ class Settings(BaseSettings):
     ROOM_PRESENCE_GRACE_SECONDS: float = Field(default=3.0, ge=0)
     ROOM_WS_AUTH_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
     ROOM_WS_MAX_FRAME_BYTES: int = Field(default=65536, ge=1024)
+    # What one socket may have waiting to be sent, and how long one send may make no progress,
+    # before the socket is closed (1013) as too slow: a peer that stops reading pins no memory.
+    ROOM_WS_OUTBOX_MAX_MESSAGES: int = Field(default=4096, ge=16)
+    ROOM_WS_OUTBOX_MAX_BYTES: int = Field(default=1 << 20, ge=65536)
+    ROOM_WS_STALL_SECONDS: float = Field(default=5.0, gt=0)
+    # Room sockets one user may hold in one room at once (tabs, devices); more close with 4429.
+    ROOM_MAX_SOCKETS_PER_USER: int = Field(default=5, ge=1)
+    # How often an open room socket re-checks its session and user (it is also closed when its
+    # token expires without an `auth` frame bringing a fresh one).
+    ROOM_WS_AUTH_RECHECK_SECONDS: float = Field(default=30.0, gt=0)
+    # How often a room's agent is told the room's present sockets (`peers.sync`) to drop the
+    # peers of any other (on every agent (re)connect too, in `auth.ok`).
+    ROOM_AGENT_PEER_SYNC_SECONDS: float = Field(default=30.0, gt=0)
+    # voice.state and chat.typing from one socket: at most one broadcast per interval (the
+    # latest wins).
+    ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS: float = Field(default=0.25, ge=0)
     ROOM_CHAT_MAX_CHARS: int = Field(default=2000, ge=1)
     ROOM_CHAT_RATE_COUNT: int = Field(default=10, ge=1)
     ROOM_CHAT_RATE_SECONDS: int = Field(default=5, ge=1)
@@ -177,6 +217,10 @@ class Settings(BaseSettings):
     # Extra private CIDRs room pods may reach despite the egress block (e.g. a TURN server on a
     # private address, node-local DNS), comma list or JSON list.
     KUBERNETES_EGRESS_ALLOW_CIDRS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # The cluster's own pod, service and node ranges (IPv4 and IPv6), comma list or JSON list:
+    # room pods may never reach them. Private and unique-local ranges are always blocked; this
+    # covers clusters whose ranges are public (global IPv6 is common for dual-stack pods/nodes).
+    KUBERNETES_CLUSTER_CIDRS: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Create/replace the rooms NetworkPolicy before the first room starts (off when the Helm chart
     # or an admin manages it; rooms are never started without it when on).
     KUBERNETES_MANAGE_NETWORK_POLICY: bool = True
@@ -187,6 +231,7 @@ class Settings(BaseSettings):
         "TURN_URLS",
         "KUBERNETES_IMAGE_PULL_SECRETS",
         "KUBERNETES_EGRESS_ALLOW_CIDRS",
+        "KUBERNETES_CLUSTER_CIDRS",
         "DOCKER_EGRESS_ALLOW",
         "DOCKER_DNS",
         mode="before",
@@ -198,6 +243,14 @@ class Settings(BaseSettings):
                 return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("KUBERNETES_CLUSTER_CIDRS")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        nets = [ipaddress.ip_network(c, strict=False) for c in value]
+        if any(n.prefixlen == 0 for n in nets):
+            raise ValueError("a cluster range cannot be the whole address space")
+        return [str(n) for n in nets]
 
     @cached_property
     def database_url(self) -> str:
@@ -222,6 +275,25 @@ class Settings(BaseSettings):
         bus = "redis" if self.REDIS_URL else "in-process"
         return f"database={db} bus={bus} runtime={self.ROOM_RUNTIME}"
 
+    def unset_secrets(self) -> list[str]:
+        """The secrets nobody configured (so a generated one may stand in for them)."""
+        return [name for name in SECRET_NAMES if name not in self.model_fields_set]
+
+    def known_default_secrets(self) -> list[str]:
+        """The secrets whose value is public (a token signed with them is forgeable)."""
+        return [name for name in SECRET_NAMES if getattr(self, name) in KNOWN_DEFAULT_SECRETS]
+
+    def bind_refusal(self, host: str) -> str | None:
+        """Why serving on `host` is refused (None: it is not): a public default secret is only
+        acceptable where nobody else can reach the server."""
+        names = self.known_default_secrets()
+        if not names or is_loopback_host(host):
+            return None
+        return (
+            f"refusing to serve on {host}: {', '.join(names)} is a published default, so anyone "
+            "could sign tokens; set it (openssl rand -hex 32) or unset it to have one generated"
+        )
+
     def insecure_reasons(self) -> list[str]:
         """What makes this configuration unfit for production (empty when it is fit)."""
         reasons = []
@@ -234,6 +306,8 @@ class Settings(BaseSettings):
                 "ROOM_RUNTIME=local runs browsers without isolation; "
                 "set ALLOW_LOCAL_RUNTIME_IN_PRODUCTION=true to accept that"
             )
+        if not self.SMTP_HOST:
+            reasons.append("SMTP_HOST is unset: password-reset links could not be sent to anyone")
         if self.SMTP_HOST and self.SMTP_PASSWORD == DEFAULT_SECRET:
             reasons.append("SMTP_PASSWORD is the default")
         return reasons

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi_users.authentication import JWTStrategy
 from redis.asyncio import Redis
 
+from controlplane.auth.access import AccessCheck
 from controlplane.auth.session_store import RedisSessionStore, SessionStore, SqlSessionStore
 from controlplane.context import JWT_AUDIENCE, AppContext
 from controlplane.db import make_engine, make_sessionmaker
@@ -83,6 +84,9 @@ def build_context(settings: Settings, *, runtime: RoomRuntime | None = None) -> 
         presence = MemoryPresence()
         session_store = SqlSessionStore(maker)
         jobs = InProcessJobs(settings)
+    access = AccessCheck(
+        secret_key=settings.SECRET_KEY, sessionmaker=maker, session_store=session_store
+    )
     return AppContext(
         settings=settings,
         engine=engine,
@@ -102,8 +106,10 @@ def build_context(settings: Settings, *, runtime: RoomRuntime | None = None) -> 
             sessionmaker=maker,
             rate_limiter=rate_limiter,
             engine=engine,
+            access=access,
         ),
         runtime=runtime,
+        access=access,
     )
 
 

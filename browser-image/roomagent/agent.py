@@ -23,7 +23,7 @@ from .launcher import Launcher
 from .media.audio import AudioPipeline
 from .media.fanout import Broadcaster, FrameBroadcaster
 from .media.video import VideoPipeline
-from .peers import PeerManager, Viewer
+from .peers import OfferRefused, PeerManager, Viewer
 
 log = logging.getLogger("roomagent")
 
@@ -84,6 +84,7 @@ class Agent:
         self._handlers: dict[str, Handler] = {
             "rtc.offer": self._rtc_offer,
             "peer.closed": self._peer_closed,
+            "peers.sync": self._peers_sync,
             "remote.changed": self._remote_changed,
             "room.assigned": self._room_assigned,
             "ice_servers": self._ice_servers,
@@ -280,6 +281,10 @@ class Agent:
             if self.parts.done():
                 self.parts.result().peers.ice_servers = list(self.ice_servers)
         self._set_holder(data.get("holder_id"))
+        if data.get("conns") is not None and self.parts.done():
+            # Reconnected: the peers of sockets that left meanwhile (their `peer.closed` went
+            # nowhere) are dropped now.
+            await self.parts.result().peers.reconcile({str(c) for c in data["conns"]})
         if self.is_ready:
             await self._send("ready", self._ready_data())
         if self.parts.done() and self.parts.result().browser.status:
@@ -302,6 +307,10 @@ class Agent:
         conn, user = str(data["conn"]), str(data["from"])
         try:
             sdp = await parts.peers.answer(conn, user, str(data["sdp"]))
+        except OfferRefused as e:
+            log.warning("offer refused", extra={"conn": conn, "code": e.code})
+            await self._send("error", {"code": e.code, "message": str(e), "conn": conn})
+            return
         except Exception as e:
             log.exception("offer failed", extra={"conn": conn})
             await self._send("error", {"code": "bad_offer", "message": str(e), "conn": conn})
@@ -310,6 +319,9 @@ class Agent:
 
     async def _peer_closed(self, parts: Components, data: dict[str, Any]) -> None:
         await parts.peers.close(str(data["conn"]))
+
+    async def _peers_sync(self, parts: Components, data: dict[str, Any]) -> None:
+        await parts.peers.reconcile({str(c) for c in data.get("conns") or []})
 
     async def _remote_changed(self, parts: Components, data: dict[str, Any]) -> None:
         self._set_holder(data.get("holder_id"))

@@ -75,6 +75,15 @@ class AgentSettings(BaseSettings):
     audio: bool = True
 
     heartbeat_s: float = Field(default=10.0, gt=0)
+    # Viewer peers at most (the control plane passes its room capacity plus a margin); an offer
+    # past it is refused with `too_many_viewers`.
+    max_viewers: int = Field(default=60, ge=1)
+    # Offers (each rebuilds a peer) per viewer connection per window; more: `rate_limited`.
+    offer_rate_count: int = Field(default=5, ge=1)
+    offer_rate_window_s: float = Field(default=10.0, gt=0)
+    # A peer younger than this is kept by `peers.sync` even when its connection is not listed
+    # (its offer may have overtaken the list).
+    peer_sync_grace_s: float = Field(default=10.0, ge=0)
     # Stop the browser and exit after this long without the control plane (no authenticated
     # channel): a room whose control plane is gone for good must not run forever. The control
     # plane passes its ROOM_HEARTBEAT_TIMEOUT_SECONDS, after which it fails the room anyway.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -50,6 +51,14 @@ def ice_config(servers: list[dict[str, Any]]) -> RTCConfiguration:
     return RTCConfiguration(iceServers=[s for s in (stun, turn) if s is not None])
 
 
+class OfferRefused(Exception):
+    """An offer the agent will not answer: `code` is the error code relayed to the viewer."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class Viewer:
     def __init__(self, conn: str, user_id: str, pc: RTCPeerConnection) -> None:
         self.conn = conn
@@ -63,6 +72,7 @@ class Viewer:
         self.blackhole = MediaBlackhole()
         self.plis = 0
         self.closed = False
+        self.created = time.monotonic()
 
     def send_pointer(self, data: bytes) -> None:
         ch = self.pointer
@@ -112,6 +122,8 @@ class PeerManager:
         self.on_input = on_input
         self.ice_servers: list[dict[str, Any]] = list(settings.ice_servers)
         self.viewers: dict[str, Viewer] = {}
+        # When each connection's recent offers came (monotonic), for the per-connection limit.
+        self._offers: dict[str, list[float]] = {}
         self.on_channel_open: Callable[[Viewer, str], None] | None = None
         self.plis = 0
 
@@ -128,7 +140,28 @@ class PeerManager:
             chosen += [c for c in caps if c.mimeType == "video/rtx"]
         return chosen
 
+    def _admit_offer(self, conn: str) -> None:
+        """Refuse an offer past the viewer cap (a new connection) or past the connection's offer
+        rate: every offer tears down and rebuilds a peer connection."""
+        s = self.settings
+        if conn not in self.viewers and len(self.viewers) >= s.max_viewers:
+            raise OfferRefused("too_many_viewers", f"At most {s.max_viewers} viewers")
+        now = time.monotonic()
+        recent = [t for t in self._offers.get(conn, []) if now - t < s.offer_rate_window_s]
+        if len(recent) >= s.offer_rate_count:
+            self._offers[conn] = recent
+            raise OfferRefused("rate_limited", "Too many offers; wait a few seconds")
+        recent.append(now)
+        self._offers[conn] = recent
+        if len(self._offers) > 4 * s.max_viewers:  # forget connections long gone
+            self._offers = {
+                c: ts
+                for c, ts in self._offers.items()
+                if c in self.viewers or (ts and now - ts[-1] < s.offer_rate_window_s)
+            }
+
     async def answer(self, conn: str, user_id: str, sdp: str) -> str:
+        self._admit_offer(conn)
         old = self.viewers.pop(conn, None)
         if old is not None:
             await old.close()
@@ -241,6 +274,24 @@ class PeerManager:
         await viewer.close()
         log.info("viewer closed", extra={"conn": conn, "user": viewer.user_id})
         return True
+
+    async def reconcile(self, present: set[str]) -> list[str]:
+        """Close the peers of connections no longer in the room (`present`: the control plane's
+        list of its sockets), sparing peers younger than `peer_sync_grace_s`, whose offer may
+        have overtaken the list. Returns the connections closed."""
+        now = time.monotonic()
+        grace = self.settings.peer_sync_grace_s
+        stale = [
+            conn
+            for conn, viewer in self.viewers.items()
+            if conn not in present and now - viewer.created >= grace
+        ]
+        for conn in stale:
+            with contextlib.suppress(Exception):
+                await self.close(conn)
+        if stale:
+            log.info("peers of departed connections closed", extra={"conns": stale})
+        return stale
 
     async def close_all(self) -> None:
         for conn in list(self.viewers):

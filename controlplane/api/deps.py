@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -10,6 +11,8 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controlplane.api.errors import ApiError
+from controlplane.auth import access_tokens
+from controlplane.auth.identity import client_address
 from controlplane.auth.users import UserManager, user_manager_for
 from controlplane.context import AppContext
 from controlplane.models import User
@@ -74,6 +77,18 @@ async def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
+def get_current_session_id(
+    ctx: Ctx, token: Annotated[str | None, Depends(_bearer)]
+) -> uuid.UUID | None:
+    """The login session the request's access token was issued for (None for a token without
+    one). Use beside `CurrentUser`, which checks the token."""
+    claims = access_tokens.read(secret_key=ctx.settings.SECRET_KEY, token=token or "")
+    return claims.session_id if claims is not None else None
+
+
+CurrentSessionId = Annotated[uuid.UUID | None, Depends(get_current_session_id)]
+
+
 async def get_current_superuser(user: CurrentUser) -> User:
     if not user.is_superuser:
         raise ApiError(403, "forbidden", "Administrators only")
@@ -84,23 +99,37 @@ CurrentSuperuser = Annotated[User, Depends(get_current_superuser)]
 
 
 def client_ip(request: Request, settings: SettingsDep) -> str:
-    if settings.TRUST_PROXY_HEADERS:
-        forwarded = request.headers.get("x-forwarded-for")
-        if forwarded:
-            return forwarded.split(",")[0].strip()[:64]
-    return request.client.host if request.client else "unknown"
+    peer = request.client.host if request.client else "unknown"
+    if not settings.TRUST_PROXY_HEADERS:
+        return peer
+    return client_address(
+        forwarded_for=request.headers.get("x-forwarded-for"),
+        peer=peer,
+        trusted_hops=settings.TRUST_PROXY_HOPS,
+    )
 
 
 ClientIp = Annotated[str, Depends(client_ip)]
+
+
+def _too_many(retry_after: int) -> ApiError:
+    return ApiError(
+        429,
+        "rate_limited",
+        f"Too many attempts; retry in {retry_after} s",
+        {"Retry-After": str(retry_after)},
+    )
+
+
+async def refuse_if_over(ctx: AppContext, key: str, *, limit: int) -> None:
+    """Raise 429 when `key` is already over `limit`, without counting a hit."""
+    retry_after = await ctx.rate_limiter.over(key, limit=limit)
+    if retry_after is not None:
+        raise _too_many(retry_after)
 
 
 async def enforce(ctx: AppContext, key: str, *, limit: int, window_s: int) -> None:
     """Count a hit against a rate limit; raise 429 with Retry-After once it is exceeded."""
     retry_after = await ctx.rate_limiter.hit(key, limit=limit, window_s=window_s)
     if retry_after is not None:
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"Too many attempts; retry in {retry_after} s",
-            {"Retry-After": str(retry_after)},
-        )
+        raise _too_many(retry_after)

@@ -6,7 +6,7 @@ import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from controlplane.auth import refresh_tokens
+from controlplane.auth import access_tokens, refresh_tokens
 from controlplane.auth.refresh_tokens import TokenCheck
 from controlplane.auth.schemas import TokenPair
 from controlplane.auth.session_store import SessionRecord
@@ -27,7 +27,12 @@ def _invalid() -> DomainError:
 async def _pair(
     *, ctx: AppContext, user: User, record: SessionRecord, generation: int
 ) -> TokenPair:
-    access = await ctx.jwt.write_token(user)
+    access = access_tokens.issue(
+        secret_key=ctx.settings.SECRET_KEY,
+        user_id=user.id,
+        session_id=record.id,
+        lifetime_s=ctx.settings.ACCESS_TOKEN_MINUTES * 60,
+    )
     refresh = refresh_tokens.issue(
         secret_key=ctx.settings.SECRET_KEY,
         session_id=record.id,
@@ -113,6 +118,19 @@ async def refresh_session(*, ctx: AppContext, users: UserManager, token: str) ->
             "Refresh token was already used; session revoked",
         )
     return await _pair(ctx=ctx, user=user, record=record, generation=record.generation + 1)
+
+
+async def revoke_other_sessions(
+    *, ctx: AppContext, user_id: uuid.UUID, keep: uuid.UUID | None
+) -> int:
+    """End every session of the user but `keep` (the one asking); returns how many ended. Their
+    refresh tokens stop working at once, their room sockets at the next re-check."""
+    ended = 0
+    for record in await ctx.session_store.list_for_user(user_id):
+        if record.id != keep and await ctx.session_store.delete(record.id):
+            ended += 1
+    log.info("other sessions revoked", extra={"user_id": str(user_id), "sessions": ended})
+    return ended
 
 
 async def close_session(*, ctx: AppContext, token: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi_users import BaseUserManager, InvalidPasswordException, UUIDIDMixin
+from fastapi_users import exceptions as fu_exc
 from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -81,3 +82,16 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
 
 def user_manager_for(session: AsyncSession, ctx: AppContext) -> UserManager:
     return UserManager(UserDatabase(session, User), ctx)
+
+
+async def request_password_reset(*, ctx: AppContext, email: str) -> None:
+    """Look the account up and send its reset link. Runs after `forgot-password` answered (in
+    `ctx.spawn`), so a known and an unknown address answer in the same time: the lookup, the
+    token and the queueing of the e-mail happen where no response can be timed."""
+    async with ctx.sessionmaker() as session:
+        users = user_manager_for(session, ctx)
+        try:
+            user = await users.get_by_email(email)
+            await users.forgot_password(user)
+        except (fu_exc.UserNotExists, fu_exc.UserInactive):
+            return

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from controlplane.errors import DomainError, Kind
+from controlplane.models import RoomStatus
 from controlplane.realtime import messages as m
 from controlplane.realtime.bus import AGENT, Address
 from controlplane.realtime.connections import ClientConn
@@ -62,6 +63,8 @@ class RoomIO(Protocol):
         self, room_id: str, step: Callable[[RemoteState], Transition]
     ) -> Transition: ...
 
+    async def reauthenticate(self, conn: ClientConn, token: str) -> None: ...
+
 
 Handler = Callable[[ClientConn, Any], Awaitable[None]]
 
@@ -85,7 +88,7 @@ class Typing:
             old.cancel()
         if typing:
             self._tasks[key] = asyncio.create_task(self._expire(room_id, user_id))
-        if typing or old is not None:
+        if typing != (old is not None):  # a change: a repeated `true` only re-arms the expiry
             await self._io.broadcast(room_id, ChatTypingOut(user_id=user_id, typing=typing))
 
     async def stop(self, room_id: str, user_id: str, *, announce: bool) -> None:
@@ -128,6 +131,7 @@ class ClientHandlers:
         self.rate_limiter = rate_limiter
         self.typing = Typing(io)
         self.table: dict[str, Handler] = {
+            "auth": self._auth,
             "ping": self._ping,
             "chat.send": self._chat_send,
             "chat.typing": self._chat_typing,
@@ -146,12 +150,22 @@ class ClientHandlers:
             "voice.leave": self._voice_leave,
         }
         assert set(self.table) == set(m.CLIENT_MESSAGES), "every client message has a handler"
+        # Messages that change the room for everyone: checked against the database (member,
+        # room live) before they run, so a kick, leave or end whose broadcast this process
+        # missed still stops them. The rest (ping, typing, input for the holder, signalling)
+        # is checked by the socket's revocation and the holder check.
+        self.state_changing = frozenset(
+            {"chat.send", "browser.navigate", "voice.state"}
+            | {t for t in self.table if t.startswith("remote.")}
+        )
 
     async def handle(self, conn: ClientConn, text: str) -> None:
         """Parse and run one message; a refusal or a failure becomes an `error` reply."""
         type_: str | None = None
         try:
             type_, msg = m.parse(text)
+            if type_ in self.state_changing:
+                await self._require_active(conn)
             await self.table[type_](conn, msg)
         except DomainError as exc:
             self.io.reply(conn, ErrorOut(code=exc.code, detail=exc.detail, type=type_))
@@ -169,6 +183,22 @@ class ClientHandlers:
             )
         if not queries.is_active(p):
             raise _refuse(Kind.invalid, "invalid_target", "That user is not in this room")
+
+    async def _require_active(self, conn: ClientConn) -> None:
+        """The socket's user is still a member and the room still live (one read each)."""
+        room_id = uuid.UUID(conn.room_id)
+        async with self.sessionmaker() as s:
+            p = await queries.get_participant(
+                session=s, room_id=room_id, user_id=uuid.UUID(conn.user_id)
+            )
+            status = await queries.status_of(session=s, room_id=room_id)
+        if not queries.is_active(p):
+            raise _refuse(Kind.forbidden, "not_a_member", "You are no longer in this room")
+        if status in (None, RoomStatus.ending, RoomStatus.ended):
+            raise _refuse(Kind.gone, "room_ended", "This room has ended")
+
+    async def _auth(self, conn: ClientConn, msg: m.Auth) -> None:
+        await self.io.reauthenticate(conn, msg.token)
 
     async def _require_holder(self, conn: ClientConn) -> None:
         _, state = await self.io.remote_state(conn.room_id)
@@ -219,7 +249,12 @@ class ClientHandlers:
         await self.io.broadcast(conn.room_id, chat_message(row, conn.username))
 
     async def _chat_typing(self, conn: ClientConn, msg: m.ChatTyping) -> None:
-        await self.typing.set(conn.room_id, conn.user_id, msg.typing)
+        # Coalesced per socket; `Typing.set` only broadcasts changes (a repeated `true` just
+        # re-arms its expiry).
+        interval = self.settings.ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS
+        await conn.throttle("chat.typing", interval, dedupe=False).offer(
+            msg.typing, lambda typing: self.typing.set(conn.room_id, conn.user_id, typing)
+        )
 
     def _remote_action(self, action: Action) -> Handler:
         async def handle(conn: ClientConn, msg: Any) -> None:
@@ -293,22 +328,39 @@ class ClientHandlers:
         await self.io.direct(conn.room_id, to, ice)
 
     async def _voice_peer(self, conn: ClientConn, to: str, conn_id: str | None) -> Address:
-        """Where a voice-mesh message goes: one socket of another online user, or all of them."""
+        """Where a voice-mesh message goes: one socket of another online user, or all of them.
+        A `conn` must be one of `to`'s sockets: otherwise any member could aim SDP at any
+        socket, their own idle one included, and queue megabytes on it."""
         if to == conn.user_id or to not in await self.presence.online(conn.room_id):
             raise _refuse(
                 Kind.invalid,
                 "invalid_target",
                 '`to` must be "agent" or another online user of this room',
             )
-        return Address.conn(conn_id) if conn_id else Address.user(to)
+        if not conn_id:
+            return Address.user(to)
+        if (await self.presence.conns(conn.room_id)).get(conn_id) != to:
+            raise _refuse(Kind.invalid, "invalid_target", "`conn` is not a socket of `to`")
+        return Address.conn(conn_id)
 
     async def _voice_state(self, conn: ClientConn, msg: m.VoiceState) -> None:
-        voice = msg.model_dump()
-        await self.presence.set_voice(conn.room_id, conn.user_id, voice)
-        await self.io.broadcast(conn.room_id, VoiceStateOut(user_id=conn.user_id, **voice))
+        # Coalesced per socket: at most one broadcast per ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS,
+        # the latest state wins, a repeat of the last one is dropped.
+        async def publish(voice: dict[str, Any]) -> None:
+            if conn.outbox.closing:
+                return
+            await self.presence.set_voice(conn.room_id, conn.user_id, voice)
+            await self.io.broadcast(conn.room_id, VoiceStateOut(user_id=conn.user_id, **voice))
+
+        interval = self.settings.ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS
+        await conn.throttle("voice.state", interval, dedupe=True).offer(msg.model_dump(), publish)
 
     async def _voice_leave(self, conn: ClientConn, msg: m.Empty) -> None:
         # Voice state otherwise lasts until the user goes offline: leaving voice must say so,
         # or everyone would keep showing (and dialling) a voice peer that is gone.
+        throttle = conn.throttles.get("voice.state")
+        if throttle is not None:  # a state still waiting must not re-announce the voice
+            throttle.cancel()
+            conn.throttles.pop("voice.state", None)
         await self.presence.clear_voice(conn.room_id, conn.user_id)
         await self.io.broadcast(conn.room_id, VoiceLeftOut(user_id=conn.user_id))

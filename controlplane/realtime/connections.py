@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from fastapi import WebSocket
 from starlette.websockets import WebSocketState
 
+from controlplane.auth.access_tokens import AccessClaims
 from controlplane.errors import DomainError, Kind
 from controlplane.realtime.outbound import Outbound
 
@@ -28,6 +33,7 @@ CLOSE_REPLACED = 4409
 CLOSE_ENDED = 4410
 CLOSE_TOO_BIG = 1009
 CLOSE_TOO_SLOW = 1013
+CLOSE_TOO_MANY = 4429
 
 # A domain error that refuses a socket, as the close code and reason the client sees.
 _CLOSE_FOR: dict[Kind, tuple[int, str]] = {
@@ -35,6 +41,7 @@ _CLOSE_FOR: dict[Kind, tuple[int, str]] = {
     Kind.forbidden: (CLOSE_FORBIDDEN, "not a member of this room"),
     Kind.not_found: (CLOSE_NOT_FOUND, "no such room"),
     Kind.gone: (CLOSE_ENDED, "room ended"),
+    Kind.rate_limited: (CLOSE_TOO_MANY, "too many connections"),
 }
 
 
@@ -43,8 +50,67 @@ def close_for(error: DomainError) -> tuple[int, str]:
     return _CLOSE_FOR.get(error.kind, (CLOSE_UNAUTHENTICATED, "authenticate first"))
 
 
-OUTBOX_LIMIT = 4096
 FLOOD_PER_SECOND = 100
+log = logging.getLogger(__name__)
+
+
+class LatestWins:
+    """At most one run per `interval_s`: a value offered sooner waits for the end of the
+    interval, replacing any value already waiting (the latest wins), so a socket toggling a
+    state 100 times a second costs the room a few broadcasts, and the last state still
+    arrives. With `dedupe`, a value equal to the last one run is dropped."""
+
+    def __init__(self, interval_s: float, *, dedupe: bool) -> None:
+        self.interval_s = interval_s
+        self.dedupe = dedupe
+        self._last_at = -math.inf
+        self._last: Any = None
+        self._pending: tuple[Any, Callable[[Any], Awaitable[None]]] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def offer(self, value: Any, run: Callable[[Any], Awaitable[None]]) -> None:
+        if self._task is None:
+            if self.dedupe and value == self._last:
+                return
+            now = time.monotonic()
+            if now - self._last_at >= self.interval_s:
+                self._last_at, self._last = now, value
+                await run(value)
+                return
+            self._task = asyncio.create_task(self._later(self._last_at + self.interval_s - now))
+        self._pending = (value, run)
+
+    async def _later(self, wait_s: float) -> None:
+        await asyncio.sleep(max(0.0, wait_s))
+        self._task = None
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        value, run = pending
+        if self.dedupe and value == self._last:
+            return
+        self._last_at, self._last = time.monotonic(), value
+        try:
+            await run(value)
+        except Exception:
+            log.exception("coalesced update failed")
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self._pending = None
+
+
+@dataclass(frozen=True)
+class OutboxLimits:
+    """How much one socket may have waiting, and how long one send may take (settings
+    ROOM_WS_OUTBOX_MAX_MESSAGES, ROOM_WS_OUTBOX_MAX_BYTES, ROOM_WS_STALL_SECONDS)."""
+
+    max_messages: int = 4096
+    # Characters of queued JSON (the JSON is almost all ASCII: about its bytes).
+    max_bytes: int = 1 << 20
+    stall_s: float = 5.0
 
 
 @dataclass
@@ -54,37 +120,106 @@ class _Close:
 
 
 class Outbox:
-    """One writer per socket: sends stay ordered and a slow socket never blocks the room."""
+    """One writer per socket: sends stay ordered and a slow socket never blocks the room.
 
-    def __init__(self, ws: WebSocket) -> None:
+    Concurrency contract: `put`, `close` and `abort` are called from the event loop (never
+    awaited, never blocking); `run` is the only coroutine that touches the socket for sending.
+    A socket that does not read costs at most `limits.max_bytes` here: past that, or when one
+    send makes no progress for `limits.stall_s` (the peer's TCP window stays shut), the outbox is
+    aborted: what is queued is dropped, the writer gives up with 1013, and `done` is set, which
+    the hub takes as the end of the socket (it stops reading it and runs the usual clean-up).
+    """
+
+    def __init__(self, ws: WebSocket, limits: OutboxLimits | None = None) -> None:
         self.ws = ws
+        self.limits = limits or OutboxLimits()
         self.queue: asyncio.Queue[str | _Close] = asyncio.Queue()
+        self.queued_bytes = 0
         self.closing = False
+        self.close_code: int | None = None
+        # Set once the writer has finished, for whatever reason: the socket is over.
+        self.done = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._abort_pending = False  # `abort` cancelled the writer's send
+        self._sending = False  # the writer is inside a send (the one await `abort` cancels)
+
+    def start(self, name: str) -> asyncio.Task[None]:
+        self._writer = asyncio.create_task(self.run(), name=name)
+        return self._writer
 
     def put(self, payload: str) -> None:
         if self.closing:
             return
-        if self.queue.qsize() >= OUTBOX_LIMIT:
-            self.close(CLOSE_TOO_SLOW, "too slow to keep up")
+        size = len(payload)
+        limits = self.limits
+        if self.queue.qsize() >= limits.max_messages or self.queued_bytes + size > limits.max_bytes:
+            self.abort(CLOSE_TOO_SLOW, "too slow to keep up")
             return
+        self.queued_bytes += size
         self.queue.put_nowait(payload)
 
     def close(self, code: int, reason: str = "") -> None:
+        """Close after what is already queued has been sent (an orderly end)."""
         if not self.closing:
             self.closing = True
+            self.close_code = code
             self.queue.put_nowait(_Close(code, reason))
+
+    def abort(self, code: int, reason: str = "") -> None:
+        """Drop what is queued and end now (the queue would never drain)."""
+        if self.done.is_set():
+            return
+        self.closing = True
+        self.close_code = code
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queued_bytes = 0
+        self.queue.put_nowait(_Close(code, reason))
+        # A send blocked on a full TCP window never returns: cancel it; `run` then closes.
+        if (
+            self._sending
+            and self._writer is not None
+            and self._writer is not asyncio.current_task()
+        ):
+            self._abort_pending = True
+            self._writer.cancel()
+
+    async def _send_close(self, code: int, reason: str) -> None:
+        if self.ws.application_state == WebSocketState.CONNECTED:
+            # Bounded: a peer that does not read may not take the close frame either.
+            await asyncio.wait_for(self.ws.close(code, reason), self.limits.stall_s)
 
     async def run(self) -> None:
         try:
             while True:
-                item = await self.queue.get()
-                if isinstance(item, _Close):
-                    if self.ws.application_state == WebSocketState.CONNECTED:
-                        await self.ws.close(item.code, item.reason)
-                    return
-                await self.ws.send_text(item)
+                try:
+                    item = await self.queue.get()
+                    if isinstance(item, _Close):
+                        try:
+                            await self._send_close(item.code, item.reason)
+                        except TimeoutError:
+                            pass  # the peer takes nothing at all; dropping it is the point
+                        return
+                    self._sending = True
+                    try:
+                        await asyncio.wait_for(self.ws.send_text(item), self.limits.stall_s)
+                    finally:
+                        self._sending = False
+                    self.queued_bytes -= len(item)
+                except TimeoutError:
+                    self.abort(CLOSE_TOO_SLOW, "too slow to keep up")
+                except asyncio.CancelledError:
+                    if not self._abort_pending:
+                        raise  # not our abort: the task itself is being cancelled
+                    # our abort: loop once more to send its close frame (bounded)
+                    self._abort_pending = False
+                    task = asyncio.current_task()
+                    if task is not None:
+                        task.uncancel()
         except Exception:  # the peer went away; the reader notices and cleans up
             self.closing = True
+        finally:
+            self.done.set()
 
 
 class Flood(Enum):
@@ -100,10 +235,24 @@ class ClientConn:
     user_id: str
     username: str
     outbox: Outbox
+    # The access token it was opened (or last extended) with; None: not checked again.
+    claims: AccessClaims | None = None
     ready: bool = False
     pending: list[tuple[int | None, str]] = field(default_factory=list)
     window_start: float = 0.0
     window_count: int = 0
+    # Coalesced per-socket updates (voice.state, chat.typing), by message type.
+    throttles: dict[str, LatestWins] = field(default_factory=dict)
+
+    def throttle(self, type_: str, interval_s: float, *, dedupe: bool) -> LatestWins:
+        found = self.throttles.get(type_)
+        if found is None:
+            found = self.throttles[type_] = LatestWins(interval_s, dedupe=dedupe)
+        return found
+
+    def cancel_throttles(self) -> None:
+        for throttle in self.throttles.values():
+            throttle.cancel()
 
     def deliver(self, payload: str, seq: int | None) -> None:
         if self.ready:

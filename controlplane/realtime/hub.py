@@ -20,9 +20,11 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import WebSocket
+from fastapi import WebSocket, WebSocketDisconnect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from controlplane.auth.access import AccessCheck
+from controlplane.auth.access_tokens import AccessClaims
 from controlplane.errors import DomainError, Kind
 from controlplane.models import Room, RoomStatus, User
 from controlplane.realtime.agent_channel import AgentChannel
@@ -35,10 +37,12 @@ from controlplane.realtime.connections import (
     CLOSE_NORMAL,
     CLOSE_REPLACED,
     CLOSE_TOO_BIG,
+    CLOSE_UNAUTHENTICATED,
     AgentConn,
     ClientConn,
     Flood,
     Outbox,
+    OutboxLimits,
 )
 from controlplane.realtime.outbound import (
     AgentRemoteChanged,
@@ -49,6 +53,7 @@ from controlplane.realtime.outbound import (
     Outbound,
     ParticipantRemoved,
     PeerClosed,
+    PeersSync,
     PresenceJoined,
     PresenceLeft,
     RoomAssigned,
@@ -95,12 +100,20 @@ class Hub:
         sessionmaker: async_sessionmaker[AsyncSession],
         rate_limiter: RateLimiter,
         engine: AsyncEngine,
+        access: AccessCheck | None = None,
     ) -> None:
         self.settings = settings
+        # None: sockets are not re-checked after their first frame (unit tests' hubs).
+        self.access = access
         self.bus = bus
         self.presence = presence
         self.sessionmaker = sessionmaker
         self.instance = uuid.uuid4().hex[:12]
+        self._limits = OutboxLimits(
+            max_messages=settings.ROOM_WS_OUTBOX_MAX_MESSAGES,
+            max_bytes=settings.ROOM_WS_OUTBOX_MAX_BYTES,
+            stall_s=settings.ROOM_WS_STALL_SECONDS,
+        )
         self._rooms: dict[str, dict[str, ClientConn]] = {}
         self._agents: dict[str, AgentConn] = {}
         self._last_seq: dict[str, int] = {}
@@ -369,18 +382,34 @@ class Hub:
 
     # ---------------------------------------------------------------- client sockets
 
-    async def serve_client(self, ws: WebSocket, room: Room, user: User) -> None:
+    async def serve_client(
+        self, ws: WebSocket, room: Room, user: User, claims: AccessClaims | None = None
+    ) -> None:
+        """Serve one authenticated member's socket until it ends. Raises `DomainError` before
+        anything is registered when the user already has too many sockets in the room.
+        `claims` (the token's) are re-checked while it is open (`_watch_auth`)."""
         room_id, uid = str(room.id), str(user.id)
+        cap = self.settings.ROOM_MAX_SOCKETS_PER_USER
+        # Counted across replicas (presence); two sockets racing past the check together can
+        # exceed the cap by one each: it bounds a flood, it is not an exact quota.
+        if await self.presence.conn_count(room_id, uid) >= cap:
+            raise DomainError(
+                Kind.rate_limited,
+                "too_many_sockets",
+                f"At most {cap} connections per person and room",
+            )
         conn = ClientConn(
             id=self._socket_id(),
             room_id=room_id,
             user_id=uid,
             username=user.username,
-            outbox=Outbox(ws),
+            outbox=Outbox(ws, self._limits),
+            claims=claims,
         )
         await self._attach(room_id)
         self._rooms.setdefault(room_id, {})[conn.id] = conn
-        writer = asyncio.create_task(conn.outbox.run(), name=f"ws-writer-{conn.id}")
+        writer = conn.outbox.start(f"ws-writer-{conn.id}")
+        watcher = asyncio.create_task(self._watch_auth(conn), name=f"ws-auth-{conn.id}")
         try:
             if await self.presence.add(room_id, conn.id, uid):
                 await self.broadcast(room_id, PresenceJoined(user_id=uid, username=user.username))
@@ -402,8 +431,10 @@ class Hub:
             log.info(
                 "room socket open", extra={"room": room.room_code, "user_id": uid, "conn": conn.id}
             )
-            await self._client_loop(ws, conn)
+            await self._until_over(self._client_loop(ws, conn), conn.outbox)
         finally:
+            watcher.cancel()
+            conn.cancel_throttles()
             self._rooms.get(room_id, {}).pop(conn.id, None)
             if not self._rooms.get(room_id):
                 self._rooms.pop(room_id, None)
@@ -414,12 +445,67 @@ class Hub:
                 writer.cancel()
             self._spawn(self._after_close(room_id, conn), f"ws-cleanup-{conn.id}")
 
+    async def reauthenticate(self, conn: ClientConn, token: str) -> None:
+        """An `auth` frame on an open socket: a valid token of the same user extends it; any
+        other token closes it (4401)."""
+        if self.access is None:
+            return
+        verified = await self.access.verify(token)
+        if verified is None or str(verified[0].user_id) != conn.user_id:
+            conn.outbox.close(CLOSE_UNAUTHENTICATED, "invalid or expired token")
+            return
+        conn.claims = verified[0]
+
+    async def _watch_auth(self, conn: ClientConn) -> None:
+        """Close the socket (4401) once its token expired without a fresh `auth`, or its user
+        was deactivated or its session revoked: checked at expiry and every
+        ROOM_WS_AUTH_RECHECK_SECONDS. A failing check (database or Redis down) keeps it."""
+        if self.access is None or conn.claims is None:
+            return
+        every = self.settings.ROOM_WS_AUTH_RECHECK_SECONDS
+        while not conn.outbox.closing:
+            claims = conn.claims
+            assert claims is not None
+            await asyncio.sleep(max(0.05, min(every, claims.expires_at - time.time())))
+            claims = conn.claims  # an `auth` frame may have brought a fresh one meanwhile
+            assert claims is not None
+            try:
+                valid = await self.access.still_valid(claims)
+            except Exception:
+                log.warning("socket auth re-check failed", exc_info=True)
+                continue
+            if not valid:
+                log.info(
+                    "room socket closed: token expired, session revoked or user inactive",
+                    extra={"room": conn.room_id, "user_id": conn.user_id, "conn": conn.id},
+                )
+                conn.outbox.close(CLOSE_UNAUTHENTICATED, "token expired or session revoked")
+                return
+
+    @staticmethod
+    async def _until_over(reading: Awaitable[None], outbox: Outbox) -> None:
+        """Run a socket's read loop until it returns or the socket's writer is finished (it
+        closed the socket: kicked, ended, aborted as too slow). Reading stops at once then, so
+        a peer that ignores the close frame gets none of its later frames handled."""
+        reader = asyncio.ensure_future(reading)
+        over = asyncio.ensure_future(outbox.done.wait())
+        try:
+            await asyncio.wait({reader, over}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (reader, over):
+                task.cancel()
+            await asyncio.gather(reader, over, return_exceptions=True)
+        if reader.done() and not reader.cancelled():
+            error = reader.exception()
+            if error is not None and not isinstance(error, WebSocketDisconnect):
+                raise error
+
     async def _client_loop(self, ws: WebSocket, conn: ClientConn) -> None:
         limit = self.settings.ROOM_WS_MAX_FRAME_BYTES
         while True:
             frame = await ws.receive()
-            if frame["type"] == "websocket.disconnect":
-                return
+            if frame["type"] == "websocket.disconnect" or conn.outbox.closing:
+                return  # closing: kicked, left, ended or too slow; nothing more is handled
             text = frame.get("text")
             if text is None:
                 if len(frame.get("bytes") or b"") > limit:
@@ -498,13 +584,14 @@ class Hub:
 
     async def serve_agent(self, ws: WebSocket, room: Room) -> None:
         room_id = str(room.id)
-        agent = AgentConn(id=self._socket_id(), room_id=room_id, outbox=Outbox(ws))
+        agent = AgentConn(id=self._socket_id(), room_id=room_id, outbox=Outbox(ws, self._limits))
         old = self._agents.get(room_id)
         if old is not None:
             old.outbox.close(CLOSE_REPLACED, "replaced by a newer agent connection")
         await self._attach(room_id)
         self._agents[room_id] = agent
-        writer = asyncio.create_task(agent.outbox.run(), name=f"agent-writer-{agent.id}")
+        writer = agent.outbox.start(f"agent-writer-{agent.id}")
+        syncing: asyncio.Task[None] | None = None
         try:
             await self.presence.set_agent(room_id, agent.id)
             _, remote = await self.remote_state(room_id)
@@ -517,8 +604,10 @@ class Hub:
                     ice_servers=ice_servers(
                         self.settings, user=f"agent-{room_id}", now=time.time()
                     ),
+                    conns=sorted(await self.presence.conns(room_id)),
                 )
             )
+            syncing = asyncio.create_task(self._sync_peers(agent), name=f"peers-{agent.id}")
             news = StatusNews(status=RoomStatus(room.status), agent_connected=True)
             await self.broadcast(room_id, status_message(news))
             log.info("agent connected", extra={"room": room.room_code})
@@ -528,6 +617,8 @@ class Hub:
                     return
                 await self.agent_channel.handle(agent, frame.get("text"), room.room_code)
         finally:
+            if syncing is not None:
+                syncing.cancel()
             if self._agents.get(room_id) is agent:
                 self._agents.pop(room_id, None)
             agent.outbox.close(CLOSE_NORMAL)
@@ -536,6 +627,19 @@ class Hub:
             except (TimeoutError, asyncio.CancelledError, Exception):
                 writer.cancel()
             self._spawn(self._after_agent(room_id, agent.id), f"agent-cleanup-{agent.id}")
+
+    async def _sync_peers(self, agent: AgentConn) -> None:
+        """Tell the agent the room's present sockets every ROOM_AGENT_PEER_SYNC_SECONDS, so it
+        drops the peer of a socket whose `peer.closed` was lost (a kicked user's too)."""
+        every = self.settings.ROOM_AGENT_PEER_SYNC_SECONDS
+        while not agent.outbox.closing:
+            await asyncio.sleep(every)
+            try:
+                conns = await self.presence.conns(agent.room_id)
+            except Exception:
+                log.warning("peer sync skipped", extra={"room": agent.room_id}, exc_info=True)
+                continue
+            agent.send(PeersSync(conns=sorted(conns)))
 
     async def _after_agent(self, room_id: str, owner: str) -> None:
         try:

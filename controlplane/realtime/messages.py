@@ -107,6 +107,7 @@ class VoiceState(_Msg):
 
 
 CLIENT_MESSAGES: dict[str, type[_Msg]] = {
+    "auth": Auth,  # the first frame; again later, to extend the socket with a fresh token
     "ping": Empty,
     "chat.send": ChatSend,
     "chat.typing": ChatTyping,
@@ -135,7 +136,9 @@ CLIENT_MESSAGES: dict[str, type[_Msg]] = {
 def parse_envelope(raw: str) -> tuple[str, dict[str, Any]]:
     try:
         msg = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # RecursionError: nesting deeper than the parser's stack (a 64 KB frame of `[` does it);
+        # it is a bad frame like any other, not a crash of the socket.
         raise bad_message("bad_json", "Message is not valid JSON") from None
     if not isinstance(msg, dict):
         raise bad_message("bad_message", "Message must be an object {type, data}")

@@ -229,6 +229,8 @@ class AuthOk(Outbound):
     pooled: bool
     start_url: str | None
     ice_servers: list[dict[str, Any]]
+    # The room's present sockets (every replica's): the agent drops the peers of any other.
+    conns: list[str]
 
 
 class AgentOffer(Outbound):
@@ -241,6 +243,14 @@ class AgentOffer(Outbound):
 class PeerClosed(Outbound):
     TYPE = "peer.closed"
     conn: str
+
+
+class PeersSync(Outbound):
+    """The room's present sockets, every ROOM_AGENT_PEER_SYNC_SECONDS: the agent closes the peer
+    of any other connection (its `peer.closed` may have been lost)."""
+
+    TYPE = "peers.sync"
+    conns: list[str]
 
 
 class AgentRemoteChanged(Outbound):
@@ -344,6 +354,7 @@ AGENT_MESSAGES = _table(
     AuthOk,
     AgentOffer,
     PeerClosed,
+    PeersSync,
     AgentRemoteChanged,
     RoomAssigned,
     AgentNavigate,

@@ -60,6 +60,11 @@ async def watch_start(
             reason = "The room's browser could not start"
             if info.detail:
                 reason = f"{reason}: {info.detail}"
+            # The container's own output is for operators, never in the members' reason.
+            log.warning(
+                "room browser failed to start",
+                extra={"room": room_code, "detail": info.detail, "logs": info.logs},
+            )
             await fail_room(ctx=ctx, room=room, reason=reason[:500])
             return
         if info.state == "missing":

@@ -14,6 +14,18 @@ import uuid
 
 from controlplane.settings import Settings
 
+# Viewer connections beyond the room's capacity: a member's second tab, a reconnect whose old
+# peer is not closed yet.
+VIEWER_MARGIN = 5
+
+
+def max_viewers(settings: Settings) -> int:
+    """The agent's viewer cap: ROOM_AGENT_MAX_VIEWERS, else the largest capacity a room can have
+    (a warm browser starts before its room, and so its capacity, is known) plus a margin."""
+    if settings.ROOM_AGENT_MAX_VIEWERS is not None:
+        return settings.ROOM_AGENT_MAX_VIEWERS
+    return settings.ROOM_MAX_PARTICIPANTS_CAP + VIEWER_MARGIN
+
 
 def agent_env(
     *,
@@ -38,6 +50,7 @@ def agent_env(
         "WP_BITRATE_KBPS": str(settings.ROOM_BITRATE_KBPS),
         "WP_QUALITY": settings.ROOM_QUALITY,
         "WP_LOG_LEVEL": settings.LOG_LEVEL,
+        "WP_MAX_VIEWERS": str(max_viewers(settings)),
         # The reaper fails a room whose agent was silent this long; the agent gives up as long
         # without its control plane, so a room never outlives a control plane gone for good.
         "WP_CONTROL_LOST_S": str(settings.ROOM_HEARTBEAT_TIMEOUT_SECONDS),

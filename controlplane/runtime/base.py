@@ -30,6 +30,9 @@ class RuntimeInfo:
     # How far a `starting` room has come, when the runtime can tell (a pod waiting for a node
     # is `scheduling`, one pulling its image `booting`); None when it cannot.
     stage: RoomStage | None = None
+    # What the room's processes printed last, when it failed: for operators (the server log),
+    # never for members (it can hold anything the page or the browser wrote).
+    logs: str | None = None
 
 
 @runtime_checkable

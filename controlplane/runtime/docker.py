@@ -379,17 +379,19 @@ def _remove(container: Any) -> None:
 
 def _info(container: Any, *, with_logs: bool) -> RuntimeInfo:
     state, detail = map_state(container.attrs.get("State") or {})
+    logs: str | None = None
     if state == "failed" and with_logs:
         try:
             tail = container.logs(stdout=True, stderr=True, tail=LOG_TAIL_LINES)
             text = tail.decode(errors="replace").strip()
         except DockerException:
             text = ""
-        if text:
-            detail = f"{detail}; last log lines:\n{text}"[-4000:]
+        if text:  # for the operators' log only: `detail` is what members see
+            logs = f"last log lines:\n{text}"[-4000:]
     return RuntimeInfo(
         runtime_ref=REF_PREFIX + str(container.id),
         room_id=naming.room_id_from_labels(container.labels),
         state=state,
         detail=detail,
+        logs=logs,
     )

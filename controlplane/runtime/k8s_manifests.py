@@ -212,8 +212,9 @@ def make_rooms_network_policy(settings: Settings) -> Manifest:
     the pod opened are allowed by every NetworkPolicy implementation (it is stateful).
     Egress: cluster DNS; the control plane's pods on the agent port; in-cluster TURN pods;
     KUBERNETES_EGRESS_ALLOW_CIDRS; and the public internet without the private, loopback,
-    link-local and metadata ranges. A ClusterIP Service is translated to its pods before the
-    policy applies, so the pod selectors cover reaching the control plane through its Service.
+    link-local and metadata ranges and the cluster's own (KUBERNETES_CLUSTER_CIDRS). A ClusterIP
+    Service is translated to its pods before the policy applies, so the pod selectors cover
+    reaching the control plane through its Service.
     """
     own_ns = settings.KUBERNETES_NAMESPACE
     selector = naming.managed_selector(deployment=settings.deployment_id)
@@ -242,11 +243,15 @@ def make_rooms_network_policy(settings: Settings) -> Manifest:
         egress.append(
             {"to": [{"ipBlock": {"cidr": cidr}} for cidr in settings.KUBERNETES_EGRESS_ALLOW_CIDRS]}
         )
+    # The cluster's own ranges come after the always-blocked ones, each in its family's list.
+    cluster = settings.KUBERNETES_CLUSTER_CIDRS
+    cluster_v4 = [c for c in cluster if ":" not in c]
+    cluster_v6 = [c for c in cluster if ":" in c]
     egress.append(
         {
             "to": [
-                {"ipBlock": {"cidr": "0.0.0.0/0", "except": list(BLOCKED_IPV4)}},
-                {"ipBlock": {"cidr": "::/0", "except": list(BLOCKED_IPV6)}},
+                {"ipBlock": {"cidr": "0.0.0.0/0", "except": [*BLOCKED_IPV4, *cluster_v4]}},
+                {"ipBlock": {"cidr": "::/0", "except": [*BLOCKED_IPV6, *cluster_v6]}},
             ]
         }
     )

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 import psutil
@@ -62,12 +63,38 @@ def _parse_ref(runtime_ref: str) -> str | None:
     return runtime_ref[len(prefix) :] if runtime_ref.startswith(prefix) else None
 
 
+# What a room's processes take from the API's environment: how to find programs and Python, the
+# locale and the temp dir. Nothing else: the API's own settings (SECRET_KEY, DATABASE_URL,
+# REDIS_URL, SMTP passwords, ...) must not reach the agent or the Chromium it runs.
+INHERITED_ENV = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TMPDIR",
+        "PYTHONPATH",
+        "VIRTUAL_ENV",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+    }
+)
+
+
+def inherited_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The part of the API's environment a room's processes keep (`INHERITED_ENV`, `LC_*`)."""
+    return {k: v for k, v in environ.items() if k in INHERITED_ENV or k.startswith("LC_")}
+
+
 def room_process_env(
     settings: Settings, *, room_id: uuid.UUID, agent_secret: str, start_url: str | None
 ) -> dict[str, str]:
-    """What a room's agent process gets on top of the API's own environment: the agent's
-    settings (`agent_env`, as in every runtime) and the labels every descendant inherits, by
-    which the room's processes are found again."""
+    """What a room's agent process gets on top of `inherited_env`: the agent's settings
+    (`agent_env`, as in every runtime) and the labels every descendant inherits, by which the
+    room's processes are found again."""
     return {
         **agent_env(
             settings=settings, room_id=room_id, agent_secret=agent_secret, start_url=start_url
@@ -96,7 +123,7 @@ class LocalRuntime:
         self._log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self._log_dir / f"{room_code}.log"
         env = {
-            **os.environ,
+            **inherited_env(os.environ),
             **room_process_env(
                 self._settings, room_id=room_id, agent_secret=agent_secret, start_url=start_url
             ),

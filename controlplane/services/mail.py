@@ -22,12 +22,13 @@ def build_message(*, settings: Settings, to: str, subject: str, body: str) -> Em
 
 
 def send_email(*, settings: Settings, to: str, subject: str, body: str) -> None:
-    """Send one e-mail; with no SMTP server configured, log it instead (development)."""
+    """Send one e-mail; with no SMTP server configured, log it instead, its body (a reset link
+    is a credential) only in development, where the log is the developer's own terminal."""
     if not settings.SMTP_HOST:
-        log.warning(
-            "smtp not configured; e-mail not sent",
-            extra={"to": to, "subject": subject, "body": body},
-        )
+        extra = {"to": to, "subject": subject}
+        if settings.ENVIRONMENT == "development":
+            extra["body"] = body
+        log.warning("smtp not configured; e-mail not sent", extra=extra)
         return
     msg = build_message(settings=settings, to=to, subject=subject, body=body)
     context = ssl.create_default_context()

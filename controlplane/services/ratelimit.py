@@ -14,10 +14,15 @@ class RateLimiter(Protocol):
         """Count one hit on `key`; return seconds to wait when over `limit`, else None."""
         ...
 
+    async def over(self, key: str, *, limit: int) -> int | None:
+        """Without counting: seconds to wait when `key` is already over `limit`, else None."""
+        ...
+
 
 class MemoryRateLimiter:
     def __init__(self) -> None:
         self._windows: dict[str, tuple[float, int]] = {}
+        self._window_of: dict[str, int] = {}
         self._lock = asyncio.Lock()
 
     async def hit(self, key: str, *, limit: int, window_s: int) -> int | None:
@@ -28,11 +33,25 @@ class MemoryRateLimiter:
                 started, count = now, 0
             count += 1
             self._windows[key] = (started, count)
+            self._window_of[key] = window_s
             if len(self._windows) > 100_000:  # bound memory under a flood of distinct keys
                 self._windows = {k: v for k, v in self._windows.items() if now - v[0] < window_s}
+                self._window_of = {k: self._window_of[k] for k in self._windows}
         if count > limit:
             return max(1, int(window_s - (now - started) + 0.999))
         return None
+
+    async def over(self, key: str, *, limit: int) -> int | None:
+        # the window length is not stored: it is recovered from the hits' own `hit` calls
+        entry = self._windows.get(key)
+        window_s = self._window_of.get(key)
+        if entry is None or window_s is None:
+            return None
+        started, count = entry
+        left = window_s - (time.monotonic() - started)
+        if left <= 0 or count <= limit:
+            return None
+        return max(1, int(left + 0.999))
 
 
 # INCR and EXPIRE in one step so a crash between them cannot leave a key that never expires.
@@ -54,3 +73,12 @@ class RedisRateLimiter:
         if int(count) > limit:
             return max(1, int(ttl))
         return None
+
+    async def over(self, key: str, *, limit: int) -> int | None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(self._prefix + key)
+            pipe.ttl(self._prefix + key)
+            count, ttl = await pipe.execute()
+        if count is None or int(count) <= limit:
+            return None
+        return max(1, int(ttl))

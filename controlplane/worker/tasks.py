@@ -8,6 +8,7 @@ import dataclasses
 from controlplane.reaper.policy import OutageClock
 from controlplane.reaper.sweep import sweep
 from controlplane.services.mail import send_email
+from controlplane.services.secret_file import with_secrets
 from controlplane.settings import Settings
 from controlplane.wiring import build_context
 from controlplane.worker.celery_app import celery_app
@@ -28,7 +29,7 @@ _OUTAGES = OutageClock()
 @celery_app.task(name="watchparty.reap")
 def reap_task() -> dict[str, list[str]]:
     """One reaper sweep in a worker: its own context, its own event loop."""
-    return asyncio.run(_reap(Settings()))
+    return asyncio.run(_reap(with_secrets(Settings())))
 
 
 async def _reap(settings: Settings) -> dict[str, list[str]]:

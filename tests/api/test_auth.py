@@ -403,6 +403,52 @@ async def test_login_rate_limit_per_account(settings_factory):
         ).status_code == 200
 
 
+async def test_login_rate_limit_counts_every_spelling_of_one_account(settings_factory):
+    """Issue 11 #5: `" limited"` must not be a fresh budget when the lookup strips it."""
+    from tests.support.apps import client_for
+
+    settings = await settings_factory(RATE_LIMIT_LOGIN_PER_MINUTE=3)
+    async with client_for(settings) as client:
+        await register(client, username="spelled")
+        codes = [
+            (
+                await client.post(
+                    "/api/auth/login", data={"username": name, "password": "bad-guess-123"}
+                )
+            ).status_code
+            for name in ("spelled", " spelled", "SPELLED\t", "Spelled ")
+        ]
+        assert codes == [401, 401, 401, 429]
+
+
+async def test_forwarded_for_takes_the_hop_the_trusted_proxy_appended(settings_factory):
+    """Issue 11 #5: a client choosing the left-most X-Forwarded-For entry gets no new budget."""
+    from tests.support.apps import client_for
+
+    settings = await settings_factory(
+        TRUST_PROXY_HEADERS=True, RATE_LIMIT_FORGOT_PER_HOUR=2, RATE_LIMIT_IP_MULTIPLIER=1
+    )
+    async with client_for(settings, ip="10.0.0.2") as client:
+        codes = [
+            (
+                await client.post(
+                    "/api/auth/forgot-password",
+                    json={"email": f"n{i}@example.com"},
+                    headers={"X-Forwarded-For": f"192.0.2.{i}, 198.51.100.7"},
+                )
+            ).status_code
+            for i in range(3)
+        ]
+        assert codes == [202, 202, 429]
+        # another client behind the same proxy has its own budget
+        other = await client.post(
+            "/api/auth/forgot-password",
+            json={"email": "n9@example.com"},
+            headers={"X-Forwarded-For": "198.51.100.8"},
+        )
+        assert other.status_code == 202
+
+
 async def test_rate_limits_per_ip_for_register_and_forgot(settings_factory):
     from tests.support.apps import client_for
 
@@ -494,6 +540,26 @@ async def test_readyz_and_metrics(client, backend):
     ] == "abc-123"
 
 
+async def test_metrics_can_require_a_bearer_token(settings_factory):
+    """Issue 11 #10: with METRICS_TOKEN set, /metrics answers only the scraper holding it."""
+    import httpx
+
+    from controlplane.main import create_app
+
+    token = "scrape-token-0123456789"
+    app = create_app(await settings_factory(METRICS_TOKEN=token))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}):
+                refused = await c.get("/metrics", headers=headers)
+                assert refused.status_code == 401, headers
+                assert "watchparty_" not in refused.text
+            ok = await c.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+            assert ok.status_code == 200 and "watchparty_http_requests_total" in ok.text
+            assert (await c.get("/healthz")).status_code == 200
+
+
 async def test_security_headers(client):
     resp = await client.get("/healthz")
     assert resp.headers["x-content-type-options"] == "nosniff"
@@ -516,3 +582,78 @@ async def test_readyz_names_what_is_unreachable(settings_factory, backend):
         assert body["checks"]["redis"].startswith("unreachable")
         assert body["checks"]["database"] == "ok"
         assert "redis" in body["detail"]
+
+
+async def test_forgot_password_answers_before_the_lookup_and_the_mail(settings_factory):
+    """Issue 11 #6: a known address must not take longer to answer than an unknown one."""
+    import httpx
+
+    from controlplane.main import create_app
+
+    settings = await settings_factory()
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        ctx = app.state.ctx
+        sent: list[str] = []
+
+        async def slow_mail(*, to: str, subject: str, body: str) -> None:
+            await asyncio.sleep(1.0)  # a slow SMTP relay, a busy broker
+            sent.append(to)
+
+        ctx.jobs.send_email = slow_mail
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            await register(client, username="timed")
+            t0 = time.monotonic()
+            known = await client.post(
+                "/api/auth/forgot-password", json={"email": "timed@example.com"}
+            )
+            assert known.status_code == 202
+            assert time.monotonic() - t0 < 0.5
+            for _ in range(40):  # and the e-mail still goes out, after the answer
+                if sent:
+                    break
+                await asyncio.sleep(0.1)
+            assert sent == ["timed@example.com"]
+
+
+async def test_a_password_change_ends_every_other_session_but_not_this_one(client):
+    """Issue 11 #4: the phone's refresh token stops working once the laptop changes the
+    password; the laptop's own session (named in its access token) keeps refreshing."""
+    user = await signed_in(client)
+    phone = await login(client, user.username)
+    tablet = await login(client, user.username)
+    new = "another-horse-battery-7"
+    resp = await client.patch(
+        "/api/users/me",
+        json={"password": new, "current_password": PASSWORD},
+        headers=user.headers,
+    )
+    assert resp.status_code == 200, resp.text
+    for other in (phone, tablet):
+        refreshed = await client.post(
+            "/api/auth/refresh", json={"refresh_token": other["refresh_token"]}
+        )
+        assert_error(refreshed, 401, "invalid_refresh_token")
+    mine = await client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token})
+    assert mine.status_code == 200, mine.text
+    sessions = await client.get(
+        "/api/users/me/sessions",
+        headers={"Authorization": f"Bearer {mine.json()['access_token']}"},
+    )
+    assert len(sessions.json()) == 1
+    # a change of the username alone ends nothing
+    again = await login(client, user.username, new)
+    renamed = await client.patch(
+        "/api/users/me", json={"username": f"{user.username}x"}, headers=user.headers
+    )
+    assert renamed.status_code == 200
+    kept = await client.post("/api/auth/refresh", json={"refresh_token": again["refresh_token"]})
+    assert kept.status_code == 200, kept.text
+
+
+async def test_access_tokens_name_their_session(client):
+    user = await signed_in(client)
+    claims = jwt.decode(user.access_token, TEST_SECRET, algorithms=["HS256"], audience=JWT_AUDIENCE)
+    sessions = (await client.get("/api/users/me/sessions", headers=user.headers)).json()
+    assert [s["id"] for s in sessions] == [claims["sid"]]

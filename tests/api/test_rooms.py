@@ -69,6 +69,34 @@ async def test_room_creation_rate_limit_and_capacity(settings_factory):
         assert "3 rooms" in resp.json()["detail"]
 
 
+async def test_room_code_guessing_is_limited_per_user_and_per_address(settings_factory):
+    """Issue 11 #7: wrong codes are counted per user and per address; past either budget every
+    code lookup (the room, join) answers 429, the right code too, so guessing gains nothing."""
+    settings = await settings_factory(
+        RATE_LIMIT_ROOM_CODE_MISSES_PER_MINUTE=3, RATE_LIMIT_IP_MULTIPLIER=2
+    )
+    async with live_server(settings) as srv:
+        host, guesser, other, third = [await signed_in(srv.http) for _ in range(4)]
+        room = await create_room(srv.http, host.headers)
+        code = room["code"]
+        # members' own lookups are not counted
+        for _ in range(5):
+            assert (await srv.http.get(f"/api/rooms/{code}", headers=host.headers)).is_success
+        for i in range(3):
+            miss = await srv.http.get(f"/api/rooms/zzzzzz{i:02d}", headers=guesser.headers)
+            assert miss.status_code == 404
+        for path, method in ((f"/api/rooms/{code}", "GET"), (f"/api/rooms/{code}/join", "POST")):
+            resp = await srv.http.request(method, path, headers=guesser.headers)
+            assert resp.status_code == 429 and resp.json()["code"] == "rate_limited", resp.text
+            assert int(resp.headers["Retry-After"]) > 0
+        # the same address has 3 x 2 misses: the next user spends the rest, then is refused too
+        for i in range(3):
+            miss = await srv.http.post(f"/api/rooms/yyyyyy{i:02d}/join", headers=other.headers)
+            assert miss.status_code == 404
+        resp = await srv.http.get(f"/api/rooms/{code}", headers=third.headers)
+        assert resp.status_code == 429
+
+
 async def test_unavailable_runtime_fails_the_room_with_a_reason(settings_factory):
     settings = await settings_factory(ROOM_RUNTIME="none")
     async with live_server(settings, runtime=False) as srv:  # the backend settings name

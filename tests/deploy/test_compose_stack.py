@@ -87,6 +87,8 @@ async def test_compose_stack_serves_a_room_through_its_turn(
             "SECRET_KEY": SECRET,
             "AGENT_SECRET_KEY": SECRET,
             "TURN_SECRET": SECRET,
+            # production refuses to start without SMTP (no e-mail is sent here)
+            "SMTP_HOST": "127.0.0.1",
             "TURN_HOST": turn_host,
             "TURN_PORT": str(turn_port),
             "TURN_MIN_PORT": "49700",

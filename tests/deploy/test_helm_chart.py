@@ -172,7 +172,7 @@ def admits(policy: dict[str, Any], address: str) -> bool:
 
 
 def test_rooms_network_policy_is_the_runtimes_own(rendered):
-    _, objects = rendered
+    values, objects = rendered
     settings = configmap_settings(objects)
     assert settings.KUBERNETES_MANAGE_NETWORK_POLICY is False  # the chart owns it
     (policy,) = [
@@ -186,6 +186,10 @@ def test_rooms_network_policy_is_the_runtimes_own(rendered):
                     "100.100.100.200", "fd00:ec2::254", "fe80::1", "::1"):  # fmt: skip
         assert not admits(policy, blocked), blocked
     assert admits(policy, "93.184.216.34") and admits(policy, "2606:2800:220:1::1")
+    # the cluster's own ranges (rooms.clusterCidrs), IPv6 too, are denied as well
+    for cidr in values.get("rooms", {}).get("clusterCidrs", []):
+        inside = str(next(ipaddress.ip_network(cidr).hosts()))
+        assert not admits(policy, inside), cidr
 
 
 def test_controlplane_settings_follow_the_values(rendered):

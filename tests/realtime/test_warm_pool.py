@@ -343,3 +343,30 @@ async def test_metrics_count_rooms_pool_and_sockets(settings_factory):
         await sock.close()
         for a in agents.values():
             await a.close()
+
+
+async def test_a_failed_starts_logs_reach_the_operators_log_not_the_members(
+    settings_factory, caplog
+):
+    """Issue 11 #9: members get the reason in words; the container's output goes to the log."""
+    import logging
+
+    caplog.set_level(logging.WARNING)
+    settings = await settings_factory()
+    runtime = StagedRuntime(starting(RoomStage.scheduling))
+    async with live_server(settings, runtime=runtime) as live:
+        host = await signed_in(live.http)
+        room = await create_room(live.http, host.headers)
+        sock = await room_socket(live.ws_url, room["code"], host.access_token)
+        runtime.info = lambda ref: RuntimeInfo(
+            ref, None, "failed", "container exited with code 1", logs="DATABASE_URL=postgres://x"
+        )
+        failed = await sock.expect("room.status", status="failed", within=5)
+        assert failed["data"]["reason"] == (
+            "The room's browser could not start: container exited with code 1"
+        )
+        got = (await live.http.get(f"/api/rooms/{room['code']}", headers=host.headers)).json()
+        assert "DATABASE_URL" not in got["status_reason"]
+        logged = [r for r in caplog.records if r.getMessage() == "room browser failed to start"]
+        assert logged and getattr(logged[0], "logs", None) == "DATABASE_URL=postgres://x"
+        await sock.close()

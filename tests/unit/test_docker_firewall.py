@@ -259,3 +259,23 @@ def test_map_state() -> None:
     assert state == "failed" and detail == "container exited with code 137 (killed)"
     state, detail = map_state({"Status": "exited", "ExitCode": 137, "OOMKilled": True})
     assert state == "failed" and detail is not None and "out of memory" in detail
+
+
+def test_a_failed_containers_logs_are_kept_out_of_the_reason_members_see() -> None:
+    """Issue 11 #9: the log tail of a failed room container is for operators (`logs`), never in
+    `detail`, which becomes the room's status_reason that every member sees."""
+    from controlplane.runtime.docker import _info
+
+    class Container:
+        id = "abc123"
+        labels: dict[str, str] = {}
+        attrs = {"State": {"Status": "exited", "ExitCode": 137}}
+
+        def logs(self, **_: object) -> bytes:
+            return b"GET http://10.0.0.7/admin?token=s3cr3t\nagent: fatal\n"
+
+    info = _info(Container(), with_logs=True)
+    assert info.state == "failed"
+    assert info.detail == "container exited with code 137 (killed)"
+    assert info.logs is not None and "token=s3cr3t" in info.logs
+    assert _info(Container(), with_logs=False).logs is None

@@ -52,6 +52,7 @@ LAYER_OF_PREFIX = {
     "controlplane.realtime.state_snapshot": SERVICES,
     "controlplane.auth.sessions": SERVICES,
     "controlplane.auth.users": SERVICES,
+    "controlplane.auth.access": SERVICES,
     # adapters: storage, bus, runtimes, mail, the web framework's edges
     "controlplane.db": ADAPTERS,
     "controlplane.observability": ADAPTERS,

@@ -346,6 +346,36 @@ def test_network_policy_blocks_internal_ranges_and_allows_the_internet() -> None
     assert control["ports"] == [{"protocol": "TCP", "port": 8000}]
 
 
+def test_network_policy_blocks_the_clusters_own_ranges_ipv6_too() -> None:
+    """Issue 11 #9: a dual-stack cluster's global IPv6 pod, service and node ranges (and public
+    IPv4 ones) are denied like the private IPv4 ranges; the rest of the internet stays open."""
+    pods, services, nodes = "2001:db8:42::/56", "2001:db8:43::/112", "2600:1f18:7:100::/64"
+    policy = m.make_rooms_network_policy(
+        make_settings(KUBERNETES_CLUSTER_CIDRS=f"{pods},{services}, {nodes},203.0.113.0/24")
+    )
+    v4 = _egress_rule_with(policy, "0.0.0.0/0")
+    v6 = _egress_rule_with(policy, "::/0")
+    blocked = [ipaddress.ip_network(c) for c in v4["except"] + v6["except"]]
+
+    def is_blocked(address: str) -> bool:
+        ip = ipaddress.ip_address(address)
+        return any(ip.version == net.version and ip in net for net in blocked)
+
+    for internal in (
+        "2001:db8:42:ff::17",  # a pod
+        "2001:db8:43::a",  # a service
+        "2600:1f18:7:100::5",  # a node
+        "203.0.113.9",
+        "10.0.0.1",
+        "fd00:ec2::254",
+    ):
+        assert is_blocked(internal), internal
+    for public in ("1.1.1.1", "2606:4700:4700::1111", "2001:db8:44::1", "2600:1f18:7:101::5"):
+        assert not is_blocked(public), public
+    # every exception lies in its rule's family (the API server refuses one that does not)
+    assert all(":" not in c for c in v4["except"]) and all(":" in c for c in v6["except"])
+
+
 def test_network_policy_turn_and_extra_cidrs() -> None:
     policy = m.make_rooms_network_policy(make_settings(**FULL))
     spec = policy["spec"]

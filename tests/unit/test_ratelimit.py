@@ -32,3 +32,16 @@ async def test_window_resets(limiter):
     assert await limiter.hit("w", limit=1, window_s=1) is not None
     await asyncio.sleep(2.1)
     assert await limiter.hit("w", limit=1, window_s=1) is None
+
+
+async def test_over_tells_without_counting(limiter):
+    """Issue 11 #7: a budget can be checked without spending it (room-code misses)."""
+    assert await limiter.over("o", limit=2) is None
+    for _ in range(2):
+        await limiter.hit("o", limit=2, window_s=30)
+    for _ in range(5):  # asking does not count
+        assert await limiter.over("o", limit=2) is None
+    await limiter.hit("o", limit=2, window_s=30)
+    left = await limiter.over("o", limit=2)
+    assert left is not None and 1 <= left <= 30
+    assert await limiter.over("o", limit=3) is None

@@ -33,7 +33,8 @@ def test_production_refuses_default_secrets_and_says_which():
 
 
 def test_production_refuses_local_rooms_without_override():
-    secrets = {"SECRET_KEY": "s" * 40, "AGENT_SECRET_KEY": "a" * 40}
+    # (production also needs SMTP: reset links have nowhere else to go)
+    secrets = {"SECRET_KEY": "s" * 40, "AGENT_SECRET_KEY": "a" * 40, "SMTP_HOST": "mail"}
     with pytest.raises(InsecureSettingsError, match="ROOM_RUNTIME=local"):
         make(ENVIRONMENT="production", **secrets).check_production()
     make(

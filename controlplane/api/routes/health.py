@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -10,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from controlplane.api.deps import Ctx
+from controlplane.api.errors import ApiError
 from controlplane.observability import Metrics
 from controlplane.rooms import service, warm_pool
 
@@ -57,10 +59,20 @@ async def readyz(ctx: Ctx) -> JSONResponse:
         200: {
             "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
             "description": "Prometheus text format",
-        }
+        },
+        401: {"description": "METRICS_TOKEN is set and the request does not carry it"},
     },
 )
 async def metrics(request: Request, ctx: Ctx) -> Response:
+    """With METRICS_TOKEN set, only `Authorization: Bearer <METRICS_TOKEN>` is answered (rooms
+    and the pages they show can reach the API's port)."""
+    token = ctx.settings.METRICS_TOKEN
+    if token:
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            raise ApiError(
+                401, "not_authenticated", "Metrics need their token", {"WWW-Authenticate": "Bearer"}
+            )
     m: Metrics = request.app.state.metrics
     async with ctx.sessionmaker() as session:
         for status, n in (await service.room_counts(session=session)).items():

@@ -10,7 +10,6 @@ import logging
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from controlplane.api.deps import user_from_token
 from controlplane.context import AppContext
 from controlplane.errors import DomainError, Kind
 from controlplane.realtime import messages as m
@@ -59,14 +58,17 @@ async def room_socket(ws: WebSocket, code: str) -> None:
         return
     async with ctx.sessionmaker() as db:
         try:
-            user = await user_from_token(ctx, db, token)
-            if user is None:
+            verified = await ctx.access.verify(token)
+            if verified is None:
                 raise DomainError(Kind.unauthenticated, "invalid_token", "Token is invalid")
+            claims, user = verified
             room = await service.admit(session=db, code=code, user=user)
         except DomainError as exc:
             await ws.close(*close_for(exc))
             return
     try:
-        await ctx.hub.serve_client(ws, room, user)
+        await ctx.hub.serve_client(ws, room, user, claims)
     except WebSocketDisconnect:
         pass
+    except DomainError as exc:  # refused before it was served (too many sockets)
+        await ws.close(*close_for(exc))

@@ -7,8 +7,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from controlplane.api.deps import Ctx, CurrentUser, DbSession
+from controlplane.api.deps import ClientIp, Ctx, CurrentUser, DbSession, enforce, refuse_if_over
+from controlplane.context import AppContext
 from controlplane.errors import DomainError, Kind
+from controlplane.models import Room, User
 from controlplane.rooms import queries, service
 from controlplane.rooms.ending import end_room as end
 from controlplane.rooms.schemas import (
@@ -56,9 +58,32 @@ async def list_my_rooms(
     return RoomsPublic(data=[RoomPublic.of(r, ctx.settings) for r in rooms], count=len(rooms))
 
 
-@router.get("/{code}", responses=_ERRORS)
-async def get_room(code: str, user: CurrentUser, db: DbSession, ctx: Ctx) -> RoomPublic:
-    room = await service.get_room(session=db, code=code)
+async def _guessed_room(*, ctx: AppContext, db: DbSession, code: str, user: User, ip: str) -> Room:
+    """The room a code names, for the lookups a stranger can make (the room, join). Misses are
+    counted per user and per address (RATE_LIMIT_ROOM_CODE_MISSES_PER_MINUTE, times
+    RATE_LIMIT_IP_MULTIPLIER per address); over either budget every lookup is refused (429),
+    right codes too, so guessing gains nothing. Members' other requests are not counted."""
+    per_user = ctx.settings.RATE_LIMIT_ROOM_CODE_MISSES_PER_MINUTE
+    budgets = [
+        (f"roomcode:user:{user.id}", per_user),
+        (f"roomcode:ip:{ip}", per_user * ctx.settings.RATE_LIMIT_IP_MULTIPLIER),
+    ]
+    for key, limit in budgets:  # `limit` misses spent: refused until the window ends
+        await refuse_if_over(ctx, key, limit=limit - 1)
+    try:
+        return await service.get_room(session=db, code=code)
+    except DomainError as exc:
+        if exc.kind is Kind.not_found:
+            for key, limit in budgets:
+                await enforce(ctx, key, limit=limit, window_s=60)
+        raise
+
+
+@router.get("/{code}", responses={**_ERRORS, 429: {"description": "Too many wrong codes"}})
+async def get_room(
+    code: str, user: CurrentUser, db: DbSession, ctx: Ctx, ip: ClientIp
+) -> RoomPublic:
+    room = await _guessed_room(ctx=ctx, db=db, code=code, user=user, ip=ip)
     return RoomPublic.of(room, ctx.settings)
 
 
@@ -82,10 +107,17 @@ async def list_participants(code: str, user: CurrentUser, db: DbSession) -> list
 
 @router.post(
     "/{code}/join",
-    responses={**_ERRORS, 409: {"description": "Room full"}, 410: {"description": "Room ended"}},
+    responses={
+        **_ERRORS,
+        409: {"description": "Room full"},
+        410: {"description": "Room ended"},
+        429: {"description": "Too many wrong codes"},
+    },
 )
-async def join_room(code: str, user: CurrentUser, db: DbSession, ctx: Ctx) -> ParticipantPublic:
-    room = await service.get_room(session=db, code=code)
+async def join_room(
+    code: str, user: CurrentUser, db: DbSession, ctx: Ctx, ip: ClientIp
+) -> ParticipantPublic:
+    room = await _guessed_room(ctx=ctx, db=db, code=code, user=user, ip=ip)
     p = await service.join(ctx=ctx, session=db, room=room, user=user)
     return ParticipantPublic(
         user_id=p.user_id,

@@ -7,9 +7,10 @@ import uuid
 from fastapi import APIRouter, Response, status
 from fastapi_users import exceptions as fu_exc
 
-from controlplane.api.deps import Ctx, CurrentUser, Users
+from controlplane.api.deps import Ctx, CurrentSessionId, CurrentUser, Users
 from controlplane.api.errors import ApiError
 from controlplane.auth.schemas import MeUpdateIn, SessionOut, UserRead, UserUpdate
+from controlplane.auth.sessions import revoke_other_sessions
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -28,7 +29,11 @@ async def read_me(user: CurrentUser) -> UserRead:
         409: {"description": "Taken"},
     },
 )
-async def update_me(body: MeUpdateIn, user: CurrentUser, users: Users) -> UserRead:
+async def update_me(
+    body: MeUpdateIn, user: CurrentUser, users: Users, ctx: Ctx, current: CurrentSessionId
+) -> UserRead:
+    """A new password ends every other session of the user (their refresh tokens at once, their
+    room sockets at the next re-check); the one asking stays signed in."""
     sensitive = body.password is not None or (
         body.email is not None and body.email.lower() != user.email.lower()
     )
@@ -52,6 +57,8 @@ async def update_me(body: MeUpdateIn, user: CurrentUser, users: Users) -> UserRe
         raise ApiError(409, "email_taken", "An account with that e-mail already exists") from None
     except fu_exc.InvalidPasswordException as exc:
         raise ApiError(400, "weak_password", str(exc.reason)) from None
+    if body.password is not None:
+        await revoke_other_sessions(ctx=ctx, user_id=user.id, keep=current)
     return UserRead.model_validate(updated, from_attributes=True)
 
 

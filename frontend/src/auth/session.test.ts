@@ -83,6 +83,19 @@ describe("AuthSession", () => {
     expect(await session.accessToken()).toBe("access-3");
   });
 
+  it("tells onTokenRefreshed listeners every new access token, until they unsubscribe", async () => {
+    const s = server();
+    const session = new AuthSession(memoryTokenStore("refresh-1"), s.fetchFn, direct, Date.now, "http://test");
+    const seen: string[] = [];
+    const unsubscribe = session.onTokenRefreshed((t) => seen.push(t));
+    await session.bootstrap();
+    await vi.advanceTimersByTimeAsync(900_000 * 0.8 + 10);
+    expect(seen).toEqual(["access-2", "access-3"]);
+    unsubscribe();
+    await session.refresh();
+    expect(seen).toEqual(["access-2", "access-3"]);
+  });
+
   it("retries a request that came back 401 once, with a fresh token", async () => {
     const s = server();
     const session = new AuthSession(memoryTokenStore("refresh-1"), s.fetchFn, direct, Date.now, "http://test");

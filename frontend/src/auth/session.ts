@@ -33,6 +33,7 @@ export class AuthSession {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private snap: AuthSnapshot = { status: "unknown", user: null };
   private readonly listeners = new Set<() => void>();
+  private readonly tokenListeners = new Set<(token: string) => void>();
   private readonly plain: ApiClient;
   /** The authenticated client: every request carries the access token; a 401 refreshes once and retries. */
   readonly api: ApiClient;
@@ -53,6 +54,15 @@ export class AuthSession {
   subscribe = (fn: () => void): (() => void) => {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  };
+
+  /**
+   * Called with every new access token (after each refresh or login), e.g. to extend an open
+   * room socket, which the server closes once the token it was opened with expires.
+   */
+  onTokenRefreshed = (fn: (token: string) => void): (() => void) => {
+    this.tokenListeners.add(fn);
+    return () => this.tokenListeners.delete(fn);
   };
 
   /** On page load: a stored refresh token signs us back in. */
@@ -143,6 +153,7 @@ export class AuthSession {
     if (this.timer !== null) clearTimeout(this.timer);
     const delay = Math.max(5_000, pair.expires_in * 1000 * 0.8);
     this.timer = setTimeout(() => void this.refresh().catch(() => undefined), delay);
+    for (const fn of this.tokenListeners) fn(pair.access_token);
   }
 
   private clear(): void {

@@ -55,6 +55,8 @@ export function useRoom(code: string, member = false): RoomHandle {
         voicePeers: (voicePeers) => useRoomStore.getState().setLocal({ voicePeers }),
       },
     });
+    // The server closes a socket whose token expires: hand it every refreshed token.
+    const unsubscribe = session.onTokenRefreshed((token) => rc.socket.reauthenticate(token));
     // Join (idempotent for members) before the socket, which admits participants only.
     const joined = member ? Promise.resolve() : unwrap(session.api.POST("/api/rooms/{code}/join", { params: { path: { code } } }));
     joined
@@ -70,6 +72,7 @@ export function useRoom(code: string, member = false): RoomHandle {
       });
     return () => {
       cancelled = true;
+      unsubscribe();
       rc.stop();
       setClient(null);
       setStream(null);

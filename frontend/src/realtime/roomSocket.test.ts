@@ -96,6 +96,42 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+describe("RoomSocket: staying signed in", () => {
+  it("sends auth with a refreshed token on the open socket, without reconnecting", async () => {
+    const { s, ws } = await connected(10);
+    s.reauthenticate("refreshed-token");
+    expect(ws.sent.at(-1)).toEqual({ type: "auth", data: { token: "refreshed-token" } });
+    expect(FakeWebSocket.instances).toHaveLength(1);
+    expect(s.status).toBe("open");
+  });
+
+  it("a token refreshed while connecting is sent right after room.state", async () => {
+    const s = make();
+    s.start();
+    await flush();
+    const ws = latest();
+    ws.accept();
+    s.reauthenticate("refreshed-token");
+    expect(ws.sent).toEqual([{ type: "auth", data: { token: "token" } }]);
+    ws.receive(roomState(3));
+    expect(ws.sent).toEqual([
+      { type: "auth", data: { token: "token" } },
+      { type: "auth", data: { token: "refreshed-token" } },
+    ]);
+    s.reauthenticate("third-token");
+    expect(ws.sent).toHaveLength(3);
+  });
+
+  it("a 4401 on an open socket (its token expired) reconnects with a refreshed token", async () => {
+    const { ws } = await connected(10);
+    ws.serverClose(4401);
+    await vi.advanceTimersByTimeAsync(600);
+    expect(getToken).toHaveBeenLastCalledWith(true);
+    latest().accept();
+    expect(latest().sent).toEqual([{ type: "auth", data: { token: "fresh-token" } }]);
+  });
+});
+
 describe("RoomSocket: connecting", () => {
   it("sends auth with the token as the first frame", async () => {
     const s = make();

@@ -5,6 +5,8 @@
 // (re)connection. Broadcasts are numbered per room without gaps, so the socket tracks the last
 // one it saw; a jump means it missed something and the state it built is stale. Final close codes
 // (kicked, ended, no such room, left) stop it; 4401 refreshes the token once before retrying.
+// The server closes a socket whose token expires (4401): `reauthenticate` hands it each
+// refreshed token (an `auth` frame on the open socket), which extends it.
 import { CLOSE_UNAUTHORIZED, DIRECT_TYPES, FINAL_CLOSE_CODES, type Envelope } from "./protocol";
 
 export type SocketStatus = "connecting" | "open" | "reconnecting" | "closed";
@@ -31,6 +33,8 @@ export class RoomSocket {
   private attempt = 0;
   private stopped = false;
   private forceToken = false;
+  /** A token refreshed while the socket was not open yet: sent once room.state arrives. */
+  private pendingToken: string | null = null;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
   private lastHeard = 0;
@@ -66,6 +70,19 @@ export class RoomSocket {
     return true;
   }
 
+  /**
+   * A refreshed access token: sent as `auth` on the open socket so the server keeps it open past
+   * the old token's expiry. While (re)connecting it is sent right after room.state.
+   */
+  reauthenticate(token: string): void {
+    if (this.stopped) return;
+    if (this.send("auth", { token })) {
+      this.pendingToken = null;
+      return;
+    }
+    this.pendingToken = token;
+  }
+
   /** Drop the connection and reconnect now (for a fresh room.state). */
   resync(): void {
     const ws = this.ws;
@@ -90,6 +107,7 @@ export class RoomSocket {
       return;
     }
     this.forceToken = false;
+    if (this.pendingToken === token) this.pendingToken = null;
     if (this.stopped) return;
     if (token === null) {
       this.finish(CLOSE_UNAUTHORIZED, "You are signed out. Log in again to rejoin the room.");
@@ -117,6 +135,7 @@ export class RoomSocket {
         this.lastSeq = typeof msg.seq === "number" ? msg.seq : null;
         this.setStatus("open");
         this.startPing(ws);
+        if (this.pendingToken !== null) this.reauthenticate(this.pendingToken);
         this.opts.onMessage(msg);
         return;
       }
