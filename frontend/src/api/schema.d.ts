@@ -41,7 +41,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Metrics */
+        /**
+         * Metrics
+         * @description With METRICS_TOKEN set, only `Authorization: Bearer <METRICS_TOKEN>` is answered (rooms
+         *     and the pages they show can reach the API's port).
+         */
         get: operations["health-metrics"];
         put?: never;
         post?: never;
@@ -167,7 +171,11 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Update Me */
+        /**
+         * Update Me
+         * @description A new password ends every other session of the user (their refresh tokens at once, their
+         *     room sockets at the next re-check); the one asking stays signed in.
+         */
         patch: operations["users-update_me"];
         trace?: never;
     };
@@ -778,6 +786,13 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            /** @description METRICS_TOKEN is set and the request does not carry it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     "auth-register": {
@@ -1373,6 +1388,13 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description Too many wrong codes */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     "rooms-list_participants": {
@@ -1490,6 +1512,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description Too many wrong codes */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
