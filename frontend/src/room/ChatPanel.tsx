@@ -11,7 +11,7 @@ import type { RoomClient } from "../realtime/roomClient";
 import { prependHistory, typingNames } from "../store/roomReducer";
 import { useRoomStore } from "../store/roomStore";
 import { EMOJI } from "./emoji";
-import { timeOf } from "./words";
+import { formatTime } from "../lib/time";
 
 const MAX_CHARS = 2000;
 
@@ -147,14 +147,14 @@ export function ChatPanel({ client, code }: { client: RoomClient | null; code: s
         {timeline.map((item) =>
           item.kind === "notice" ? (
             <p key={`n${item.notice.id}`} className="py-0.5 text-center text-xs text-zinc-500">
-              {item.notice.text} · {timeOf(item.notice.at)}
+              {item.notice.text} · {formatTime(item.notice.at)}
             </p>
           ) : (
             <div key={item.msg.id} className={cn("group rounded-md px-1.5 py-1 hover:bg-zinc-900", item.pending && "opacity-60")}>
               <div className="flex items-baseline gap-2">
                 <span className={cn("text-sm font-semibold", item.msg.user.id === you?.user_id ? "text-violet-300" : "text-sky-300")}>{item.msg.user.username}</span>
                 <time dateTime={item.msg.created_at} className="text-[11px] text-zinc-500">
-                  {item.pending ? "sending…" : timeOf(item.msg.created_at)}
+                  {item.pending ? "sending…" : formatTime(item.msg.created_at)}
                 </time>
               </div>
               <p className="whitespace-pre-wrap break-words text-sm text-zinc-100">{item.msg.text}</p>

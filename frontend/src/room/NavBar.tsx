@@ -4,7 +4,7 @@ import { Button } from "../components/ui/button";
 import { Input } from "../components/ui/input";
 import type { RoomClient } from "../realtime/roomClient";
 import { useRoomStore } from "../store/roomStore";
-import { normaliseAddress } from "./words";
+import { normaliseStartUrl } from "../lib/startUrl";
 
 export function NavBar({ client, isHolder }: { client: RoomClient | null; isHolder: boolean }) {
   const browser = useRoomStore((s) => s.browser);
@@ -15,8 +15,9 @@ export function NavBar({ client, isHolder }: { client: RoomClient | null; isHold
 
   const go = (e: FormEvent) => {
     e.preventDefault();
-    if (!address.trim()) return;
-    client?.send("browser.navigate", { url: normaliseAddress(address) });
+    const url = normaliseStartUrl(address);
+    if (url === null) return;
+    client?.send("browser.navigate", { url });
     setDraft(null);
     (document.activeElement as HTMLElement | null)?.blur();
   };

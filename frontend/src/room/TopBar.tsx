@@ -8,7 +8,7 @@ import { Badge } from "../components/ui/badge";
 import { Button, buttonVariants } from "../components/ui/button";
 import { Confirm } from "../components/ui/confirm";
 import { useRoomStore } from "../store/roomStore";
-import { statusWords } from "./words";
+import { statusWords } from "../lib/roomStatus";
 
 export function TopBar({ code }: { code: string }) {
   const room = useRoomStore((s) => s.room);
@@ -18,8 +18,7 @@ export function TopBar({ code }: { code: string }) {
   const [confirming, setConfirming] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const navigate = useNavigate();
-  const live = room?.status === "ready" || room?.status === "idle";
-  const tone = live ? "good" : room?.status === "failed" ? "bad" : room?.status === "ended" ? "neutral" : "warn";
+  const badge = room ? statusWords(room) : { label: "Connecting", tone: "warn" as const };
 
   const copy = async () => {
     const link = room?.join_url ?? `${window.location.origin}/room/${code}`;
@@ -47,7 +46,7 @@ export function TopBar({ code }: { code: string }) {
         <ArrowLeft aria-hidden />
       </Link>
       <h1 className="truncate font-semibold text-zinc-50">{room?.title ?? "Room"}</h1>
-      <Badge tone={tone}>{statusWords(room?.status, room?.stage)}</Badge>
+      <Badge tone={badge.tone}>{badge.label}</Badge>
       <span className="hidden font-mono text-xs text-zinc-500 md:inline">{code}</span>
       {socket === "reconnecting" ? <Badge tone="warn">Reconnecting…</Badge> : null}
       {error ? (
