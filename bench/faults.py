@@ -41,10 +41,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from controlplane.migrate import upgrade_head
 from controlplane.reaper.policy import OutageClock
 from controlplane.reaper.sweep import sweep
-from controlplane.runtime.local import DEPLOYMENT_ENV, ROOM_ENV
+from controlplane.runtime.local import ROOM_ENV
 from controlplane.settings import Settings
 from controlplane.wiring import build_context
 from tests.support.backends import base_env
+from tests.support.processes import room_processes
 from tests.support.servers import Server, stop
 from tests.support.smtp import free_port
 from tests.support.users import SignedIn, signed_in
@@ -354,17 +355,7 @@ class Row:
 
 
 def room_procs(room_id: str | None = None) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            env = proc.environ()
-        except (psutil.Error, OSError):
-            continue
-        if env.get(DEPLOYMENT_ENV) == DEPLOYMENT and (
-            room_id is None or env.get(ROOM_ENV) == room_id
-        ):
-            found.append(proc)
-    return found
+    return room_processes(DEPLOYMENT, room_id)
 
 
 class Bench:

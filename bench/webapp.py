@@ -23,9 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
-import functools
 import gzip
-import http.server
 import os
 import random
 import re
@@ -34,7 +32,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -47,10 +44,11 @@ import httpx
 from playwright.async_api import Browser, BrowserContext, Page, Response, async_playwright
 
 from tests.support.backends import base_env
-from tests.support.servers import Server, run_server
+from tests.support.processes import kill_rooms
+from tests.support.servers import Server, run_server, static_files
 from tests.support.smtp import free_port
 from tests.web.browser_helpers import PASSWORD, register, stream_point
-from tests.web.conftest import CHROMIUM_ARGS, kill_rooms
+from tests.web.conftest import CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
 DIST = ROOT / "frontend" / "dist"
@@ -155,21 +153,6 @@ class Results:
     photon_sent: int = 0
     js: list[tuple[str, int, int]] = field(default_factory=list)  # name, raw, gzip bytes
     load: list[float] = field(default_factory=list)
-
-
-@contextmanager
-def pages_server() -> Iterator[str]:
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    handler = functools.partial(Quiet, directory=str(PAGES))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
 
 
 @contextmanager
@@ -505,7 +488,7 @@ async def run(runs: int, clicks: int, modes: list[str]) -> Results:
     out = Results()
     tmp = Path(tempfile.mkdtemp(prefix="wp-bench-webapp-"))
     try:
-        with pages_server() as pages:
+        with static_files(PAGES) as pages:
             async with async_playwright() as p:
                 browser = await p.chromium.launch(
                     executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS

@@ -20,8 +20,8 @@ import pytest
 
 from controlplane.models import utcnow
 from controlplane.reaper.sweep import sweep
-from controlplane.runtime.local import DEPLOYMENT_ENV, ROOM_ENV
 from tests.support.backends import base_env, make_settings, pg_redis_settings
+from tests.support.processes import room_processes
 from tests.support.rooms import Live, create_room, live_server, room_socket
 from tests.support.servers import run_server
 from tests.support.smtp import free_port
@@ -29,18 +29,6 @@ from tests.support.users import signed_in
 from tests.support.viewer import HubViewer
 
 pytestmark = pytest.mark.x11
-
-
-def room_processes(deployment: str, room_id: str) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            env = proc.environ()
-        except (psutil.Error, OSError):
-            continue
-        if env.get(DEPLOYMENT_ENV) == deployment and env.get(ROOM_ENV) == room_id:
-            found.append(proc)
-    return found
 
 
 def gone_within(deployment: str, room_id: str, seconds: float) -> list[psutil.Process]:

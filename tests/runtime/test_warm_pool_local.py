@@ -4,11 +4,8 @@ live at once with the room's start page; the pool refills; nothing is left behin
 from __future__ import annotations
 
 import asyncio
-import functools
-import threading
 import time
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +15,11 @@ from sqlmodel import col
 
 from controlplane.models import Room
 from controlplane.rooms import warm_pool
-from tests.runtime.test_local_rooms import gone_within, room_processes, settings_for
+from tests.runtime.test_local_rooms import gone_within, settings_for
 from tests.support.backends import pg_redis_settings
+from tests.support.processes import room_processes
 from tests.support.rooms import create_room, live_server, room_socket
+from tests.support.servers import static_files
 from tests.support.smtp import free_port
 from tests.support.users import signed_in
 from tests.support.viewer import HubViewer
@@ -33,13 +32,8 @@ GREEN = (0, 160, 0)  # page2.html's background
 
 @pytest.fixture
 def pages() -> Iterator[str]:
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(PAGES))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with static_files(PAGES) as url:
+        yield url
 
 
 async def pool_ready(ctx: Any, want: int, within: float = 120) -> None:

@@ -4,26 +4,22 @@ Playwright (`/usr/bin/chromium`, fake camera and microphone)."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import math
 import os
 import random
 import struct
-import threading
 import uuid
 import wave
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from controlplane.runtime.local import DEPLOYMENT_ENV
 from tests.support.backends import base_env
-from tests.support.servers import Server, run_server
+from tests.support.processes import kill_rooms
+from tests.support.servers import Server, run_server, static_files
 from tests.support.smtp import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,28 +53,8 @@ class Web:
 
 @pytest.fixture(scope="session")
 def pages_url() -> Iterator[str]:
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    handler = functools.partial(Quiet, directory=str(PAGES))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-
-
-def kill_rooms(deployment: str) -> None:
-    """Room agents and Chromiums outlive their server by design: stop this deployment's."""
-    for proc in psutil.process_iter():
-        try:
-            if proc.environ().get(DEPLOYMENT_ENV) == deployment:
-                proc.kill()
-        except (psutil.Error, OSError):
-            continue
+    with static_files(PAGES) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
