@@ -1,18 +1,33 @@
-"""Lip sync at real browser viewers (figures: docs/performance.md): the room's browser plays a
-clip with a white flash and a 1 kHz beep at the same media time once a second; headless Chromium
-viewers time each flash's display (`requestVideoFrameCallback` `expectedDisplayTime`) and each
-beep's output (an AudioWorklet onset mapped with `AudioContext.getOutputTimestamp`), and the bench
-prints median, p05 and p95 of audio - video (positive: sound late).
+"""Lip sync at real browser viewers of a real room (figures: docs/performance.md).
 
-Makes the clip itself (PyAV: VP8 + Opus in WebM, 640x360, shown full screen in the room), starts
-a real agent (Xvfb + Chromium + PulseAudio; `--warm`: started as a warm-pool browser and then
-assigned the clip page, as the control plane does with ROOM_WARM_POOL) with the test harness's
-control plane, and N viewers (`tests/agent/pages/avsync.html`, one headless Chromium each).
+A real control plane (`watchparty serve`, embedded storage, local rooms: Xvfb + Chromium +
+PulseAudio + agent; `--warm`: ROOM_WARM_POOL=1, so the room gets a browser started in advance)
+serves the built web app. A host made through the REST API creates a room whose browser plays a
+clip (made here with PyAV: VP8 + Opus, a white flash and a 1 kHz beep at the same media time once
+a second, full screen). N viewers, one headless Chromium each (Playwright, `/usr/bin/chromium`),
+sign up and open the room's page as a person would (`/room/<code>`: the app's own signalling,
+stream peer and `<video aria-label="Shared browser">` playing sound).
 
-    .venv/bin/python bench/avsync.py [--seconds 60] [--viewers 1] [--warm] [--low-delay]
-        [--stamps]
+Each viewer times:
+- each flash's display: `requestVideoFrameCallback` `expectedDisplayTime` on the room page's video;
+- each beep at the **speaker**: the viewer's Chromium plays into a PulseAudio null sink of its
+  own (5 ms blocks) whose monitor this process records with `parec`; an onset's time is the read
+  time of its samples, anchored on the earliest read (reads are only ever late). This is the
+  sound a person hears, through the same path (the media element's WebRTC audio renderer) that
+  Chromium's A/V sync accounts for;
+- each beep at a **WebAudio tap** (the method first specified: an AudioWorklet on the remote
+  track, mapped through `AudioContext.getOutputTimestamp`). It is a second consumer of the track
+  with its own FIFO that A/V sync knows nothing about; printed for comparison, with the tap -
+  speaker difference per beep.
 
-Target (EBU R37): p05 >= -40 ms and p95 <= +60 ms.
+`--stamps` adds an aiortc viewer (REST join + the room socket's `rtc.offer`) that maps each flash
+frame and beep onset to the sender's clock through each stream's RTCP sender reports: what the
+agent's timestamps claim (capture times), and with them each stream's capture → display / speaker
+delay at the Chromium viewers.
+
+    .venv/bin/python -m bench.avsync [--seconds 60] [--viewers 1] [--warm] [--stamps]
+
+Positive = sound late. Target (EBU R37): p05 >= -40 ms and p95 <= +60 ms at the speaker.
 """
 
 from __future__ import annotations
@@ -21,44 +36,132 @@ import argparse
 import array
 import asyncio
 import contextlib
-import functools
-import http.server
-import json
 import math
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
+import httpx
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtcpSrPacket
+from playwright.async_api import Browser, Page, async_playwright
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "agent"))
+from bench.webapp import DIST, admin_token, deployment, pool_ready
+from tests.support.rooms import room_socket
+from tests.support.servers import Server, static_files
+from tests.web.browser_helpers import register, stream_playing
+from tests.web.conftest import CHROMIUM_ARGS
 
-from harness import AgentProcess, FakeControlPlane
-
-ROOT = Path(__file__).resolve().parents[1]
-INTEROP = ROOT / "tests" / "agent" / "interop"
 CLIP_SECONDS = 20
 FPS = 30
 RATE = 48000
 FLASH_AT = 0.5  # seconds into every second: a white frame pair and a beep start together
 FLASH_FRAMES = 2
 BEEP_S = 0.060
+PAIR_WINDOW_S = 0.4  # a flash and an onset further apart than this are not the same event
+NTP_EPOCH = 2208988800  # seconds from 1900 (NTP) to 1970 (Unix)
+TARGET = (-40.0, 60.0)  # p05 >= -40 ms, p95 <= +60 ms (EBU R37)
 
 ROOM_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
 html,body{margin:0;background:#000;overflow:hidden}
 video{position:fixed;inset:0;width:100vw;height:100vh;object-fit:fill}
 </style></head><body><video src="clip.webm" autoplay loop playsinline></video></body></html>
 """
+
+# Installed before the app's scripts: keeps the app's peer connections for getStats().
+INIT_JS = """(() => {
+  const PC = window.RTCPeerConnection;
+  window.__pcs = [];
+  window.RTCPeerConnection = class extends PC {
+    constructor(...a) { super(...a); window.__pcs.push(this); }
+  };
+})()"""
+
+# The WebAudio tap's worklet, served by the control plane next to a copy of the app (the app's
+# CSP allows scripts from 'self' only, and worklet fetches are not seen by Playwright's routes).
+ONSET_WORKLET = """class Onset extends AudioWorkletProcessor {
+  constructor() { super(); this.quiet = 0; }
+  process(inputs) {
+    const ch = inputs[0] && inputs[0][0];
+    if (!ch) return true;
+    for (let i = 0; i < ch.length; i++) {
+      if (Math.abs(ch[i]) > 0.1) {
+        if (this.quiet > sampleRate * 0.3) this.port.postMessage(currentFrame + i);
+        this.quiet = 0;
+      } else this.quiet++;
+    }
+    return true;
+  }
+}
+registerProcessor('onset', Onset);
+"""
+
+# Started once the room page shows the stream. Times are epoch ms (timeOrigin + performance
+# time), so they compare with this process's clock (checked by clock_offset).
+MEASURE_JS = """async () => {
+  const v = document.querySelector('video[aria-label="Shared browser"]');
+  const M = (window.__av = { flashes: [], tap: [], err: null });
+  const c = document.createElement('canvas'); c.width = 1; c.height = 1;
+  const g = c.getContext('2d', { willReadFrequently: true });
+  let dark = true;
+  const onFrame = (now, meta) => {
+    g.drawImage(v, v.videoWidth / 2, v.videoHeight / 2, 1, 1, 0, 0, 1, 1);
+    const [r, gr, b] = g.getImageData(0, 0, 1, 1).data;
+    const white = r > 180 && gr > 180 && b > 180;
+    if (white && dark) M.flashes.push(performance.timeOrigin + meta.expectedDisplayTime);
+    if (white) dark = false; else if (r < 80 && gr < 80 && b < 80) dark = true;
+    v.requestVideoFrameCallback(onFrame);
+  };
+  v.requestVideoFrameCallback(onFrame);
+  try {
+    const ac = new AudioContext({ latencyHint: 'interactive' });
+    await ac.audioWorklet.addModule('/bench-onset.js');
+    const src = ac.createMediaStreamSource(new MediaStream(v.srcObject.getAudioTracks()));
+    const node = new AudioWorkletNode(ac, 'onset');
+    const mute = ac.createGain(); mute.gain.value = 0;
+    src.connect(node); node.connect(mute); mute.connect(ac.destination);
+    await ac.resume();
+    node.port.onmessage = (e) => {
+      const ts = ac.getOutputTimestamp();
+      const at = ts.performanceTime + (e.data / ac.sampleRate - ts.contextTime) * 1000;
+      M.tap.push(performance.timeOrigin + at);
+    };
+  } catch (e) { M.err = String(e); }
+  return { muted: v.muted, volume: v.volume, audioTracks: v.srcObject.getAudioTracks().length };
+}"""
+
+# The viewer's own stages, and Chromium's own view of sync: the sender time (NTP) of what each
+# stream plays now (`estimatedPlayoutTimestamp`, audio including the output delay the audio device
+# reports); video - audio > 0 means Chromium believes the picture is ahead of the sound.
+STATS_JS = """async () => {
+  const out = {};
+  for (const pc of window.__pcs) {
+    (await pc.getStats()).forEach((r) => {
+      if (r.type === 'media-playout' && r.totalSamplesCount) {
+        out.outputDelayMs = 1000 * r.totalPlayoutDelay / r.totalSamplesCount;
+      }
+      if (r.type !== 'inbound-rtp' || !r.jitterBufferEmittedCount) return;
+      out[r.kind] = {
+        jitterBufferMs: 1000 * r.jitterBufferDelay / r.jitterBufferEmittedCount,
+        targetMs: 1000 * r.jitterBufferTargetDelay / r.jitterBufferEmittedCount,
+        playout: r.estimatedPlayoutTimestamp,
+      };
+    });
+  }
+  return out;
+}"""
 
 
 def _plain(value: int) -> av.VideoFrame:
@@ -96,137 +199,135 @@ def make_clip(path: Path) -> None:
             on = FLASH_AT <= t % 1.0 < FLASH_AT + BEEP_S
             v = round(16000 * math.sin(2 * math.pi * 1000 * t)) if on else 0
             samples.extend((v, v))
-        frame = av.AudioFrame(format="s16", layout="stereo", samples=chunk)
-        frame.planes[0].update(samples.tobytes())
-        frame.sample_rate, frame.pts, frame.time_base = RATE, start, Fraction(1, RATE)
-        for p in as_.encode(frame):
+        sound = av.AudioFrame(format="s16", layout="stereo", samples=chunk)
+        sound.planes[0].update(samples.tobytes())
+        sound.sample_rate, sound.pts, sound.time_base = RATE, start, Fraction(1, RATE)
+        for p in as_.encode(sound):
             out.mux(p)
     for p in as_.encode():
         out.mux(p)
     out.close()
 
 
-def serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, int]:
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
+class Onsets:
+    """Beep onsets in a stream of mono s16 samples: the first loud sample after 0.3 s of quiet."""
 
-    handler = functools.partial(Quiet, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, int(server.server_address[1])
+    def __init__(self) -> None:
+        self.quiet = 0
+        self.at: list[int] = []  # sample indices
 
-
-async def viewer(cp: FakeControlPlane, seconds: int, low_delay: bool) -> dict[str, object]:
-    page = cp.page_url(f"avsync.html?lowdelay={int(low_delay)}")
-    proc = await asyncio.create_subprocess_exec(
-        "node",
-        "run.mjs",
-        page,
-        str(seconds),
-        "0",
-        cwd=INTEROP,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), seconds + 120)
-    if proc.returncode != 0:
-        raise SystemExit(err.decode()[-2000:])
-    result: dict[str, object] = json.loads(out.decode().strip().splitlines()[-1])
-    return result
+    def feed(self, first: int, pcm: array.array[int], step: int = 1) -> None:
+        for i in range(0, len(pcm), step):
+            if abs(pcm[i]) > 3000:
+                if self.quiet > 0.3 * RATE:
+                    self.at.append(first + i // step)
+                self.quiet = 0
+            else:
+                self.quiet += 1
 
 
-async def stamps_viewer(cp: FakeControlPlane, seconds: int) -> list[float]:
-    """What the agent's timestamps say: an aiortc viewer maps each flash frame's and each beep
-    onset's RTP time to the sender's clock through that stream's RTCP sender reports, and
-    returns audio - video (ms) per flash. Zero means the agent stamps sound and picture alike;
-    the browser viewers' figure minus this one is the viewer's own share."""
-    pc = RTCPeerConnection()
-    pc.addTransceiver("video", direction="recvonly")
-    pc.addTransceiver("audio", direction="recvonly")
-    srs: dict[str, tuple[float, int]] = {}
-    flashes: list[int] = []
-    beeps: list[int] = []
-    tasks: list[asyncio.Task[None]] = []
+class Speaker:
+    """A PulseAudio daemon with one null sink for one viewer's Chromium, and a recorder of the
+    sink's monitor that stamps each beep onset with the wall time it was played."""
 
-    def record_sr(kind: str, receiver: Any) -> None:
-        original = receiver._handle_rtcp_packet
+    def __init__(self, root: Path) -> None:
+        self.dir = root
+        self.socket = root / "native"
+        (root / "default.pa").write_text(
+            f"load-module module-native-protocol-unix auth-anonymous=1 socket={self.socket}\n"
+            "load-module module-null-sink sink_name=speaker rate=48000 channels=2\n"
+            "set-default-sink speaker\n"
+        )
+        env = {**os.environ, "XDG_RUNTIME_DIR": str(root), "HOME": str(root)}
+        self.daemon = subprocess.Popen(
+            [
+                *("pulseaudio", "-n", "-F", str(root / "default.pa"), "--daemonize=no"),
+                *("--exit-idle-time=-1", "--use-pid-file=no", "--system=no", "--log-level=error"),
+            ],
+            env=env,
+        )
+        for _ in range(200):
+            if self.socket.exists():
+                break
+            time.sleep(0.025)
+        else:
+            raise SystemExit("PulseAudio did not start for a viewer")
+        self.env = {"PULSE_SERVER": f"unix:{self.socket}"}
+        self.onsets = Onsets()
+        self.samples = 0
+        self.anchor: float | None = None  # wall time of sample 0
+        self.recorder = subprocess.Popen(
+            [
+                *("parec", "--raw", "--format=s16le", "--rate=48000", "--channels=1"),
+                *("--latency-msec=5", "-d", "speaker.monitor"),
+            ],
+            stdout=subprocess.PIPE,
+            env={**os.environ, **self.env},
+        )
+        threading.Thread(target=self._read, daemon=True).start()
 
-        async def handle(packet: Any) -> None:
-            if isinstance(packet, RtcpSrPacket):
-                info = packet.sender_info
-                srs[kind] = (info.ntp_timestamp / (1 << 32), info.rtp_timestamp)
-                if os.environ.get("AVSYNC_DEBUG"):
-                    now = time.time() + 2208988800
-                    print(
-                        f"SR {kind}: ntp - now {srs[kind][0] - now:+.3f} s rtp {info.rtp_timestamp}"
-                    )
-            await original(packet)
+    def _read(self) -> None:
+        assert self.recorder.stdout is not None
+        fd = self.recorder.stdout.fileno()
+        while chunk := os.read(fd, 960):
+            now = time.time()
+            pcm = array.array("h", chunk[: len(chunk) // 2 * 2])
+            self.onsets.feed(self.samples, pcm)
+            self.samples += len(pcm)
+            # the last sample of this read was played at `now` at the latest
+            start = now - self.samples / RATE
+            if self.anchor is None or start < self.anchor:
+                self.anchor = start
 
-        receiver._handle_rtcp_packet = handle
+    def times(self) -> list[float]:
+        """Wall times (s) of the beeps heard so far."""
+        anchor = self.anchor or 0.0
+        return [anchor + k / RATE for k in self.onsets.at]
 
-    async def consume(track: Any, receiver: Any) -> None:
-        # aiortc hands frames out with pts = RTP time minus the stream's first RTP timestamp
-        mapper = receiver._RTCRtpReceiver__timestamp_mapper
+    def close(self) -> None:
+        for proc in (self.recorder, self.daemon):
+            proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(5)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
-        def rtp(pts: int) -> int:
-            return int(pts + mapper._origin) % (1 << 32)
 
-        dark, quiet = True, 0
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                frame = await track.recv()
-                if track.kind == "video":
-                    y = frame.planes[0]
-                    luma = bytes(y)[(frame.height // 2) * y.line_size + frame.width // 2]
-                    if luma > 180 and dark:
-                        flashes.append(rtp(frame.pts))
-                    dark = luma < 80 if luma < 80 or luma > 180 else dark
-                else:
-                    pcm = array.array("h", bytes(frame.planes[0]))
-                    for i in range(0, len(pcm), 2):
-                        if abs(pcm[i]) > 3000:
-                            if quiet > 0.3 * RATE:
-                                beeps.append(rtp(frame.pts + i // 2))
-                            quiet = 0
-                        else:
-                            quiet += 1
+@dataclass
+class ViewerResult:
+    flashes: list[float]  # wall times (s) of displayed flashes
+    speaker: list[float]  # wall times (s) of beeps heard
+    tap: list[float]  # wall times (s) of beeps at the WebAudio tap
+    stats: dict[str, Any]
+    sound: dict[str, Any]
+    clock_ms: float  # page clock minus this process's clock
 
-    @pc.on("track")
-    def on_track(track: Any) -> None:
-        receiver = next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track)
-        record_sr(track.kind, receiver)
-        tasks.append(asyncio.create_task(consume(track, receiver)))
 
-    await pc.setLocalDescription(await pc.createOffer())
-    answer = await cp.offer("stamps", "stamps", pc.localDescription.sdp)
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-    await asyncio.sleep(seconds)
-    await pc.close()
-    for t in tasks:
-        t.cancel()
-    if "video" not in srs or "audio" not in srs:
-        print(f"stamps viewer: no SR ({sorted(srs)}), {len(flashes)} flashes {len(beeps)} beeps")
-        return []
+@dataclass
+class Stamps:
+    """Capture times (wall, s) of flashes and beeps, as the agent's RTCP sender reports say."""
 
-    def ntp(kind: str, rtp: int, rate: int) -> float:
-        n0, r0 = srs[kind]
-        d = (rtp - r0) % (1 << 32)
-        d = d - (1 << 32) if d >= 1 << 31 else d
-        return n0 + d / rate
+    flashes: list[float] = field(default_factory=list)
+    beeps: list[float] = field(default_factory=list)
 
-    print(f"stamps viewer: {len(flashes)} flashes, {len(beeps)} beeps")
-    audio = [ntp("audio", b, RATE) for b in beeps]
-    pairs = []
+
+def pair(flashes: list[float], onsets: list[float]) -> list[float]:
+    """audio - video (ms) for every flash with an onset within PAIR_WINDOW_S."""
+    out = []
     for f in flashes:
-        v = ntp("video", f, 90000)
-        best = min(audio, key=lambda a: abs(a - v), default=None)
-        if best is not None and abs(best - v) < 0.4:
-            pairs.append(1000 * (best - v))
-    if not pairs and flashes and beeps:
-        v0, a0 = ntp("video", flashes[0], 90000), audio[0]
-        print(f"stamps viewer: nothing paired; first flash {v0:.3f}, first beep {a0:.3f}")
-    return pairs
+        best = min(onsets, key=lambda a: abs(a - f), default=None)
+        if best is not None and abs(best - f) < PAIR_WINDOW_S:
+            out.append(1000 * (best - f))
+    return out
+
+
+def delays(captured: list[float], seen: list[float]) -> list[float]:
+    """ms from each capture to the first time seen after it (within PAIR_WINDOW_S)."""
+    out = []
+    for c in captured:
+        later = [s for s in seen if 0 <= s - c < PAIR_WINDOW_S]
+        if later:
+            out.append(1000 * (min(later) - c))
+    return out
 
 
 def pct(values: list[float], q: float) -> float:
@@ -234,74 +335,293 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
 
 
-async def run(seconds: int, viewers: int, warm: bool, low_delay: bool, with_stamps: bool) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="wp-bench-avsync-"))
-    make_clip(tmp / "clip.webm")
-    (tmp / "room.html").write_text(ROOM_PAGE)
-    server, port = serve(tmp)
-    room_url = f"http://127.0.0.1:{port}/room.html"
-    cp = FakeControlPlane()
-    await cp.start()
-    load0 = os.getloadavg()[0]
-    if warm:
-        cp.auth_extra = {"pooled": True, "start_url": None}
-    agent = AgentProcess(cp, start_url="about:blank" if warm else room_url)
-    await agent.start(tmp)
+async def clock_offset(page: Page) -> float:
+    """Page clock (timeOrigin + now) minus this process's clock, ms (best of 5 round trips)."""
+    best: tuple[float, float] | None = None
+    for _ in range(5):
+        t0 = time.time()
+        page_ms = float(await page.evaluate("() => performance.timeOrigin + performance.now()"))
+        t1 = time.time()
+        if best is None or t1 - t0 < best[0]:
+            best = (t1 - t0, page_ms - 500 * (t0 + t1))
+    assert best is not None
+    return best[1]
+
+
+async def viewer(
+    browser: Browser, server: Server, code: str, speaker: Speaker, seconds: int
+) -> ViewerResult:
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
+    await ctx.add_init_script(script=INIT_JS)
+    page = await ctx.new_page()
     try:
-        await cp.wait_type("ready", 45)
-        if warm:
-            await cp.send("room.assigned", {"start_url": room_url, "holder_id": None})
-        await asyncio.sleep(2)  # the clip is playing
-        stamps_task = asyncio.ensure_future(
-            stamps_viewer(cp, seconds + 5) if with_stamps else asyncio.sleep(0, [])
-        )
-        results = await asyncio.gather(*(viewer(cp, seconds, low_delay) for _ in range(viewers)))
-        stamps = await stamps_task
+        await register(page, server.url, f"viewer{uuid.uuid4().hex[:8]}")
+        await page.goto(f"{server.url}/room/{code}")
+        await stream_playing(page, within=60)
+        sound_on = page.get_by_role("button", name="Sound on")
+        if await sound_on.count():
+            await sound_on.click()  # the page started muted: turn sound on as a person would
+        sound: dict[str, Any] = await page.evaluate(MEASURE_JS)
+        gaps: list[float] = []  # Chromium's own video - audio playout gap, second half
+        for second in range(seconds):
+            await asyncio.sleep(1)
+            if second >= seconds // 2:
+                now: dict[str, Any] = await page.evaluate(STATS_JS)
+                with contextlib.suppress(KeyError, TypeError):
+                    gaps.append(now["video"]["playout"] - now["audio"]["playout"])
+        got: dict[str, Any] = await page.evaluate("() => window.__av")
+        stats: dict[str, Any] = await page.evaluate(STATS_JS)
+        stats["chromiumGapMs"] = statistics.median(gaps) if gaps else None
+        offset = await clock_offset(page)
     finally:
-        await agent.stop()
-        await cp.stop()
-        server.shutdown()
-    load1 = os.getloadavg()[0]
-    pairs = [float(d) for r in results for d in r["pairs"]]  # type: ignore[attr-defined]
-    if not pairs:
-        raise SystemExit(f"no flash/beep pair seen: {results}")
-    kind = "warm-pool" if warm else "cold"
-    print(f"\nlip sync at headless Chromium ({viewers} viewer(s), {kind} room, {seconds} s)")
-    print("| pairs | median ms | p05 ms | p95 ms | min / max ms | target | load avg |")
-    print("|---|---|---|---|---|---|---|")
-    p05, p95 = pct(pairs, 0.05), pct(pairs, 0.95)
-    met = "met" if p05 >= -40 and p95 <= 60 else "**not met**"
-    print(
-        f"| {len(pairs)} | {statistics.median(pairs):+.0f} | {p05:+.0f} | {p95:+.0f} "
-        f"| {min(pairs):+.0f} / {max(pairs):+.0f} | {met} | {load0:.1f} → {load1:.1f} |"
+        await ctx.close()
+    if got.get("err"):
+        print(f"viewer: WebAudio tap failed: {got['err']}", file=sys.stderr)
+    return ViewerResult(
+        flashes=[(f - offset) / 1000 for f in got["flashes"]],
+        speaker=speaker.times(),
+        tap=[(t - offset) / 1000 for t in got["tap"]],
+        stats=stats,
+        sound=sound,
+        clock_ms=offset,
     )
-    if stamps:
-        print(
-            f"agent's own stamps (aiortc viewer, RTP via SR): {len(stamps)} pairs, median "
-            f"{statistics.median(stamps):+.1f} ms, p05 {pct(stamps, 0.05):+.1f}, "
-            f"p95 {pct(stamps, 0.95):+.1f}"
+
+
+async def stamps_viewer(server: Server, code: str, seconds: int) -> Stamps:
+    """An aiortc viewer signalled through the room socket, reading the agent's capture times."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        name = f"stamps{uuid.uuid4().hex[:8]}"
+        body = {"email": f"{name}@example.com", "username": name, "password": "stamps-pass-123"}
+        (await http.post("/api/auth/register", json=body)).raise_for_status()
+        login = await http.post(
+            "/api/auth/login", data={"username": name, "password": body["password"]}
         )
+        token = login.raise_for_status().json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        (await http.post(f"/api/rooms/{code}/join", headers=headers)).raise_for_status()
+    sock = await room_socket(server.url.replace("http", "ws", 1), code, token)
+    pc = RTCPeerConnection()
+    pc.addTransceiver("video", direction="recvonly")
+    pc.addTransceiver("audio", direction="recvonly")
+    srs: dict[str, tuple[float, int]] = {}  # kind → (NTP seconds, RTP time) of the last SR
+    flashes: list[tuple[int, dict[str, tuple[float, int]]]] = []
+    beeps: list[tuple[int, dict[str, tuple[float, int]]]] = []
+    tasks: list[asyncio.Task[None]] = []
+
+    def record_sr(kind: str, receiver: Any) -> None:
+        original = receiver._handle_rtcp_packet  # aiortc internals: no public SR hook
+
+        async def handle(packet: Any) -> None:
+            if isinstance(packet, RtcpSrPacket):
+                info = packet.sender_info
+                srs[kind] = (info.ntp_timestamp / (1 << 32), info.rtp_timestamp)
+            await original(packet)
+
+        receiver._handle_rtcp_packet = handle
+
+    async def consume(track: Any, receiver: Any) -> None:
+        mapper = receiver._RTCRtpReceiver__timestamp_mapper  # pts = RTP time - first RTP time
+        dark = True
+        onsets = Onsets()
+        with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
+            while True:
+                frame = await track.recv()
+                rtp = int(frame.pts + mapper._origin) % (1 << 32)
+                if track.kind == "video":
+                    y = frame.planes[0]
+                    luma = bytes(y)[(frame.height // 2) * y.line_size + frame.width // 2]
+                    if luma > 180 and dark:
+                        flashes.append((rtp, dict(srs)))
+                    dark = luma < 80 if luma < 80 or luma > 180 else dark
+                else:
+                    pcm = array.array("h", bytes(frame.planes[0]))
+                    before = len(onsets.at)
+                    onsets.feed(0, pcm, step=len(frame.layout.channels))
+                    for k in onsets.at[before:]:
+                        beeps.append(((rtp + k) % (1 << 32), dict(srs)))
+
+    @pc.on("track")
+    def on_track(track: Any) -> None:
+        receiver = next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track)
+        record_sr(track.kind, receiver)
+        tasks.append(asyncio.create_task(consume(track, receiver)))
+
+    try:
+        await pc.setLocalDescription(await pc.createOffer())
+        await sock.send("rtc.offer", {"to": "agent", "sdp": pc.localDescription.sdp})
+        answer = await sock.expect("rtc.answer", within=30)
+        await pc.setRemoteDescription(
+            RTCSessionDescription(sdp=answer["data"]["sdp"], type="answer")
+        )
+        await asyncio.sleep(seconds)
+    finally:
+        await pc.close()
+        for t in tasks:
+            t.cancel()
+        await sock.close()
+
+    def wall(kind: str, rtp: int, rate: int, at: dict[str, tuple[float, int]]) -> float | None:
+        sr = at.get(kind) or srs.get(kind)
+        if sr is None:
+            return None
+        d = (rtp - sr[1]) % (1 << 32)
+        d = d - (1 << 32) if d >= 1 << 31 else d
+        return sr[0] - NTP_EPOCH + d / rate
+
+    out = Stamps()
+    out.flashes = [w for r, at in flashes if (w := wall("video", r, 90000, at)) is not None]
+    out.beeps = [w for r, at in beeps if (w := wall("audio", r, RATE, at)) is not None]
+    return out
+
+
+def summary(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return f"{statistics.median(values):+.0f} / {pct(values, 0.05):+.0f} / {pct(values, 0.95):+.0f}"
+
+
+async def create_room(server: Server, start_url: str) -> str:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        name = f"host{uuid.uuid4().hex[:8]}"
+        body = {"email": f"{name}@example.com", "username": name, "password": "host-pass-1234"}
+        (await http.post("/api/auth/register", json=body)).raise_for_status()
+        login = await http.post(
+            "/api/auth/login", data={"username": name, "password": body["password"]}
+        )
+        headers = {"Authorization": f"Bearer {login.raise_for_status().json()['access_token']}"}
+        made = await http.post(
+            "/api/rooms", json={"title": "Lip sync", "start_url": start_url}, headers=headers
+        )
+        code = str(made.raise_for_status().json()["code"])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            room = (await http.get(f"/api/rooms/{code}", headers=headers)).json()
+            if room.get("status") == "ready":
+                return code
+            if room.get("status") in {"failed", "ended"}:
+                raise SystemExit(f"the room did not start: {room}")
+            await asyncio.sleep(0.2)
+    raise SystemExit("the room was not ready within 60 s")
+
+
+async def run(seconds: int, viewers: int, warm: bool, with_stamps: bool) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="wp-bench-avsync-"))
+    clip_dir = tmp / "clip"
+    clip_dir.mkdir()
+    make_clip(clip_dir / "clip.webm")
+    (clip_dir / "room.html").write_text(ROOM_PAGE)
+    web_dir = tmp / "web"
+    shutil.copytree(DIST, web_dir)
+    (web_dir / "bench-onset.js").write_text(ONSET_WORKLET)
+    speakers = [Speaker(Path(tempfile.mkdtemp(prefix="wp-speaker-"))) for _ in range(viewers)]
+    load0 = os.getloadavg()[0]
+    try:
+        with (
+            static_files(clip_dir) as clip_url,
+            deployment(1 if warm else 0, tmp, web_dir) as (server, env),
+        ):
+            if warm:
+                await pool_ready(server, admin_token(server, env))
+            code = await create_room(server, f"{clip_url}/room.html")
+            async with async_playwright() as p:
+                browsers = [
+                    await p.chromium.launch(
+                        executable_path="/usr/bin/chromium",
+                        args=[*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"],
+                        ignore_default_args=["--mute-audio"],  # Playwright mutes by default
+                        env={**os.environ, **s.env},
+                    )
+                    for s in speakers
+                ]
+                try:
+                    stamps_task = asyncio.ensure_future(
+                        stamps_viewer(server, code, seconds + 20) if with_stamps else _no_stamps()
+                    )
+                    results = await asyncio.gather(
+                        *(
+                            viewer(b, server, code, s, seconds)
+                            for b, s in zip(browsers, speakers, strict=True)
+                        )
+                    )
+                    stamps = await stamps_task
+                finally:
+                    for b in browsers:
+                        await b.close()
+    finally:
+        for s in speakers:
+            s.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    load1 = os.getloadavg()[0]
+    report(results, stamps, seconds, warm, (load0, load1))
+
+
+async def _no_stamps() -> Stamps:
+    return Stamps()
+
+
+def report(
+    results: list[ViewerResult],
+    stamps: Stamps,
+    seconds: int,
+    warm: bool,
+    load: tuple[float, float],
+) -> None:
+    speaker = [d for r in results for d in pair(r.flashes, r.speaker)]
+    tap = [d for r in results for d in pair(r.flashes, r.tap)]
+    tap_minus_speaker = [d for r in results for d in pair(r.speaker, r.tap)]
+    if not speaker:
+        raise SystemExit(f"no flash/beep pair heard at any viewer: {results}")
+    kind = "warm-pool" if warm else "cold"
+    p05, p95 = pct(speaker, 0.05), pct(speaker, 0.95)
+    met = "met" if p05 >= TARGET[0] and p95 <= TARGET[1] else "**not met**"
+    print(f"\nlip sync, {len(results)} Chromium viewer(s), {kind} room, {seconds} s")
+    print(
+        "| viewers | room | pairs | speaker median / p05 / p95 ms | target | "
+        "WebAudio tap median / p05 / p95 ms | tap - speaker median / p05 / p95 ms | load avg |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    print(
+        f"| {len(results)} | {kind} | {len(speaker)} | {summary(speaker)} | {met} "
+        f"| {summary(tap)} | {summary(tap_minus_speaker)} | {load[0]:.1f} → {load[1]:.1f} |"
+    )
+    if stamps.flashes and stamps.beeps:
+        own = pair(stamps.flashes, stamps.beeps)
+        print(f"agent's own stamps (RTP via SR, aiortc viewer): {summary(own)} ms")
+        for i, r in enumerate(results):
+            video = delays(stamps.flashes, r.flashes)
+            audio = delays(stamps.beeps, r.speaker)
+            print(
+                f"viewer {i}: capture → display {summary(video)} ms,"
+                f" capture → speaker {summary(audio)} ms (median / p05 / p95)"
+            )
     for i, r in enumerate(results):
+        a, v = r.stats.get("audio", {}), r.stats.get("video", {})
+        gap = r.stats.get("chromiumGapMs")
         print(
-            f"viewer {i}: flashes {r['flashes']} beeps {r['beeps']} pairs {len(r['pairs'])}"  # type: ignore[arg-type]
-            f" outputLatency {r.get('outputLatency')} baseLatency {r.get('baseLatency')}"
-            f" stages {json.dumps(r.get('stages'))}"
+            f"viewer {i}: {len(r.flashes)} flashes, {len(r.speaker)} beeps heard, "
+            f"{len(r.tap)} at the tap; jitter buffer audio {a.get('jitterBufferMs', 0):.0f} ms "
+            f"(target {a.get('targetMs', 0):.0f}), video {v.get('jitterBufferMs', 0):.0f} ms "
+            f"(target {v.get('targetMs', 0):.0f}); audio output delay reported "
+            f"{r.stats.get('outputDelayMs') or 0:.0f} ms; Chromium's own video - audio playout "
+            f"{'-' if gap is None else f'{gap:+.0f}'} ms; sound {r.sound}; "
+            f"page clock {r.clock_ms:+.1f} ms"
         )
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--viewers", type=int, default=1)
-    ap.add_argument("--warm", action="store_true", help="a warm-pool browser assigned the clip")
-    ap.add_argument("--low-delay", action="store_true", help="jitterBufferTarget = 0 at viewers")
+    ap.add_argument("--warm", action="store_true", help="the room gets a warm-pool browser")
     ap.add_argument(
         "--stamps",
         action="store_true",
-        help="also an aiortc viewer reading the agent's own A/V offset (RTP time via SRs)",
+        help="also an aiortc viewer reading the agent's capture times (RTP via SRs)",
     )
     args = ap.parse_args()
-    asyncio.run(run(args.seconds, args.viewers, args.warm, args.low_delay, args.stamps))
+    if not (DIST / "index.html").is_file():
+        raise SystemExit("frontend/dist is not built: run `make web`")
+    asyncio.run(run(args.seconds, args.viewers, args.warm, args.stamps))
 
 
 if __name__ == "__main__":

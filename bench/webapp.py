@@ -156,7 +156,9 @@ class Results:
 
 
 @contextmanager
-def deployment(warm: int, tmp: Path) -> Iterator[tuple[Server, dict[str, Any]]]:
+def deployment(
+    warm: int, tmp: Path, web_dir: Path = DIST
+) -> Iterator[tuple[Server, dict[str, Any]]]:
     port = free_port()
     dep = f"bench-web-{uuid.uuid4().hex[:8]}"
     env = base_env(
@@ -167,7 +169,7 @@ def deployment(warm: int, tmp: Path) -> Iterator[tuple[Server, dict[str, Any]]]:
         ROOM_PRESENCE_GRACE_SECONDS="0.5",
         ROOM_CREATES_PER_HOUR="100",
         ROOM_WARM_POOL=str(warm),
-        WEB_DIR=DIST,
+        WEB_DIR=web_dir,
     )
     try:
         with run_server(env, log_dir=tmp, migrate=True, port=port) as server:
