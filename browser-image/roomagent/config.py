@@ -36,9 +36,8 @@ class AgentSettings(BaseSettings):
     keyframe_min_gap_ms: int = Field(default=250, ge=0)
     # "damage": grab when the X server reports the screen changed (X DAMAGE), the frame rate
     # only a cap; falls back to "clock" (a grab every 1/fps) where the server lacks DAMAGE.
-    # `clock` by default: with `damage`, a warm-pool room handed over while nobody watched showed
-    # its first viewer a stale picture (tests/runtime/test_warm_pool_local.py fails with it).
-    capture: Literal["damage", "clock"] = "clock"
+    # "clock": a grab every 1/fps whatever the screen does (the behaviour before issue 12).
+    capture: Literal["damage", "clock"] = "damage"
     # After the first change of a paint, wait this long for the rest of it before grabbing.
     capture_settle_ms: float = Field(default=2.0, ge=0, le=50)
     # While the screen is unchanged (DAMAGE), the last grab is encoded again this many times a
