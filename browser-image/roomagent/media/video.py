@@ -94,7 +94,7 @@ def skip_probed(packets: Iterator[av.Packet], before: float, opened: float) -> I
     skipped = 0
     for packet in packets:
         stamp = float(packet.pts * packet.time_base) if packet.pts is not None else None
-        if skipped < MAX_PROBED and stamp is not None and before - 1 <= stamp <= opened:
+        if skipped < MAX_PROBED and stamp is not None and before <= stamp <= opened:
             skipped += 1
             continue
         if skipped:
