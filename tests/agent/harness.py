@@ -321,6 +321,7 @@ class Viewer:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.frames: list[tuple[float, int, int, bool]] = []  # (t, w, h, key)
         self.latest: av.VideoFrame | None = None
+        self.first: av.VideoFrame | None = None  # the first frame decoded
         self.audio_rms: list[tuple[float, float]] = []
         self.cursor_pos: list[tuple[float, float]] = []
         self.cursor_shapes: list[tuple[int, int]] = []
@@ -386,6 +387,8 @@ class Viewer:
                 if isinstance(frame, av.VideoFrame):
                     self.frames.append((now, frame.width, frame.height, bool(frame.key_frame)))
                     self.latest = frame
+                    if self.first is None:
+                        self.first = frame
                     self.frame_event.set()
                 elif isinstance(frame, av.AudioFrame):
                     self.audio_rms.append((now, rms_s16(frame)))

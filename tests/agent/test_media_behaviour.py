@@ -20,7 +20,7 @@ import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.rtp import RtcpSrPacket
 from conftest import start_agent
-from harness import Viewer
+from harness import AgentProcess, FakeControlPlane, Viewer
 from roomagent.config import AgentSettings
 from roomagent.media.audio import RATE, CaptureStamper
 from roomagent.media.clock import NTP_UNIX_OFFSET, map_sender_reports
@@ -28,6 +28,8 @@ from roomagent.media.fanout import Broadcaster
 from roomagent.media.video import VideoPipeline
 from Xlib import X
 from Xlib.display import Display
+
+from tests.support.frames import is_colour, pixel
 
 pytestmark = pytest.mark.x11
 
@@ -120,11 +122,12 @@ async def test_sender_reports_map_rtp_time_to_capture_not_send_time() -> None:
 
 
 # damage-driven capture and idle video ----------------------------------------------------------
-@pytest.fixture(scope="module")
-def xvfb() -> Iterator[str]:
+@contextlib.contextmanager
+def xvfb_server(*args: str) -> Iterator[str]:
+    """A 320x240 Xvfb of our own (extra server arguments: `args`); yields its display name."""
     rfd, wfd = os.pipe()
     proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(wfd), "-screen", "0", "320x240x24", "-nolisten", "tcp"],
+        ["Xvfb", "-displayfd", str(wfd), "-screen", "0", "320x240x24", "-nolisten", "tcp", *args],
         pass_fds=(wfd,),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -143,6 +146,12 @@ def xvfb() -> Iterator[str]:
         proc.wait(5)
 
 
+@pytest.fixture(scope="module")
+def xvfb() -> Iterator[str]:
+    with xvfb_server() as display:
+        yield display
+
+
 def paint(display: str, colour: int) -> None:
     """Draw on a window of the display, as Chromium's compositor does."""
     d = Display(display)
@@ -159,22 +168,60 @@ def paint(display: str, colour: int) -> None:
         d.close()
 
 
-@pytest.fixture
-async def pipeline(xvfb: str) -> AsyncIterator[tuple[VideoPipeline, Broadcaster]]:
-    settings = AgentSettings(
-        width=320,
-        height=240,
-        fps=30,
-        keyframe_interval_s=30,
-        input_boost_fps=0,
-        audio=False,
-        capture="damage",  # opt-in mode, tested here on its own
+class Painter:
+    """A window over the whole display, filled on demand, that stays until closed (the window
+    `paint` draws goes away with its connection)."""
+
+    def __init__(self, display: str) -> None:
+        self.d = Display(display)
+        screen = self.d.screen()
+        self.size = (screen.width_in_pixels, screen.height_in_pixels)
+        self.win = screen.root.create_window(
+            0, 0, *self.size, 0, screen.root_depth, X.InputOutput, X.CopyFromParent
+        )
+        self.win.map()
+
+    def fill(self, colour: int) -> None:
+        gc = self.win.create_gc(foreground=colour)
+        self.win.fill_rectangle(gc, 0, 0, *self.size)
+        self.d.sync()
+
+    def close(self) -> None:
+        self.d.close()
+
+
+async def first_colour(track: Any) -> tuple[int, int, int]:
+    """The centre pixel of the first frame decoded from a video track's packets."""
+    decoder = av.CodecContext.create("h264", "r")
+    while True:
+        packet = await asyncio.wait_for(track.recv(), 2)
+        for frame in decoder.decode(packet):
+            assert isinstance(frame, av.VideoFrame)
+            return pixel(frame, frame.width // 2, frame.height // 2)
+
+
+def video_settings(**kw: Any) -> AgentSettings:
+    return AgentSettings(
+        width=320, height=240, fps=30, keyframe_interval_s=30, input_boost_fps=0, audio=False, **kw
     )
+
+
+async def started(settings: AgentSettings, display: str) -> tuple[VideoPipeline, Broadcaster]:
     bc = Broadcaster("video", 4)
-    video = VideoPipeline(settings, xvfb, bc, time.monotonic())
+    video = VideoPipeline(settings, display, bc, time.monotonic())
     bc.on_change.append(video.wake)
     video.start()
-    await asyncio.wait_for(asyncio.shield(video.first_packet), 10)
+    try:
+        await asyncio.wait_for(asyncio.shield(video.first_packet), 10)
+    except BaseException:
+        await video.stop()
+        raise
+    return video, bc
+
+
+@pytest.fixture
+async def pipeline(xvfb: str) -> AsyncIterator[tuple[VideoPipeline, Broadcaster]]:
+    video, bc = await started(video_settings(capture="damage"), xvfb)
     try:
         yield video, bc
     finally:
@@ -219,7 +266,101 @@ async def test_unwatched_video_stops_and_resumes_for_a_new_viewer(
     track.stop()
 
 
+async def test_what_changed_while_nobody_watched_is_the_first_frame_a_viewer_decodes(
+    pipeline: tuple[VideoPipeline, Broadcaster], xvfb: str
+) -> None:
+    # The screen changes while nobody watches (a warm room handed over, a navigation): the next
+    # viewer's first frame shows the screen as it is now, not as it was when capture began.
+    video, bc = pipeline
+    painter = Painter(xvfb)
+    try:
+        for colour, rgb in ((0xFF0000, (255, 0, 0)), (0x0000FF, (0, 0, 255))):
+            painter.fill(colour)
+            await asyncio.sleep(0.2)
+            track = bc.subscribe(on_need_keyframe=video.request_keyframe)
+            got = await first_colour(track)
+            track.stop()
+            assert is_colour(got, rgb), (hex(colour), got)
+    finally:
+        painter.close()
+
+
+async def test_a_viewer_after_an_unwatched_period_gets_a_fresh_grab(
+    pipeline: tuple[VideoPipeline, Broadcaster],
+) -> None:
+    # Nothing changed while nobody watched, as far as DAMAGE told: the new viewer's keyframe is
+    # still a grab of the screen now, not the picture kept from before the wait re-encoded.
+    video, bc = pipeline
+    idle = 0  # asleep since its first packet
+    for _ in range(2):
+        await until(lambda: video.idle_waits > idle, 2, "capture never went idle")  # noqa: B023
+        grabs, repeats = video.grabs, video.repeats
+        track = bc.subscribe(on_need_keyframe=video.request_keyframe)
+        packet = await asyncio.wait_for(track.recv(), 2)
+        assert packet.is_keyframe
+        assert video.grabs > grabs and video.repeats == repeats, (grabs, repeats, video.grabs)
+        idle = video.idle_waits
+        track.stop()
+
+
+async def test_an_x_server_without_damage_is_captured_on_the_clock() -> None:
+    with xvfb_server("-extension", "DAMAGE") as display:
+        settings = video_settings()
+        assert settings.capture == "damage"  # the default, which needs the fallback
+        video, bc = await started(settings, display)
+        try:
+            assert not video.damage_driven
+            track = bc.subscribe(on_need_keyframe=video.request_keyframe)
+            await asyncio.wait_for(track.recv(), 2)
+            grabs = video.grabs
+            await asyncio.sleep(1.0)
+            # A static screen, grabbed on every tick all the same (damage would grab nothing).
+            assert video.grabs - grabs >= 10, video.grabs - grabs
+            assert video.repeats == 0 and video.damage_events == 0
+            track.stop()
+        finally:
+            await video.stop()
+
+
 # the whole room ----------------------------------------------------------------------------------
+async def test_page_loaded_while_nobody_watched_is_the_first_frame_a_viewer_decodes(
+    log_dir: Path,
+) -> None:
+    # A room nobody has watched yet (as a warm-pool room is) goes to another page; its first
+    # viewer's first decoded frame shows that page. Capture as configured by default.
+    cp = FakeControlPlane()
+    await cp.start()
+    agent = AgentProcess(cp, width=640, height=360)  # starts on about:blank (white)
+    await agent.start(log_dir)
+    try:
+        await cp.wait_type("ready", 45)
+        assert (await cp.heartbeat())["damage_driven"]
+        page2 = cp.page_url("page2.html")
+        await cp.send("browser.navigate", {"url": page2})
+        await cp.wait_for(
+            lambda m: (
+                m["type"] == "browser.status"
+                and m["data"]["url"] == page2
+                and not m["data"]["loading"]
+            ),
+            15,
+        )
+        await asyncio.sleep(0.5)  # painted by now; nothing is grabbed while nobody watches
+        viewer = Viewer(cp, "first")
+        await viewer.connect()
+        try:
+            await viewer.wait_frame(lambda f: True, 10)
+            assert viewer.first is not None
+            got = pixel(viewer.first, viewer.first.width // 2, viewer.first.height // 2)
+            assert is_colour(got, (0, 160, 0)), got  # page2.html's background
+        finally:
+            await viewer.close()
+    finally:
+        with contextlib.suppress(Exception):
+            await agent.stop()
+        await cp.stop()
+
+
 def has_parec(pid: int) -> bool:
     return any(p.name() == "parec" for p in psutil.Process(pid).children(recursive=True))
 

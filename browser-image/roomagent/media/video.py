@@ -9,6 +9,7 @@ import os
 import select
 import threading
 import time
+from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
 
@@ -26,6 +27,15 @@ log = logging.getLogger("roomagent.video")
 VIDEO_TIME_BASE = Fraction(1, 90000)
 # x11grab's own frame rate: high enough that it never sleeps; the capture loop paces itself.
 GRAB_RATE = 1000
+# av.open runs avformat_find_stream_info, which grabs the screen to learn what a raw grab already
+# says and keeps those packets for the first demux calls: by default ~18 grabs at GRAB_RATE, all
+# showing the screen as it was at open. On the clock they were gone within the first half second;
+# with damage-driven capture every grab consumed one of them, so the first ~18 grabs of a room
+# (all of a warm room's, which waits unwatched) published a picture from the room's start. Probe
+# as little as FFmpeg allows (one packet) and drop what was probed (`skip_probed`).
+PROBE_OPTIONS = {"analyzeduration": "0", "fpsprobesize": "0", "probesize": "32"}
+# At most this many packets are taken for probed ones (FFmpeg keeps ~18 with default probing).
+MAX_PROBED = 64
 
 
 def h264_level(width: int, height: int, fps: int) -> str:
@@ -56,6 +66,42 @@ QUALITY: dict[str, tuple[str, int, float]] = {
     "balanced": ("superfast", 12, 1.25),
     "quality": ("veryfast", 8, 1.5),
 }
+
+
+def open_x11grab(display: str, width: int, height: int) -> tuple[Any, Iterator[av.Packet]]:
+    """x11grab on `display` and its packets, each one grabbed when it is taken (none probed)."""
+    options = {
+        "video_size": f"{width}x{height}",
+        # never sleeps inside x11grab: every demux call grabs the screen as it is now
+        "framerate": str(GRAB_RATE),
+        "draw_mouse": "0",
+        **PROBE_OPTIONS,
+    }
+    before = time.time()
+    container: Any = av.open(f"{display}+0,0", format="x11grab", options=options)
+    opened = time.time()
+    packets = container.demux(container.streams.video[0])
+    return container, skip_probed(packets, before, opened)
+
+
+def skip_probed(packets: Iterator[av.Packet], before: float, opened: float) -> Iterator[av.Packet]:
+    """`packets` without those grabbed while av.open probed (between `before` and `opened`).
+
+    x11grab stamps each packet with the wall clock (microseconds) when it grabbed it. A packet
+    stamped outside that window ends the skipping (at most MAX_PROBED), so an FFmpeg stamping
+    otherwise costs nothing but its one probed packet, which the room's first grab, made as it
+    starts, takes."""
+    skipped = 0
+    for packet in packets:
+        stamp = float(packet.pts * packet.time_base) if packet.pts is not None else None
+        if skipped < MAX_PROBED and stamp is not None and before <= stamp <= opened:
+            skipped += 1
+            continue
+        if skipped:
+            log.debug("dropped %d probed grabs", skipped)
+        yield packet
+        break
+    yield from packets
 
 
 def make_encoder(settings: AgentSettings) -> av.VideoCodecContext:
@@ -274,25 +320,20 @@ class VideoPipeline:
     def _capture_loop(self) -> None:
         """Grab, convert and encode when the screen changed, at most ``fps`` times a second.
 
-        With X DAMAGE (``WP_CAPTURE=damage``, opt-in for now) the X server tells us when Chromium
+        With X DAMAGE (``WP_CAPTURE=damage``, the default) the X server tells us when Chromium
         painted: a change is grabbed as soon as it is on the display (after ``capture_settle_ms``
         for the rest of that paint to land), never sooner than one frame interval after the last
         grab (the frame rate is only a cap), and an unchanged screen is not grabbed at all. Without
         DAMAGE (or ``WP_CAPTURE=clock``) every tick of a monotonic clock grabs; ticks missed while
         the machine was busy are skipped, not caught up (x11grab, left to pace itself, returns the
-        frames it "missed" back to back). Either way x11grab is opened at a rate it never waits for,
-        so every demux call grabs the screen as it is now. A keyframe is encoded at least every
+        frames it "missed" back to back). Either way x11grab is opened at a rate it never waits for
+        and without the grabs av.open probed (``open_x11grab``), so every demux call grabs the
+        screen as it is now. A keyframe is encoded at least every
         ``keyframe_interval_s`` (a static screen costs one encode per period, nothing else). With
         nobody watching the thread sleeps until a viewer subscribes: no grab, no encode, no timer.
         """
         s = self.settings
-        options = {
-            "video_size": f"{s.width}x{s.height}",
-            # never sleeps inside x11grab: every demux call grabs the screen as it is now
-            "framerate": str(GRAB_RATE),
-            "draw_mouse": "0",
-        }
-        container: Any = av.open(f"{self.display}+0,0", format="x11grab", options=options)
+        container, packets = open_x11grab(self.display, s.width, s.height)
         encoder = make_encoder(s)
         watch = DamageWatch.open(self.display) if s.capture == "damage" else None
         self.damage_driven = watch is not None
@@ -302,8 +343,6 @@ class VideoPipeline:
         refresh = s.keyframe_interval_s
         fds = [self._wake_r] + ([watch.fileno()] if watch is not None else [])
         try:
-            stream = container.streams.video[0]
-            packets = container.demux(stream)
             last_grab = last_encode = -1e9
             last_keyframe = time.monotonic()
             # the last converted grab: re-encoded (no grab, no conversion) while DAMAGE says the
@@ -317,8 +356,12 @@ class VideoPipeline:
                     self.damage_events += 1
                 if self._nobody_watching():
                     # Nobody to send to: sleep until a viewer subscribes (or the screen changes,
-                    # which is only noted). Whoever joins next starts from a keyframe.
+                    # which is only noted). Whoever joins next starts from a keyframe of a fresh
+                    # grab: the image of before the wait is dropped (and its memory with it), so
+                    # what a viewer first sees never depends on DAMAGE having reported every
+                    # change made while nobody watched (a navigation, a warm room's hand-over).
                     self._force_keyframe = True
+                    last_image = None
                     self.idle_waits += 1
                     self._wait(fds, None)
                     continue
