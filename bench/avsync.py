@@ -157,6 +157,8 @@ STATS_JS = """async () => {
         jitterBufferMs: 1000 * r.jitterBufferDelay / r.jitterBufferEmittedCount,
         targetMs: 1000 * r.jitterBufferTargetDelay / r.jitterBufferEmittedCount,
         playout: r.estimatedPlayoutTimestamp,
+        // what Chromium believes: capture (sender NTP, ms) to output now
+        believedMs: r.estimatedPlayoutTimestamp ? r.timestamp - (r.estimatedPlayoutTimestamp - 2208988800000) : null,
       };
     });
   }
@@ -363,15 +365,20 @@ async def viewer(
             await sound_on.click()  # the page started muted: turn sound on as a person would
         sound: dict[str, Any] = await page.evaluate(MEASURE_JS)
         gaps: list[float] = []  # Chromium's own video - audio playout gap, second half
+        believed: dict[str, list[float]] = {"audio": [], "video": []}
         for second in range(seconds):
             await asyncio.sleep(1)
             if second >= seconds // 2:
                 now: dict[str, Any] = await page.evaluate(STATS_JS)
                 with contextlib.suppress(KeyError, TypeError):
                     gaps.append(now["video"]["playout"] - now["audio"]["playout"])
+                for kind in believed:
+                    with contextlib.suppress(KeyError, TypeError):
+                        believed[kind].append(float(now[kind]["believedMs"]))
         got: dict[str, Any] = await page.evaluate("() => window.__av")
         stats: dict[str, Any] = await page.evaluate(STATS_JS)
         stats["chromiumGapMs"] = statistics.median(gaps) if gaps else None
+        stats["believedMs"] = {k: statistics.median(v) for k, v in believed.items() if v}
         offset = await clock_offset(page)
     finally:
         await ctx.close()
@@ -603,7 +610,8 @@ def report(
             f"(target {a.get('targetMs', 0):.0f}), video {v.get('jitterBufferMs', 0):.0f} ms "
             f"(target {v.get('targetMs', 0):.0f}); audio output delay reported "
             f"{r.stats.get('outputDelayMs') or 0:.0f} ms; Chromium's own video - audio playout "
-            f"{'-' if gap is None else f'{gap:+.0f}'} ms; sound {r.sound}; "
+            f"{'-' if gap is None else f'{gap:+.0f}'} ms, capture to output believed "
+            f"{r.stats.get('believedMs')}; sound {r.sound}; "
             f"page clock {r.clock_ms:+.1f} ms"
         )
 

@@ -43,12 +43,10 @@ class AgentSettings(BaseSettings):
     # While the screen is unchanged (DAMAGE), the last grab is encoded again this many times a
     # second (no grab, no conversion: ~1.4 ms of CPU for a 720p repeat). Receivers see a live
     # stream (Chromium asks for a keyframe after 3 s without a frame) and x264 sharpens the
-    # static picture with each repeat. 10, not fewer, since damage is the default: what a
-    # viewer's page sees of a live stream is frames presented, and the web app's end-to-end
-    # tests ask for at least 5 in any second of a static room (tests/web). Still a fraction of
-    # the clock's 30 grabs, conversions and encodes a second.
+    # static picture with each repeat. Kept low: a static page should cost next to nothing
+    # (issue 12); a page that moves is grabbed as it moves, whatever this says.
     # 0: nothing but the keyframe every keyframe_interval_s.
-    static_fps: float = Field(default=10.0, ge=0, le=60)
+    static_fps: float = Field(default=2.0, ge=0, le=60)
     # Encoder trade-off (media/video.py QUALITY): "latency" (x264 ultrafast, bitrate_kbps),
     # "balanced" (superfast, 1.25x the bitrate), "quality" (veryfast, 1.5x the bitrate).
     quality: Literal["latency", "balanced", "quality"] = "latency"
