@@ -157,8 +157,10 @@ STATS_JS = """async () => {
         jitterBufferMs: 1000 * r.jitterBufferDelay / r.jitterBufferEmittedCount,
         targetMs: 1000 * r.jitterBufferTargetDelay / r.jitterBufferEmittedCount,
         playout: r.estimatedPlayoutTimestamp,
+        arrivalJitterMs: 1000 * r.jitter,
         // what Chromium believes: capture (sender NTP, ms) to output now
-        believedMs: r.estimatedPlayoutTimestamp ? r.timestamp - (r.estimatedPlayoutTimestamp - 2208988800000) : null,
+        believedMs: r.estimatedPlayoutTimestamp
+          ? r.timestamp - (r.estimatedPlayoutTimestamp - 2208988800000) : null,
       };
     });
   }
@@ -166,16 +168,26 @@ STATS_JS = """async () => {
 }"""
 
 
-def _plain(value: int) -> av.VideoFrame:
-    """A 640x360 yuv420p frame of one grey level (0 black, 255 white)."""
-    frame = av.VideoFrame(640, 360, "yuv420p")
-    for plane, level in zip(frame.planes, (value, 128, 128), strict=True):
-        plane.update(bytes([level]) * plane.buffer_size)
+def _picture(i: int, flash: bool) -> av.VideoFrame:
+    """Frame `i` of the clip, 640x360 yuv420p: the middle black (white during a flash), and a
+    grey bar moving along the top and bottom edges every frame, as a film always moves (the
+    room grabs the screen when it changes, so a still picture would not be a film's stream)."""
+    width, height, bar = 640, 360, 40
+    frame = av.VideoFrame(width, height, "yuv420p")
+    y = frame.planes[0]
+    row = bytearray(y.line_size)
+    x = (i * 16) % (width - 64)
+    row[x : x + 64] = b"\x60" * 64
+    middle = (b"\xff" if flash else b"\x00") * y.line_size
+    rows = [bytes(row) if r < bar or r >= height - bar else middle for r in range(height)]
+    y.update(b"".join(rows))
+    for plane in frame.planes[1:]:
+        plane.update(b"\x80" * plane.buffer_size)
     return frame
 
 
 def make_clip(path: Path) -> None:
-    """VP8 + Opus WebM: black, with white frames and a 1 kHz beep at FLASH_AT of every second."""
+    """VP8 + Opus WebM: white frames and a 1 kHz beep at FLASH_AT of every second (`_picture`)."""
     out = av.open(str(path), "w", format="webm")
     vs = out.add_stream("libvpx", rate=FPS)
     vs.width, vs.height, vs.pix_fmt = 640, 360, "yuv420p"
@@ -184,10 +196,9 @@ def make_clip(path: Path) -> None:
     as_ = out.add_stream("libopus", rate=RATE)
     as_.layout = "stereo"
     as_.format = "s16"
-    black, white = _plain(0), _plain(255)
     for i in range(CLIP_SECONDS * FPS):
         flash = FLASH_AT * FPS <= i % FPS < FLASH_AT * FPS + FLASH_FRAMES
-        frame = (white if flash else black).reformat(format="yuv420p")
+        frame = _picture(i, flash)
         frame.pts, frame.time_base = i, Fraction(1, FPS)
         for p in vs.encode(frame):
             out.mux(p)
@@ -606,7 +617,9 @@ def report(
         gap = r.stats.get("chromiumGapMs")
         print(
             f"viewer {i}: {len(r.flashes)} flashes, {len(r.speaker)} beeps heard, "
-            f"{len(r.tap)} at the tap; jitter buffer audio {a.get('jitterBufferMs', 0):.0f} ms "
+            f"{len(r.tap)} at the tap; arrival jitter audio {a.get('arrivalJitterMs', 0):.1f} ms, "
+            f"video {v.get('arrivalJitterMs', 0):.1f} ms; "
+            f"jitter buffer audio {a.get('jitterBufferMs', 0):.0f} ms "
             f"(target {a.get('targetMs', 0):.0f}), video {v.get('jitterBufferMs', 0):.0f} ms "
             f"(target {v.get('targetMs', 0):.0f}); audio output delay reported "
             f"{r.stats.get('outputDelayMs') or 0:.0f} ms; Chromium's own video - audio playout "
