@@ -61,6 +61,7 @@ from playwright.async_api import Browser, Page, async_playwright
 from bench.webapp import DIST, admin_token, deployment, pool_ready
 from tests.support.rooms import room_socket
 from tests.support.servers import Server, static_files
+from tests.support.users import signed_in
 from tests.web.browser_helpers import register, stream_playing
 from tests.web.conftest import CHROMIUM_ARGS
 
@@ -408,16 +409,9 @@ async def viewer(
 async def stamps_viewer(server: Server, code: str, seconds: int) -> Stamps:
     """An aiortc viewer signalled through the room socket, reading the agent's capture times."""
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
-        name = f"stamps{uuid.uuid4().hex[:8]}"
-        body = {"email": f"{name}@example.com", "username": name, "password": "stamps-pass-123"}
-        (await http.post("/api/auth/register", json=body)).raise_for_status()
-        login = await http.post(
-            "/api/auth/login", data={"username": name, "password": body["password"]}
-        )
-        token = login.raise_for_status().json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        (await http.post(f"/api/rooms/{code}/join", headers=headers)).raise_for_status()
-    sock = await room_socket(server.url.replace("http", "ws", 1), code, token)
+        user = await signed_in(http)
+        (await http.post(f"/api/rooms/{code}/join", headers=user.headers)).raise_for_status()
+    sock = await room_socket(server.url.replace("http", "ws", 1), code, user.access_token)
     pc = RTCPeerConnection()
     pc.addTransceiver("video", direction="recvonly")
     pc.addTransceiver("audio", direction="recvonly")
@@ -500,13 +494,7 @@ def summary(values: list[float]) -> str:
 
 async def create_room(server: Server, start_url: str) -> str:
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-        name = f"host{uuid.uuid4().hex[:8]}"
-        body = {"email": f"{name}@example.com", "username": name, "password": "host-pass-1234"}
-        (await http.post("/api/auth/register", json=body)).raise_for_status()
-        login = await http.post(
-            "/api/auth/login", data={"username": name, "password": body["password"]}
-        )
-        headers = {"Authorization": f"Bearer {login.raise_for_status().json()['access_token']}"}
+        headers = (await signed_in(http)).headers
         made = await http.post(
             "/api/rooms", json={"title": "Lip sync", "start_url": start_url}, headers=headers
         )
