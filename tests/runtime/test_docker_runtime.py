@@ -576,7 +576,7 @@ async def test_missing_image_and_unappliable_firewall_fail_with_a_reason(
     await no_iptables.aclose()
 
 
-async def api_settings(browser_image: str, port: int, **extra: Any) -> Any:
+async def api_settings(browser_image: str, **extra: Any) -> Any:
     from tests.support.backends import pg_redis_settings
 
     return await pg_redis_settings(
@@ -585,7 +585,6 @@ async def api_settings(browser_image: str, port: int, **extra: Any) -> Any:
         DOCKER_NETWORK=NETWORK,
         DOCKER_BRIDGE_NAME=BRIDGE,
         DOCKER_SUBNET=SUBNET,
-        AGENT_CONTROL_URL=f"ws://127.0.0.1:{port}",  # rooms get the bridge gateway instead
         REAPER_INTERVAL_SECONDS=3600,
         **extra,
     )
@@ -602,7 +601,7 @@ async def test_docker_room_end_to_end(
     from tests.support.viewer import HubViewer
 
     port = free_port()
-    settings = await api_settings(browser_image, port)
+    settings = await api_settings(browser_image)
     # Listen where the rooms' bridge can reach (the firewall admits only this port there).
     async with live_server(settings, runtime=False, port=port, host="0.0.0.0") as live:
         host = await signed_in(live.http)
@@ -664,7 +663,7 @@ async def test_docker_warm_pool_room_is_live_at_once_and_refills(
         raise AssertionError(f"warm pool never ready: {await warm_pool.size(ctx=ctx)}")
 
     port = free_port()
-    settings = await api_settings(browser_image, port, ROOM_WARM_POOL=1)
+    settings = await api_settings(browser_image, ROOM_WARM_POOL=1)
     async with live_server(settings, runtime=False, port=port, host="0.0.0.0") as live:
         ctx = live.app.state.ctx
         try:
