@@ -43,7 +43,12 @@ def create_app(settings: Settings | None = None, *, runtime: RoomRuntime | None 
             app.state.ctx = ctx
             log.info(
                 "control plane started",
-                extra={"mode": settings.mode, "environment": settings.ENVIRONMENT},
+                extra={
+                    "mode": settings.mode,
+                    "environment": settings.ENVIRONMENT,
+                    "agent_port": settings.AGENT_PORT,
+                    "agent_control_url": settings.AGENT_CONTROL_URL,
+                },
             )
             yield
 
