@@ -206,7 +206,7 @@ class Settings(BaseSettings):
     KUBERNETES_NODE_SELECTOR: dict[str, str] = Field(default_factory=dict)
     # Tolerations for room pods, JSON list of Kubernetes toleration objects.
     KUBERNETES_TOLERATIONS: list[dict[str, str | int]] = Field(default_factory=list)
-    # Labels of the control plane's pods (room pods may reach them on the agent port), JSON.
+    # Labels of the control plane's pods (room pods may reach them on the agent port only), JSON.
     KUBERNETES_CONTROLPLANE_LABELS: dict[str, str] = Field(
         default_factory=lambda: {
             "app.kubernetes.io/name": "watchparty",
@@ -215,7 +215,8 @@ class Settings(BaseSettings):
     )
     # Namespace of the control plane's pods (unset: KUBERNETES_NAMESPACE).
     KUBERNETES_CONTROLPLANE_NAMESPACE: str | None = None
-    KUBERNETES_CONTROLPLANE_PORT: int = Field(default=8000, ge=1, le=65535)  # its container port
+    # Their agent listener's container port (AGENT_PORT there): the one port room pods may reach.
+    KUBERNETES_CONTROLPLANE_PORT: int = Field(default=8001, ge=1, le=65535)
     # Labels of in-cluster TURN (coturn) pods room pods may exchange media with, JSON (unset: none).
     KUBERNETES_TURN_LABELS: dict[str, str] = Field(default_factory=dict)
     KUBERNETES_TURN_NAMESPACE: str | None = None  # their namespace (unset: KUBERNETES_NAMESPACE)
