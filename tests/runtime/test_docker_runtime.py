@@ -78,6 +78,38 @@ for target in sys.argv[1:]:
 print(json.dumps(out))
 """
 
+# HTTP requests from inside a room: the status, or why no answer came (EHOSTUNREACH: our rules).
+HTTP_PROBE = r"""
+import errno, json, sys, urllib.error, urllib.request
+out = {}
+for url in sys.argv[1:]:
+    post = url.endswith("/login")
+    req = urllib.request.Request(url, data=b"{}" if post else None)  # data: a POST
+    try:
+        with urllib.request.urlopen(req, timeout=6) as r:
+            out[url] = r.status
+    except urllib.error.HTTPError as e:
+        out[url] = e.code
+    except urllib.error.URLError as e:
+        out[url] = errno.errorcode.get(getattr(e.reason, "errno", None), str(e.reason))
+    except TimeoutError:
+        out[url] = "timeout"
+print(json.dumps(out))
+"""
+
+# The command line of the room's Chromium (its browser process: no --type=).
+CHROMIUM_ARGS = r"""
+import json, os
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        args = open(f"/proc/{pid}/cmdline", "rb").read().decode().split("\0")
+    except OSError:
+        continue
+    if "chromium" in args[0] and not any(a.startswith("--type=") for a in args):
+        print(json.dumps(args))
+        break
+"""
+
 StartRoom = Callable[..., Awaitable[tuple[str, Container]]]
 
 
@@ -636,6 +668,53 @@ async def test_docker_room_end_to_end(
             == []
         )
         print(f"docker room ready after {ready_s:.1f} s")
+
+
+async def test_a_docker_room_reaches_the_agent_listener_and_nothing_else_of_the_api(
+    browser_image: str, rooms_network: None, docker_client: DockerClient
+):
+    """Issue 11 item 10, from inside a real room: its agent dials the agent listener (the room
+    becomes ready), which answers nothing of the API; the public listener (/metrics, /readyz,
+    the docs, sign-in) is refused by the firewall; and the room's browser runs with the control
+    plane's and the host's addresses blocked."""
+    from tests.support.rooms import create_room, live_server, room_socket
+    from tests.support.users import signed_in
+
+    port = free_port()
+    settings = await api_settings(browser_image)
+    async with live_server(settings, runtime=False, port=port, host="0.0.0.0") as live:
+        host = await signed_in(live.http)
+        room = await create_room(live.http, host.headers)
+        sock = await room_socket(live.ws_url, room["code"], host.access_token)
+        (container,) = docker_client.containers.list(
+            all=True, filters={"label": f"{naming.ROOM_ID_KEY}={room['id']}"}
+        )
+        try:
+            if sock.of_type("room.state")[-1]["data"]["room"]["status"] != "ready":
+                await sock.expect("room.status", status="ready", within=120)
+            paths = ["/metrics", "/readyz", "/healthz", "/api/docs", "/api/auth/login"]
+            public = [f"http://{GATEWAY}:{port}{path}" for path in paths]
+            agent = [f"http://{GATEWAY}:{live.agent_port}{path}" for path in paths]
+            # In a thread: the API answering the probes runs in this event loop.
+            probe_cmd = ["python3", "-c", HTTP_PROBE, *public, *agent]
+            result = await asyncio.to_thread(container.exec_run, probe_cmd)
+            assert result.exit_code == 0, result.output
+            answers = json.loads(result.output.decode().strip().splitlines()[-1])
+            assert {answers[url] for url in public} == {"EHOSTUNREACH"}, answers
+            assert {answers[url] for url in agent} == {404}, answers
+            # ... and from this host, the public listener answers: the probes measure the rules.
+            assert (await live.http.get("/readyz")).status_code == 200
+
+            result = await asyncio.to_thread(container.exec_run, ["python3", "-c", CHROMIUM_ARGS])
+            args = json.loads(result.output.decode().strip().splitlines()[-1])
+            (rules,) = [a for a in args if a.startswith("--host-resolver-rules=")]
+            assert f"MAP {GATEWAY} ~NOTFOUND" in rules, rules
+        except BaseException:
+            print(dump_container(container))
+            raise
+        finally:
+            await live.http.post(f"/api/rooms/{room['code']}/end", headers=host.headers)
+            await sock.close()
 
 
 async def test_docker_warm_pool_room_is_live_at_once_and_refills(
