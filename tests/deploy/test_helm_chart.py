@@ -216,7 +216,7 @@ def test_rooms_reach_the_agent_listener_only(rendered):
     """Issue 11 item 10: room agents dial a ClusterIP Service of the agent listener alone; the
     rooms policy lets room pods reach the control plane on that port only, and the control
     plane's policy admits them on it (its API port stays open to everyone else)."""
-    values, objects = rendered
+    _, objects = rendered
     settings = configmap_settings(objects)
     api = next(
         d for d in of_kind(objects, "Deployment") if d["metadata"]["name"] == "wp-watchparty"
