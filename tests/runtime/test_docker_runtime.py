@@ -43,7 +43,7 @@ from controlplane.runtime.docker_firewall import Firewall, forward_chain, input_
 from controlplane.settings import Settings
 from controlplane.wiring import make_runtime
 from tests.support.backends import make_settings
-from tests.support.docker_image import dump_container, failed
+from tests.support.docker_image import dump_container, failed, http_probe
 from tests.support.netns import NetnsHost, netns_host
 from tests.support.smtp import free_port
 
@@ -75,25 +75,6 @@ for target in sys.argv[1:]:
         out[target] = errno.errorcode.get(e.errno, str(e.errno))
     finally:
         s.close()
-print(json.dumps(out))
-"""
-
-# HTTP requests from inside a room: the status, or why no answer came (EHOSTUNREACH: our rules).
-HTTP_PROBE = r"""
-import errno, json, sys, urllib.error, urllib.request
-out = {}
-for url in sys.argv[1:]:
-    post = url.endswith("/login")
-    req = urllib.request.Request(url, data=b"{}" if post else None)  # data: a POST
-    try:
-        with urllib.request.urlopen(req, timeout=6) as r:
-            out[url] = r.status
-    except urllib.error.HTTPError as e:
-        out[url] = e.code
-    except urllib.error.URLError as e:
-        out[url] = errno.errorcode.get(getattr(e.reason, "errno", None), str(e.reason))
-    except TimeoutError:
-        out[url] = "timeout"
 print(json.dumps(out))
 """
 
@@ -696,10 +677,7 @@ async def test_a_docker_room_reaches_the_agent_listener_and_nothing_else_of_the_
             public = [f"http://{GATEWAY}:{port}{path}" for path in paths]
             agent = [f"http://{GATEWAY}:{live.agent_port}{path}" for path in paths]
             # In a thread: the API answering the probes runs in this event loop.
-            probe_cmd = ["python3", "-c", HTTP_PROBE, *public, *agent]
-            result = await asyncio.to_thread(container.exec_run, probe_cmd)
-            assert result.exit_code == 0, result.output
-            answers = json.loads(result.output.decode().strip().splitlines()[-1])
+            answers = await asyncio.to_thread(http_probe, container, *public, *agent)
             assert {answers[url] for url in public} == {"EHOSTUNREACH"}, answers
             assert {answers[url] for url in agent} == {404}, answers
             # ... and from this host, the public listener answers: the probes measure the rules.
