@@ -108,7 +108,8 @@ ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 
 USER 10001:10001
 WORKDIR /tmp
-EXPOSE 8000
+# 8000: the web app and the API; 8001: the room agents' channel (AGENT_PORT), for rooms only.
+EXPOSE 8000 8001
 
 # /healthz: the process answers (readiness, /readyz, also needs the database and Redis).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \

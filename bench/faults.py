@@ -138,7 +138,7 @@ def server_env(tmp: Path, balancer_port: int) -> dict[str, Any]:
     )
 
 
-def start_server(env: dict[str, Any], log_dir: Path, port: int) -> Server:
+def start_server(env: dict[str, Any], log_dir: Path, port: int, agent_port: int) -> Server:
     log_path = log_dir / f"server-{port}.log"
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
@@ -149,13 +149,15 @@ def start_server(env: dict[str, Any], log_dir: Path, port: int) -> Server:
                 "serve",
                 "--port",
                 str(port),
+                "--agent-port",
+                str(agent_port),
                 "--no-migrate",
             ],
             env={**os.environ, **{k: str(v) for k, v in env.items()}},
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    server = Server(port=port, process=process, log_path=log_path)
+    server = Server(port=port, process=process, log_path=log_path, agent_port=agent_port)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -363,7 +365,8 @@ class Bench:
         self.tmp = tmp
         self.n_rooms = n_rooms
         self.ports = [free_port(), free_port()]
-        self.balancer = Balancer(self.ports)
+        self.agent_ports = [free_port(), free_port()]  # what the balancer spreads agents over
+        self.balancer = Balancer(self.agent_ports)
         self.env = server_env(tmp, self.balancer.port)
         self.settings = Settings(_env_file=None, **self.env)
         self.servers: list[Server | None] = [None, None]
@@ -396,7 +399,9 @@ class Bench:
         await asyncio.to_thread(upgrade_head, self.settings)
         await self.balancer.start()
         for i, port in enumerate(self.ports):
-            self.servers[i] = await asyncio.to_thread(start_server, self.env, self.tmp, port)
+            self.servers[i] = await asyncio.to_thread(
+                start_server, self.env, self.tmp, port, self.agent_ports[i]
+            )
         self._reaper = asyncio.create_task(self._reap_forever())
         for r in range(self.n_rooms):
             self.rooms.append(await self.open_room(f"keeper {r}"))
@@ -625,7 +630,9 @@ class Bench:
         return "clients of the killed process reconnected to the other; agents through the balancer"
 
     async def restart_api(self) -> None:
-        self.servers[0] = await asyncio.to_thread(start_server, self.env, self.tmp, self.ports[0])
+        self.servers[0] = await asyncio.to_thread(
+            start_server, self.env, self.tmp, self.ports[0], self.agent_ports[0]
+        )
 
     async def restart_redis(self) -> str:
         redis_stop()

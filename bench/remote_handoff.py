@@ -48,7 +48,7 @@ async def run(rounds: int) -> None:
             resp = await http.post("/api/rooms", json={"title": "handoff"}, headers=host.headers)
             code = resp.json()["code"]
             await http.post(f"/api/rooms/{code}/join", headers=guest.headers)
-        agent = await agent_socket(b.ws_url, started(runtime_dir, code))
+        agent = await agent_socket(b.agent_ws_url, started(runtime_dir, code))
         await agent.send("ready", {"width": 1280, "height": 720, "fps": 30, "codec": "h264"})
         host_sock = await room_socket(a.ws_url, code, host.access_token)
         guest_sock = await room_socket(b.ws_url, code, guest.access_token)

@@ -104,7 +104,6 @@ async def bench_settings(port: int, **extra: Any) -> Any:
     return await embedded_settings(
         Path(tempfile.mkdtemp(prefix="wp-bench-rooms-")),
         ROOM_RUNTIME="local",
-        AGENT_CONTROL_URL=f"ws://127.0.0.1:{port}",
         ROOM_CREATES_PER_HOUR=1000,
         ROOM_MAX_LIVE=100,
         REAPER_INTERVAL_SECONDS=3600,

@@ -21,12 +21,17 @@ app = typer.Typer(help="Watch Party control plane", no_args_is_help=True, add_co
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    port: Annotated[int, typer.Option(help="Port to listen on (the web app and the API)")] = 8000,
+    agent_port: Annotated[
+        int | None,
+        typer.Option(help="Port of the room agents' listener (default AGENT_PORT; 0: a free one)"),
+    ] = None,
     migrate: Annotated[bool, typer.Option(help="Upgrade the schema first")] = True,
     workers: Annotated[int, typer.Option(help="Worker processes (needs REDIS_URL when > 1)")] = 1,
 ) -> None:
-    """Run the API server."""
+    """Run the API server: the public listener on --port, the agent channel on --agent-port."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from controlplane.main import server_options
     from controlplane.services.secret_file import with_secrets
@@ -36,24 +41,33 @@ def serve(
         typer.echo(f"error: {refusal}", err=True)
         raise typer.Exit(1)
     settings.check_production()
-    if "AGENT_CONTROL_URL" not in settings.model_fields_set:
-        # Rooms on this host dial the port we actually serve on (the default names port 8000).
-        dial = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-        os.environ["AGENT_CONTROL_URL"] = f"ws://{dial}:{port}"
     if workers > 1 and not settings.REDIS_URL:
         raise typer.BadParameter("several workers share state only through Redis: set REDIS_URL")
+    agent_port = settings.AGENT_PORT if agent_port is None else agent_port
+    if agent_port == port:
+        raise typer.BadParameter("the agent channel needs a port of its own (--agent-port)")
     if migrate:
         from controlplane.migrate import upgrade_head
 
         upgrade_head(settings)
-    uvicorn.run(
-        "controlplane.main:app_factory",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        **server_options(settings),
-    )
+    options = {"host": host, "workers": workers, **server_options(settings)}
+    config = uvicorn.Config("controlplane.main:app_factory", factory=True, port=port, **options)
+    # Both sockets are bound here, before any worker starts, so every worker serves both and a
+    # port of 0 is known before the app (which routes by the port a request arrived on) reads it.
+    sockets = [
+        config.bind_socket(),
+        uvicorn.Config("controlplane.main:app_factory", port=agent_port, **options).bind_socket(),
+    ]
+    agent_port = sockets[1].getsockname()[1]
+    os.environ["AGENT_PORT"] = str(agent_port)
+    if "AGENT_CONTROL_URL" not in settings.model_fields_set:
+        # Rooms on this host dial the agent port we actually serve on.
+        dial = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        os.environ["AGENT_CONTROL_URL"] = f"ws://{dial}:{agent_port}"
+    if workers > 1:
+        Multiprocess(config, sockets=sockets).run()
+    else:
+        uvicorn.Server(config).run(sockets=sockets)
 
 
 @app.command()

@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from controlplane.api.errors import install_error_handlers
+from controlplane.api.listeners import ListenerSplit
 from controlplane.api.main import api_router
 from controlplane.api.routes import agent_ws, health
 from controlplane.api.routes.docs import install_docs
@@ -42,7 +43,12 @@ def create_app(settings: Settings | None = None, *, runtime: RoomRuntime | None 
             app.state.ctx = ctx
             log.info(
                 "control plane started",
-                extra={"mode": settings.mode, "environment": settings.ENVIRONMENT},
+                extra={
+                    "mode": settings.mode,
+                    "environment": settings.ENVIRONMENT,
+                    "agent_port": settings.AGENT_PORT,
+                    "agent_control_url": settings.AGENT_CONTROL_URL,
+                },
             )
             yield
 
@@ -66,6 +72,7 @@ def create_app(settings: Settings | None = None, *, runtime: RoomRuntime | None 
     )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    app.add_middleware(ListenerSplit, agent_port=settings.AGENT_PORT)  # outermost
     app.include_router(health.router)
     app.include_router(api_router)
     app.include_router(agent_ws.router)
@@ -75,7 +82,7 @@ def create_app(settings: Settings | None = None, *, runtime: RoomRuntime | None 
 
 
 def app_factory() -> FastAPI:
-    """Entry point for `uvicorn --factory controlplane.main:app_factory`."""
+    """The app `watchparty serve` runs on its two listeners (the public port and AGENT_PORT)."""
     settings = Settings()
     configure_logging(level=settings.LOG_LEVEL, as_json=settings.LOG_JSON)
     return create_app(settings)

@@ -104,7 +104,12 @@ class Settings(BaseSettings):
     # Tells this deployment's rooms from another's on a shared host or engine (default: derived
     # from the database URL), so one deployment's orphan sweep never touches another's rooms.
     DEPLOYMENT_ID: str | None = Field(default=None, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")
-    AGENT_CONTROL_URL: str = "ws://127.0.0.1:8000"  # where room agents dial the agent channel
+    # The agent channel's own listener: `/internal/agents/ws` is answered there and nowhere else,
+    # and nothing else is answered there, so rooms' networks can admit this port alone.
+    # 0: any free port, which `watchparty serve` picks (and puts in AGENT_CONTROL_URL when unset).
+    AGENT_PORT: int = Field(default=8001, ge=0, le=65535)
+    # Where room agents dial the agent channel: the AGENT_PORT listener as seen from the rooms.
+    AGENT_CONTROL_URL: str = "ws://127.0.0.1:8001"
     ROOM_WIDTH: int = Field(default=1280, ge=320, le=3840)
     ROOM_HEIGHT: int = Field(default=720, ge=240, le=2160)
     ROOM_FPS: int = Field(default=30, ge=5, le=60)
@@ -201,7 +206,7 @@ class Settings(BaseSettings):
     KUBERNETES_NODE_SELECTOR: dict[str, str] = Field(default_factory=dict)
     # Tolerations for room pods, JSON list of Kubernetes toleration objects.
     KUBERNETES_TOLERATIONS: list[dict[str, str | int]] = Field(default_factory=list)
-    # Labels of the control plane's pods (room pods may reach them on the agent port), JSON.
+    # Labels of the control plane's pods (room pods may reach them on the agent port only), JSON.
     KUBERNETES_CONTROLPLANE_LABELS: dict[str, str] = Field(
         default_factory=lambda: {
             "app.kubernetes.io/name": "watchparty",
@@ -210,7 +215,8 @@ class Settings(BaseSettings):
     )
     # Namespace of the control plane's pods (unset: KUBERNETES_NAMESPACE).
     KUBERNETES_CONTROLPLANE_NAMESPACE: str | None = None
-    KUBERNETES_CONTROLPLANE_PORT: int = Field(default=8000, ge=1, le=65535)  # its container port
+    # Their agent listener's container port (AGENT_PORT there): the one port room pods may reach.
+    KUBERNETES_CONTROLPLANE_PORT: int = Field(default=8001, ge=1, le=65535)
     # Labels of in-cluster TURN (coturn) pods room pods may exchange media with, JSON (unset: none).
     KUBERNETES_TURN_LABELS: dict[str, str] = Field(default_factory=dict)
     KUBERNETES_TURN_NAMESPACE: str | None = None  # their namespace (unset: KUBERNETES_NAMESPACE)

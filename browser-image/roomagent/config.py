@@ -62,6 +62,9 @@ class AgentSettings(BaseSettings):
 
     start_url: str = "about:blank"
     ice_servers: list[dict[str, Any]] = Field(default_factory=list)
+    # Hosts (`name`, `address` or `host:port`) the browser must never connect to: the control
+    # plane's addresses and the host's, as the control plane sees them (JSON list).
+    blocked_hosts: list[str] = Field(default_factory=list)
 
     # Chromium DevTools port on 127.0.0.1 (0: let Chromium pick, read DevToolsActivePort).
     cdp_port: int = 0
@@ -92,7 +95,7 @@ class AgentSettings(BaseSettings):
     control_lost_s: float = Field(default=0.0, ge=0)
     log_level: str = "INFO"
 
-    @field_validator("ice_servers", "chromium_extra_args", mode="before")
+    @field_validator("ice_servers", "chromium_extra_args", "blocked_hosts", mode="before")
     @classmethod
     def _json_list(cls, value: Any) -> Any:
         if isinstance(value, str):

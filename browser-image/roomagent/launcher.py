@@ -99,6 +99,13 @@ def chromium_args(
     ]
     if as_root:
         args.append("--no-sandbox")
+    if settings.blocked_hosts:
+        # Every connection the browser makes (navigation, fetch, WebSocket) resolves its host
+        # through these rules first, IP literals included, and a `host:port` pattern matches
+        # that port only. The image's URLBlocklist policy is a root-owned file the agent (uid
+        # 1000) cannot extend with a deployment's addresses.
+        rules = ", ".join(f"MAP {host} ~NOTFOUND" for host in settings.blocked_hosts)
+        args.append(f"--host-resolver-rules={rules}")
     # Chromium reads only the last --disable-features: merge extra ones into the one above.
     for extra in settings.chromium_extra_args:
         if extra.startswith("--disable-features="):

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
+from urllib.parse import urlsplit
 
-from controlplane.settings import Settings
+from controlplane.settings import Settings, is_loopback_host
 
 # Viewer connections beyond the room's capacity: a member's second tab, a reconnect whose old
 # peer is not closed yet.
@@ -27,6 +29,36 @@ def max_viewers(settings: Settings) -> int:
     return settings.ROOM_MAX_PARTICIPANTS_CAP + VIEWER_MARGIN
 
 
+LOOPBACK_ALIASES = ("localhost", "127.0.0.1", "[::1]")
+DEFAULT_PORTS = {"ws": 80, "http": 80, "wss": 443, "https": 443}
+
+
+def control_plane_hosts(
+    settings: Settings, control_url: str, host_addresses: Sequence[str] = ()
+) -> list[str]:
+    """What the room browser may never connect to (the agent's WP_BLOCKED_HOSTS): the control
+    plane's addresses (where its agent dials, AGENT_CONTROL_URL, PUBLIC_URL) and the host's as
+    the room sees it (`host_addresses`), each a host or `host:port`.
+
+    The network rules already keep rooms to the agent port; this keeps a page the room shows
+    from even that, and covers local rooms, which have no network rules. A loopback address is
+    blocked on the control plane's port only: a local room's browser shares this machine's
+    loopback with whatever else the user runs there."""
+    entries: list[str] = []
+    for url in (control_url, settings.AGENT_CONTROL_URL, settings.PUBLIC_URL):
+        parts = urlsplit(url)
+        host = parts.hostname
+        if not host:
+            continue
+        if is_loopback_host(host) or host in ("0.0.0.0", "::"):
+            port = parts.port or DEFAULT_PORTS.get(parts.scheme, 80)
+            entries += [f"{alias}:{port}" for alias in LOOPBACK_ALIASES]
+        else:
+            entries.append(host)
+    entries += host_addresses
+    return list(dict.fromkeys(entries))
+
+
 def agent_env(
     *,
     settings: Settings,
@@ -35,12 +67,16 @@ def agent_env(
     start_url: str | None,
     control_url: str | None = None,
     profile_dir: str | None = None,
+    host_addresses: Sequence[str] = (),
 ) -> dict[str, str]:
     """WP_* variables for one room's agent. `control_url` overrides AGENT_CONTROL_URL when the
-    runtime knows a better address for the control plane as seen from where the room runs. ICE
-    servers carry STUN only: TURN credentials are short-lived and reach the agent in `auth.ok`."""
+    runtime knows a better address for the control plane as seen from where the room runs, and
+    `host_addresses` are the host's addresses as seen from there (the room browser is kept off
+    both). ICE servers carry STUN only: TURN credentials are short-lived and reach the agent in
+    `auth.ok`."""
+    control_url = control_url or settings.AGENT_CONTROL_URL
     env = {
-        "WP_CONTROL_URL": control_url or settings.AGENT_CONTROL_URL,
+        "WP_CONTROL_URL": control_url,
         "WP_ROOM_ID": str(room_id),
         "WP_AGENT_SECRET": agent_secret,
         "WP_WIDTH": str(settings.ROOM_WIDTH),
@@ -57,6 +93,7 @@ def agent_env(
         "WP_ICE_SERVERS": json.dumps(
             [{"urls": list(settings.STUN_URLS)}] if settings.STUN_URLS else []
         ),
+        "WP_BLOCKED_HOSTS": json.dumps(control_plane_hosts(settings, control_url, host_addresses)),
     }
     if profile_dir:
         env["WP_PROFILE_DIR"] = profile_dir

@@ -68,6 +68,7 @@ def container_options(
         agent_secret=agent_secret,
         start_url=start_url,
         control_url=room_control_url(settings),
+        host_addresses=[gateway_ip(settings)],
     )
     name = naming.room_name(room_id, room_code)
     memory = f"{settings.ROOM_MEMORY_LIMIT_MB}m"

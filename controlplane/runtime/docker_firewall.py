@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from controlplane.runtime.agent_env import DEFAULT_PORTS
 from controlplane.runtime.egress import BLOCKED_IPV4
 from controlplane.settings import Settings
 
@@ -57,7 +58,6 @@ REJECT_V4 = ["-j", "REJECT", "--reject-with", "icmp-admin-prohibited"]
 REJECT_V6 = ["-j", "REJECT", "--reject-with", "icmp6-adm-prohibited"]
 ESTABLISHED = ["-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "RETURN"]
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
-DEFAULT_PORTS = {"ws": 80, "http": 80, "wss": 443, "https": 443}
 COMMAND_TIMEOUT_SECONDS = 20.0
 
 Rule = list[str]

@@ -288,7 +288,11 @@ class Cdp:
                     {
                         "id": 1,
                         "method": "Runtime.evaluate",
-                        "params": {"expression": expression, "returnByValue": True},
+                        "params": {
+                            "expression": expression,
+                            "returnByValue": True,
+                            "awaitPromise": True,  # a promise's result, not the promise
+                        },
                     }
                 )
             )

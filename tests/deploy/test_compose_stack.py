@@ -20,7 +20,7 @@ import pytest
 
 from controlplane.runtime import naming
 from tests.support.deploy import CONTROLPLANE_IMAGE, compose_stack, write_env
-from tests.support.docker_image import DockerClient
+from tests.support.docker_image import DockerClient, http_probe
 from tests.support.smtp import free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
@@ -133,6 +133,17 @@ async def test_compose_stack_serves_a_room_through_its_turn(
             if state["room"]["status"] != "ready":
                 await sock.expect("room.status", status="ready", within=120)
             ready_s = time.monotonic() - started - up_s
+            # From inside the room: the API's agent listener answers (404 to all but the agent
+            # socket); its public port, on the rooms network and as published on the host, is
+            # refused (issue 11 item 10).
+            (room_container,) = room_containers(docker_client)
+            paths = ["/readyz", "/metrics", "/api/docs", "/api/auth/login"]
+            public = [f"http://10.214.0.2:8000{p}" for p in paths]
+            public += [f"http://10.214.0.1:{http_port}{p}" for p in paths]
+            agent = [f"http://10.214.0.2:8001{p}" for p in paths]
+            answers = await asyncio.to_thread(http_probe, room_container, *public, *agent)
+            assert {answers[url] for url in public} == {"EHOSTUNREACH"}, answers
+            assert {answers[url] for url in agent} == {404}, answers
             ice = state["ice_servers"]
             turn = [s for s in ice if any(u.startswith("turn:") for u in s["urls"])]
             assert turn and turn[0]["urls"] == [f"turn:{turn_host}:{turn_port}?transport=udp"]

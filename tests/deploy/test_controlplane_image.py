@@ -65,7 +65,7 @@ def test_image_runs_non_root_with_the_cli_and_a_healthcheck(
 def api_env() -> Iterator[dict[str, str]]:
     if os.geteuid() != 0:
         pytest.skip("the room firewall and the rooms network need root")
-    port = free_port()
+    port, agent_port = free_port(), free_port()
     env = {
         "ENVIRONMENT": "test",
         "DATABASE_URL": PG_URL,
@@ -74,7 +74,9 @@ def api_env() -> Iterator[dict[str, str]]:
         "AGENT_SECRET_KEY": TEST_SECRET,
         "ROOM_RUNTIME": "docker",
         "DEPLOYMENT_ID": DEPLOYMENT,
-        "AGENT_CONTROL_URL": f"ws://127.0.0.1:{port}",  # rooms get the bridge gateway
+        # The agent listener; rooms get the bridge gateway as its host.
+        "AGENT_PORT": str(agent_port),
+        "AGENT_CONTROL_URL": f"ws://127.0.0.1:{agent_port}",
         "REAPER_INTERVAL_SECONDS": "3600",
         "WP_TEST_PORT": str(port),
         **ROOMS,

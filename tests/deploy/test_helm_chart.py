@@ -201,7 +201,7 @@ def test_controlplane_settings_follow_the_values(rendered):
     assert settings.KUBERNETES_NODE_SELECTOR == rooms.get("nodeSelector", {})
     assert settings.KUBERNETES_IMAGE_PULL_SECRETS == rooms.get("imagePullSecrets", [])
     assert settings.ROOM_WARM_POOL == rooms.get("warmPool", 0)
-    assert settings.AGENT_CONTROL_URL == "ws://wp-watchparty.watchparty.svc:8000"
+    assert settings.AGENT_CONTROL_URL == "ws://wp-watchparty-agents.watchparty.svc:8001"
     api = next(
         d for d in of_kind(objects, "Deployment") if d["metadata"]["name"] == "wp-watchparty"
     )
@@ -210,6 +210,65 @@ def test_controlplane_settings_follow_the_values(rendered):
     turn = values.get("coturn", {})
     if turn.get("enabled", True):
         assert settings.TURN_URLS == [f"turn:{turn['host']}:3478?transport=udp"]
+
+
+def test_rooms_reach_the_agent_listener_only(rendered):
+    """Issue 11 item 10: room agents dial a ClusterIP Service of the agent listener alone; the
+    rooms policy lets room pods reach the control plane on that port only, and the control
+    plane's policy admits them on it (its API port stays open to everyone else)."""
+    _, objects = rendered
+    settings = configmap_settings(objects)
+    api = next(
+        d for d in of_kind(objects, "Deployment") if d["metadata"]["name"] == "wp-watchparty"
+    )
+    (container,) = api["spec"]["template"]["spec"]["containers"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"http": 8000, "agent": settings.AGENT_PORT}
+    assert settings.KUBERNETES_CONTROLPLANE_PORT == settings.AGENT_PORT != ports["http"]
+    services = {s["metadata"]["name"]: s["spec"] for s in of_kind(objects, "Service")}
+    agents = services["wp-watchparty-agents"]
+    assert agents["type"] == "ClusterIP"
+    assert [(p["port"], p["targetPort"]) for p in agents["ports"]] == [(8001, "agent")]
+    assert all(p["targetPort"] != "agent" for p in services["wp-watchparty"]["ports"])
+    policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(objects, "NetworkPolicy")}
+    if "wp-watchparty-rooms" in policies:
+        (to_api,) = [
+            rule
+            for rule in policies["wp-watchparty-rooms"]["egress"]
+            if any(
+                peer.get("podSelector", {}).get("matchLabels", {}).items()
+                >= settings.KUBERNETES_CONTROLPLANE_LABELS.items()
+                for peer in rule.get("to", [])
+            )
+        ]
+        assert to_api["ports"] == [{"protocol": "TCP", "port": settings.AGENT_PORT}]
+    if "wp-watchparty-controlplane" in policies:
+        ingress = policies["wp-watchparty-controlplane"]["ingress"]
+        from_rooms = [rule for rule in ingress if "from" in rule]
+        assert from_rooms == [
+            {
+                "from": [
+                    {
+                        "podSelector": {
+                            "matchLabels": {
+                                "app.kubernetes.io/managed-by": "watchparty",
+                                "app.kubernetes.io/component": "room",
+                                "watchparty.io/deployment": settings.deployment_id,
+                            }
+                        },
+                        "namespaceSelector": {
+                            "matchLabels": {
+                                "kubernetes.io/metadata.name": settings.KUBERNETES_NAMESPACE
+                            }
+                        },
+                    }
+                ],
+                "ports": [{"protocol": "TCP", "port": settings.AGENT_PORT}],
+            }
+        ]
+        assert [r["ports"] for r in ingress if "from" not in r] == [
+            [{"protocol": "TCP", "port": 8000}]
+        ]
 
 
 def test_no_secret_in_a_configmap(rendered):

@@ -71,6 +71,7 @@ def api_server(
     log_dir: Path, runtime_dir: Path, port: int | None = None, *, chat_rate: int = 10
 ) -> Iterator[Server]:
     port = port or free_port()
+    agent_port = free_port()
     env = base_env(
         DATABASE_URL=MP_PG_URL,
         REDIS_URL=MP_REDIS_URL,
@@ -82,13 +83,16 @@ def api_server(
     log_path = log_dir / f"server-{port}-{uuid.uuid4().hex[:6]}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.app_server", "--port", str(port)],
+            [
+                *[sys.executable, "-m", "tests.support.app_server", "--port", str(port)],
+                *["--agent-port", str(agent_port)],
+            ],
             env={**os.environ, **{k: str(v) for k, v in env.items()}},
             stdout=log_file,
             stderr=subprocess.STDOUT,
             cwd=Path(__file__).resolve().parents[2],
         )
-    server = Server(port=port, process=process, log_path=log_path)
+    server = Server(port=port, process=process, log_path=log_path, agent_port=agent_port)
     try:
         _wait_healthy(server, timeout=60)
         yield server
@@ -135,7 +139,7 @@ async def test_chat_presence_remote_and_agent_relay_cross_processes(cluster):
         await h.send("remote.grant", {"user_id": guest.id})
         await g.expect("remote.changed", holder_id=guest.id)
         # the agent sits on process C; the viewer on B reaches it and gets its answer
-        agent = await agent_socket(c_srv.ws_url, started(runtime_dir, code))
+        agent = await agent_socket(c_srv.agent_ws_url, started(runtime_dir, code))
         await agent.send("ready", {"width": 1280, "height": 720, "fps": 30, "codec": "h264"})
         await h.expect("room.status", status="ready")
         await g.send("rtc.offer", {"to": "agent", "sdp": "offer from B"})

@@ -74,7 +74,7 @@ async def ready_room(live: Live) -> tuple[dict, object, object]:
     host = await signed_in(live.http)
     room = await create_room(live.http, host.headers)
     viewer = await room_socket(live.ws_url, room["code"], host.access_token)
-    agent = await agent_socket(live.ws_url, live.runtime.started[room["code"]])
+    agent = await agent_socket(live.agent_ws_url, live.runtime.started[room["code"]])
     await agent.send("ready", {"width": 1280, "height": 720, "fps": 30, "codec": "h264"})
     await viewer.expect("room.status", status="ready")
     return room, viewer, agent

@@ -116,7 +116,7 @@ async def test_failed_room_refuses_joins_with_the_reason_and_is_ended_keeping_ch
     host = await signed_in(live.http)
     room = await create_room(live.http, host.headers)
     viewer = await room_socket(live.ws_url, room["code"], host.access_token)
-    agent = await agent_socket(live.ws_url, live.runtime.started[room["code"]])
+    agent = await agent_socket(live.agent_ws_url, live.runtime.started[room["code"]])
     await agent.send("ready", {"width": 1280, "height": 720, "fps": 30, "codec": "h264"})
     await viewer.expect("room.status", status="ready")
     host_headers = host.headers
@@ -208,7 +208,7 @@ async def test_presence_comes_back_after_redis_lost_its_data(redis_live: Live):
     host = await signed_in(live.http)
     room = await create_room(live.http, host.headers)
     viewer = await room_socket(live.ws_url, room["code"], host.access_token)
-    agent = await agent_socket(live.ws_url, live.runtime.started[room["code"]])
+    agent = await agent_socket(live.agent_ws_url, live.runtime.started[room["code"]])
     await agent.send("ready", {"width": 1280, "height": 720, "fps": 30, "codec": "h264"})
     await viewer.expect("room.status", status="ready")
     rid = room["id"]
@@ -239,7 +239,7 @@ async def test_sockets_swept_while_cut_off_from_redis_are_registered_again(redis
     await join(live.http, room["code"], guest.headers)
     a = await room_socket(live.ws_url, room["code"], host.access_token)
     b = await room_socket(live.ws_url, room["code"], guest.access_token)
-    agent = await agent_socket(live.ws_url, live.runtime.started[room["code"]])
+    agent = await agent_socket(live.agent_ws_url, live.runtime.started[room["code"]])
     rid, hub = room["id"], ctx.hub
     assert await ctx.presence.online(rid) == {host.id, guest.id}
 

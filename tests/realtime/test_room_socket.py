@@ -194,7 +194,7 @@ async def test_remote_control_rules(live: Live):
 async def test_browser_commands_holder_only_and_url_policy(live: Live, settings_factory):
     room, host, (guest,) = await _room(live)
     code = room["code"]
-    agent = await agent_socket(live.ws_url, live.runtime.started[code])
+    agent = await agent_socket(live.agent_ws_url, live.runtime.started[code])
     h = await room_socket(live.ws_url, code, host.access_token)
     g = await room_socket(live.ws_url, code, guest.access_token)
     for t, d in [
@@ -242,7 +242,7 @@ async def test_agent_channel_auth_ready_and_signaling(live: Live):
     room, host, (guest,) = await _room(live)
     code = room["code"]
     started = live.runtime.started[code]
-    bad = await websockets.connect(f"{live.ws_url}/internal/agents/ws")
+    bad = await websockets.connect(f"{live.agent_ws_url}/internal/agents/ws")
     await bad.send(
         json.dumps({"type": "auth", "data": {"room_id": str(started.room_id), "secret": "wrong"}})
     )
@@ -254,7 +254,7 @@ async def test_agent_channel_auth_ready_and_signaling(live: Live):
     g = await room_socket(live.ws_url, code, guest.access_token)
     await g.send("rtc.offer", {"to": "agent", "sdp": "v=0 offer"})
     await g.expect("error", code="agent_unavailable")
-    agent = await agent_socket(live.ws_url, started)
+    agent = await agent_socket(live.agent_ws_url, started)
     ok = agent.received[0]["data"]
     assert ok["room_id"] == str(started.room_id) and ok["holder_id"] == host.id
     await g.expect("room.status", agent_connected=True)

@@ -280,7 +280,7 @@ async def test_the_agent_is_told_the_present_connections_on_connect_and_periodic
         g = await room_socket(srv.ws_url, code, guest.access_token)
         host_conn = h.of_type("room.state")[0]["data"]["you"]["conn_id"]
         guest_conn = g.of_type("room.state")[0]["data"]["you"]["conn_id"]
-        agent = await agent_socket(srv.ws_url, srv.runtime.started[code])
+        agent = await agent_socket(srv.agent_ws_url, srv.runtime.started[code])
         ok = agent.of_type("auth.ok")[0]["data"]
         assert sorted(ok["conns"]) == sorted([host_conn, guest_conn])
         sync = await agent.expect("peers.sync", within=5)

@@ -40,7 +40,7 @@ async def warm_agents(live: Live, count: int) -> dict[str, Socket]:
     agents = {}
     for code, s in list(started.items())[:count]:
         assert s.start_url is None  # a warm browser gets its page when it is handed out
-        sock = await agent_socket(live.ws_url, s)
+        sock = await agent_socket(live.agent_ws_url, s)
         assert sock.of_type("auth.ok")[-1]["data"]["pooled"] is True
         await sock.send("ready", {"width": 1280, "height": 720, "fps": 30, "codec": "h264"})
         agents[code] = sock
@@ -102,7 +102,7 @@ async def test_new_room_takes_a_ready_warm_browser_and_the_pool_refills(settings
         await eventually(lambda: len(live.runtime.started) == 3)
         third = list(live.runtime.started.values())[2]
         assert third.start_url is None
-        new_agent = await agent_socket(live.ws_url, third)
+        new_agent = await agent_socket(live.agent_ws_url, third)
         await new_agent.send("ready", {})
         await pool_reaches(live, admin.headers, {"target": 2, "ready": 2, "starting": 0})
 
@@ -112,7 +112,7 @@ async def test_new_room_takes_a_ready_warm_browser_and_the_pool_refills(settings
 
         # An agent that reconnects after its room was claimed learns it from auth.ok.
         await agents[oldest].close()
-        again = await agent_socket(live.ws_url, live.runtime.started[oldest])
+        again = await agent_socket(live.agent_ws_url, live.runtime.started[oldest])
         ok = again.of_type("auth.ok")[-1]["data"]
         assert ok["pooled"] is False and ok["start_url"] == "https://example.com/"
         assert ok["holder_id"] == host.id
@@ -166,7 +166,7 @@ async def test_start_stages_reach_the_room_and_its_state(settings_factory):
         got = await live.http.get(f"/api/rooms/{room['code']}", headers=host.headers)
         assert got.json()["stage"] == "booting"
 
-        agent = await agent_socket(live.ws_url, live.runtime.started[room["code"]])
+        agent = await agent_socket(live.agent_ws_url, live.runtime.started[room["code"]])
         await agent.send("stage", {"stage": "browser_ready"})
         await sock.expect("room.status", stage="browser_ready")
         late = await room_socket(live.ws_url, room["code"], host.access_token)

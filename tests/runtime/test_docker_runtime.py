@@ -43,7 +43,7 @@ from controlplane.runtime.docker_firewall import Firewall, forward_chain, input_
 from controlplane.settings import Settings
 from controlplane.wiring import make_runtime
 from tests.support.backends import make_settings
-from tests.support.docker_image import dump_container, failed
+from tests.support.docker_image import dump_container, failed, http_probe
 from tests.support.netns import NetnsHost, netns_host
 from tests.support.smtp import free_port
 
@@ -76,6 +76,19 @@ for target in sys.argv[1:]:
     finally:
         s.close()
 print(json.dumps(out))
+"""
+
+# The command line of the room's Chromium (its browser process: no --type=).
+CHROMIUM_ARGS = r"""
+import json, os
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        args = open(f"/proc/{pid}/cmdline", "rb").read().decode().split("\0")
+    except OSError:
+        continue
+    if "chromium" in args[0] and not any(a.startswith("--type=") for a in args):
+        print(json.dumps(args))
+        break
 """
 
 StartRoom = Callable[..., Awaitable[tuple[str, Container]]]
@@ -576,7 +589,7 @@ async def test_missing_image_and_unappliable_firewall_fail_with_a_reason(
     await no_iptables.aclose()
 
 
-async def api_settings(browser_image: str, port: int, **extra: Any) -> Any:
+async def api_settings(browser_image: str, **extra: Any) -> Any:
     from tests.support.backends import pg_redis_settings
 
     return await pg_redis_settings(
@@ -585,7 +598,6 @@ async def api_settings(browser_image: str, port: int, **extra: Any) -> Any:
         DOCKER_NETWORK=NETWORK,
         DOCKER_BRIDGE_NAME=BRIDGE,
         DOCKER_SUBNET=SUBNET,
-        AGENT_CONTROL_URL=f"ws://127.0.0.1:{port}",  # rooms get the bridge gateway instead
         REAPER_INTERVAL_SECONDS=3600,
         **extra,
     )
@@ -602,7 +614,7 @@ async def test_docker_room_end_to_end(
     from tests.support.viewer import HubViewer
 
     port = free_port()
-    settings = await api_settings(browser_image, port)
+    settings = await api_settings(browser_image)
     # Listen where the rooms' bridge can reach (the firewall admits only this port there).
     async with live_server(settings, runtime=False, port=port, host="0.0.0.0") as live:
         host = await signed_in(live.http)
@@ -639,6 +651,50 @@ async def test_docker_room_end_to_end(
         print(f"docker room ready after {ready_s:.1f} s")
 
 
+async def test_a_docker_room_reaches_the_agent_listener_and_nothing_else_of_the_api(
+    browser_image: str, rooms_network: None, docker_client: DockerClient
+):
+    """Issue 11 item 10, from inside a real room: its agent dials the agent listener (the room
+    becomes ready), which answers nothing of the API; the public listener (/metrics, /readyz,
+    the docs, sign-in) is refused by the firewall; and the room's browser runs with the control
+    plane's and the host's addresses blocked."""
+    from tests.support.rooms import create_room, live_server, room_socket
+    from tests.support.users import signed_in
+
+    port = free_port()
+    settings = await api_settings(browser_image)
+    async with live_server(settings, runtime=False, port=port, host="0.0.0.0") as live:
+        host = await signed_in(live.http)
+        room = await create_room(live.http, host.headers)
+        sock = await room_socket(live.ws_url, room["code"], host.access_token)
+        (container,) = docker_client.containers.list(
+            all=True, filters={"label": f"{naming.ROOM_ID_KEY}={room['id']}"}
+        )
+        try:
+            if sock.of_type("room.state")[-1]["data"]["room"]["status"] != "ready":
+                await sock.expect("room.status", status="ready", within=120)
+            paths = ["/metrics", "/readyz", "/healthz", "/api/docs", "/api/auth/login"]
+            public = [f"http://{GATEWAY}:{port}{path}" for path in paths]
+            agent = [f"http://{GATEWAY}:{live.agent_port}{path}" for path in paths]
+            # In a thread: the API answering the probes runs in this event loop.
+            answers = await asyncio.to_thread(http_probe, container, *public, *agent)
+            assert {answers[url] for url in public} == {"EHOSTUNREACH"}, answers
+            assert {answers[url] for url in agent} == {404}, answers
+            # ... and from this host, the public listener answers: the probes measure the rules.
+            assert (await live.http.get("/readyz")).status_code == 200
+
+            result = await asyncio.to_thread(container.exec_run, ["python3", "-c", CHROMIUM_ARGS])
+            args = json.loads(result.output.decode().strip().splitlines()[-1])
+            (rules,) = [a for a in args if a.startswith("--host-resolver-rules=")]
+            assert f"MAP {GATEWAY} ~NOTFOUND" in rules, rules
+        except BaseException:
+            print(dump_container(container))
+            raise
+        finally:
+            await live.http.post(f"/api/rooms/{room['code']}/end", headers=host.headers)
+            await sock.close()
+
+
 async def test_docker_warm_pool_room_is_live_at_once_and_refills(
     browser_image: str, rooms_network: None, docker_client: DockerClient
 ):
@@ -664,7 +720,7 @@ async def test_docker_warm_pool_room_is_live_at_once_and_refills(
         raise AssertionError(f"warm pool never ready: {await warm_pool.size(ctx=ctx)}")
 
     port = free_port()
-    settings = await api_settings(browser_image, port, ROOM_WARM_POOL=1)
+    settings = await api_settings(browser_image, ROOM_WARM_POOL=1)
     async with live_server(settings, runtime=False, port=port, host="0.0.0.0") as live:
         ctx = live.app.state.ctx
         try:

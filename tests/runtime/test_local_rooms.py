@@ -38,10 +38,11 @@ def gone_within(deployment: str, room_id: str, seconds: float) -> list[psutil.Pr
     return left
 
 
-async def settings_for(settings_factory: Any, port: int, **extra: Any) -> Any:
+async def settings_for(settings_factory: Any, **extra: Any) -> Any:
+    # A fixed agent port: a restarted server is found again by the agents of its rooms.
     return await settings_factory(
         ROOM_RUNTIME="local",
-        AGENT_CONTROL_URL=f"ws://127.0.0.1:{port}",
+        AGENT_PORT=free_port(),
         ROOM_PRESENCE_GRACE_SECONDS=0.2,
         REAPER_INTERVAL_SECONDS=3600,
         **extra,
@@ -67,7 +68,7 @@ def settings_factory() -> Any:
 
 async def test_local_room_streams_and_ends_clean(settings_factory):
     port = free_port()
-    settings = await settings_for(settings_factory, port)
+    settings = await settings_for(settings_factory)
     async with live_server(settings, runtime=False, port=port) as live:
         started = time.monotonic()
         room, host, sock = await open_ready_room(live)
@@ -90,7 +91,7 @@ async def test_local_room_streams_and_ends_clean(settings_factory):
 
 async def test_killed_agent_fails_the_room_and_tells_participants(settings_factory):
     port = free_port()
-    settings = await settings_for(settings_factory, port)
+    settings = await settings_for(settings_factory)
     async with live_server(settings, runtime=False, port=port) as live:
         room, _host, sock = await open_ready_room(live)
         agent = next(
@@ -113,7 +114,7 @@ async def test_killed_agent_fails_the_room_and_tells_participants(settings_facto
 
 async def test_api_restart_readopts_live_rooms_and_sweeps_orphans(settings_factory):
     port = free_port()
-    settings = await settings_for(settings_factory, port)
+    settings = await settings_for(settings_factory)
     async with live_server(settings, runtime=False, port=port) as live:
         keep, host, sock = await open_ready_room(live)
         orphaned, _, sock2 = await open_ready_room(live)
@@ -185,7 +186,7 @@ def coturn(tmp_path: Path) -> Iterator[tuple[str, str]]:
 async def test_relay_only_viewer_reaches_the_agent_through_coturn(settings_factory, coturn):
     turn_url, secret = coturn
     port = free_port()
-    settings = await settings_for(settings_factory, port, TURN_URLS=turn_url, TURN_SECRET=secret)
+    settings = await settings_for(settings_factory, TURN_URLS=turn_url, TURN_SECRET=secret)
     async with live_server(settings, runtime=False, port=port) as live:
         room, host, sock = await open_ready_room(live)
         ice = sock.of_type("room.state")[-1]["data"]["ice_servers"]
@@ -203,8 +204,8 @@ async def test_relay_only_viewer_reaches_the_agent_through_coturn(settings_facto
 
 
 async def test_serve_on_another_port_rooms_dial_back_to_it(tmp_path: Path):
-    """`watchparty serve --port N` without AGENT_CONTROL_URL: the room's agent dials port N (not
-    the default 8000), so the room becomes ready."""
+    """`watchparty serve --port N --agent-port M` without AGENT_CONTROL_URL: the room's agent
+    dials port M (not the default 8001), so the room becomes ready."""
     import httpx
 
     from tests.support.servers import run_server

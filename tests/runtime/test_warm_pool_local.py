@@ -53,7 +53,7 @@ async def pooled_ids(ctx: Any) -> set[str]:
 
 async def test_warm_room_is_live_at_once_with_its_start_page_and_the_pool_refills(pages):
     port = free_port()
-    settings = await settings_for(pg_redis_settings, port, ROOM_WARM_POOL=1)
+    settings = await settings_for(pg_redis_settings, ROOM_WARM_POOL=1)
     page = f"{pages}/page2.html"
     async with live_server(settings, runtime=False, port=port) as live:
         ctx = live.app.state.ctx

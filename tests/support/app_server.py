@@ -1,6 +1,6 @@
-"""`python -m tests.support.app_server --port N`: the real app in its own process, with a
-runtime that starts nothing and writes each room's agent secret to WP_TEST_RUNTIME_DIR, so a test
-can play the agent against any replica."""
+"""`python -m tests.support.app_server --port N --agent-port M`: the real app in its own process,
+with a runtime that starts nothing and writes each room's agent secret to WP_TEST_RUNTIME_DIR, so
+a test can play the agent against any replica."""
 
 from __future__ import annotations
 
@@ -33,11 +33,15 @@ class FileRecordingRuntime(RecordingRuntime):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--agent-port", type=int, required=True)
     args = parser.parse_args()
-    settings = Settings()
+    settings = Settings(AGENT_PORT=args.agent_port)
     configure_logging(level=settings.LOG_LEVEL, as_json=False)
     app = create_app(settings, runtime=FileRecordingRuntime())
-    uvicorn.run(app, host="127.0.0.1", port=args.port, **server_options(settings))
+    options = {"host": "127.0.0.1", **server_options(settings)}
+    config = uvicorn.Config(app, port=args.port, **options)
+    agent = uvicorn.Config(app, port=args.agent_port, **options)
+    uvicorn.Server(config).run(sockets=[config.bind_socket(), agent.bind_socket()])
 
 
 if __name__ == "__main__":

@@ -2,12 +2,14 @@
 
 `browser_image` builds (or confirms) the image once per session with `browser-image/build.sh`
 (a no-op when it is current); set WP_BROWSER_IMAGE to test another tag. `dump_container`
-prints a container's state, health history and log tail; `failed(request)` tells a fixture
-whether its test failed (needs `pytest_runtest_makereport`, re-exported by the conftests).
+prints a container's state, health history and log tail; `http_probe` makes HTTP requests from
+inside a container; `failed(request)` tells a fixture whether its test failed (needs
+`pytest_runtest_makereport`, re-exported by the conftests).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -113,6 +115,33 @@ def wait_health(container: Container, timeout: float = 120.0) -> str:
             return str(status)
         time.sleep(1)
     return status
+
+
+# HTTP requests from inside a room: the status, or why no answer came (EHOSTUNREACH: our rules).
+HTTP_PROBE = r"""
+import errno, json, sys, urllib.error, urllib.request
+out = {}
+for url in sys.argv[1:]:
+    post = url.endswith("/login")
+    req = urllib.request.Request(url, data=b"{}" if post else None)  # data: a POST
+    try:
+        with urllib.request.urlopen(req, timeout=6) as r:
+            out[url] = r.status
+    except urllib.error.HTTPError as e:
+        out[url] = e.code
+    except urllib.error.URLError as e:
+        out[url] = errno.errorcode.get(getattr(e.reason, "errno", None), str(e.reason))
+    except TimeoutError:
+        out[url] = "timeout"
+print(json.dumps(out))
+"""
+
+
+def http_probe(container: Container, *urls: str) -> dict[str, int | str]:
+    """From inside the container, each URL's HTTP status (POST for `/login`), or the errno name
+    of why none came (EHOSTUNREACH: a firewall's `icmp-admin-prohibited`)."""
+    output = exec_ok(container, "python3", "-c", HTTP_PROBE, *urls)
+    return dict(json.loads(output.strip().splitlines()[-1]))
 
 
 def exec_ok(container: Container, *cmd: str, **kwargs: Any) -> str:

@@ -17,7 +17,7 @@ import websockets
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection
 
-from controlplane.main import create_app, server_options
+from controlplane.main import app_factory, create_app, server_options
 from controlplane.runtime.base import RuntimeInfo
 from controlplane.settings import Settings
 from tests.support.smtp import free_port
@@ -65,27 +65,41 @@ class Live:
     http: httpx.AsyncClient
     app_settings: Settings
     app: FastAPI
+    agent_port: int
 
     @property
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://")
+
+    @property
+    def agent_ws_url(self) -> str:
+        """The agent listener (AGENT_PORT), where room agents dial."""
+        return f"ws://127.0.0.1:{self.agent_port}"
 
 
 @asynccontextmanager
 async def live_server(
     settings: Settings, *, runtime: Any = None, port: int | None = None, host: str = "127.0.0.1"
 ) -> AsyncIterator[Live]:
-    """The app under a real uvicorn on a loopback port, in this event loop. `runtime=False`
-    keeps the backend ROOM_RUNTIME names (e.g. real local rooms)."""
+    """The app under a real uvicorn on a loopback port and an agent port (AGENT_PORT when the
+    test set it, else a free one; AGENT_CONTROL_URL names it unless the test set that), in this
+    event loop. `runtime=False` keeps the backend ROOM_RUNTIME names (e.g. real local rooms)."""
     if runtime is None:
         runtime = RecordingRuntime()
-    app = create_app(settings, runtime=runtime or None)
     port = port or free_port()
     # Frames up to 1 MiB reach the app, which enforces ROOM_WS_MAX_FRAME_BYTES itself.
-    options = {**server_options(settings), "ws_max_size": 1 << 20}
-    config = uvicorn.Config(app, host=host, port=port, lifespan="on", **options)
+    options = {**server_options(settings), "ws_max_size": 1 << 20, "host": host}
+    wanted = settings.AGENT_PORT if "AGENT_PORT" in settings.model_fields_set else 0
+    agent_sock = uvicorn.Config(app_factory, factory=True, port=wanted, **options).bind_socket()
+    agent_port = agent_sock.getsockname()[1]
+    update: dict[str, Any] = {"AGENT_PORT": agent_port}
+    if "AGENT_CONTROL_URL" not in settings.model_fields_set:
+        update["AGENT_CONTROL_URL"] = f"ws://127.0.0.1:{agent_port}"
+    settings = settings.model_copy(update=update)
+    app = create_app(settings, runtime=runtime or None)
+    config = uvicorn.Config(app, port=port, lifespan="on", **options)
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[config.bind_socket(), agent_sock]))
     while not server.started:
         if task.done():
             task.result()
@@ -93,7 +107,14 @@ async def live_server(
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-            yield Live(url=url, runtime=runtime, http=http, app_settings=settings, app=app)
+            yield Live(
+                url=url,
+                runtime=runtime,
+                http=http,
+                app_settings=settings,
+                app=app,
+                agent_port=agent_port,
+            )
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=30)

@@ -25,6 +25,7 @@ class Server:
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    agent_port: int = 0
 
     @property
     def url(self) -> str:
@@ -33,6 +34,11 @@ class Server:
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def agent_ws_url(self) -> str:
+        """The agent listener (AGENT_PORT), where room agents dial."""
+        return f"ws://127.0.0.1:{self.agent_port}"
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -66,10 +72,13 @@ def stop(server: Server) -> None:
 def run_server(
     env: dict[str, Any], *, log_dir: Path, migrate: bool = False, port: int | None = None
 ) -> Iterator[Server]:
-    """Start `watchparty serve` with `env` (strings) on a free port; stop it on exit."""
+    """Start `watchparty serve` with `env` (strings) on a free port and a free agent port (unless
+    `env` names AGENT_PORT); stop it on exit."""
     port = port or free_port()
+    agent_port = int(env.get("AGENT_PORT") or free_port())
     log_path = log_dir / f"server-{port}.log"
     args = [sys.executable, "-m", "controlplane.cli", "serve", "--port", str(port)]
+    args += ["--agent-port", str(agent_port)]
     if not migrate:
         args.append("--no-migrate")
     with log_path.open("wb") as log_file:
@@ -79,7 +88,7 @@ def run_server(
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    server = Server(port=port, process=process, log_path=log_path)
+    server = Server(port=port, process=process, log_path=log_path, agent_port=agent_port)
     try:
         _wait_healthy(server, timeout=60)
         yield server

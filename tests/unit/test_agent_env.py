@@ -96,3 +96,32 @@ def test_the_firewall_and_the_network_policy_block_the_same_ranges():
     assert set(BLOCKED_IPV4) <= rejected
     for cidr in (*BLOCKED_IPV4, *BLOCKED_IPV6):
         ipaddress.ip_network(cidr)  # every entry is a valid range
+
+
+def test_the_room_browser_is_kept_off_the_control_plane_and_the_host():
+    """WP_BLOCKED_HOSTS (issue 11 item 10): a Docker room's browser may not reach the control
+    plane where its agent dials, the public address, nor the host at the rooms gateway."""
+    s = make_settings(
+        AGENT_CONTROL_URL="ws://10.213.0.2:8001", PUBLIC_URL="https://watch.example.com"
+    )
+    options = container_options(
+        s, room_id=ROOM_ID, room_code="k7qm3xtp", agent_secret="s3cret", start_url=None
+    )
+    blocked = json.loads(options["environment"]["WP_BLOCKED_HOSTS"])
+    assert blocked == ["10.213.0.2", "watch.example.com", docker_firewall.gateway_ip(s)]
+    assert AgentSettings(blocked_hosts=options["environment"]["WP_BLOCKED_HOSTS"]).blocked_hosts
+
+
+def test_a_loopback_control_plane_is_blocked_on_its_ports_only():
+    """A local room's browser shares this machine's loopback: only the control plane's ports
+    are blocked there, under every loopback name."""
+    s = make_settings(AGENT_CONTROL_URL="ws://127.0.0.1:8123", PUBLIC_URL="http://localhost:8000")
+    env = room_process_env(s, room_id=ROOM_ID, agent_secret="s3cret", start_url=None)
+    assert json.loads(env["WP_BLOCKED_HOSTS"]) == [
+        "localhost:8123",
+        "127.0.0.1:8123",
+        "[::1]:8123",
+        "localhost:8000",
+        "127.0.0.1:8000",
+        "[::1]:8000",
+    ]

@@ -85,3 +85,34 @@ def test_doctor_reports_parts_and_mode(tmp_path):
     ):
         assert part in done.stdout
     assert "mode: database=sqlite bus=in-process runtime=local" in done.stdout
+
+
+def test_serve_with_agent_port_0_listens_on_a_free_port_and_agents_dial_it(tmp_path):
+    """`--agent-port 0`: a free port, which AGENT_CONTROL_URL names (the log says which) and
+    where only the agent channel answers; the same port as --port is refused."""
+    import asyncio
+    import json
+    import re
+
+    import websockets
+
+    env = {"DATA_DIR": str(tmp_path / "data"), "AGENT_PORT": "0"}
+    assert cli("migrate", env=env).returncode == 0
+    with run_server(env, log_dir=tmp_path) as server:
+        found = re.search(r"agent_control_url=ws://127\.0\.0\.1:(\d+)", server.log())
+        assert found, server.log()
+        agent_port = int(found.group(1))
+        assert agent_port not in (0, server.port)
+        assert httpx.get(f"http://127.0.0.1:{agent_port}/healthz").status_code == 404
+
+        async def auth_with_a_wrong_secret() -> int | None:
+            url = f"ws://127.0.0.1:{agent_port}/internal/agents/ws"
+            async with websockets.connect(url) as ws:
+                auth = {"room_id": "00000000-0000-0000-0000-000000000000", "secret": "x"}
+                await ws.send(json.dumps({"type": "auth", "data": auth}))
+                await ws.wait_closed()
+                return ws.close_code
+
+        assert asyncio.run(auth_with_a_wrong_secret()) == 4401
+    same = cli("serve", "--no-migrate", "--port", "8123", "--agent-port", "8123", env=env)
+    assert same.returncode != 0 and "port of its own" in same.stderr

@@ -84,7 +84,7 @@ def test_a_bridge_name_longer_than_an_interface_name_is_refused() -> None:
 
 def test_loopback_control_url_becomes_the_gateway() -> None:
     assert fw.gateway_ip(settings()) == GATEWAY
-    assert fw.room_control_url(settings()) == f"ws://{GATEWAY}:8000"
+    assert fw.room_control_url(settings()) == f"ws://{GATEWAY}:8001"  # AGENT_PORT
     assert fw.room_control_url(settings(AGENT_CONTROL_URL="ws://localhost:9000/x")) == (
         f"ws://{GATEWAY}:9000/x"
     )
@@ -104,10 +104,12 @@ def test_defaults_block_the_host_and_private_ranges_and_allow_the_agent_endpoint
         for port in (6379, 5432, 22, 2375, 8080):
             assert verdict(rules, inp, host, port) == "REJECT", (host, port)
         assert verdict(rules, inp, host, 5353, "udp") == "REJECT"
-    # ... except the control plane's agent endpoint, on the gateway only.
-    assert verdict(rules, inp, GATEWAY, 8000) == "RETURN"
-    assert verdict(rules, inp, "192.0.2.2", 8000) == "REJECT"
-    assert verdict(rules, inp, GATEWAY, 8000, "udp") == "REJECT"
+    # ... except the control plane's agent listener (AGENT_PORT), on the gateway only; its
+    # public listener (the API, /metrics, sign-up) is as closed to rooms as any other port.
+    assert verdict(rules, inp, GATEWAY, 8001) == "RETURN"
+    assert verdict(rules, inp, GATEWAY, 8000) == "REJECT"
+    assert verdict(rules, inp, "192.0.2.2", 8001) == "REJECT"
+    assert verdict(rules, inp, GATEWAY, 8001, "udp") == "REJECT"
     # Other machines: private, loopback, link-local/metadata, CGNAT, other rooms, multicast.
     for dst in (
         "10.1.2.3",

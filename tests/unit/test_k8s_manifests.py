@@ -343,7 +343,8 @@ def test_network_policy_blocks_internal_ranges_and_allows_the_internet() -> None
             }
         }
     ]
-    assert control["ports"] == [{"protocol": "TCP", "port": 8000}]
+    # The agent listener (AGENT_PORT) only: the API's own port stays closed to rooms.
+    assert control["ports"] == [{"protocol": "TCP", "port": 8001}]
 
 
 def test_network_policy_blocks_the_clusters_own_ranges_ipv6_too() -> None:

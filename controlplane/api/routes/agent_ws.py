@@ -14,10 +14,12 @@ from controlplane.realtime import messages as m
 from controlplane.realtime.connections import CLOSE_ENDED, CLOSE_UNAUTHENTICATED
 from controlplane.rooms.agent_secret import verify_agent_secret
 
-router = APIRouter(prefix="/internal", include_in_schema=False)
+# Served on the agent listener (AGENT_PORT) only: controlplane/api/listeners.py.
+AGENT_WS_PATH = "/internal/agents/ws"
+router = APIRouter(include_in_schema=False)
 
 
-@router.websocket("/agents/ws")
+@router.websocket(AGENT_WS_PATH)
 async def agent_socket(ws: WebSocket) -> None:
     ctx: AppContext = ws.app.state.ctx
     await ws.accept()
