@@ -41,12 +41,15 @@ class AgentSettings(BaseSettings):
     # After the first change of a paint, wait this long for the rest of it before grabbing.
     capture_settle_ms: float = Field(default=2.0, ge=0, le=50)
     # While the screen is unchanged (DAMAGE), the last grab is encoded again this many times a
-    # second (no grab, no conversion: ~1.4 ms of CPU for a 720p repeat). Receivers see a live
-    # stream (Chromium asks for a keyframe after 3 s without a frame) and x264 sharpens the
-    # static picture with each repeat. Kept low: a static page should cost next to nothing
-    # (issue 12); a page that moves is grabbed as it moves, whatever this says.
-    # 0: nothing but the keyframe every keyframe_interval_s.
-    static_fps: float = Field(default=2.0, ge=0, le=60)
+    # second (no grab, no conversion: ~1.4 ms of CPU for a 720p repeat; x264 codes it as skipped
+    # macroblocks that also sharpen a static picture). Why not fewer: a Chromium viewer times
+    # frames by what it learnt from the frames before, and a sparse stream leaves it guessing:
+    # with 2 repeats a second about one click in ten on a static page reached the viewer's
+    # screen 200-350 ms late (the aiortc viewer, which shows frames on arrival, saw no such
+    # delay), with 10 or 30 none did, nor on the clock
+    # (docs/performance.md, "Damage-driven capture"). Also, Chromium asks for a keyframe after 3 s
+    # without a frame. 0: nothing but the keyframe every keyframe_interval_s.
+    static_fps: float = Field(default=10.0, ge=0, le=60)
     # Encoder trade-off (media/video.py QUALITY): "latency" (x264 ultrafast, bitrate_kbps),
     # "balanced" (superfast, 1.25x the bitrate), "quality" (veryfast, 1.5x the bitrate).
     quality: Literal["latency", "balanced", "quality"] = "latency"
