@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+AGENT_PORT ?= 8001
 
 .PHONY: run test lint format system-deps services image deps web web-test
 
@@ -44,7 +45,7 @@ system-deps:
 ## run: install what is missing, upgrade the schema, serve on http://localhost:8000 (SQLite, in-process, local rooms)
 run: system-deps deps web
 	$(BIN)/watchparty migrate
-	$(BIN)/watchparty serve --host $(HOST) --port $(PORT) --no-migrate
+	$(BIN)/watchparty serve --host $(HOST) --port $(PORT) --agent-port $(AGENT_PORT) --no-migrate
 
 services:
 	bash scripts/start-services.sh
