@@ -1,10 +1,10 @@
 """Picture quality under motion and the CPU each `ROOM_QUALITY` costs (docs/performance.md).
 
 The source is a 1280x720@30 motion clip made from FFmpeg sources (``--source``, a lavfi graph;
-by default `testsrc2` across the top half, a panning Sierpinski carpet and moving gradients
-below), with the source frame's number drawn in as two rows of black/white blocks (12 bits and
-their complement, top-left and bottom-left), so a receiver can tell which source frame it got
-and whether the frame was torn (the two rows disagree). Quality is FFmpeg's `psnr` and `ssim`
+by default `testsrc2` across the top half, a panning Sierpinski carpet and a zooming Mandelbrot
+set below), with the source frame's number drawn in as two rows of black/white blocks (12 bits
+and their complement, top-left and bottom-left), so a receiver can tell which source frame it
+got and whether the frame was torn (the two rows disagree). Quality is FFmpeg's `psnr` and `ssim`
 filters on everything but the number rows, per `WP_QUALITY`, at the default bitrate.
 
 Two paths are measured:
@@ -71,10 +71,11 @@ STRIP_ROWS = (0, H - BLOCK)  # top-left and bottom-left: disagreeing rows mean a
 MARGIN = 48
 BLACK, WHITE = 16, 235  # limited-range luma
 
+# Fixed seeds: the source is generated again for every comparison and must be the same.
 DEFAULT_SOURCE = (
     f"testsrc2=s={W}x{H // 2}:r={FPS}[top];"
-    f"sierpinski=s={W // 2}x{H // 2}:r={FPS}:type=carpet[left];"
-    f"gradients=s={W // 2}x{H // 2}:r={FPS}:speed=0.03:n=4[right];"
+    f"sierpinski=s={W // 2}x{H // 2}:r={FPS}:type=carpet:seed=1[left];"
+    f"mandelbrot=s={W // 2}x{H // 2}:r={FPS}[right];"
     "[left][right]hstack[bottom];[top][bottom]vstack"
 )
 
