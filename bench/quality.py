@@ -4,26 +4,30 @@ The source is a 1280x720@30 motion clip made from FFmpeg sources (``--source``, 
 by default `testsrc2` across the top half, a panning Sierpinski carpet and a zooming Mandelbrot
 set below), with the source frame's number drawn in as two rows of black/white blocks (12 bits
 and their complement, top-left and bottom-left), so a receiver can tell which source frame it
-got and whether the frame was torn (the two rows disagree). Quality is FFmpeg's `psnr` and `ssim`
-filters on everything but the number rows, per `WP_QUALITY`, at the default bitrate.
+got and whether the grab was torn (the two rows disagree). Quality is FFmpeg's `psnr` and `ssim`
+filters per `WP_QUALITY` at the default bitrate, on the picture without the number rows and the
+right edge (1264x624 of 1280x720), over the same frames on both paths: not the first ``--skip``
+seconds (the player and the rate control settling) nor the last frame (a paused player's
+repeats).
 
 Two paths are measured:
 
-- encoder only (the default): the frames go straight through the agent's own encoder
+- encoder only (always): the frames go straight through the agent's own encoder
   (`roomagent.media.video.make_encoder`, the room's exact settings, 90 kHz timestamps) and are
-  decoded as a viewer does. CPU is the process's CPU time per frame (libx264's threads included).
-- ``--through-room``: the end-to-end path. The clip is written as lossless VP9 in WebM (tagged
-  BT.601 limited range, the matrix the agent's BGR -> YUV conversion uses, so colour differences
-  are the path's and not a matrix mismatch), served over loopback and played by a real room
-  (tests/agent/harness.py: agent + Xvfb + Chromium + PulseAudio, `WP_WIDTH=1280 WP_HEIGHT=720`,
-  one agent per `WP_QUALITY`) on a page where the video fills the 1280x720 viewport pixel for
-  pixel (checked through DevTools before playing). An aiortc viewer decodes the stream; every
-  received frame is matched by its number with the regenerated source frame. The first
-  ``--skip`` seconds of the clip are not compared (the player and the rate control settling),
-  nor the last frame (the paused player's repeats). CPU is the agent process's (grab, BGR ->
-  YUV, encode, send) over the playing time, and the room's other processes (Chromium decoding
-  and painting the clip, Xvfb) apart. The encoder-only row is printed beside it for comparison;
-  the clip's own coding loss (decoded WebM against the generated frames) is printed too.
+  decoded as a viewer does. CPU is the process's CPU time per frame (libx264's threads included)
+  and as a share of one core at 30 fps.
+- ``--through-room``: end to end. The clip is written as lossless VP9 in WebM (tagged BT.601
+  limited range, the matrix the agent's BGR -> YUV conversion assumes, so colour differences are
+  the path's and not a matrix mismatch) and played by a real room (tests/agent/harness.py: agent
+  + Xvfb + Chromium + PulseAudio, `WP_WIDTH=1280 WP_HEIGHT=720`, one agent per `WP_QUALITY`) on
+  a page showing the video at its natural size at the top-left corner (checked through DevTools
+  before it plays: no scaling). An aiortc viewer decodes the stream; every received frame is
+  matched by its number with the regenerated source frame. Checks printed with each row:
+  unreadable numbers, torn grabs, numbers going backwards, and for every 4th frame whether its
+  own source frame is closer to it than the source frames either side. CPU is the agent
+  process's (grab, BGR -> YUV, encode, send) over the playing time, the room's other processes
+  (Chromium decoding and painting the clip, Xvfb) apart. The clip's own coding loss (decoded WebM
+  against the generated frames) is printed as well.
 
     .venv/bin/python bench/quality.py [--seconds 10] [--bitrate 3000] [--qualities latency,...]
         [--through-room] [--skip 1] [--source LAVFI_GRAPH]
@@ -274,7 +278,10 @@ def clip_loss(path: Path, source: str, seconds: float) -> Scores:
 
 
 # -- encoder only ---------------------------------------------------------------------------------
-def encoder_only(source: str, seconds: float, quality: str, bitrate: int) -> dict[str, Any]:
+def encoder_only(
+    source: str, seconds: float, quality: str, bitrate: int, skip: int
+) -> dict[str, Any]:
+    """The frames through the room's encoder only; compared over the same range as a room's."""
     settings = AgentSettings(width=W, height=H, fps=FPS, bitrate_kbps=bitrate, quality=quality)
     encoder = make_encoder(settings)
     decoder = av.CodecContext.create("h264", "r")
@@ -284,6 +291,7 @@ def encoder_only(source: str, seconds: float, quality: str, bitrate: int) -> dic
     size = 0
     cpu = 0.0
     n = 0
+    last = round(seconds * FPS) - 1  # not compared in a room either (the player's repeats)
     for i, src in enumerate(source_frames(source, seconds)):
         image = src.reformat(format="yuv420p")
         image.pts = i * 90000 // FPS
@@ -297,7 +305,9 @@ def encoder_only(source: str, seconds: float, quality: str, bitrate: int) -> dic
             size += p.size
             for out in decoder.decode(p):
                 assert p.pts is not None
-                scores.add(compare(by_pts.pop(p.pts), out))
+                ref = by_pts.pop(p.pts)
+                if skip <= p.pts * FPS // 90000 < last:
+                    scores.add(compare(ref, out))
     return {
         "scores": scores,
         "kbps": size * 8 / (n / FPS) / 1000,
@@ -438,14 +448,26 @@ def score_received(
     if backwards:
         print(f"warning: frame numbers went backwards {backwards} times", file=sys.stderr)
     torn = sum(1 for r in kept if r.bottom != r.number)
-    compare = Compare()
+    compare, neighbours = Compare(), Compare()
     scores = Scores()
+    # A check of the numbers against the pictures: for every 4th frame, its source frame must
+    # be closer to it than the source frames just before and after (motion makes them differ).
+    checked = best = 0
     wanted = iter(kept)
     nxt = next(wanted, None)
+    window: dict[int, av.VideoFrame] = {}
     for i, src in enumerate(source_frames(source, seconds)):
-        while nxt is not None and nxt.number == i:
+        window[i] = src
+        window.pop(i - 3, None)
+        j = i - 1  # the frame before: its neighbours on both sides are now in the window
+        while nxt is not None and nxt.number == j:
             assert nxt.frame is not None
-            scores.add(compare(src, nxt.frame))
+            values = compare(window[j], nxt.frame)
+            scores.add(values)
+            if len(scores.psnr) % 4 == 1 and j - 1 in window:
+                checked += 1
+                others = [neighbours(window[k], nxt.frame)[1] for k in (j - 1, i)]
+                best += values[1] > max(others)
             nxt = next(wanted, None)
         if nxt is None:
             break
@@ -455,6 +477,8 @@ def score_received(
         "unreadable": unreadable,
         "backwards": backwards,
         "torn": torn,
+        "checked": checked,
+        "best": best,
         "distinct": len({r.number for r in kept}),
         "expected": frames - 1 - skip,
         "fps": fps,
@@ -468,10 +492,11 @@ def main() -> None:
     ap.add_argument("--bitrate", type=int, default=AgentSettings().bitrate_kbps)
     ap.add_argument("--qualities", default=",".join(QUALITY))
     ap.add_argument("--through-room", action="store_true", help="also the real room's path")
-    ap.add_argument("--skip", type=float, default=1.0, help="clip seconds not compared (room)")
+    ap.add_argument("--skip", type=float, default=1.0, help="clip seconds not compared")
     ap.add_argument("--source", default=DEFAULT_SOURCE, help="lavfi graph making 1280x720@30")
     args = ap.parse_args()
     qualities = args.qualities.split(",")
+    skip = round(args.skip * FPS)
     load0 = os.getloadavg()[0]
     print(
         f"\n{W}x{H}@{FPS} motion clip ({args.seconds:g} s), H.264 at {args.bitrate} kbps; "
@@ -491,7 +516,6 @@ def main() -> None:
                 f"clip's own loss (lossless VP9 WebM decoded vs generated, {len(loss.psnr)} "
                 f"frames): PSNR Y | all | SSIM = {loss.cells()}"
             )
-            skip = round(args.skip * FPS)
             for q in qualities:
                 r = asyncio.run(through_room(tmp, frames, q, args.bitrate, skip))
                 viewports.add(r["viewport"])
@@ -500,7 +524,8 @@ def main() -> None:
                     f"| through the room | {q} | {QUALITY[q][0]} "
                     f"| {round(args.bitrate * QUALITY[q][2])} "
                     f"| {len(s['scores'].psnr)} ({s['distinct']}/{s['expected']} source frames;"
-                    f" {s['unreadable']} unreadable, {s['torn']} torn, {s['backwards']} backwards)"
+                    f" {s['unreadable']} unreadable, {s['torn']} torn, {s['backwards']} backwards;"
+                    f" own source frame the closest in {s['best']}/{s['checked']})"
                     f" | {s['scores'].cells()} | {s['fps']:.1f} "
                     f"| agent {r['cpu_agent']:.0f} (encode {r['encode_ms']:.1f} ms, grab+convert "
                     f"{r['capture_ms']:.1f} ms); Chromium+Xvfb {r['cpu_others']:.0f} "
@@ -510,7 +535,7 @@ def main() -> None:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     for q in qualities:
-        e = encoder_only(args.source, args.seconds, q, args.bitrate)
+        e = encoder_only(args.source, args.seconds, q, args.bitrate, skip)
         rows.append(
             f"| encoder only | {q} | {QUALITY[q][0]} | {round(args.bitrate * QUALITY[q][2])} "
             f"| {e['frames']} (actual {e['kbps']:.0f} kbps) | {e['scores'].cells()} | - "
