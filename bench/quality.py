@@ -45,6 +45,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -60,7 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser-image"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "agent"))
 
 from roomagent.config import AgentSettings
-from roomagent.media.video import QUALITY, VIDEO_TIME_BASE, make_encoder
+from roomagent.media.video import QUALITY, VIDEO_TIME_BASE, make_encoder, open_x11grab
 
 W, H, FPS = 1280, 720, 30
 
@@ -335,9 +336,44 @@ def _cpu_seconds(procs: list[psutil.Process]) -> float:
     return total
 
 
+def grab_screen(display: str, stop: threading.Event, frames: int, skip: int) -> list[Received]:
+    """The room's screen grabbed and converted as the agent does it (its own x11grab opening,
+    bgr0 -> yuv420p by swscale), 30 times a second until `stop`: the capture path without the
+    encoder."""
+    container, packets = open_x11grab(display, W, H)
+    out: list[Received] = []
+    due = time.monotonic()
+    try:
+        while not stop.is_set():
+            packet = next(packets, None)
+            if packet is None:
+                break
+            for frame in packet.decode():
+                image = frame.reformat(format="yuv420p")
+                top, bottom = (read_number(image, row) for row in STRIP_ROWS)
+                keep = top is None or skip <= top < frames - 1
+                out.append(Received(time.monotonic(), top, bottom, image if keep else None))
+            due += 1 / FPS
+            time.sleep(max(0.0, due - time.monotonic()))
+    finally:
+        container.close()
+    return out
+
+
+def _room_display(agent_pid: int) -> str:
+    for child in psutil.Process(agent_pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "chrom" in child.name() and (display := child.environ().get("DISPLAY")):
+                return display
+    raise SystemExit("the room's display was not found")
+
+
 async def through_room(
-    clip_dir: Path, frames: int, quality: str, bitrate: int, skip: int
+    clip_dir: Path, frames: int, quality: str, bitrate: int, skip: int, capture_pass: bool
 ) -> dict[str, Any]:
+    """One room at `quality` plays the clip to a recording aiortc viewer; with `capture_pass`,
+    the clip then plays once more with nobody watching (the agent does no media work then) and
+    this process grabs the screen itself."""
     from harness import AgentProcess, Cdp, FakeControlPlane, Viewer
 
     from tests.support.servers import static_files
@@ -423,6 +459,25 @@ async def through_room(
             t1 = time.monotonic()
             cpu_agent = 100 * (_cpu_seconds([agent_ps]) - c_agent) / (t1 - t0)
             cpu_others = 100 * (_cpu_seconds(others) - c_others) / (t1 - t0)
+            grabbed: list[Received] = []
+            if capture_pass:
+                await viewer.close()
+                viewer = None
+                await cdp.evaluate("document.querySelector('video').currentTime = 0")
+                await asyncio.sleep(1)
+                stop = threading.Event()
+                display = _room_display(agent.proc.pid)
+                grabbing = asyncio.ensure_future(
+                    asyncio.to_thread(grab_screen, display, stop, frames, skip)
+                )
+                await cdp.evaluate("document.querySelector('video').play()")
+                end = time.monotonic() + frames / FPS + 10
+                while time.monotonic() < end and not grabbing.done():
+                    if await cdp.evaluate("document.querySelector('video').ended"):
+                        break
+                    await asyncio.sleep(0.2)
+                stop.set()
+                grabbed = await grabbing
         finally:
             if viewer is not None:
                 await viewer.close()
@@ -435,6 +490,7 @@ async def through_room(
         "cpu_others": cpu_others,
         **playing_heartbeats(cp.messages, t0, t1),
         "viewport": viewport,
+        "grabbed": grabbed,
     }
 
 
@@ -526,6 +582,7 @@ def main() -> None:
     rows: list[str] = []
     loss_note = ""
     viewports: set[tuple[int, int]] = set()
+    capture_note = ""
     if args.through_room:
         tmp = Path(tempfile.mkdtemp(prefix="wp-bench-quality-clip-"))
         try:
@@ -537,7 +594,8 @@ def main() -> None:
                 f"frames): PSNR Y | all | SSIM = {loss.cells()}"
             )
             for q in qualities:
-                r = asyncio.run(through_room(tmp, frames, q, args.bitrate, skip))
+                first = q == qualities[0]
+                r = asyncio.run(through_room(tmp, frames, q, args.bitrate, skip, first))
                 viewports.add(r["viewport"])
                 s = score_received(r["received"], args.source, args.seconds, frames, skip)
                 rows.append(
@@ -553,6 +611,15 @@ def main() -> None:
                     f"| {os.getloadavg()[0]:.1f} |"
                 )
                 print(rows[-1], file=sys.stderr, flush=True)
+                if first:
+                    g = score_received(r["grabbed"], args.source, args.seconds, frames, skip)
+                    capture_note = (
+                        f"capture path alone (the room's screen grabbed and converted as the "
+                        f"agent does, nobody watching, no encoder): {len(g['scores'].psnr)} "
+                        f"frames ({g['distinct']}/{g['expected']} source frames; "
+                        f"{g['unreadable']} unreadable, {g['torn']} torn, {g['backwards']} "
+                        f"backwards): PSNR Y | all mean / p05 | SSIM = {g['scores'].cells()}"
+                    )
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     for q in qualities:
@@ -571,6 +638,7 @@ def main() -> None:
     print("\n".join(rows))
     if loss_note:
         print(f"\n{loss_note}")
+        print(capture_note)
         print(f"room's page viewport (innerWidth x innerHeight): {sorted(viewports)}")
     print(f"\nload average {load0:.1f} → {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)")
 
