@@ -483,7 +483,7 @@ async def through_room(
                 await viewer.close()
             await agent.stop()
             await cp.stop()
-    shutil.rmtree(log_dir, ignore_errors=True)
+            shutil.rmtree(log_dir, ignore_errors=True)
     return {
         "received": received,
         "cpu_agent": cpu_agent,
