@@ -23,7 +23,7 @@ from tests.support.rooms import (
     live_server,
     room_socket,
 )
-from tests.support.users import PASSWORD, SignedIn, login, signed_in
+from tests.support.users import PASSWORD, SignedIn, deactivate, login, signed_in
 
 __all__ = ["live"]
 
@@ -212,28 +212,12 @@ async def test_a_socket_of_a_revoked_session_or_deactivated_user_is_closed(setti
         assert resp.status_code == 200, resp.text
         assert await phone.closed(within=5) == 4401
         doomed = await room_socket(srv.ws_url, room["code"], other.access_token)
-        await _deactivate(srv.app_settings.database_url, other.id)
+        await deactivate(srv.app_settings.database_url, other.id)
         assert await doomed.closed(within=5) == 4401
         for sock in (laptop, hosts):
             await sock.send("ping")
             await sock.expect("pong")
             assert sock.close_code is None
-
-
-async def _deactivate(database_url: str, user_id: str) -> None:
-    import uuid
-
-    from sqlalchemy import update
-
-    from controlplane.db import make_engine
-    from controlplane.models import User
-
-    engine = make_engine(database_url)
-    async with engine.begin() as conn:
-        await conn.execute(
-            update(User).where(User.id == uuid.UUID(user_id)).values(is_active=False)
-        )
-    await engine.dispose()
 
 
 async def test_voice_state_and_typing_floods_are_coalesced_per_socket(settings_factory):
