@@ -49,7 +49,7 @@ from tests.support.processes import room_processes
 from tests.support.rooms import room_socket, stalled_socket
 from tests.support.servers import Server, stop
 from tests.support.smtp import free_port
-from tests.support.users import SignedIn, signed_in
+from tests.support.users import SignedIn, login, signed_in
 
 PG_VERSION, PG_CLUSTER, PG_PORT, REDIS_PORT = "15", "wpfaults", 5440, 6390
 DEPLOYMENT = "wpfaults"
@@ -60,6 +60,7 @@ REAPER_EVERY_S = 3.0
 RECOVERY_LIMIT_S = 120.0
 CHAT_EVERY_S = 1.5
 STALL_GIVE_UP_S = 30.0
+AUTH_RECHECK_S = 5
 
 
 def _s(seconds: float | None) -> str:
@@ -135,6 +136,8 @@ def server_env(tmp: Path, balancer_port: int) -> dict[str, Any]:
         ROOM_HEARTBEAT_TIMEOUT_SECONDS=HEARTBEAT_TIMEOUT_S,
         ROOM_START_TIMEOUT_SECONDS=120,
         ROOM_PRESENCE_GRACE_SECONDS=1,
+        # Open sockets notice a lost session within the scenario that lost it (Redis wiped).
+        ROOM_WS_AUTH_RECHECK_SECONDS=AUTH_RECHECK_S,
         ROOM_CHAT_RATE_COUNT=1000,
         RATE_LIMIT_REGISTER_PER_HOUR=100000,
         RATE_LIMIT_LOGIN_PER_MINUTE=100000,
@@ -242,6 +245,9 @@ class Member:
     sent: list[Sent] = field(default_factory=list)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     ended: bool = False
+    # Times it signed in again: after Redis is wiped its login session is gone (sessions live
+    # there), and the server refuses its token (4401, REST 401) as it would a revoked one.
+    relogins: int = 0
     ws: Any = None
     _echo: dict[str, asyncio.Event] = field(default_factory=dict)
     _agent_answered: asyncio.Event = field(default_factory=asyncio.Event)
@@ -254,20 +260,27 @@ class Member:
         i = self.prefer
         while not self.ended:
             url = self.urls[i % len(self.urls)]
+            closed: int | None = None
             try:
                 async with websockets.connect(
                     f"{url}/api/rooms/{self.code}/ws", open_timeout=5, max_size=1 << 22
                 ) as ws:
                     await ws.send(json.dumps({"type": "auth", "data": {"token": self.token}}))
-                    async for raw in ws:
-                        self._on(json.loads(raw), ws)
-                    if ws.close_code == 4410:
-                        self.ended = True
+                    try:
+                        async for raw in ws:
+                            self._on(json.loads(raw), ws)
+                    finally:  # a close code other than 1000/1001 ends the loop by raising
+                        closed = ws.close_code
             except (OSError, websockets.WebSocketException, TimeoutError):
                 pass
             finally:
                 self.ws = None
                 self.connected.clear()
+            if closed == 4410:
+                self.ended = True
+            if closed == 4401:  # as the web app: its refresh fails too, so log in again
+                await sign_in_again(url, self.user)
+                self.relogins += 1
             i += 1  # try the other process next
             await asyncio.sleep(0.3)
 
@@ -335,6 +348,14 @@ class Member:
             self._task.cancel()
             with contextlib.suppress(BaseException):
                 await self._task
+
+
+async def sign_in_again(url: str, user: SignedIn) -> None:
+    """Log `user` in afresh (the person typing their password on the login page)."""
+    with contextlib.suppress(Exception):
+        async with httpx.AsyncClient(base_url=url.replace("ws://", "http://"), timeout=30) as c:
+            tokens = await login(c, user.username, user.password)
+            user.access_token, user.refresh_token = tokens["access_token"], tokens["refresh_token"]
 
 
 @dataclass
@@ -478,7 +499,11 @@ class Bench:
         """`ready` in the database, and its agent answers a member."""
         try:
             async with await self.live_http() as http:
-                got = (await http.get(f"/api/rooms/{room.code}", headers=room.host.headers)).json()
+                resp = await http.get(f"/api/rooms/{room.code}", headers=room.host.headers)
+                if resp.status_code == 401:  # its session was lost with Redis: the host is
+                    await sign_in_again(str(http.base_url), room.host)  # also member 0
+                    return False
+                got = resp.json()
         except Exception:
             return False
         return got.get("status") == "ready" and await room.members[0].reach_agent()
@@ -618,7 +643,12 @@ class Bench:
         orphans = self.orphans(await self.live_room_ids())
         sent = [m for r in keepers for mm in r.members for m in mm.sent if m.at >= since]
         retried = sum(1 for m in sent if m.attempts > 1)
-        note += f" ({len(sent)} chat messages, {retried} needed a retry)"
+        note += f" ({len(sent)} chat messages, {retried} needed a retry"
+        relogins = sum(m.relogins for r in keepers for m in r.members)
+        note += f"; members signed in again {relogins} times)" if relogins else ")"
+        for r in keepers:
+            for m in r.members:
+                m.relogins = 0
         self.rows.append(Row(name, f"{alive}/{total}", lost, dup, orphans, took, ok, note))
         if after is not None:
             await after()
@@ -640,7 +670,14 @@ class Bench:
         redis_stop()
         await asyncio.sleep(1)
         redis_start(self.tmp)
-        return "Redis restarted empty (no persistence)"
+        # Every login session was in it: wait until every open socket has re-checked its own
+        # (and was closed 4401), so what follows is the recovery, sign-in included.
+        await asyncio.sleep(2 * AUTH_RECHECK_S)
+        return (
+            "Redis restarted empty (no persistence): rooms, presence and the bus came back;"
+            " the login sessions kept there were gone, so every member was signed out"
+            " (REST 401, sockets 4401 at their re-check) and signed in again"
+        )
 
     async def stop_postgres(self) -> str:
         await asyncio.to_thread(pg_stop)
