@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi_users.authentication import JWTStrategy
 from fastapi_users.password import PasswordHelper
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -22,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from controlplane.auth import access_tokens
 from controlplane.auth.access import AccessCheck
 from controlplane.auth.session_store import SessionStore
-from controlplane.models import User
 from controlplane.realtime.bus import Bus
 from controlplane.realtime.hub import Hub
 from controlplane.realtime.presence import Presence
@@ -45,7 +42,6 @@ class AppContext:
     rate_limiter: RateLimiter
     session_store: SessionStore
     jobs: JobQueue
-    jwt: JWTStrategy[User, uuid.UUID]
     bus: Bus
     presence: Presence
     # The sockets of this process; services reach rooms only through `events` (the same hub).

@@ -23,6 +23,7 @@ from controlplane.services.secret_file import with_secrets
 from controlplane.settings import Settings
 from controlplane.web import mount_web_app
 from controlplane.wiring import running
+from controlplane.ws_protocol import ResettingWebSocketProtocol
 
 log = logging.getLogger(__name__)
 
@@ -97,4 +98,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
         # Room messages are small JSON: compressing each one for each socket cost more CPU
         # (and latency) than any bandwidth it saved.
         "ws_per_message_deflate": False,
+        # A peer that stopped reading must not keep its connection (and buffers) once the hub
+        # gave its socket up.
+        "ws": ResettingWebSocketProtocol,
     }

@@ -8,18 +8,15 @@ runtimes) and the hub, and hands services the `AppContext` bag.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi_users.authentication import JWTStrategy
 from redis.asyncio import Redis
 
 from controlplane.auth.access import AccessCheck
 from controlplane.auth.session_store import RedisSessionStore, SessionStore, SqlSessionStore
-from controlplane.context import JWT_AUDIENCE, AppContext
+from controlplane.context import AppContext
 from controlplane.db import make_engine, make_sessionmaker
-from controlplane.models import User
 from controlplane.realtime.bus import Bus, InProcessBus, RedisBus
 from controlplane.realtime.hub import Hub
 from controlplane.realtime.presence import MemoryPresence, Presence, RedisPresence
@@ -64,11 +61,6 @@ def build_context(settings: Settings, *, runtime: RoomRuntime | None = None) -> 
     started: see `running` (the API) or call `ctx.aclose()` when done (tasks, scripts)."""
     engine = make_engine(settings.database_url)
     maker = make_sessionmaker(engine)
-    jwt: JWTStrategy[User, uuid.UUID] = JWTStrategy(
-        secret=settings.SECRET_KEY,
-        lifetime_seconds=settings.ACCESS_TOKEN_MINUTES * 60,
-        token_audience=JWT_AUDIENCE,
-    )
     runtime = runtime or make_runtime(settings)
     redis: Redis | None = None
     if settings.REDIS_URL:
@@ -96,7 +88,6 @@ def build_context(settings: Settings, *, runtime: RoomRuntime | None = None) -> 
         rate_limiter=rate_limiter,
         session_store=session_store,
         jobs=jobs,
-        jwt=jwt,
         bus=bus,
         presence=presence,
         hub=Hub(

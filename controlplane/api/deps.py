@@ -11,7 +11,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controlplane.api.errors import ApiError
-from controlplane.auth import access_tokens
+from controlplane.auth.access_tokens import AccessClaims
 from controlplane.auth.identity import client_address
 from controlplane.auth.users import UserManager, user_manager_for
 from controlplane.context import AppContext
@@ -51,39 +51,39 @@ Users = Annotated[UserManager, Depends(get_user_manager)]
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/login", auto_error=False)
 
 
-async def user_from_token(ctx: AppContext, db: AsyncSession, token: str) -> User | None:
-    """The active user an access token belongs to, or None (also used by WebSockets)."""
-    user = await ctx.jwt.read_token(token, user_manager_for(db, ctx))
-    if user is None or not user.is_active:
-        return None
-    return user
-
-
-async def get_current_user(
+async def get_current_access(
     db: DbSession, ctx: Ctx, token: Annotated[str | None, Depends(_bearer)]
-) -> User:
+) -> tuple[AccessClaims, User]:
+    """The request's access token, checked as room sockets check theirs (`AccessCheck`): well
+    signed and unexpired, its user active, and its login session still open, so a token of a
+    session ended by logout, a password change or a revocation stops working at once rather than
+    when it expires. Costs one session-store read (Redis, or a primary-key row) per request."""
     if not token:
         raise ApiError(
             401, "not_authenticated", "Not authenticated", {"WWW-Authenticate": "Bearer"}
         )
-    user = await user_from_token(ctx, db, token)
-    if user is None:
+    verified = await ctx.access.verify(token, db=db)
+    if verified is None:
         raise ApiError(
             401, "invalid_token", "Token is invalid or expired", {"WWW-Authenticate": "Bearer"}
         )
-    return user
+    return verified
+
+
+CurrentAccess = Annotated[tuple[AccessClaims, User], Depends(get_current_access)]
+
+
+def get_current_user(access: CurrentAccess) -> User:
+    return access[1]
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_current_session_id(
-    ctx: Ctx, token: Annotated[str | None, Depends(_bearer)]
-) -> uuid.UUID | None:
+def get_current_session_id(access: CurrentAccess) -> uuid.UUID | None:
     """The login session the request's access token was issued for (None for a token without
-    one). Use beside `CurrentUser`, which checks the token."""
-    claims = access_tokens.read(secret_key=ctx.settings.SECRET_KEY, token=token or "")
-    return claims.session_id if claims is not None else None
+    one)."""
+    return access[0].session_id
 
 
 CurrentSessionId = Annotated[uuid.UUID | None, Depends(get_current_session_id)]

@@ -1,7 +1,7 @@
 """Whether an access token still stands: well signed and unexpired, its user active, its login
-session not revoked. Room sockets ask at their first frame, at every later `auth` frame, and
-every ROOM_WS_AUTH_RECHECK_SECONDS (a password change or reset revokes sessions; an admin
-deactivates users)."""
+session not revoked. Every REST request asks (`api/deps.py`); room sockets ask at their first
+frame, at every later `auth` frame, and every ROOM_WS_AUTH_RECHECK_SECONDS (a password change or
+reset revokes sessions, so does logout; an admin deactivates users)."""
 
 from __future__ import annotations
 
@@ -28,12 +28,16 @@ class AccessCheck:
         self._sessionmaker = sessionmaker
         self._session_store = session_store
 
-    async def verify(self, token: str) -> tuple[AccessClaims, User] | None:
-        """The token's claims and active user, or None when it does not stand."""
+    async def verify(
+        self, token: str, *, db: AsyncSession | None = None
+    ) -> tuple[AccessClaims, User] | None:
+        """The token's claims and active user, or None when it does not stand. `db` is the
+        session to load the user in: a REST request passes its own, because its route may change
+        that user (a user loaded in a session closed here would be detached)."""
         claims = access_tokens.read(secret_key=self._secret_key, token=token)
         if claims is None:
             return None
-        user = await self._active_user(claims.user_id)
+        user = await self._active_user(claims.user_id, db=db)
         if user is None or not await self._session_open(claims):
             return None
         return claims, user
@@ -46,9 +50,14 @@ class AccessCheck:
             claims
         )
 
-    async def _active_user(self, user_id: uuid.UUID) -> User | None:
-        async with self._sessionmaker() as s:
-            user = await s.get(User, user_id)
+    async def _active_user(
+        self, user_id: uuid.UUID, *, db: AsyncSession | None = None
+    ) -> User | None:
+        if db is not None:
+            user = await db.get(User, user_id)
+        else:
+            async with self._sessionmaker() as s:
+                user = await s.get(User, user_id)
         return user if user is not None and user.is_active else None
 
     async def _session_open(self, claims: AccessClaims) -> bool:

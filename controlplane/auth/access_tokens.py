@@ -1,8 +1,6 @@
 """Access tokens: short-lived JWTs naming the user (`sub`) and the login session (`sid`) they
-were issued for, so a socket can tell when its session was revoked. Pure: no I/O.
-
-fastapi-users reads the same tokens for REST (it checks `sub`, `aud` and `exp` and ignores
-`sid`)."""
+were issued for, so REST requests and room sockets can tell when its session was revoked
+(`access.py` does the checking). Pure: no I/O."""
 
 from __future__ import annotations
 

@@ -124,7 +124,7 @@ async def revoke_other_sessions(
     *, ctx: AppContext, user_id: uuid.UUID, keep: uuid.UUID | None
 ) -> int:
     """End every session of the user but `keep` (the one asking); returns how many ended. Their
-    refresh tokens stop working at once, their room sockets at the next re-check."""
+    refresh and access tokens stop working at once, their room sockets at the next re-check."""
     ended = 0
     for record in await ctx.session_store.list_for_user(user_id):
         if record.id != keep and await ctx.session_store.delete(record.id):

@@ -511,18 +511,21 @@ class Hub:
                 if len(frame.get("bytes") or b"") > limit:
                     conn.outbox.close(CLOSE_TOO_BIG, "frame too large")
                     return
-                self.reply(conn, ErrorOut(code="bad_message", detail="Send JSON text frames"))
-                continue
-            if len(text) > limit or len(text.encode()) > limit:
+            elif len(text) > limit or len(text.encode()) > limit:
                 detail = f"Frames are limited to {limit} bytes"
                 self.reply(conn, ErrorOut(code="too_large", detail=detail))
                 conn.outbox.close(CLOSE_TOO_BIG, "frame too large")
                 return
+            # Every frame counts, binary ones too: each would otherwise cost an `error` reply
+            # without limit.
             flood = conn.flood()
             if flood is Flood.warn:
                 detail = "Too many messages; slow down"
                 self.reply(conn, ErrorOut(code="rate_limited", detail=detail))
             if flood is not Flood.ok:
+                continue
+            if text is None:
+                self.reply(conn, ErrorOut(code="bad_message", detail="Send JSON text frames"))
                 continue
             await self.handlers.handle(conn, text)
 

@@ -11,7 +11,8 @@ import pytest
 
 from controlplane.context import JWT_AUDIENCE
 from tests.support.backends import TEST_SECRET
-from tests.support.users import PASSWORD, login, register, signed_in
+from tests.support.rooms import create_room
+from tests.support.users import PASSWORD, deactivate, login, register, signed_in
 
 
 def assert_error(resp, status: int, code: str) -> None:
@@ -174,8 +175,15 @@ async def test_refresh_reuse_revokes_the_whole_session(client):
     # ...including the newest token the legitimate client holds.
     after = await client.post("/api/auth/refresh", json={"refresh_token": rotated["refresh_token"]})
     assert_error(after, 401, "invalid_refresh_token")
-    sessions = await client.get("/api/users/me/sessions", headers=user.headers)
-    assert sessions.json() == []
+    # The session is gone: its access tokens stop too, and a new login lists only itself.
+    assert_error(
+        await client.get("/api/users/me/sessions", headers=user.headers), 401, "invalid_token"
+    )
+    fresh = await login(client, user.username)
+    sessions = await client.get(
+        "/api/users/me/sessions", headers={"Authorization": f"Bearer {fresh['access_token']}"}
+    )
+    assert len(sessions.json()) == 1
 
 
 async def test_concurrent_refresh_with_one_token_yields_at_most_one_winner(client):
@@ -657,3 +665,41 @@ async def test_access_tokens_name_their_session(client):
     claims = jwt.decode(user.access_token, TEST_SECRET, algorithms=["HS256"], audience=JWT_AUDIENCE)
     sessions = (await client.get("/api/users/me/sessions", headers=user.headers)).json()
     assert [s["id"] for s in sessions] == [claims["sid"]]
+
+
+async def test_rest_refuses_the_access_token_of_a_session_a_password_change_ended(client):
+    """Issue 11 #4, REST side: the phone's access token (still unexpired) stops working on every
+    endpoint the moment the laptop changes the password, not 15 minutes later."""
+    laptop = await signed_in(client)
+    phone = {"Authorization": f"Bearer {(await login(client, laptop.username))['access_token']}"}
+    room = await create_room(client, laptop.headers)
+    for path in ("/api/users/me", f"/api/rooms/{room['code']}"):
+        assert (await client.get(path, headers=phone)).status_code == 200
+    resp = await client.patch(
+        "/api/users/me",
+        json={"password": "another-horse-battery-7", "current_password": PASSWORD},
+        headers=laptop.headers,
+    )
+    assert resp.status_code == 200, resp.text
+    for path in ("/api/users/me", f"/api/rooms/{room['code']}", "/api/rooms"):
+        assert_error(await client.get(path, headers=phone), 401, "invalid_token")
+    assert_error(
+        await client.post("/api/rooms", json={"title": "t"}, headers=phone), 401, "invalid_token"
+    )
+    # the laptop's own session goes on
+    assert (
+        await client.get(f"/api/rooms/{room['code']}", headers=laptop.headers)
+    ).status_code == 200
+
+
+async def test_rest_refuses_a_logged_out_or_deactivated_access_token(settings, client):
+    user = await signed_in(client)
+    other = await login(client, user.username)
+    resp = await client.post("/api/auth/logout", json={"refresh_token": user.refresh_token})
+    assert resp.status_code == 204
+    assert_error(await client.get("/api/users/me", headers=user.headers), 401, "invalid_token")
+    # the user's other session is not the one that logged out
+    still = {"Authorization": f"Bearer {other['access_token']}"}
+    assert (await client.get("/api/users/me", headers=still)).status_code == 200
+    await deactivate(settings.database_url, user.id)
+    assert_error(await client.get("/api/users/me", headers=still), 401, "invalid_token")

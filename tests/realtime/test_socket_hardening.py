@@ -4,11 +4,11 @@ expired tokens, re-broadcast floods. Both storage backends, a real server."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import socket
+import time
 from datetime import UTC, datetime
 
+import psutil
 import pytest
 import websockets
 
@@ -22,8 +22,9 @@ from tests.support.rooms import (
     live,
     live_server,
     room_socket,
+    stalled_socket,
 )
-from tests.support.users import PASSWORD, SignedIn, login, signed_in
+from tests.support.users import PASSWORD, SignedIn, deactivate, login, signed_in
 
 __all__ = ["live"]
 
@@ -59,6 +60,21 @@ async def test_deeply_nested_json_is_a_documented_refusal_without_traceback(
     assert not [r for r in caplog.records if r.exc_info], "no traceback is logged"
 
 
+async def test_binary_frames_count_against_the_flood_guard(live: Live):
+    """A burst of binary frames gets an `error` each only up to the flood guard, then one
+    `rate_limited` and silence, as text frames do (not one reply per frame, without limit)."""
+    room, host, _ = await _room(live, 0)
+    sock = await room_socket(live.ws_url, room["code"], host.access_token)
+    for _ in range(300):
+        await sock.send_raw(b"\x00\xff")
+    await sock.expect("error", code="rate_limited")
+    await asyncio.sleep(1.1)
+    await sock.send("ping")
+    await sock.expect("pong")
+    bad = [m for m in sock.of_type("error") if m["data"]["code"] == "bad_message"]
+    assert len(bad) <= 100, len(bad)
+
+
 async def test_a_socket_that_stops_reading_is_closed_and_cleaned_up(settings_factory):
     """A member's socket that never reads is aborted (1013) after the stall time, and its user
     goes offline through the normal clean-up, instead of pinning what the room sends it."""
@@ -73,17 +89,8 @@ async def test_a_socket_that_stops_reading_is_closed_and_cleaned_up(settings_fac
     async with live_server(settings) as srv:
         room, host, (guest,) = await _room(srv)
         watcher = await room_socket(srv.ws_url, room["code"], host.access_token)
-        # the guest's socket: authenticated, then never read again. A small receive buffer
-        # (no autotuning) and max_queue=1 (the client library stops reading the TCP stream
-        # after one frame) make the server's sends block soon, as across a real network.
-        raw = socket.socket()
-        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        raw.connect(("127.0.0.1", int(srv.url.rsplit(":", 1)[1])))
-        raw.setblocking(False)
-        stalled = await websockets.connect(
-            f"{srv.ws_url}/api/rooms/{room['code']}/ws", sock=raw, max_queue=1, max_size=1 << 22
-        )
-        await stalled.send(json.dumps({"type": "auth", "data": {"token": guest.access_token}}))
+        # the guest's socket: authenticated, then never read again
+        stalled = await stalled_socket(srv.ws_url, room["code"], guest.access_token)
         await watcher.expect("presence.joined", user_id=guest.id)
         for i in range(150):  # ~3 MB of chat: far more than the kernel buffers hold
             await watcher.send("chat.send", {"text": f"{i} " + "y" * 19_990})
@@ -91,7 +98,23 @@ async def test_a_socket_that_stops_reading_is_closed_and_cleaned_up(settings_fac
                 await asyncio.sleep(1)  # under the per-socket flood guard
         await watcher.expect("presence.left", user_id=guest.id, within=20)
         assert guest.id not in await srv.app.state.ctx.presence.online(str(room["id"]))
+        # ...and its TCP connection goes too (reset after uvicorn's 10 s close time), with the
+        # send buffers it pinned: closed gracefully, it waited on the peer to read, forever.
+        peer = stalled.transport.get_extra_info("sockname")[1]
+        deadline = time.monotonic() + 20
+        while _server_side_of(peer):
+            assert time.monotonic() < deadline, _server_side_of(peer)
+            await asyncio.sleep(0.5)
         stalled.transport.abort()
+
+
+def _server_side_of(client_port: int) -> list[str]:
+    """The states of this process's (the live server's) end of a connection from `client_port`."""
+    return [
+        c.status
+        for c in psutil.Process().net_connections("tcp")
+        if c.raddr and c.raddr.port == client_port
+    ]
 
 
 async def test_rtc_conn_must_be_a_socket_of_to(live: Live):
@@ -212,28 +235,12 @@ async def test_a_socket_of_a_revoked_session_or_deactivated_user_is_closed(setti
         assert resp.status_code == 200, resp.text
         assert await phone.closed(within=5) == 4401
         doomed = await room_socket(srv.ws_url, room["code"], other.access_token)
-        await _deactivate(srv.app_settings.database_url, other.id)
+        await deactivate(srv.app_settings.database_url, other.id)
         assert await doomed.closed(within=5) == 4401
         for sock in (laptop, hosts):
             await sock.send("ping")
             await sock.expect("pong")
             assert sock.close_code is None
-
-
-async def _deactivate(database_url: str, user_id: str) -> None:
-    import uuid
-
-    from sqlalchemy import update
-
-    from controlplane.db import make_engine
-    from controlplane.models import User
-
-    engine = make_engine(database_url)
-    async with engine.begin() as conn:
-        await conn.execute(
-            update(User).where(User.id == uuid.UUID(user_id)).values(is_active=False)
-        )
-    await engine.dispose()
 
 
 async def test_voice_state_and_typing_floods_are_coalesced_per_socket(settings_factory):

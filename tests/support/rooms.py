@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -195,6 +196,29 @@ async def room_socket(ws_url: str, code: str, token: str, *, state: bool = True)
     if state:
         await sock.expect("room.state")
     return sock
+
+
+async def stalled_socket(ws_url: str, code: str, token: str) -> ClientConnection:
+    """A member's room socket that authenticates and then never reads again. A small receive
+    buffer (no autotuning) and max_queue=1 (the client library stops reading the TCP stream
+    after one frame) make the server's sends block soon, as across a real network; without them
+    the client's kernel would take megabytes first. No keepalive pings either: the client
+    library would end the connection itself after 40 s, which a peer that means to pin it would
+    not. Abort its transport when done."""
+    host, port = ws_url.removeprefix("ws://").rsplit(":", 1)
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect((host, int(port)))
+    raw.setblocking(False)
+    ws = await websockets.connect(
+        f"{ws_url}/api/rooms/{code}/ws",
+        sock=raw,
+        max_queue=1,
+        max_size=1 << 22,
+        ping_interval=None,
+    )
+    await ws.send(json.dumps({"type": "auth", "data": {"token": token}}))
+    return ws
 
 
 async def agent_socket(ws_url: str, started: Started) -> Socket:

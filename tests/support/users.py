@@ -58,6 +58,15 @@ async def signed_in(client: httpx.AsyncClient, *, username: str | None = None) -
 
 async def make_superuser(database_url: str, user_id: str) -> None:
     """Promote an account to administrator (there is no API for it, by design)."""
+    await _set_flags(database_url, user_id, is_superuser=True)
+
+
+async def deactivate(database_url: str, user_id: str) -> None:
+    """Disable an account as an administrator would (in the database: there is no API for it)."""
+    await _set_flags(database_url, user_id, is_active=False)
+
+
+async def _set_flags(database_url: str, user_id: str, **values: bool) -> None:
     import uuid
 
     from sqlalchemy import update
@@ -67,7 +76,5 @@ async def make_superuser(database_url: str, user_id: str) -> None:
 
     engine = make_engine(database_url)
     async with engine.begin() as conn:
-        await conn.execute(
-            update(User).where(User.id == uuid.UUID(user_id)).values(is_superuser=True)
-        )
+        await conn.execute(update(User).where(User.id == uuid.UUID(user_id)).values(**values))
     await engine.dispose()

@@ -57,6 +57,7 @@ LAYER_OF_PREFIX = {
     "controlplane.db": ADAPTERS,
     "controlplane.observability": ADAPTERS,
     "controlplane.security_headers": ADAPTERS,
+    "controlplane.ws_protocol": ADAPTERS,
     "controlplane.services": ADAPTERS,
     "controlplane.auth.session_store": ADAPTERS,
     "controlplane.realtime.bus": ADAPTERS,
