@@ -32,8 +32,8 @@ async def read_me(user: CurrentUser) -> UserRead:
 async def update_me(
     body: MeUpdateIn, user: CurrentUser, users: Users, ctx: Ctx, current: CurrentSessionId
 ) -> UserRead:
-    """A new password ends every other session of the user (their refresh tokens at once, their
-    room sockets at the next re-check); the one asking stays signed in."""
+    """A new password ends every other session of the user (their access and refresh tokens at
+    once, their room sockets at the next re-check); the one asking stays signed in."""
     sensitive = body.password is not None or (
         body.email is not None and body.email.lower() != user.email.lower()
     )

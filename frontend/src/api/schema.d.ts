@@ -173,8 +173,8 @@ export interface paths {
         head?: never;
         /**
          * Update Me
-         * @description A new password ends every other session of the user (their refresh tokens at once, their
-         *     room sockets at the next re-check); the one asking stays signed in.
+         * @description A new password ends every other session of the user (their access and refresh tokens at
+         *     once, their room sockets at the next re-check); the one asking stays signed in.
          */
         patch: operations["users-update_me"];
         trace?: never;
