@@ -74,6 +74,16 @@ async def run(clicks: int, codec: str, low_delay: bool, static: bool) -> None:
         f"| {len(lat)} / {clicks} | {statistics.median(lat):.0f} | {p95:.0f} | {lat[-1]:.0f} "
         f"| {os.getloadavg()[0]:.1f} |"
     )
+    for key, what in (
+        ("toReceived", "click → changed frame received (room, agent, network)"),
+        ("toShown", "received → on screen (the viewer: jitter buffer, decode, paint)"),
+    ):
+        xs = sorted(s[key] for s in res.get("stages", []))
+        if xs:
+            print(
+                f"{what}: p50 {statistics.median(xs):.0f} ms, "
+                f"p95 {xs[min(len(xs) - 1, int(0.95 * len(xs)))]:.0f} ms"
+            )
 
 
 def main() -> None:
