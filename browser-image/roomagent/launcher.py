@@ -59,6 +59,15 @@ class Child:
     pgid: int
 
 
+# The X screen is this many pixels wider and taller than the room's picture. With no window
+# manager, Chromium's kiosk window cannot go fullscreen and Chromium keeps a window the size of
+# the whole screen one pixel short each way (a 1280x720 screen gave a 1279x719 page, and every
+# room streamed a column and a row that were not the page). On a screen one pixel larger, a
+# window the screen's size comes out at exactly the picture's size at 0,0, and the capture
+# grabs that picture (width x height from 0,0; the extra column and row are never streamed).
+SCREEN_MARGIN = 1
+
+
 @dataclass
 class Launched:
     display: str
@@ -78,7 +87,9 @@ def chromium_args(
         "--remote-debugging-address=127.0.0.1",
         "--kiosk",
         "--window-position=0,0",
-        f"--window-size={settings.width},{settings.height}",
+        # The screen's size (see SCREEN_MARGIN): Chromium shrinks a window the size of the whole
+        # screen by one pixel each way, which leaves the page exactly width x height at 0,0.
+        f"--window-size={settings.width + SCREEN_MARGIN},{settings.height + SCREEN_MARGIN}",
         "--autoplay-policy=no-user-gesture-required",
         "--no-first-run",
         "--no-default-browser-check",
@@ -191,7 +202,7 @@ class Launcher:
                     str(wfd),
                     "-screen",
                     "0",
-                    f"{s.width}x{s.height}x24",
+                    f"{s.width + SCREEN_MARGIN}x{s.height + SCREEN_MARGIN}x24",
                     "-nolisten",
                     "tcp",
                     "-noreset",

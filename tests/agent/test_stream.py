@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from harness import Cdp, FakeControlPlane, Viewer
 
+from tests.support.frames import is_colour, pixel
+
 pytestmark = pytest.mark.x11
 
 
@@ -95,3 +97,22 @@ async def test_pli_gets_keyframe_and_late_joiner_decodes_fast(h264_room) -> None
             await late.close()
     finally:
         await first.close()
+
+
+async def test_the_page_fills_the_picture_to_its_last_pixel(h264_room) -> None:  # type: ignore[no-untyped-def]
+    """The room's page is exactly the streamed picture: a 1280x720 viewport at 0,0, and the
+    picture's last column and row are the page's (they used to be the bare X screen: Chromium
+    keeps a window the size of the screen one pixel short each way)."""
+    cp, agent = h264_room
+    cdp = Cdp(agent.cdp_port)
+    assert await cdp.evaluate("[innerWidth, innerHeight, screenX, screenY]") == [1280, 720, 0, 0]
+    viewer = Viewer(cp, "edge-viewer")
+    await viewer.connect()
+    try:
+        await cdp.evaluate("document.documentElement.style.background = 'rgb(255, 255, 0)'")
+        yellow = (255, 255, 0)
+        await viewer.wait_frame(lambda f: is_colour(pixel(f, 640, 700), yellow), 10)
+        await viewer.wait_frame(lambda f: is_colour(pixel(f, 1279, 719), yellow), 5)
+    finally:
+        await cdp.evaluate("document.documentElement.style.background = ''")
+        await viewer.close()
