@@ -101,10 +101,17 @@ async def test_killed_agent_fails_the_room_and_tells_participants(settings_facto
         )
         agent.send_signal(signal.SIGKILL)
         agent.wait(10)
-        await asyncio.sleep(1)
-        # Past the runtime's start-up grace (a fresh room's process may not show yet).
-        report = await sweep(ctx=live.app.state.ctx, now=utcnow() + timedelta(seconds=20))
-        assert report.failed == [room["code"]]
+        # Past the runtime's start-up grace (a fresh room's process may not show yet). Swept
+        # until it acts: on a busy box the killed agent's browser can take a few seconds to go
+        # (seen once in a full run), and the verdict depends on what the runtime reports then.
+        failed: list[str] = []
+        for _ in range(10):
+            await asyncio.sleep(1)
+            report = await sweep(ctx=live.app.state.ctx, now=utcnow() + timedelta(seconds=20))
+            failed += report.failed
+            if failed:
+                break
+        assert failed == [room["code"]]
         status = await sock.expect("room.status", status="failed")
         assert status["data"]["reason"] == "The room's browser stopped"
         # Its Xvfb/Chromium/PulseAudio died with the agent (parent-death signal) or by label.
