@@ -7,23 +7,21 @@ import json
 
 import websockets
 
-from tests.support.rooms import Live, agent_socket, create_room, join, live, room_socket
-from tests.support.users import SignedIn, signed_in
+from tests.support.rooms import (
+    Live,
+    agent_socket,
+    create_room,
+    live,
+    room_socket,
+    room_with_guests,
+)
+from tests.support.users import signed_in
 
 __all__ = ["live"]
 
 
-async def _room(live: Live, n_guests: int = 1) -> tuple[dict, SignedIn, list[SignedIn]]:
-    host = await signed_in(live.http)
-    room = await create_room(live.http, host.headers)
-    guests = [await signed_in(live.http) for _ in range(n_guests)]
-    for g in guests:
-        await join(live.http, room["code"], g.headers)
-    return room, host, guests
-
-
 async def test_auth_first_frame_and_membership(live: Live, settings_factory):
-    room, host, _ = await _room(live, 0)
+    room, host, _ = await room_with_guests(live, 0)
     outsider = await signed_in(live.http)
     url = f"{live.ws_url}/api/rooms/{room['code']}/ws"
 
@@ -73,7 +71,7 @@ async def test_no_auth_frame_closes_after_the_timeout(settings_factory):
 
 
 async def test_room_state_on_connect(live: Live):
-    room, host, (guest,) = await _room(live)
+    room, host, (guest,) = await room_with_guests(live)
     a = await room_socket(live.ws_url, room["code"], host.access_token)
     await a.send("chat.send", {"text": "before you came"})
     await a.expect("chat.message")
@@ -93,7 +91,7 @@ async def test_room_state_on_connect(live: Live):
 
 
 async def test_chat_is_persisted_broadcast_cleaned_and_rate_limited(live: Live):
-    room, host, (guest,) = await _room(live)
+    room, host, (guest,) = await room_with_guests(live)
     a = await room_socket(live.ws_url, room["code"], host.access_token)
     b = await room_socket(live.ws_url, room["code"], guest.access_token)
     await b.send(
@@ -122,7 +120,7 @@ async def test_chat_is_persisted_broadcast_cleaned_and_rate_limited(live: Live):
 
 
 async def test_presence_counts_tabs_once_and_waits_for_the_grace(live: Live):
-    room, host, (guest,) = await _room(live)
+    room, host, (guest,) = await room_with_guests(live)
     a = await room_socket(live.ws_url, room["code"], host.access_token)
     tab1 = await room_socket(live.ws_url, room["code"], guest.access_token)
     await a.expect("presence.joined", user_id=guest.id)
@@ -143,7 +141,7 @@ async def test_presence_counts_tabs_once_and_waits_for_the_grace(live: Live):
 
 
 async def test_remote_control_rules(live: Live):
-    room, host, (g1, g2) = await _room(live, 2)
+    room, host, (g1, g2) = await room_with_guests(live, 2)
     code = room["code"]
     h = await room_socket(live.ws_url, code, host.access_token)
     a = await room_socket(live.ws_url, code, g1.access_token)
@@ -192,7 +190,7 @@ async def test_remote_control_rules(live: Live):
 
 
 async def test_browser_commands_holder_only_and_url_policy(live: Live, settings_factory):
-    room, host, (guest,) = await _room(live)
+    room, host, (guest,) = await room_with_guests(live)
     code = room["code"]
     agent = await agent_socket(live.agent_ws_url, live.runtime.started[code])
     h = await room_socket(live.ws_url, code, host.access_token)
@@ -239,7 +237,7 @@ async def test_browser_commands_holder_only_and_url_policy(live: Live, settings_
 
 
 async def test_agent_channel_auth_ready_and_signaling(live: Live):
-    room, host, (guest,) = await _room(live)
+    room, host, (guest,) = await room_with_guests(live)
     code = room["code"]
     started = live.runtime.started[code]
     bad = await websockets.connect(f"{live.agent_ws_url}/internal/agents/ws")
@@ -315,7 +313,7 @@ async def test_agent_channel_auth_ready_and_signaling(live: Live):
 
 
 async def test_bad_input_never_breaks_the_room(live: Live):
-    room, host, (guest,) = await _room(live)
+    room, host, (guest,) = await room_with_guests(live)
     h = await room_socket(live.ws_url, room["code"], host.access_token)
     g = await room_socket(live.ws_url, room["code"], guest.access_token)
     for raw, code in [
@@ -348,7 +346,7 @@ async def test_bad_input_never_breaks_the_room(live: Live):
 
 
 async def test_seq_is_gap_free_and_ordered_for_every_client(live: Live):
-    room, host, guests = await _room(live, 3)
+    room, host, guests = await room_with_guests(live, 3)
     socks = [await room_socket(live.ws_url, room["code"], u.access_token) for u in [host, *guests]]
     await asyncio.gather(
         *(s.send("chat.send", {"text": f"{i}-{n}"}) for n in range(5) for i, s in enumerate(socks))
@@ -363,7 +361,7 @@ async def test_seq_is_gap_free_and_ordered_for_every_client(live: Live):
 
 
 async def test_leaving_voice_clears_the_voice_state_for_everyone(live: Live):
-    room, host, (guest,) = await _room(live)
+    room, host, (guest,) = await room_with_guests(live)
     h = await room_socket(live.ws_url, room["code"], host.access_token)
     g = await room_socket(live.ws_url, room["code"], guest.access_token)
     await g.send("voice.state", {"muted": False, "deafened": False, "speaking": True})

@@ -17,33 +17,23 @@ from tests.support.backends import TEST_SECRET
 from tests.support.rooms import (
     Live,
     agent_socket,
-    create_room,
-    join,
     live,
     live_server,
     room_socket,
+    room_with_guests,
     stalled_socket,
 )
-from tests.support.users import PASSWORD, SignedIn, deactivate, login, signed_in
+from tests.support.users import PASSWORD, SignedIn, deactivate, login
 
 __all__ = ["live"]
 
 DEEP = "[" * 30_000 + "]" * 30_000  # under the frame limit, far over the JSON parser's depth
 
 
-async def _room(live: Live, n_guests: int = 1) -> tuple[dict, SignedIn, list[SignedIn]]:
-    host = await signed_in(live.http)
-    room = await create_room(live.http, host.headers)
-    guests = [await signed_in(live.http) for _ in range(n_guests)]
-    for g in guests:
-        await join(live.http, room["code"], g.headers)
-    return room, host, guests
-
-
 async def test_deeply_nested_json_is_a_documented_refusal_without_traceback(
     live: Live, caplog: pytest.LogCaptureFixture
 ):
-    room, host, _ = await _room(live, 0)
+    room, host, _ = await room_with_guests(live, 0)
     caplog.set_level(logging.INFO)
     # as the first frame: the documented 4401, not a 1011 from an escaped RecursionError
     async with websockets.connect(f"{live.ws_url}/api/rooms/{room['code']}/ws") as ws:
@@ -63,7 +53,7 @@ async def test_deeply_nested_json_is_a_documented_refusal_without_traceback(
 async def test_binary_frames_count_against_the_flood_guard(live: Live):
     """A burst of binary frames gets an `error` each only up to the flood guard, then one
     `rate_limited` and silence, as text frames do (not one reply per frame, without limit)."""
-    room, host, _ = await _room(live, 0)
+    room, host, _ = await room_with_guests(live, 0)
     sock = await room_socket(live.ws_url, room["code"], host.access_token)
     for _ in range(300):
         await sock.send_raw(b"\x00\xff")
@@ -87,7 +77,7 @@ async def test_a_socket_that_stops_reading_is_closed_and_cleaned_up(settings_fac
         ROOM_CHAT_MAX_CHARS=20_000,
     )
     async with live_server(settings) as srv:
-        room, host, (guest,) = await _room(srv)
+        room, host, (guest,) = await room_with_guests(srv)
         watcher = await room_socket(srv.ws_url, room["code"], host.access_token)
         # the guest's socket: authenticated, then never read again
         stalled = await stalled_socket(srv.ws_url, room["code"], guest.access_token)
@@ -118,7 +108,7 @@ def _server_side_of(client_port: int) -> list[str]:
 
 
 async def test_rtc_conn_must_be_a_socket_of_to(live: Live):
-    room, host, (guest,) = await _room(live)
+    room, host, (guest,) = await room_with_guests(live)
     h = await room_socket(live.ws_url, room["code"], host.access_token)
     g1 = await room_socket(live.ws_url, room["code"], guest.access_token)
     g2 = await room_socket(live.ws_url, room["code"], guest.access_token)
@@ -139,7 +129,7 @@ async def test_sockets_per_user_and_room_are_capped(settings_factory):
 
     settings = await settings_factory(ROOM_MAX_SOCKETS_PER_USER=2)
     async with live_server(settings) as srv:
-        room, host, _ = await _room(srv, 0)
+        room, host, _ = await room_with_guests(srv, 0)
         tabs = [await room_socket(srv.ws_url, room["code"], host.access_token) for _ in range(2)]
         third = await room_socket(srv.ws_url, room["code"], host.access_token, state=False)
         assert await third.closed() == 4429
@@ -161,7 +151,7 @@ async def test_state_changing_messages_check_membership_even_if_the_kick_news_wa
 
     from controlplane.models import RoomParticipant
 
-    room, host, (guest,) = await _room(live)
+    room, host, (guest,) = await room_with_guests(live)
     h = await room_socket(live.ws_url, room["code"], host.access_token)
     g = await room_socket(live.ws_url, room["code"], guest.access_token)
     async with live.app.state.ctx.sessionmaker() as s:
@@ -199,7 +189,7 @@ async def test_a_socket_whose_token_expires_is_closed_unless_auth_extends_it(set
     fresh token of the same user, sent before, keeps it open; another user's token closes it."""
     settings = await settings_factory(ROOM_WS_AUTH_RECHECK_SECONDS=30)
     async with live_server(settings) as srv:
-        room, host, (guest,) = await _room(srv)
+        room, host, (guest,) = await room_with_guests(srv)
         lapsing = await room_socket(srv.ws_url, room["code"], _short_token(host, 2))
         extended = await room_socket(srv.ws_url, room["code"], _short_token(guest, 2))
         await extended.send("auth", {"token": _short_token(guest, 60)})
@@ -222,7 +212,7 @@ async def test_a_socket_of_a_revoked_session_or_deactivated_user_is_closed(setti
     sockets they concern at the next re-check; the changing session's socket stays."""
     settings = await settings_factory(ROOM_WS_AUTH_RECHECK_SECONDS=0.3)
     async with live_server(settings) as srv:
-        room, host, (guest, other) = await _room(srv, 2)
+        room, host, (guest, other) = await room_with_guests(srv, 2)
         laptop = await room_socket(srv.ws_url, room["code"], guest.access_token)
         phone_tokens = await login(srv.http, guest.username)
         phone = await room_socket(srv.ws_url, room["code"], phone_tokens["access_token"])
@@ -248,7 +238,7 @@ async def test_voice_state_and_typing_floods_are_coalesced_per_socket(settings_f
     of broadcasts each (not 40), the last state still arrives, and repeats are dropped."""
     settings = await settings_factory(ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS=0.5)
     async with live_server(settings) as srv:
-        room, host, (guest,) = await _room(srv)
+        room, host, (guest,) = await room_with_guests(srv)
         h = await room_socket(srv.ws_url, room["code"], host.access_token)
         g = await room_socket(srv.ws_url, room["code"], guest.access_token)
         for i in range(40):  # 80 frames: under the 100 per second flood limit
@@ -281,7 +271,7 @@ async def test_the_agent_is_told_the_present_connections_on_connect_and_periodic
     agent drops a kicked user's peer even if the `peer.closed` was lost."""
     settings = await settings_factory(ROOM_AGENT_PEER_SYNC_SECONDS=0.3)
     async with live_server(settings) as srv:
-        room, host, (guest,) = await _room(srv)
+        room, host, (guest,) = await room_with_guests(srv)
         code = room["code"]
         h = await room_socket(srv.ws_url, code, host.access_token)
         g = await room_socket(srv.ws_url, code, guest.access_token)

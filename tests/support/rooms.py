@@ -22,6 +22,7 @@ from controlplane.main import app_factory, create_app, server_options
 from controlplane.runtime.base import RuntimeInfo
 from controlplane.settings import Settings
 from tests.support.smtp import free_port
+from tests.support.users import SignedIn, signed_in
 
 
 @dataclass
@@ -240,6 +241,18 @@ async def create_room(
 async def join(http: httpx.AsyncClient, code: str, headers: dict[str, str]) -> None:
     resp = await http.post(f"/api/rooms/{code}/join", headers=headers)
     assert resp.status_code == 200, resp.text
+
+
+async def room_with_guests(
+    live: Live, n_guests: int = 1
+) -> tuple[dict[str, Any], SignedIn, list[SignedIn]]:
+    """A room made by a new host, with `n_guests` new members who joined it."""
+    host = await signed_in(live.http)
+    room = await create_room(live.http, host.headers)
+    guests = [await signed_in(live.http) for _ in range(n_guests)]
+    for g in guests:
+        await join(live.http, room["code"], g.headers)
+    return room, host, guests
 
 
 @pytest.fixture
