@@ -25,12 +25,13 @@ from tests.support.backends import base_env
 from tests.support.rooms import (
     Live,
     RecordingRuntime,
+    Socket,
     agent_socket,
     create_room,
     live_server,
     room_socket,
 )
-from tests.support.users import signed_in
+from tests.support.users import SignedIn, signed_in
 
 
 @dataclass
@@ -70,13 +71,19 @@ async def room_row(ctx: AppContext, code: str) -> Room:
         return (await s.execute(select(Room).where(Room.room_code == code))).scalar_one()  # type: ignore[arg-type]
 
 
-async def ready_room(live: Live) -> tuple[dict, object, object]:
+async def hosted_ready_room(live: Live) -> tuple[dict, SignedIn, Socket, Socket]:
+    """A room whose agent said `ready`, its host's socket in it: (room, host, viewer, agent)."""
     host = await signed_in(live.http)
     room = await create_room(live.http, host.headers)
     viewer = await room_socket(live.ws_url, room["code"], host.access_token)
     agent = await agent_socket(live.agent_ws_url, live.runtime.started[room["code"]])
     await agent.send("ready", {"width": 1280, "height": 720, "fps": 30, "codec": "h264"})
     await viewer.expect("room.status", status="ready")
+    return room, host, viewer, agent
+
+
+async def ready_room(live: Live) -> tuple[dict, object, object]:
+    room, _host, viewer, agent = await hosted_ready_room(live)
     return room, viewer, agent
 
 

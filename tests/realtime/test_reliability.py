@@ -20,7 +20,7 @@ from controlplane.reaper import sweep as sweep_module
 from controlplane.reaper.policy import OutageClock
 from controlplane.reaper.sweep import sweep
 from controlplane.rooms.launch import fail_room
-from tests.realtime.test_reaper import ctx_of, ready_room, reaper_live, room_row
+from tests.realtime.test_reaper import ctx_of, hosted_ready_room, ready_room, reaper_live, room_row
 from tests.support.backends import pg_redis_settings
 from tests.support.rooms import (
     Live,
@@ -113,12 +113,7 @@ async def test_failed_room_refuses_joins_with_the_reason_and_is_ended_keeping_ch
     reaper_live: Live,
 ):
     live, ctx = reaper_live, ctx_of(reaper_live)
-    host = await signed_in(live.http)
-    room = await create_room(live.http, host.headers)
-    viewer = await room_socket(live.ws_url, room["code"], host.access_token)
-    agent = await agent_socket(live.agent_ws_url, live.runtime.started[room["code"]])
-    await agent.send("ready", {"width": 1280, "height": 720, "fps": 30, "codec": "h264"})
-    await viewer.expect("room.status", status="ready")
+    room, host, viewer, _agent = await hosted_ready_room(live)
     host_headers = host.headers
     await viewer.send("chat.send", {"text": "it froze", "client_id": "f-1"})
     await viewer.expect("chat.message", client_id="f-1")
@@ -205,12 +200,7 @@ async def until(check: Any, within: float = 5.0) -> None:
 
 async def test_presence_comes_back_after_redis_lost_its_data(redis_live: Live):
     live, ctx = redis_live, ctx_of(redis_live)
-    host = await signed_in(live.http)
-    room = await create_room(live.http, host.headers)
-    viewer = await room_socket(live.ws_url, room["code"], host.access_token)
-    agent = await agent_socket(live.agent_ws_url, live.runtime.started[room["code"]])
-    await agent.send("ready", {"width": 1280, "height": 720, "fps": 30, "codec": "h264"})
-    await viewer.expect("room.status", status="ready")
+    room, host, _viewer, _agent = await hosted_ready_room(live)
     rid = room["id"]
     assert await ctx.presence.online(rid) == {host.id}
     agent_conn = await ctx.presence.agent(rid)
