@@ -7,7 +7,17 @@ and one browser viewer via Playwright (system Chromium). The browser's own playo
 included: this is what a person watching in Chromium would see, less their screen.
 
     .venv/bin/python bench/browser_photon.py [--clicks 30] [--codec h264|vp8] [--low-delay]
-        [--static]
+        [--static] [--sound]
+
+The page is silent unless `--sound` (a 440 Hz tone): with the agent's default
+`WP_VIDEO_PLAYOUT=auto` a silent room's video is marked "show at once" and a sounding one keeps
+the browser's own timing, which holds video for lip sync (media/playout.py); the mode used is
+printed.
+
+"On screen" is the first rendering update (requestAnimationFrame) whose drawing of the video
+shows the change: the frame's own `requestVideoFrameCallback` times (`now`,
+`expectedDisplayTime`) are the receiver's intentions and, with "show at once", come out before
+the frame was even received.
 """
 
 from __future__ import annotations
@@ -31,10 +41,10 @@ PANEL = (1050, 530)
 INTEROP = ROOT / "tests" / "agent" / "interop"
 
 
-async def run(clicks: int, codec: str, low_delay: bool, static: bool) -> None:
+async def run(clicks: int, codec: str, low_delay: bool, static: bool, sound: bool) -> None:
     cp = FakeControlPlane()
     await cp.start()
-    page = cp.page_url("anim.html?static=1" if static else "anim.html")
+    page = cp.page_url(f"anim.html?static={int(static)}&tone={int(sound)}")
     agent = AgentProcess(cp, codec=codec, start_url=page)
     await agent.start(Path(tempfile.mkdtemp(prefix="wp-bench-photon-")))
     try:
@@ -59,6 +69,7 @@ async def run(clicks: int, codec: str, low_delay: bool, static: bool) -> None:
         if proc.returncode != 0:
             raise SystemExit(err.decode()[-2000:])
         res = json.loads(out.decode().strip().splitlines()[-1])
+        hb = await cp.heartbeat()
     finally:
         await agent.stop()
         await cp.stop()
@@ -68,6 +79,9 @@ async def run(clicks: int, codec: str, low_delay: bool, static: bool) -> None:
     p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))]
     mode = "jitterBufferTarget 0" if low_delay else "default playout"
     mode += ", static page" if static else ", moving page"
+    mode += ", with sound" if sound else ", silent"
+    mode += f", video playout: {hb.get('video_playout')} ({hb.get('playout_delay_viewers')} of "
+    mode += f"{hb.get('viewers')} viewers take the extension)"
     print(f"\ninput-to-photon at headless Chromium ({codec}, {mode})")
     print("| clicks seen / sent | p50 ms | p95 ms | max ms | load avg |\n|---|---|---|---|---|")
     print(
@@ -76,9 +90,10 @@ async def run(clicks: int, codec: str, low_delay: bool, static: bool) -> None:
     )
     for key, what in (
         ("toReceived", "click → changed frame received (room, agent, network)"),
-        ("toShown", "received → on screen (the viewer: jitter buffer, decode, paint)"),
+        ("toShown", "received → on the page (the viewer: jitter buffer, decode, compositing)"),
+        ("callback", "click → the frame callback's `now` (the measure before rAF)"),
     ):
-        xs = sorted(s[key] for s in res.get("stages", []))
+        xs = sorted(s[key] for s in res.get("stages", []) if s.get(key) is not None)
         if xs:
             print(
                 f"{what}: p50 {statistics.median(xs):.0f} ms, "
@@ -96,8 +111,9 @@ def main() -> None:
         help="the viewer sets jitterBufferTarget/playoutDelayHint = 0 on its video receiver",
     )
     ap.add_argument("--static", action="store_true", help="the page only changes on a click")
+    ap.add_argument("--sound", action="store_true", help="the page plays a tone meanwhile")
     args = ap.parse_args()
-    asyncio.run(run(args.clicks, args.codec, args.low_delay, args.static))
+    asyncio.run(run(args.clicks, args.codec, args.low_delay, args.static, args.sound))
 
 
 if __name__ == "__main__":

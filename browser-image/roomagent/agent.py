@@ -22,6 +22,7 @@ from .input.xinject import Injector
 from .launcher import Launcher
 from .media.audio import AudioPipeline
 from .media.fanout import Broadcaster, FrameBroadcaster
+from .media.playout import IMMEDIATE, PlayoutPolicy
 from .media.video import VideoPipeline
 from .peers import OfferRefused, PeerManager, Viewer
 
@@ -48,6 +49,7 @@ class Components:
     cursor: CursorWatcher
     browser: Browser
     audio: AudioPipeline | None
+    playout: PlayoutPolicy
 
 
 Handler = Callable[[Components, dict[str, Any]], Awaitable[None]]
@@ -155,6 +157,7 @@ class Agent:
         def on_input(viewer: Viewer, msg: wire.Message) -> None:
             input_path.submit(msg, sender=viewer.user_id)
 
+        playout = PlayoutPolicy(s.video_playout, s.sync_hold_s)
         peers = PeerManager(
             s,
             self.video_bc,
@@ -163,6 +166,7 @@ class Agent:
             on_input,
             self.frames_bc,
             t0=self.t0,
+            playout=lambda: playout.limits(time.monotonic()),
         )
         self._stops["peers"] = peers.close_all
         if self.ice_servers is not None:
@@ -171,7 +175,7 @@ class Agent:
         self._stops["video"] = video.stop
         audio: AudioPipeline | None = None
         if s.audio:
-            audio = AudioPipeline(s, pulse_server, self.audio_bc, self.t0)
+            audio = AudioPipeline(s, pulse_server, self.audio_bc, self.t0, playout.heard)
             self._stops["audio"] = audio.stop
             await audio.start()
         cursor = CursorWatcher(
@@ -188,7 +192,7 @@ class Agent:
         browser = Browser(cdp_port, self._on_status)
         self._stops["browser"] = browser.close
         await browser.connect()
-        parts = Components(video, injector, input_path, peers, cursor, browser, audio)
+        parts = Components(video, injector, input_path, peers, cursor, browser, audio, playout)
         self.parts.set_result(parts)
         await browser.wait_loaded(blank_ok=s.start_url == "about:blank")
         # The start page's status goes out before `browser_ready` and `ready`, whatever the order
@@ -431,6 +435,15 @@ class Agent:
             "audio_sink_ahead_ms": round(1000 * parts.audio.sink_ahead, 1) if parts.audio else 0,
             "audio_max_read_lag_ms": (
                 round(1000 * parts.audio.max_read_lag, 1) if parts.audio else 0
+            ),
+            # lip sync vs show-at-once (extension, media/playout.py): what the video carries now,
+            # how often it changed, how many viewers' browsers take it
+            "video_playout": (
+                "immediate" if parts.playout.limits(time.monotonic()) == IMMEDIATE else "synced"
+            ),
+            "playout_switches": parts.playout.switches,
+            "playout_delay_viewers": sum(
+                1 for viewer in parts.peers.viewers.values() if viewer.playout_delay
             ),
             "ticks_skipped": v.ticks_skipped,
             "boosted_frames": v.boosted_frames,

@@ -61,6 +61,12 @@ class AgentSettings(BaseSettings):
     # "shared": one encoder per room (the product). "per_viewer": raw frames to every viewer's
     # sender, which encodes on its own (aiortc's default path); only a benchmark baseline.
     encode_mode: Literal["shared", "per_viewer"] = "shared"
+    # How viewers' browsers time the video (media/playout.py): "auto" marks frames "show at once"
+    # (RTP playout-delay 0/0) while the room is silent and leaves the browser's own timing, which
+    # holds video for lip sync, while it makes a sound; "immediate" and "synced" pin one of the two.
+    video_playout: Literal["auto", "synced", "immediate"] = "auto"
+    # "auto" goes back to "show at once" after this long without sound.
+    sync_hold_s: float = Field(default=3.0, ge=0)
     audio_bitrate_kbps: int = Field(default=128, ge=16, le=510)
 
     start_url: str = "about:blank"

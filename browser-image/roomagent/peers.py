@@ -25,6 +25,8 @@ from .input import wire
 from .media.clock import map_sender_reports
 from .media.fanout import Broadcaster, FrameBroadcaster, FrameTrack, PacketTrack
 from .media.keyframes import route_keyframe_requests
+from .media.playout import PlayoutLimits
+from .media.playout_extension import negotiate_playout_delay
 from .media.video import h264_level, profile_level_id
 
 log = logging.getLogger("roomagent.peers")
@@ -71,6 +73,8 @@ class Viewer:
         # Inbound media we do not use (a browser may send a track): consumed, so it cannot pile up.
         self.blackhole = MediaBlackhole()
         self.plis = 0
+        # whether this viewer's video carries the playout-delay extension (its browser offered it)
+        self.playout_delay = False
         self.closed = False
         self.created = time.monotonic()
 
@@ -111,8 +115,12 @@ class PeerManager:
         on_input: InputHandler,
         frames: FrameBroadcaster | None = None,
         t0: float | None = None,
+        playout: Callable[[], PlayoutLimits] | None = None,
     ) -> None:
         self.settings = settings
+        # The playout-delay limits every video packet carries now (media/playout.py); None: the
+        # extension is not negotiated and viewers use their own timing.
+        self.playout = playout
         # The capture clock's origin (time.monotonic()) the shared encoders stamp packets from.
         self.t0 = t0
         self.video = video
@@ -225,6 +233,8 @@ class PeerManager:
                 await self.close(viewer.conn)
 
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        if self.playout is not None:
+            viewer.playout_delay = negotiate_playout_delay(vt, sdp, self.playout)
         answer = await pc.createAnswer()
         await pc.setLocalDescription(answer)
         out = pc.localDescription.sdp

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from fractions import Fraction
 
 import av
@@ -18,6 +19,7 @@ import av
 from ..config import AgentSettings
 from ..launcher import child_setup
 from .fanout import Broadcaster
+from .playout import has_sound
 
 log = logging.getLogger("roomagent.audio")
 
@@ -99,9 +101,12 @@ class AudioPipeline:
         pulse_server: str | None,
         broadcaster: Broadcaster,
         t0: float,
+        on_sound: Callable[[float], None] | None = None,
     ) -> None:
         self.settings = settings
         self.pulse_server = pulse_server
+        # Told the monotonic time of every chunk that holds sound (media/playout.py).
+        self.on_sound = on_sound
         self.broadcaster = broadcaster
         self.t0 = t0
         self._proc: asyncio.subprocess.Process | None = None
@@ -200,6 +205,8 @@ class AudioPipeline:
             while True:
                 data = await proc.stdout.readexactly(CHUNK)
                 read_at = time.monotonic()
+                if self.on_sound is not None and has_sound(data):
+                    self.on_sound(read_at)
                 frame = av.AudioFrame(format="s16", layout="stereo", samples=FRAME_SAMPLES)
                 frame.planes[0].update(data)
                 frame.sample_rate = RATE
