@@ -337,6 +337,8 @@ class Viewer:
         self.pointer: RTCDataChannel | None = None
         self.input: RTCDataChannel | None = None
         self.offer_sent_at = 0.0
+        # a test may edit the offer before it is sent (e.g. to offer what Chromium offers)
+        self.munge_offer: Callable[[str], str] = lambda sdp: sdp
 
     async def connect(self) -> None:
         pc = self.pc
@@ -353,7 +355,8 @@ class Viewer:
 
         await pc.setLocalDescription(await pc.createOffer())
         self.offer_sent_at = time.monotonic()
-        answer = await self.cp.offer(self.conn, self.user, pc.localDescription.sdp)
+        offer = self.munge_offer(pc.localDescription.sdp)
+        answer = await self.cp.offer(self.conn, self.user, offer)
         video = answer.split("m=video", 1)[1].split("m=audio", 1)[0]
         m = re.search(r"a=ssrc:(\d+) ", video)
         self.video_ssrc = int(m.group(1)) if m else None
