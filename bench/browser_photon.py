@@ -7,7 +7,7 @@ and one browser viewer via Playwright (system Chromium). The browser's own playo
 included: this is what a person watching in Chromium would see, less their screen.
 
     .venv/bin/python bench/browser_photon.py [--clicks 30] [--codec h264|vp8] [--low-delay]
-        [--static] [--sound]
+        [--static] [--sound] [--others 9]
 
 The page is silent unless `--sound` (a 440 Hz tone): with the agent's default
 `WP_VIDEO_PLAYOUT=auto` a silent room's video is marked "show at once" and a sounding one keeps
@@ -34,14 +34,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "agent"))
 
-from harness import AgentProcess, Cdp, FakeControlPlane
+from harness import AgentProcess, Cdp, FakeControlPlane, Viewer
 
 ROOT = Path(__file__).resolve().parents[1]
 PANEL = (1050, 530)
 INTEROP = ROOT / "tests" / "agent" / "interop"
 
 
-async def run(clicks: int, codec: str, low_delay: bool, static: bool, sound: bool) -> None:
+async def run(
+    clicks: int, codec: str, low_delay: bool, static: bool, sound: bool, others: int
+) -> None:
     cp = FakeControlPlane()
     await cp.start()
     page = cp.page_url(f"anim.html?static={int(static)}&tone={int(sound)}")
@@ -51,6 +53,12 @@ async def run(clicks: int, codec: str, low_delay: bool, static: bool, sound: boo
         await cp.wait_type("ready", 45)
         go = await Cdp(agent.cdp_port).evaluate("layout('#go')")
         await cp.set_holder("browser")
+        # the rest of the room: aiortc viewers that decode everything (the agent sends to all)
+        watchers = [Viewer(cp, f"watcher-{i}") for i in range(others)]
+        for w in watchers:
+            await w.connect()
+        for w in watchers:
+            await w.wait_frame(lambda f: True, 20)
         page = cp.page_url(
             f"photon.html?gx={go['x']}&gy={go['y']}&px={PANEL[0]}&py={PANEL[1]}"
             f"&lowdelay={int(low_delay)}"
@@ -70,6 +78,8 @@ async def run(clicks: int, codec: str, low_delay: bool, static: bool, sound: boo
             raise SystemExit(err.decode()[-2000:])
         res = json.loads(out.decode().strip().splitlines()[-1])
         hb = await cp.heartbeat()
+        for w in watchers:
+            await w.close()
     finally:
         await agent.stop()
         await cp.stop()
@@ -80,6 +90,7 @@ async def run(clicks: int, codec: str, low_delay: bool, static: bool, sound: boo
     mode = "jitterBufferTarget 0" if low_delay else "default playout"
     mode += ", static page" if static else ", moving page"
     mode += ", with sound" if sound else ", silent"
+    mode += f", {others} more viewers (aiortc)" if others else ""
     mode += f", video playout: {hb.get('video_playout')} ({hb.get('playout_delay_viewers')} of "
     mode += f"{hb.get('viewers')} viewers take the extension)"
     print(f"\ninput-to-photon at headless Chromium ({codec}, {mode})")
@@ -112,8 +123,9 @@ def main() -> None:
     )
     ap.add_argument("--static", action="store_true", help="the page only changes on a click")
     ap.add_argument("--sound", action="store_true", help="the page plays a tone meanwhile")
+    ap.add_argument("--others", type=int, default=0, help="aiortc viewers watching as well")
     args = ap.parse_args()
-    asyncio.run(run(args.clicks, args.codec, args.low_delay, args.static, args.sound))
+    asyncio.run(run(args.clicks, args.codec, args.low_delay, args.static, args.sound, args.others))
 
 
 if __name__ == "__main__":

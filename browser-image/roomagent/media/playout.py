@@ -12,8 +12,8 @@ so a film's sound would trail its picture by as much.
 
 Hence the policy ("auto"): sound is what lip sync is for. While the room's browser is silent
 (nothing to line up), frames go out marked "show at once"; the moment it makes a sound they go
-out marked "the receiver's own timing" (minimum 0, maximum `SYNCED_MAX_MS`, the receiver's
-default ceiling), and stay so until `hold_s` of silence, so the gaps of a film's soundtrack or a
+out marked "the receiver's own timing" (`SYNCED`: minimum 10 ms, maximum the receiver's default
+ceiling), and stay so until `hold_s` of silence, so the gaps of a film's soundtrack or a
 beep once a second do not flip the mode back and forth (each flip costs the receiver's lip sync a
 few seconds to settle again). "immediate" and "synced" pin one behaviour; "synced" is also what
 a viewer whose browser does not offer the extension gets in every mode.
@@ -29,7 +29,13 @@ PlayoutMode = Literal["auto", "synced", "immediate"]
 # A sample beyond this (16-bit PCM, about -60 dBFS) is sound: below it is digital silence,
 # dither or a muted tab's noise floor, nothing a viewer could lip-sync to.
 SOUND_THRESHOLD = 32
-# The receiver's own default ceiling on how long it may hold video (WebRTC's 10 s).
+# "The receiver's own timing": at most WebRTC's default ceiling (10 s), and at least one unit
+# (10 ms), not 0: Chromium takes minimum 0 with a maximum above 0 as a low-latency hint that
+# changes how it paces frames to the screen, and lip sync measured with it spread twice as wide
+# (p05 -52 / p95 +83 ms against -23 / +49 with 10 ms; docs/performance.md, "Playout delay").
+# 10 ms is below anything the receiver's own delay estimate (render delay alone is 10 ms) or
+# its lip sync asks for, so it changes nothing else.
+SYNCED_MIN_MS = 10
 SYNCED_MAX_MS = 10_000
 
 
@@ -42,7 +48,7 @@ class PlayoutLimits:
 
 
 IMMEDIATE = PlayoutLimits(0, 0)
-SYNCED = PlayoutLimits(0, SYNCED_MAX_MS)
+SYNCED = PlayoutLimits(SYNCED_MIN_MS, SYNCED_MAX_MS)
 
 
 def has_sound(pcm: bytes, threshold: int = SOUND_THRESHOLD) -> bool:
