@@ -77,7 +77,10 @@ async def run(
         if proc.returncode != 0:
             raise SystemExit(err.decode()[-2000:])
         res = json.loads(out.decode().strip().splitlines()[-1])
-        hb = await cp.heartbeat()
+        # what the agent reported while the browser viewer watched (1 s heartbeats)
+        beats = [m["data"] for m in cp.messages if m["type"] == "heartbeat"]
+        playout = sorted({b.get("video_playout") for b in beats[-clicks:]} - {None})
+        taking = max((b.get("playout_delay_viewers", 0) for b in beats), default=0)
         for w in watchers:
             await w.close()
     finally:
@@ -91,8 +94,7 @@ async def run(
     mode += ", static page" if static else ", moving page"
     mode += ", with sound" if sound else ", silent"
     mode += f", {others} more viewers (aiortc)" if others else ""
-    mode += f", video playout: {hb.get('video_playout')} ({hb.get('playout_delay_viewers')} of "
-    mode += f"{hb.get('viewers')} viewers take the extension)"
+    mode += f", video playout: {'/'.join(playout)} ({taking} viewer(s) took the extension)"
     print(f"\ninput-to-photon at headless Chromium ({codec}, {mode})")
     print("| clicks seen / sent | p50 ms | p95 ms | max ms | load avg |\n|---|---|---|---|---|")
     print(
