@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     ROOM_BITRATE_KBPS: int = Field(default=3000, ge=300, le=50000)
     # Encoder trade-off of the room stream (the agent's WP_QUALITY; docs/performance.md).
     ROOM_QUALITY: Literal["latency", "balanced", "quality"] = "latency"
+    # How viewers' browsers time the room's video (the agent's WP_VIDEO_PLAYOUT,
+    # roomagent/media/playout.py): "auto" shows frames at once while the room is silent and keeps
+    # lip sync while it sounds; "synced" always keeps lip sync; "immediate" never does.
+    ROOM_VIDEO_PLAYOUT: Literal["auto", "synced", "immediate"] = "auto"
     ROOM_START_TIMEOUT_SECONDS: float = Field(default=60, gt=0)
     # Browsers kept started and waiting, handed to new rooms so they are live in about a second.
     ROOM_WARM_POOL: int = Field(default=0, ge=0, le=100)

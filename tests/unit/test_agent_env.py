@@ -18,7 +18,9 @@ from controlplane.runtime.local import room_process_env
 from tests.support.backends import make_settings
 
 ROOM_ID = uuid.UUID("6f1c0000-0000-0000-0000-000000000001")
-SETTINGS = make_settings(STUN_URLS="stun:stun.example.com:3478", ROOM_CODEC="vp8")
+SETTINGS = make_settings(
+    STUN_URLS="stun:stun.example.com:3478", ROOM_CODEC="vp8", ROOM_VIDEO_PLAYOUT="synced"
+)
 
 
 def full_env() -> dict[str, str]:
@@ -38,6 +40,7 @@ def test_every_key_is_an_agent_setting_and_reads_back():
     assert set(env) <= fields, sorted(set(env) - fields)
     agent = AgentSettings(**{k.removeprefix("WP_").lower(): v for k, v in env.items()})
     assert (agent.room_id, agent.agent_secret, agent.codec) == (str(ROOM_ID), "s3cret", "vp8")
+    assert agent.video_playout == "synced"  # ROOM_VIDEO_PLAYOUT reaches every room's agent
     assert agent.ice_servers == [{"urls": ["stun:stun.example.com:3478"]}]
     assert agent.start_url == "https://example.com/" and agent.profile_dir == "/tmp/profile"
 
