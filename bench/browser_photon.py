@@ -48,13 +48,14 @@ async def run(
     await cp.start()
     page = cp.page_url(f"anim.html?static={int(static)}&tone={int(sound)}")
     agent = AgentProcess(cp, codec=codec, start_url=page)
+    watchers: list[Viewer] = []
     await agent.start(Path(tempfile.mkdtemp(prefix="wp-bench-photon-")))
     try:
         await cp.wait_type("ready", 45)
         go = await Cdp(agent.cdp_port).evaluate("layout('#go')")
         await cp.set_holder("browser")
         # the rest of the room: aiortc viewers that decode everything (the agent sends to all)
-        watchers = [Viewer(cp, f"watcher-{i}") for i in range(others)]
+        watchers.extend(Viewer(cp, f"watcher-{i}") for i in range(others))
         for w in watchers:
             await w.connect()
         for w in watchers:
@@ -63,6 +64,7 @@ async def run(
             f"photon.html?gx={go['x']}&gy={go['y']}&px={PANEL[0]}&py={PANEL[1]}"
             f"&lowdelay={int(low_delay)}"
         )
+        seen_from = len(cp.messages)  # heartbeats from here on are the browser viewer's run
         proc = await asyncio.create_subprocess_exec(
             "node",
             "run.mjs",
@@ -78,12 +80,12 @@ async def run(
             raise SystemExit(err.decode()[-2000:])
         res = json.loads(out.decode().strip().splitlines()[-1])
         # what the agent reported while the browser viewer watched (1 s heartbeats)
-        beats = [m["data"] for m in cp.messages if m["type"] == "heartbeat"]
-        playout = sorted({b.get("video_playout") for b in beats[-clicks:]} - {None})
+        beats = [m["data"] for m in cp.messages[seen_from:] if m["type"] == "heartbeat"]
+        playout = sorted({b.get("video_playout") for b in beats} - {None})
         taking = max((b.get("playout_delay_viewers", 0) for b in beats), default=0)
+    finally:
         for w in watchers:
             await w.close()
-    finally:
         await agent.stop()
         await cp.stop()
     lat = sorted(res["lat"])

@@ -8,6 +8,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .media.playout import PlayoutMode
+
 
 class AgentSettings(BaseSettings):
     """Everything the room agent needs; one instance per process."""
@@ -64,7 +66,7 @@ class AgentSettings(BaseSettings):
     # How viewers' browsers time the video (media/playout.py): "auto" marks frames "show at once"
     # (RTP playout-delay 0/0) while the room is silent and leaves the browser's own timing, which
     # holds video for lip sync, while it makes a sound; "immediate" and "synced" pin one of the two.
-    video_playout: Literal["auto", "synced", "immediate"] = "auto"
+    video_playout: PlayoutMode = "auto"
     # "auto" goes back to "show at once" after this long without sound.
     sync_hold_s: float = Field(default=3.0, ge=0)
     audio_bitrate_kbps: int = Field(default=128, ge=16, le=510)

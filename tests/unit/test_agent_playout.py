@@ -6,6 +6,9 @@ from __future__ import annotations
 import struct
 
 import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
+from aiortc.rtp import HeaderExtensions, unpack_header_extensions
 from roomagent.media.playout import (
     IMMEDIATE,
     SOUND_THRESHOLD,
@@ -16,8 +19,10 @@ from roomagent.media.playout import (
 )
 from roomagent.media.playout_extension import (
     URI,
+    PlayoutDelayMap,
     decode_limits,
     encode_limits,
+    negotiate_playout_delay,
     offered_extension,
 )
 
@@ -32,7 +37,9 @@ def test_silence_and_dither_are_not_sound_a_quiet_tone_is() -> None:
     assert not has_sound(pcm(*([SOUND_THRESHOLD, -SOUND_THRESHOLD, 3, -7] * 480)))
     assert has_sound(pcm(*([0] * 1919), SOUND_THRESHOLD + 1))
     assert has_sound(pcm(-(SOUND_THRESHOLD + 1), *([0] * 1919)))
-    assert has_sound(pcm(*([0] * 10), 20000)[:-1] + b"\x7f")  # odd length: the last byte ignored
+    # an odd trailing byte is not half a sample: ignored, however loud it would be
+    assert not has_sound(pcm(*([0] * 10)) + b"\x7f")
+    assert has_sound(pcm(*([0] * 10), 20000) + b"\x00")
 
 
 def test_auto_shows_at_once_in_silence_and_syncs_while_sound_plays() -> None:
@@ -106,3 +113,77 @@ def test_the_offer_s_video_extension_is_found_by_mid() -> None:
     assert offered_extension(offer(uri="urn:example:other"), "0") is None
     # aiortc writes one-byte headers only: an id above 14 is not taken
     assert offered_extension(offer(vid=15), "0") is None
+
+
+# the aiortc adapter, in process (no network, no X): answer and packets --------------------------
+def sender_params(*exts: tuple[int, str]) -> RTCRtpParameters:
+    return RTCRtpParameters(
+        headerExtensions=[RTCRtpHeaderExtensionParameters(id=i, uri=u) for i, u in exts]
+    )
+
+
+MID = "urn:ietf:params:rtp-hdrext:sdes:mid"
+ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+
+
+def written(header: PlayoutDelayMap, values: HeaderExtensions) -> dict[int, bytes]:
+    return dict(unpack_header_extensions(*header.set(values)))
+
+
+def test_every_packet_carries_the_limits_of_the_moment_beside_aiortc_s_own() -> None:
+    now = [IMMEDIATE]
+    header = PlayoutDelayMap(lambda: now[0])
+    header.configure(sender_params((9, MID), (2, ABS_SEND_TIME), (5, URI)))
+    values = HeaderExtensions(mid="0", abs_send_time=0x123456)
+    exts = written(header, values)
+    assert exts[9] == b"0" and exts[2] == b"\x12\x34\x56"
+    assert decode_limits(exts[5]) == IMMEDIATE
+    now[0] = SYNCED
+    assert decode_limits(written(header, values)[5]) == SYNCED
+
+
+def test_a_failing_policy_costs_the_extension_not_the_packet() -> None:
+    def broken() -> PlayoutLimits:
+        raise RuntimeError("policy bug")
+
+    header = PlayoutDelayMap(broken)
+    header.configure(sender_params((9, MID), (5, URI)))
+    exts = written(header, HeaderExtensions(mid="0"))
+    assert exts == {9: b"0"}
+
+
+async def answer_to(offer_sdp: str) -> tuple[str, bool]:
+    pc = RTCPeerConnection()
+    try:
+        transceiver = pc.addTransceiver(VideoStreamTrack(), direction="sendonly")
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        taken = negotiate_playout_delay(transceiver, offer_sdp, lambda: IMMEDIATE)
+        await pc.setLocalDescription(await pc.createAnswer())
+        return pc.localDescription.sdp, taken
+    finally:
+        await pc.close()
+
+
+async def viewer_offer(extmap: str | None) -> str:
+    pc = RTCPeerConnection()
+    try:
+        pc.addTransceiver("video", direction="recvonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        sdp = pc.localDescription.sdp
+    finally:
+        await pc.close()
+    if extmap is not None:
+        sdp = sdp.replace("a=mid:0", f"{extmap}\r\na=mid:0", 1)
+    return sdp
+
+
+async def test_the_answer_accepts_the_offered_extension_only_when_it_is_sound() -> None:
+    answer, taken = await answer_to(await viewer_offer(f"a=extmap:5 {URI}"))
+    assert taken and f"a=extmap:5 {URI}" in answer
+    # not offered: nothing changes
+    answer, taken = await answer_to(await viewer_offer(None))
+    assert not taken and URI not in answer
+    # offered under an id the offer also gives another extension: refused, not guessed at
+    answer, taken = await answer_to(await viewer_offer(f"a=extmap:1 {URI}"))
+    assert "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid" in answer
+    assert not taken and URI not in answer

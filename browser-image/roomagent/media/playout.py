@@ -15,8 +15,8 @@ Hence the policy ("auto"): sound is what lip sync is for. While the room's brows
 out marked "the receiver's own timing" (`SYNCED`: minimum 10 ms, maximum the receiver's default
 ceiling), and stay so until `hold_s` of silence, so the gaps of a film's soundtrack or a
 beep once a second do not flip the mode back and forth (each flip costs the receiver's lip sync a
-few seconds to settle again). "immediate" and "synced" pin one behaviour; "synced" is also what
-a viewer whose browser does not offer the extension gets in every mode.
+few seconds to settle again). "immediate" and "synced" pin one behaviour. A viewer whose browser
+does not offer the extension gets none, in every mode: its browser's default timing.
 """
 
 from __future__ import annotations
@@ -52,7 +52,9 @@ SYNCED = PlayoutLimits(SYNCED_MIN_MS, SYNCED_MAX_MS)
 
 
 def has_sound(pcm: bytes, threshold: int = SOUND_THRESHOLD) -> bool:
-    """Whether 16-bit little-endian PCM holds a sample louder than `threshold`."""
+    """Whether 16-bit PCM in the machine's byte order (what parec gives us as s16le on the
+    little-endian machines we run on) holds a sample louder than `threshold`; a trailing odd
+    byte is ignored."""
     if len(pcm) < 2:
         return False
     samples = memoryview(pcm[: len(pcm) // 2 * 2]).cast("h")

@@ -59,7 +59,12 @@ def decode_limits(payload: bytes) -> PlayoutLimits:
 
 
 class PlayoutDelayMap(HeaderExtensionsMap):
-    """aiortc's header-extension map plus the playout-delay extension."""
+    """aiortc's header-extension map plus the playout-delay extension.
+
+    One per sender, used from that sender's RTP loop and its retransmissions, both on the event
+    loop: no locking. `set` runs inside aiortc's send loop, where any exception would end this
+    viewer's video for good; a failing `limits()` therefore costs the packet its extension only.
+    """
 
     def __init__(self, limits: Callable[[], PlayoutLimits]) -> None:
         super().__init__()
@@ -78,7 +83,11 @@ class PlayoutDelayMap(HeaderExtensionsMap):
         profile, value = super().set(values)
         if self.ext_id is None:
             return profile, value
-        limits = self.limits()
+        try:
+            limits = self.limits()
+        except Exception:
+            log.exception("playout limits failed: packet sent without them")
+            return profile, value
         if self._cached is None or self._cached[0] != limits:
             self._cached = (limits, encode_limits(limits))
         extensions = unpack_header_extensions(profile, value) if value else []
@@ -115,6 +124,8 @@ def negotiate_playout_delay(
     ):
         log.error("aiortc has no %s/%s: video keeps the receiver's timing", AGREED, SENDER_MAP)
         return False
+    if any(e.id == ext.id and e.uri != URI for e in agreed):
+        return False  # the offer gave its id to another extension too: not ours to guess
     if all(e.uri != URI for e in agreed):
         agreed.append(ext)
     setattr(sender, SENDER_MAP, PlayoutDelayMap(limits))
