@@ -4,9 +4,7 @@ only viewers that offer the extension get it, and Chromium takes it (media/playo
 
 from __future__ import annotations
 
-import asyncio
 import struct
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from harness import AgentProcess, Cdp, FakeControlPlane, Viewer
 from roomagent.media.playout import IMMEDIATE, SYNCED, PlayoutLimits
 from roomagent.media.playout_extension import URI, decode_limits
 from test_interop import check_browser
+from test_media_behaviour import until
 
 pytestmark = pytest.mark.x11
 
@@ -63,12 +62,10 @@ class Spy:
 
         transport._handle_rtp_data = spy
 
-    async def until(self, limits: PlayoutLimits, within: float) -> None:
-        deadline = time.monotonic() + within
-        self.last = None  # only what arrives from now on
-        while self.last != limits:
-            assert time.monotonic() < deadline, f"video still carries {self.last}, not {limits}"
-            await asyncio.sleep(0.05)
+    async def carries(self, limits: PlayoutLimits, within: float) -> None:
+        """Wait until packets arriving from now on carry `limits`."""
+        self.last = None
+        await until(lambda: self.last == limits, within, f"video never carried {limits}")
 
 
 Room = tuple[FakeControlPlane, AgentProcess]
@@ -112,16 +109,16 @@ async def test_silence_shows_at_once_sound_hands_timing_back(silent_room: Room) 
         await viewer.wait_frame(lambda f: True, 15)
         await plain.wait_frame(lambda f: True, 15)
         # a silent page: every frame is to be shown as soon as it is decoded
-        await spy.until(IMMEDIATE, 5)
+        await spy.carries(IMMEDIATE, 5)
         await heartbeat_where(cp, video_playout="immediate", playout_delay_viewers=1, viewers=2)
         # the page starts a tone: the viewer's browser times the video again, for lip sync
         cdp = Cdp(agent.cdp_port)
         await cdp.evaluate("startTone()")
-        await spy.until(SYNCED, 5)
+        await spy.carries(SYNCED, 5)
         await heartbeat_where(cp, video_playout="synced")
         # the tone stops: after WP_SYNC_HOLD_S (1 s) of silence, at once again
         await cdp.evaluate("stopTone()")
-        await spy.until(IMMEDIATE, 5)
+        await spy.carries(IMMEDIATE, 5)
         hb = await heartbeat_where(cp, video_playout="immediate")
         assert hb["playout_switches"] >= 2
         assert spy.marked > 0 and plain_spy.packets > 0 and plain_spy.marked == 0
