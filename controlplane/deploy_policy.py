@@ -27,8 +27,10 @@ from controlplane.runtime.egress import BLOCKED_IPV4, BLOCKED_IPV6
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Allocations one user (TURN REST username `<expiry>:<user id>`) may hold at once: a viewer needs
-# one (aiortc and browsers bundle audio and video), a few reloads or tabs stay within this.
+# Allocations one user may hold at once: a viewer needs one (aiortc and browsers bundle audio and
+# video), a few reloads or tabs stay within this. coturn counts it per user id, the part of the
+# TURN REST username `<expiry>:<user id>` after the expiry, so a reconnect (a new expiry) is the
+# same user (tests/deploy/test_coturn_policy.py).
 USER_QUOTA = 10
 # Allocations the whole server holds at once (rooms x participants, with room to spare).
 TOTAL_QUOTA = 1000
@@ -68,7 +70,14 @@ userdb=/tmp/turndb
 def ip_range(cidr: str) -> str:
     """`10.0.0.0/8` -> `10.0.0.0-10.255.255.255` (coturn's range syntax)."""
     network = ipaddress.ip_network(cidr, strict=True)
-    return f"{network.network_address}-{network.broadcast_address}"
+    first = network.network_address
+    if first.version == 6 and int(first) == 0:
+        # coturn takes a range starting at `::` as unbounded below and then matches IPv4 peers
+        # with it too: `::-::ffff:ffff` denied every IPv4 peer (coturn 4.6). `::` itself, the
+        # unspecified address, coturn refuses as a peer on its own (tests/deploy/
+        # test_coturn_policy.py asks a real coturn for both).
+        first += 1
+    return f"{first}-{network.broadcast_address}"
 
 
 def denied_peer_lines() -> list[str]:

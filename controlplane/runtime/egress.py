@@ -10,8 +10,12 @@ from __future__ import annotations
 # Egress is open to the internet (rooms browse the web) but never to these: private networks
 # (where the cluster's pods, services, nodes and databases live), loopback, link-local (cloud
 # metadata at 169.254.169.254), carrier-grade NAT (some clusters' pod ranges; Alibaba metadata
-# 100.100.100.200), "this network", multicast and reserved space; IPv6 loopback, unique-local
-# (AWS metadata fd00:ec2::254), link-local, IPv4-mapped, multicast.
+# 100.100.100.200), "this network", multicast and reserved space; in IPv6 the same, plus every
+# range that lands on this host or carries an IPv4 address to be translated or tunnelled (a way
+# around the IPv4 list): the unspecified address `::` (which Linux delivers to this host), `::1`
+# and the IPv4-compatible `::a.b.c.d` (all in `::/96`), IPv4-mapped, NAT64 (well-known and
+# local-use), discard-only, Teredo and 6to4; unique-local (AWS metadata fd00:ec2::254),
+# link-local, the old site-local, multicast.
 BLOCKED_IPV4 = (
     "0.0.0.0/8",
     "10.0.0.0/8",
@@ -26,10 +30,15 @@ BLOCKED_IPV4 = (
     "240.0.0.0/4",
 )
 BLOCKED_IPV6 = (
-    "::1/128",
+    "::/96",
     "::ffff:0:0/96",
     "64:ff9b::/96",
+    "64:ff9b:1::/48",
+    "100::/64",
+    "2001::/32",
+    "2002::/16",
     "fc00::/7",
     "fe80::/10",
+    "fec0::/10",
     "ff00::/8",
 )

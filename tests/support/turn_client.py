@@ -13,6 +13,13 @@ import time
 from aioice import stun
 from aioice.turn import make_integrity_key
 
+# REQUESTED-ADDRESS-FAMILY (RFC 6156), which aioice's codec lacks: an IPv6 relay (to ask coturn
+# about IPv6 peers) is requested with family 0x02 in the attribute's first byte.
+if "REQUESTED-ADDRESS-FAMILY" not in stun.ATTRIBUTES_BY_NAME:
+    _family = (0x0017, "REQUESTED-ADDRESS-FAMILY", stun.pack_unsigned, stun.unpack_unsigned)
+    stun.ATTRIBUTES_BY_TYPE[0x0017] = _family
+    stun.ATTRIBUTES_BY_NAME["REQUESTED-ADDRESS-FAMILY"] = _family
+
 
 def rest_credentials(secret: str, user: str, ttl: int = 600) -> tuple[str, str]:
     """What the control plane hands out: `<expiry>:<user>`, base64(HMAC-SHA1(secret, name))."""
@@ -66,17 +73,21 @@ class TurnClient:
             raise TurnError(code, reason)
         return response
 
-    def allocate(self) -> tuple[str, int]:
-        """Allocate a UDP relay; answers the server's 401 challenge (realm, nonce) first."""
+    def allocate(self, *, ipv6: bool = False) -> tuple[str, int]:
+        """Allocate a UDP relay (an IPv6 one with `ipv6`); answers the server's 401 challenge
+        (realm, nonce) first."""
+        wanted: dict[str, object] = {"REQUESTED-TRANSPORT": 17 << 24}
+        if ipv6:
+            wanted["REQUESTED-ADDRESS-FAMILY"] = 0x02 << 24
         probe = stun.Message(message_method=stun.Method.ALLOCATE, message_class=stun.Class.REQUEST)
-        probe.attributes["REQUESTED-TRANSPORT"] = 17 << 24
+        probe.attributes.update(wanted)
         challenge = self._exchange(probe)
         assert challenge.message_class == stun.Class.ERROR, challenge
         assert challenge.attributes["ERROR-CODE"][0] == 401, challenge
         self.realm = challenge.attributes["REALM"]
         self.nonce = challenge.attributes["NONCE"]
         self.key = make_integrity_key(self.username, self.realm, self.password)
-        response = self._request(stun.Method.ALLOCATE, **{"REQUESTED-TRANSPORT": 17 << 24})
+        response = self._request(stun.Method.ALLOCATE, **wanted)
         relayed = response.attributes["XOR-RELAYED-ADDRESS"]
         self.relayed = (relayed[0], relayed[1])
         return self.relayed

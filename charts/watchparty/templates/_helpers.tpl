@@ -118,3 +118,52 @@ env:
         key: TURN_SECRET
   {{- end }}
 {{- end }}
+
+{{- /* A CIDR as coturn's `first-last` range (coturn's peer lists take no CIDRs), IPv4 or IPv6:
+       `10.96.0.0/12` -> `10.96.0.0-10.111.255.255`, `2001:db8::/56` ->
+       `2001:db8:0:0:0:0:0:0-2001:db8:0:ff:ffff:ffff:ffff:ffff`. Each octet (IPv4) or 16-bit
+       group (IPv6) keeps the prefix bits that fall into it; the rest are 0 (first) or 1 (last).
+       tests/deploy/test_helm_chart.py checks it against Python's ipaddress. */}}
+{{- define "watchparty.cidrRange" -}}
+{{- $parts := splitList "/" . -}}
+{{- if ne (len $parts) 2 }}{{ fail (printf "not a CIDR: %s" .) }}{{ end -}}
+{{- $addr := index $parts 0 -}}
+{{- $bits := atoi (index $parts 1) -}}
+{{- $pow2 := list 1 2 4 8 16 32 64 128 256 512 1024 2048 4096 8192 16384 32768 65536 -}}
+{{- $v6 := contains ":" $addr -}}
+{{- $width := ternary 16 8 $v6 -}}
+{{- $groups := list -}}
+{{- if $v6 -}}
+  {{- if contains "." $addr }}{{ fail (printf "write %s without a dotted IPv4 tail" .) }}{{ end -}}
+  {{- $halves := splitList "::" $addr -}}
+  {{- $head := ternary (list) (splitList ":" (index $halves 0)) (eq (index $halves 0) "") -}}
+  {{- $tail := list -}}
+  {{- if gt (len $halves) 1 -}}
+    {{- $tail = ternary (list) (splitList ":" (index $halves 1)) (eq (index $halves 1) "") -}}
+  {{- end -}}
+  {{- $groups = $head -}}
+  {{- range until (int (sub 8 (add (len $head) (len $tail)))) }}{{ $groups = append $groups "0" }}{{ end -}}
+  {{- $groups = concat $groups $tail -}}
+{{- else -}}
+  {{- $groups = splitList "." $addr -}}
+{{- end -}}
+{{- if ne (len $groups) (ternary 8 4 $v6) }}{{ fail (printf "not a CIDR: %s" .) }}{{ end -}}
+{{- if gt $bits (mul $width (len $groups)) }}{{ fail (printf "prefix too long: %s" .) }}{{ end -}}
+{{- $first := list -}}
+{{- $last := list -}}
+{{- range $i, $g := $groups -}}
+  {{- $value := ternary (int64 (printf "0x%s" $g)) (int64 $g) $v6 -}}
+  {{- $keep := max 0 (min $width (sub $bits (mul $i $width))) -}}
+  {{- $size := index $pow2 (int (sub $width $keep)) -}}
+  {{- $low := sub $value (mod $value $size) -}}
+  {{- $high := sub (add $low $size) 1 -}}
+  {{- if $v6 -}}
+    {{- $first = append $first (printf "%x" $low) -}}
+    {{- $last = append $last (printf "%x" $high) -}}
+  {{- else -}}
+    {{- $first = append $first (toString $low) -}}
+    {{- $last = append $last (toString $high) -}}
+  {{- end -}}
+{{- end -}}
+{{- printf "%s-%s" (join (ternary ":" "." $v6) $first) (join (ternary ":" "." $v6) $last) -}}
+{{- end }}
