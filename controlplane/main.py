@@ -93,7 +93,10 @@ def server_options(settings: Settings) -> dict[str, Any]:
     """How uvicorn serves the app (CLI and test servers alike)."""
     return {
         "log_config": None,
-        "proxy_headers": settings.TRUST_PROXY_HEADERS,
+        # uvicorn's own X-Forwarded-For handling would rewrite the client (from 127.0.0.1 by
+        # default) before the app sees the real peer: the app alone reads the header, from
+        # TRUSTED_PROXY_CIDRS only (api/deps.py client_ip).
+        "proxy_headers": False,
         "ws_max_size": settings.ROOM_WS_MAX_FRAME_BYTES,
         # Room messages are small JSON: compressing each one for each socket cost more CPU
         # (and latency) than any bandwidth it saved.

@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, IPvAnyNetwork, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET = "change-me"
@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     # Proxies in front of the API that each append to X-Forwarded-For (with TRUST_PROXY_HEADERS):
     # the client is the entry the outermost of them appended, never one the client wrote.
     TRUST_PROXY_HOPS: int = Field(default=1, ge=1, le=10)
+    # The proxies' own addresses (CIDRs, comma or JSON list): X-Forwarded-For is believed only
+    # when the connection comes from one of them; any other peer is the client, whatever it sends.
+    TRUSTED_PROXY_CIDRS: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        default_factory=lambda: [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1")]
+    )
     # When set, GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (unset: open).
     METRICS_TOKEN: str | None = Field(default=None, min_length=16)
 
@@ -248,6 +253,15 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("TRUSTED_PROXY_CIDRS", mode="before")
+    @classmethod
+    def _proxy_cidrs(cls, value: object) -> object:
         if isinstance(value, str):
             if value.lstrip().startswith("["):
                 return json.loads(value)

@@ -106,6 +106,7 @@ def client_ip(request: Request, settings: SettingsDep) -> str:
         forwarded_for=request.headers.get("x-forwarded-for"),
         peer=peer,
         trusted_hops=settings.TRUST_PROXY_HOPS,
+        trusted_proxies=settings.TRUSTED_PROXY_CIDRS,
     )
 
 

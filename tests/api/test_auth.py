@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 
+import httpx
 import jwt
 import pytest
 
@@ -434,7 +436,10 @@ async def test_forwarded_for_takes_the_hop_the_trusted_proxy_appended(settings_f
     from tests.support.apps import client_for
 
     settings = await settings_factory(
-        TRUST_PROXY_HEADERS=True, RATE_LIMIT_FORGOT_PER_HOUR=2, RATE_LIMIT_IP_MULTIPLIER=1
+        TRUST_PROXY_HEADERS=True,
+        TRUSTED_PROXY_CIDRS="10.0.0.0/29",
+        RATE_LIMIT_FORGOT_PER_HOUR=2,
+        RATE_LIMIT_IP_MULTIPLIER=1,
     )
     async with client_for(settings, ip="10.0.0.2") as client:
         codes = [
@@ -455,6 +460,79 @@ async def test_forwarded_for_takes_the_hop_the_trusted_proxy_appended(settings_f
             headers={"X-Forwarded-For": "198.51.100.8"},
         )
         assert other.status_code == 202
+
+
+async def test_forwarded_for_from_an_untrusted_peer_changes_nothing(settings_factory, caplog):
+    """Issue 19 #12: with TRUST_PROXY_HEADERS on, a client that reaches the API directly (its
+    address not in TRUSTED_PROXY_CIDRS) and writes X-Forwarded-For is still itself: for the
+    per-address budget and in the logs."""
+    from tests.support.apps import client_for
+
+    settings = await settings_factory(
+        TRUST_PROXY_HEADERS=True,
+        TRUSTED_PROXY_CIDRS="10.0.0.0/29",
+        RATE_LIMIT_FORGOT_PER_HOUR=2,
+        RATE_LIMIT_IP_MULTIPLIER=1,
+    )
+    async with client_for(settings, ip="203.0.113.60") as client:
+        codes = [
+            (
+                await client.post(
+                    "/api/auth/forgot-password",
+                    json={"email": f"s{i}@example.com"},
+                    headers={"X-Forwarded-For": f"198.51.100.{i}"},
+                )
+            ).status_code
+            for i in range(3)
+        ]
+        assert codes == [202, 202, 429]
+        await register(client, username="spoofer")
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            for password in ("wrong-password-1", PASSWORD):
+                await client.post(
+                    "/api/auth/login",
+                    data={"username": "spoofer", "password": password},
+                    headers={"X-Forwarded-For": "192.0.2.99"},
+                )
+        logged = {r.ip for r in caplog.records if hasattr(r, "ip")}  # type: ignore[attr-defined]
+        assert logged == {"203.0.113.60"}
+
+
+def test_a_live_server_believes_forwarded_for_only_from_its_proxies(tmp_path):
+    """Issue 19 #12, through uvicorn as served: a loopback peer that is not a configured proxy
+    (uvicorn by itself trusts 127.0.0.1) cannot pick its address with X-Forwarded-For; from a
+    configured proxy the header counts."""
+    from tests.support.servers import run_server
+
+    env = {
+        "DATA_DIR": str(tmp_path / "data"),
+        "TRUST_PROXY_HEADERS": "true",
+        "TRUSTED_PROXY_CIDRS": "192.0.2.0/24",
+        "RATE_LIMIT_FORGOT_PER_HOUR": "2",
+        "RATE_LIMIT_IP_MULTIPLIER": "1",
+    }
+    with run_server(env, log_dir=tmp_path, migrate=True) as server:
+        codes = [
+            httpx.post(
+                f"{server.url}/api/auth/forgot-password",
+                json={"email": f"l{i}@example.com"},
+                headers={"X-Forwarded-For": f"198.51.100.{i}"},
+            ).status_code
+            for i in range(3)
+        ]
+        assert codes == [202, 202, 429]
+    env["TRUSTED_PROXY_CIDRS"] = "127.0.0.0/8"
+    with run_server(env, log_dir=tmp_path, migrate=True) as server:
+        codes = [
+            httpx.post(
+                f"{server.url}/api/auth/forgot-password",
+                json={"email": f"m{i}@example.com"},
+                headers={"X-Forwarded-For": f"198.51.100.{i}"},
+            ).status_code
+            for i in range(3)
+        ]
+        assert codes == [202, 202, 202]  # three clients behind the proxy, a budget each
 
 
 async def test_rate_limits_per_ip_for_register_and_forgot(settings_factory):

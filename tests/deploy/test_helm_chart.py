@@ -244,7 +244,7 @@ def test_rooms_reach_the_agent_listener_only(rendered):
         assert to_api["ports"] == [{"protocol": "TCP", "port": settings.AGENT_PORT}]
     if "wp-watchparty-controlplane" in policies:
         ingress = policies["wp-watchparty-controlplane"]["ingress"]
-        from_rooms = [rule for rule in ingress if "from" in rule]
+        from_rooms = [rule for rule in ingress if 8000 not in [p["port"] for p in rule["ports"]]]
         assert from_rooms == [
             {
                 "from": [
@@ -266,9 +266,43 @@ def test_rooms_reach_the_agent_listener_only(rendered):
                 "ports": [{"protocol": "TCP", "port": settings.AGENT_PORT}],
             }
         ]
-        assert [r["ports"] for r in ingress if "from" not in r] == [
+        assert [r["ports"] for r in ingress if r not in from_rooms] == [
             [{"protocol": "TCP", "port": 8000}]
         ]
+
+
+def test_api_port_admits_the_ingress_controller_alone(rendered):
+    """Issue 19 #12: X-Forwarded-For is believed from TRUSTED_PROXY_CIDRS; in a cluster those
+    are pod ranges, so the control plane's policy lets only the ingress controller's pods reach
+    port 8000 (no other pod can write the header), and the ConfigMap carries the ranges."""
+    values, objects = rendered
+    settings = configmap_settings(objects)
+    expected = (
+        values.get("trustedProxyCidrs") or load_values(CHART / "values.yaml")["trustedProxyCidrs"]
+    )
+    assert settings.TRUST_PROXY_HEADERS is True
+    assert [str(n) for n in settings.TRUSTED_PROXY_CIDRS] == expected
+    policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(objects, "NetworkPolicy")}
+    if values.get("networkPolicy", {}).get("enabled", True) is False:
+        return
+    controller = {
+        **load_values(CHART / "values.yaml")["networkPolicy"]["ingressController"],
+        **values.get("networkPolicy", {}).get("ingressController", {}),
+    }
+    (api_rule,) = [
+        rule
+        for rule in policies["wp-watchparty-controlplane"]["ingress"]
+        if {"protocol": "TCP", "port": 8000} in rule["ports"]
+    ]
+    assert api_rule["from"] == [
+        {
+            "namespaceSelector": {
+                "matchLabels": {"kubernetes.io/metadata.name": controller["namespace"]}
+            },
+            "podSelector": {"matchLabels": controller["podLabels"]},
+        },
+        *values.get("networkPolicy", {}).get("apiExtraFrom", []),
+    ]
 
 
 def test_no_secret_in_a_configmap(rendered):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from controlplane.auth.identity import client_address, login_identity
@@ -30,4 +32,30 @@ def test_e_mails_are_case_folded_too():
     ],
 )
 def test_client_address_is_the_right_most_untrusted_hop(header, hops, want):
-    assert client_address(forwarded_for=header, peer="10.0.0.9", trusted_hops=hops) == want
+    got = client_address(
+        forwarded_for=header, peer="10.0.0.9", trusted_hops=hops, trusted_proxies=PROXIES
+    )
+    assert got == want
+
+
+PROXIES = [ipaddress.ip_network("10.0.0.0/24"), ipaddress.ip_network("fd00:1::/64")]
+
+
+@pytest.mark.parametrize(
+    ("peer", "believed"),
+    [
+        ("10.0.0.9", True),
+        ("::ffff:10.0.0.9", True),  # a dual-stack socket's view of the same proxy
+        ("fd00:1::7", True),
+        ("10.0.1.9", False),  # next to the proxies, not one of them
+        ("203.0.113.5", False),
+        ("fd00:2::7", False),
+        ("unknown", False),  # no address (a Unix socket, a test client without one)
+    ],
+)
+def test_forwarded_for_is_believed_only_from_a_trusted_proxy(peer, believed):
+    """Issue 19 #12: from any other peer the header is what that client chose to write."""
+    got = client_address(
+        forwarded_for="198.51.100.1", peer=peer, trusted_hops=1, trusted_proxies=PROXIES
+    )
+    assert got == ("198.51.100.1" if believed else peer)
