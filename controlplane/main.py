@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None, *, runtime: RoomRuntime | None 
         allow_methods=["*"],
         allow_headers=["*"],
     )
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, public_url=settings.PUBLIC_URL)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     app.add_middleware(ListenerSplit, agent_port=settings.AGENT_PORT)  # outermost
     app.include_router(health.router)

@@ -49,7 +49,8 @@ class MeUpdateIn(BaseModel):
 
 class TokenPair(BaseModel):
     access_token: str
-    refresh_token: str
+    # null when it went out as the web app's HttpOnly cookie (`X-Token-Transport: cookie`)
+    refresh_token: str | None
     token_type: str = "bearer"
     expires_in: int
 

@@ -12,6 +12,12 @@ from sqlalchemy.exc import IntegrityError
 
 from controlplane.api.deps import ClientIp, Ctx, Users, enforce
 from controlplane.api.errors import ApiError
+from controlplane.api.refresh_cookie import (
+    RefreshCookie,
+    TokenTransport,
+    clear_refresh_cookie,
+    deliver,
+)
 from controlplane.auth.identity import login_identity
 from controlplane.auth.schemas import (
     ForgotPasswordIn,
@@ -24,6 +30,8 @@ from controlplane.auth.schemas import (
 )
 from controlplane.auth.sessions import close_session, open_session, refresh_session
 from controlplane.auth.users import request_password_reset
+from controlplane.errors import DomainError
+from controlplane.settings import Settings
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -75,6 +83,8 @@ async def login(
     ctx: Ctx,
     ip: ClientIp,
     request: Request,
+    response: Response,
+    transport: TokenTransport = "body",
 ) -> TokenPair:
     if _too_long(form.username, 254) or _too_long(form.password, 128):
         raise ApiError(422, "validation_error", "username or password too long")
@@ -106,9 +116,10 @@ async def login(
     if new_hash is not None:
         await users.user_db.update(user, {"hashed_password": new_hash})
     log.info("login", extra={"user_id": str(user.id), "ip": ip})
-    return await open_session(
+    pair = await open_session(
         ctx=ctx, user=user, user_agent=request.headers.get("user-agent"), ip=ip
     )
+    return deliver(pair, response, transport, max_age_s=_refresh_max_age(ctx.settings))
 
 
 @router.post(
@@ -116,23 +127,62 @@ async def login(
     response_model=TokenPair,
     responses={401: {"description": "Invalid or reused"}, **_ERRORS},
 )
-async def refresh(body: RefreshIn, users: Users, ctx: Ctx, ip: ClientIp) -> TokenPair:
+async def refresh(
+    users: Users,
+    ctx: Ctx,
+    ip: ClientIp,
+    response: Response,
+    body: RefreshIn | None = None,
+    transport: TokenTransport = "body",
+    cookie: RefreshCookie = None,
+) -> TokenPair:
+    """Rotate the refresh token: the one in the body (API clients) or, with
+    `X-Token-Transport: cookie` and no body, the web app's cookie (answered with a new cookie)."""
+    token = _presented(body, transport, cookie)
     per_min = ctx.settings.RATE_LIMIT_REFRESH_PER_MINUTE
     await enforce(
         ctx, f"refresh:ip:{ip}", limit=per_min * ctx.settings.RATE_LIMIT_IP_MULTIPLIER, window_s=60
     )
-    await enforce(
-        ctx, f"refresh:sess:{body.refresh_token.split('.')[0][:64]}", limit=per_min, window_s=60
-    )
-    return await refresh_session(ctx=ctx, users=users, token=body.refresh_token)
+    await enforce(ctx, f"refresh:sess:{token.split('.')[0][:64]}", limit=per_min, window_s=60)
+    pair = await refresh_session(ctx=ctx, users=users, token=token)
+    return deliver(pair, response, transport, max_age_s=_refresh_max_age(ctx.settings))
 
 
 @router.post(
     "/logout", status_code=status.HTTP_204_NO_CONTENT, responses={401: {"description": "Invalid"}}
 )
-async def logout(body: RefreshIn, ctx: Ctx) -> Response:
-    await close_session(ctx=ctx, token=body.refresh_token)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+async def logout(
+    ctx: Ctx,
+    body: RefreshIn | None = None,
+    transport: TokenTransport = "body",
+    cookie: RefreshCookie = None,
+) -> Response:
+    """End the session of the refresh token in the body or (`X-Token-Transport: cookie`) the
+    cookie. The cookie is cleared whatever its session's state: logging out always works."""
+    if transport != "cookie":
+        await close_session(ctx=ctx, token=_presented(body, transport, cookie))
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    done = Response(status_code=status.HTTP_204_NO_CONTENT)
+    clear_refresh_cookie(done)
+    try:
+        await close_session(ctx=ctx, token=_presented(body, transport, cookie))
+    except (ApiError, DomainError):
+        pass  # no cookie, or its session already ended: nothing left to close
+    return done
+
+
+def _presented(body: RefreshIn | None, transport: str, cookie: str | None) -> str:
+    """The refresh token of a refresh or logout: the body's, else (cookie transport) the
+    cookie's. The cookie is never read without the header (CSRF: see api/refresh_cookie.py)."""
+    if body is not None:
+        return body.refresh_token
+    if transport == "cookie" and cookie:
+        return cookie[:256]
+    raise ApiError(401, "invalid_refresh_token", "Refresh token is invalid or expired")
+
+
+def _refresh_max_age(settings: Settings) -> int:
+    return settings.REFRESH_TOKEN_DAYS * 86400
 
 
 @router.post("/forgot-password", status_code=status.HTTP_202_ACCEPTED, responses=_ERRORS)

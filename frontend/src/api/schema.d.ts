@@ -98,7 +98,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Refresh */
+        /**
+         * Refresh
+         * @description Rotate the refresh token: the one in the body (API clients) or, with
+         *     `X-Token-Transport: cookie` and no body, the web app's cookie (answered with a new cookie).
+         */
         post: operations["auth-refresh"];
         delete?: never;
         options?: never;
@@ -115,7 +119,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Logout */
+        /**
+         * Logout
+         * @description End the session of the refresh token in the body or (`X-Token-Transport: cookie`) the
+         *     cookie. The cookie is cleared whatever its session's state: logging out always works.
+         */
         post: operations["auth-logout"];
         delete?: never;
         options?: never;
@@ -634,7 +642,7 @@ export interface components {
             /** Access Token */
             access_token: string;
             /** Refresh Token */
-            refresh_token: string;
+            refresh_token: string | null;
             /**
              * Token Type
              * @default bearer
@@ -850,7 +858,10 @@ export interface operations {
     "auth-login": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `cookie`: the refresh token travels in an HttpOnly cookie (the web app); `body` (the default): in the JSON bodies (API clients) */
+                "X-Token-Transport"?: "body" | "cookie";
+            };
             path?: never;
             cookie?: never;
         };
@@ -909,13 +920,19 @@ export interface operations {
     "auth-refresh": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `cookie`: the refresh token travels in an HttpOnly cookie (the web app); `body` (the default): in the JSON bodies (API clients) */
+                "X-Token-Transport"?: "body" | "cookie";
+            };
             path?: never;
-            cookie?: never;
+            cookie?: {
+                /** @description The refresh token, set by login/refresh with `X-Token-Transport: cookie` */
+                wp_refresh?: string | null;
+            };
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["RefreshIn"];
+                "application/json": components["schemas"]["RefreshIn"] | null;
             };
         };
         responses: {
@@ -968,13 +985,19 @@ export interface operations {
     "auth-logout": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `cookie`: the refresh token travels in an HttpOnly cookie (the web app); `body` (the default): in the JSON bodies (API clients) */
+                "X-Token-Transport"?: "body" | "cookie";
+            };
             path?: never;
-            cookie?: never;
+            cookie?: {
+                /** @description The refresh token, set by login/refresh with `X-Token-Transport: cookie` */
+                wp_refresh?: string | null;
+            };
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["RefreshIn"];
+                "application/json": components["schemas"]["RefreshIn"] | null;
             };
         };
         responses: {
