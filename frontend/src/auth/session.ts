@@ -1,10 +1,11 @@
 // The signed-in session, as a plain object React subscribes to (useSyncExternalStore).
 //
 // Contract: the access token lives only in memory and is refreshed silently at 80 % of its
-// lifetime and whenever a request comes back 401. Refreshes are single-flight within a tab and
-// serialised across tabs with a Web Lock; inside the lock the refresh token is read afresh from
-// the store, so two tabs never present the same (rotated) token twice, which the server would
-// treat as theft and answer by revoking the session.
+// lifetime and whenever a request comes back 401. The refresh token is an HttpOnly cookie
+// (`X-Token-Transport: cookie`): the page never sees it, the browser sends it to the refresh and
+// logout routes only. Refreshes are single-flight within a tab and serialised across tabs with a
+// Web Lock: the server rotates the cookie on every refresh and treats a replayed one as theft, so
+// a tab refreshes only once the previous refresh (and its new cookie) is done.
 import { toApiError } from "../api/errors";
 import { createApi, unwrap, type ApiClient, type FetchFn, type TokenPair, type User } from "../api/http";
 import { localTokenStore, type TokenStore } from "./tokenStore";
@@ -25,6 +26,21 @@ function browserLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
 
 /** Refresh when less than this much of the access token's life is left (ms). */
 const EARLY_MS = 30_000;
+
+/** Asks the server to keep the refresh token in its HttpOnly cookie, out of every body. */
+const COOKIE_MODE = { "X-Token-Transport": "cookie" } as const;
+
+/** The login session an access token (a JWT) was issued for: its `sid` claim. */
+function sessionIdOf(token: string): string | null {
+  try {
+    const payload = token.split(".")[1] ?? "";
+    const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
+    const sid = (JSON.parse(json) as { sid?: unknown }).sid;
+    return typeof sid === "string" ? sid : null;
+  } catch {
+    return null;
+  }
+}
 
 export class AuthSession {
   private access: string | null = null;
@@ -65,11 +81,13 @@ export class AuthSession {
     return () => this.tokenListeners.delete(fn);
   };
 
-  /** On page load: a stored refresh token signs us back in. */
+  /** On page load: the refresh cookie signs us back in (asked only if this browser signed in). */
   async bootstrap(): Promise<void> {
-    if (this.store.read() === null) return this.set({ status: "signed-out", user: null });
+    const legacy = this.store.takeLegacyToken();
+    if (legacy === null && !this.store.signedIn()) return this.set({ status: "signed-out", user: null });
     try {
-      if ((await this.refresh()) === null) return;
+      const fresh = await (legacy !== null ? this.lock("wp-refresh", () => this.doRefresh(legacy)) : this.refresh());
+      if (fresh === null) return;
       // Signed in as soon as the refresh succeeds: pages that need no profile (a room link)
       // start at once; the profile follows and fills in the name.
       this.set({ status: "signed-in", user: this.snap.user });
@@ -85,7 +103,8 @@ export class AuthSession {
     const res = await this.fetchFn(
       new Request(this.url("/api/auth/login"), {
         method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded" },
+        headers: { "content-type": "application/x-www-form-urlencoded", ...COOKIE_MODE },
+        credentials: "same-origin",
         body,
       }),
     );
@@ -95,13 +114,15 @@ export class AuthSession {
     return this.loadUser();
   }
 
-  /** Log out this device: the server forgets the session; the tab forgets the tokens. */
+  /** Log out this device: the server forgets the session and clears its cookie; the tab forgets the access token. */
   async logout(): Promise<void> {
-    const token = this.store.read();
     this.clear();
-    if (token !== null) {
-      await this.plain.POST("/api/auth/logout", { body: { refresh_token: token } }).catch(() => undefined);
-    }
+    await this.plain.POST("/api/auth/logout", { params: { header: COOKIE_MODE } }).catch(() => undefined);
+  }
+
+  /** The login session this tab is signed in with (to mark "this device"), from the access token. */
+  sessionId(): string | null {
+    return this.access === null ? null : sessionIdOf(this.access);
   }
 
   /** A valid access token, refreshed first when it is about to expire; null when signed out. */
@@ -122,14 +143,11 @@ export class AuthSession {
     this.set({ status: "signed-in", user });
   }
 
-  private async doRefresh(): Promise<string | null> {
-    const token = this.store.read();
-    if (token === null) {
-      this.clear();
-      return null;
-    }
+  /** One refresh, by the cookie (or, once, the token an older version stored: the server moves it into the cookie). */
+  private async doRefresh(legacy: string | null = null): Promise<string | null> {
     const { data, error, response } = await this.plain.POST("/api/auth/refresh", {
-      body: { refresh_token: token },
+      params: { header: COOKIE_MODE },
+      ...(legacy !== null ? { body: { refresh_token: legacy } } : {}),
     });
     if (response.status === 401) {
       this.clear();
@@ -149,7 +167,7 @@ export class AuthSession {
   private adopt(pair: TokenPair): void {
     this.access = pair.access_token;
     this.expiresAt = this.now() + pair.expires_in * 1000;
-    this.store.write(pair.refresh_token);
+    this.store.setSignedIn(true);
     if (this.timer !== null) clearTimeout(this.timer);
     const delay = Math.max(5_000, pair.expires_in * 1000 * 0.8);
     this.timer = setTimeout(() => void this.refresh().catch(() => undefined), delay);
@@ -159,7 +177,7 @@ export class AuthSession {
   private clear(): void {
     this.access = null;
     this.expiresAt = 0;
-    this.store.write(null);
+    this.store.setSignedIn(false);
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.set({ status: "signed-out", user: null });

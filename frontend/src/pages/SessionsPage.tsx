@@ -5,7 +5,6 @@ import { useNavigate } from "react-router-dom";
 import { errorText } from "../api/errors";
 import { unwrap, type SessionInfo } from "../api/http";
 import { session } from "../auth/session";
-import { localTokenStore } from "../auth/tokenStore";
 import { QueryError } from "../components/QueryError";
 import { Alert } from "../components/ui/alert";
 import { Badge } from "../components/ui/badge";
@@ -15,15 +14,11 @@ import { Confirm } from "../components/ui/confirm";
 import { describeUserAgent } from "../lib/userAgent";
 import { formatDateTime, relativeTime } from "../lib/time";
 
-/** The refresh token is `<session id>.<secret>`: its first part names this device's session. */
-function currentSessionId(): string | null {
-  return localTokenStore.read()?.split(".")[0] ?? null;
-}
-
 export function SessionsPage() {
   const navigate = useNavigate();
   const queryClient = useQueryClient();
-  const current = currentSessionId();
+  // This device's session: the one its access token was issued for.
+  const current = session.sessionId();
   const [confirming, setConfirming] = useState<SessionInfo | null>(null);
 
   const sessions = useQuery({
