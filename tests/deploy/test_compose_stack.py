@@ -93,7 +93,7 @@ async def test_compose_stack_serves_a_room_through_its_turn(
             "TURN_PORT": str(turn_port),
             "TURN_MIN_PORT": "49700",
             "TURN_MAX_PORT": "49799",
-            "TURN_ALLOWED_PEER_RANGES": "10.214.0.0-10.214.3.255",
+            "TURN_ALLOWED_PEER_RANGES": "10.214.2.0-10.214.3.255",  # ROOMS_IP_RANGE only
             "DOCKER_GID": str(os.stat("/var/run/docker.sock").st_gid),
             "HTTP_PORT": str(http_port),
             "API_WORKERS": "1",
