@@ -21,7 +21,8 @@ from typing import Annotated, Literal
 
 from fastapi import Cookie, Header, Response
 
-from controlplane.auth.schemas import TokenPair
+from controlplane.api.errors import ApiError
+from controlplane.auth.schemas import RefreshIn, TokenPair
 
 COOKIE = "wp_refresh"
 PATHS = ("/api/auth/refresh", "/api/auth/logout")
@@ -61,9 +62,21 @@ def clear_refresh_cookie(response: Response) -> None:
         response.delete_cookie(COOKIE, path=path, secure=True, httponly=True, samesite="strict")
 
 
-def deliver(pair: TokenPair, response: Response, transport: str, *, max_age_s: int) -> TokenPair:
-    """The tokens as the client asked: all in the body, or the refresh token as the cookie."""
+def deliver(pair: TokenPair, response: Response, transport: str, *, days: int) -> TokenPair:
+    """The tokens as the client asked: all in the body, or the refresh token as the cookie
+    (kept by the browser as long as the token lives, REFRESH_TOKEN_DAYS)."""
     if transport != "cookie" or pair.refresh_token is None:
         return pair
-    set_refresh_cookie(response, pair.refresh_token, max_age_s=max_age_s)
+    set_refresh_cookie(response, pair.refresh_token, max_age_s=days * 86400)
     return pair.model_copy(update={"refresh_token": None})
+
+
+def presented(body: RefreshIn | None, transport: str, cookie: str | None) -> str:
+    """The refresh token a refresh or logout presents: the body's, else (cookie transport) the
+    cookie's. The cookie is never read without the header (CSRF, above). A body token with the
+    header is how the web app moves a token an older version stored into the cookie."""
+    if body is not None:
+        return body.refresh_token
+    if transport == "cookie" and cookie:
+        return cookie[:256]
+    raise ApiError(401, "invalid_refresh_token", "Refresh token is invalid or expired")

@@ -17,6 +17,7 @@ from controlplane.api.refresh_cookie import (
     TokenTransport,
     clear_refresh_cookie,
     deliver,
+    presented,
 )
 from controlplane.auth.identity import login_identity
 from controlplane.auth.schemas import (
@@ -31,7 +32,6 @@ from controlplane.auth.schemas import (
 from controlplane.auth.sessions import close_session, open_session, refresh_session
 from controlplane.auth.users import request_password_reset
 from controlplane.errors import DomainError
-from controlplane.settings import Settings
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -119,7 +119,7 @@ async def login(
     pair = await open_session(
         ctx=ctx, user=user, user_agent=request.headers.get("user-agent"), ip=ip
     )
-    return deliver(pair, response, transport, max_age_s=_refresh_max_age(ctx.settings))
+    return deliver(pair, response, transport, days=ctx.settings.REFRESH_TOKEN_DAYS)
 
 
 @router.post(
@@ -138,14 +138,14 @@ async def refresh(
 ) -> TokenPair:
     """Rotate the refresh token: the one in the body (API clients) or, with
     `X-Token-Transport: cookie` and no body, the web app's cookie (answered with a new cookie)."""
-    token = _presented(body, transport, cookie)
+    token = presented(body, transport, cookie)
     per_min = ctx.settings.RATE_LIMIT_REFRESH_PER_MINUTE
     await enforce(
         ctx, f"refresh:ip:{ip}", limit=per_min * ctx.settings.RATE_LIMIT_IP_MULTIPLIER, window_s=60
     )
     await enforce(ctx, f"refresh:sess:{token.split('.')[0][:64]}", limit=per_min, window_s=60)
     pair = await refresh_session(ctx=ctx, users=users, token=token)
-    return deliver(pair, response, transport, max_age_s=_refresh_max_age(ctx.settings))
+    return deliver(pair, response, transport, days=ctx.settings.REFRESH_TOKEN_DAYS)
 
 
 @router.post(
@@ -160,29 +160,15 @@ async def logout(
     """End the session of the refresh token in the body or (`X-Token-Transport: cookie`) the
     cookie. The cookie is cleared whatever its session's state: logging out always works."""
     if transport != "cookie":
-        await close_session(ctx=ctx, token=_presented(body, transport, cookie))
+        await close_session(ctx=ctx, token=presented(body, transport, cookie))
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     done = Response(status_code=status.HTTP_204_NO_CONTENT)
     clear_refresh_cookie(done)
     try:
-        await close_session(ctx=ctx, token=_presented(body, transport, cookie))
+        await close_session(ctx=ctx, token=presented(body, transport, cookie))
     except (ApiError, DomainError):
         pass  # no cookie, or its session already ended: nothing left to close
     return done
-
-
-def _presented(body: RefreshIn | None, transport: str, cookie: str | None) -> str:
-    """The refresh token of a refresh or logout: the body's, else (cookie transport) the
-    cookie's. The cookie is never read without the header (CSRF: see api/refresh_cookie.py)."""
-    if body is not None:
-        return body.refresh_token
-    if transport == "cookie" and cookie:
-        return cookie[:256]
-    raise ApiError(401, "invalid_refresh_token", "Refresh token is invalid or expired")
-
-
-def _refresh_max_age(settings: Settings) -> int:
-    return settings.REFRESH_TOKEN_DAYS * 86400
 
 
 @router.post("/forgot-password", status_code=status.HTTP_202_ACCEPTED, responses=_ERRORS)
