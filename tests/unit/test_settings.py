@@ -54,3 +54,24 @@ def test_cors_origins_from_comma_list(monkeypatch):
 def test_cors_origins_from_json_list(monkeypatch):
     monkeypatch.setenv("CORS_ORIGINS", '["https://a.example"]')
     assert make().CORS_ORIGINS == ["https://a.example"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["172.16.0.0/12,192.168.0.0/16, fc00::/7", '["172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]'],
+)
+def test_trusted_proxy_cidrs_from_a_list(monkeypatch, raw):
+    """As Compose and the chart pass them (issue 19 #12)."""
+    monkeypatch.setenv("TRUSTED_PROXY_CIDRS", raw)
+    got = Settings(_env_file=None).TRUSTED_PROXY_CIDRS  # type: ignore[call-arg]
+    assert [str(n) for n in got] == ["172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
+
+
+def test_trusted_proxies_default_to_loopback_and_refuse_a_host_address(monkeypatch):
+    assert [str(n) for n in Settings(_env_file=None).TRUSTED_PROXY_CIDRS] == [  # type: ignore[call-arg]
+        "127.0.0.0/8",
+        "::1/128",
+    ]
+    monkeypatch.setenv("TRUSTED_PROXY_CIDRS", "10.0.0.7/8")
+    with pytest.raises(ValueError):
+        Settings(_env_file=None)  # type: ignore[call-arg]
