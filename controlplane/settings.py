@@ -12,7 +12,8 @@ import ipaddress
 import json
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, IPvAnyNetwork, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -266,6 +267,33 @@ class Settings(BaseSettings):
             if value.lstrip().startswith("["):
                 return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("TRUSTED_PROXY_CIDRS")
+    @classmethod
+    def _plain_proxy_cidrs(cls, value: list[Any]) -> list[Any]:
+        # Peers are compared as plain IPv4 (an IPv4-mapped peer is unmapped first): a range
+        # written IPv4-mapped would never match, so it is refused rather than silently dead.
+        for net in value:
+            if isinstance(net, ipaddress.IPv6Network) and net.subnet_of(
+                ipaddress.IPv6Network("::ffff:0:0/96")
+            ):
+                raise ValueError(f"write {net} as a plain IPv4 range")
+        return value
+
+    @field_validator("PUBLIC_URL")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        # It names the WebSocket origin in the web app's CSP: anything but one http(s) origin
+        # (a list, userinfo, spaces) would widen that policy or break it.
+        parts = urlsplit(value)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.username is not None
+            or any(c in value for c in " ,;'\"\t\n")
+        ):
+            raise ValueError("PUBLIC_URL must be one http(s) URL, e.g. https://watch.example.org")
         return value
 
     @field_validator("KUBERNETES_CLUSTER_CIDRS")

@@ -103,7 +103,9 @@ def client_ip(request: Request, settings: SettingsDep) -> str:
     if not settings.TRUST_PROXY_HEADERS:
         return peer
     return client_address(
-        forwarded_for=request.headers.get("x-forwarded-for"),
+        # Every X-Forwarded-For line, in order: a proxy that adds a line of its own (rather than
+        # appending to the client's) must not let the client's line stand as the last hop.
+        forwarded_for=", ".join(request.headers.getlist("x-forwarded-for")) or None,
         peer=peer,
         trusted_hops=settings.TRUST_PROXY_HOPS,
         trusted_proxies=settings.TRUSTED_PROXY_CIDRS,

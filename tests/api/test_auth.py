@@ -462,6 +462,34 @@ async def test_forwarded_for_takes_the_hop_the_trusted_proxy_appended(settings_f
         assert other.status_code == 202
 
 
+async def test_forwarded_for_lines_a_proxy_added_count_as_one_list(settings_factory):
+    """A proxy that adds its own X-Forwarded-For line (HAProxy's `option forwardfor`) after the
+    client's: the hop it wrote is the client, not the client's own line that comes first."""
+    from tests.support.apps import client_for
+
+    settings = await settings_factory(
+        TRUST_PROXY_HEADERS=True,
+        TRUSTED_PROXY_CIDRS="10.0.0.0/29",
+        RATE_LIMIT_FORGOT_PER_HOUR=2,
+        RATE_LIMIT_IP_MULTIPLIER=1,
+    )
+    async with client_for(settings, ip="10.0.0.2") as client:
+        codes = [
+            (
+                await client.post(
+                    "/api/auth/forgot-password",
+                    json={"email": f"l{i}@example.com"},
+                    headers=[
+                        ("X-Forwarded-For", f"192.0.2.{i}"),
+                        ("X-Forwarded-For", "198.51.100.7"),
+                    ],
+                )
+            ).status_code
+            for i in range(3)
+        ]
+        assert codes == [202, 202, 429]
+
+
 async def test_forwarded_for_from_an_untrusted_peer_changes_nothing(settings_factory, caplog):
     """Issue 19 #12: with TRUST_PROXY_HEADERS on, a client that reaches the API directly (its
     address not in TRUSTED_PROXY_CIDRS) and writes X-Forwarded-For is still itself: for the

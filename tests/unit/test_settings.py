@@ -75,3 +75,19 @@ def test_trusted_proxies_default_to_loopback_and_refuse_a_host_address(monkeypat
     monkeypatch.setenv("TRUSTED_PROXY_CIDRS", "10.0.0.7/8")
     with pytest.raises(ValueError):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://a.example, https://b.example", "ftp://watch.example", "https://u:p@watch.example"],
+)
+def test_public_url_must_be_one_http_origin(url):
+    # PUBLIC_URL names the WebSocket origin in the web app's CSP: a list would widen it.
+    with pytest.raises(ValueError, match="PUBLIC_URL"):
+        Settings(_env_file=None, PUBLIC_URL=url)  # type: ignore[call-arg]
+
+
+def test_trusted_proxies_written_ipv4_mapped_are_refused():
+    # Peers are compared unmapped: a mapped range would silently never match.
+    with pytest.raises(ValueError, match="plain IPv4"):
+        Settings(_env_file=None, TRUSTED_PROXY_CIDRS="::ffff:10.0.0.0/104")  # type: ignore[call-arg]
