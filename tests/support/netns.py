@@ -126,11 +126,12 @@ def _ns_iptables(link: NetnsLink, *rule: str) -> None:
     _run("ip", "netns", "exec", link.name, "iptables", "-w", *rule)
 
 
-def drop_udp_in(link: NetnsLink, fraction: float) -> None:
-    """Drops `fraction` of the UDP the namespace receives, at random (iptables statistic)."""
+def drop_udp_in(link: NetnsLink, fraction: float, *, remove: bool = False) -> None:
+    """Drops `fraction` of the UDP the namespace receives, at random (iptables statistic);
+    `remove` takes that rule out again."""
     _ns_iptables(
         link,
-        *("-A", "INPUT", "-p", "udp", "-m", "statistic", "--mode", "random"),
+        *("-D" if remove else "-A", "INPUT", "-p", "udp", "-m", "statistic", "--mode", "random"),
         *("--probability", f"{fraction:.4f}", "-j", "DROP"),
     )
 
