@@ -34,4 +34,4 @@ async def test_one_weak_case_is_measured_and_cleaned_up(tmp_path: Path) -> None:
     assert r.good.fps_shown > 0 and r.good.height == 720, r.good
     assert r.agent.get("cpu_percent", 0) > 0, r.agent  # heartbeats were read for the window
     table = networks.report(results, seconds=5, settle=2)
-    assert f"| {case.name} |" in table and "load average" in table
+    assert f"| {case.name} |" in table and "load average" in table and table.startswith("### ")

@@ -55,3 +55,20 @@ def test_window_takes_differences_over_the_seconds() -> None:
     assert (w.fps_shown, w.kbps, w.lost, w.keyframes, w.freezes) == (30.0, 1000.0, 6, 1, 1)
     assert (w.width, w.height, w.plis, w.nacks) == (854, 480, 1, 5)
     assert w.status == {"height": 480}
+
+
+def test_a_run_replaces_only_its_own_part_of_the_section() -> None:
+    from bench.networks import replace_part
+
+    section = "## Real networks\n\nintro\n\n### before\n\nold before\n\n### after\n\nold after\n"
+    marks = ("\n### ", "\n## ")
+    got = replace_part(section, "### before", "### before\n\nnew before\n", marks)
+    assert (
+        got == "## Real networks\n\nintro\n\n### before\n\nnew before\n\n### after\n\nold after\n"
+    )
+    got = replace_part(got, "### after", "### after\n\nnew after\n", marks)
+    assert got.endswith("### before\n\nnew before\n\n### after\n\nnew after\n")
+    assert (
+        replace_part("## X\n", "### late", "### late\n\nrow\n", marks)
+        == "## X\n\n### late\n\nrow\n"
+    )

@@ -180,10 +180,14 @@ function StatsLine({ words }: { words: ReturnType<typeof useQuality>["words"] })
   const loss = stats.packetLossPct ?? 0;
   const tone = (rtt ?? 0) > 250 || loss > 5 ? "text-red-300" : (rtt ?? 0) > 120 || loss > 1 ? "text-amber-300" : "text-emerald-300";
   return (
-    <span className="flex items-center gap-3 text-xs tabular-nums text-zinc-400" aria-label="Connection quality">
+    <span className="flex min-w-0 items-center gap-3 overflow-hidden text-xs tabular-nums text-zinc-400" aria-label="Connection quality">
       <Gauge className={`size-4 ${tone}`} aria-hidden />
       {words ? <span className="text-zinc-200">{words.rung}</span> : null}
-      {words?.why ? <span className={words.why === LIMITING_WORDS ? "text-amber-300" : "text-zinc-400"}>{words.why}</span> : null}
+      {words?.why ? (
+        <span className={`truncate ${words.why === LIMITING_WORDS ? "text-amber-300" : "text-zinc-400"}`} title={words.why}>
+          {words.why}
+        </span>
+      ) : null}
       <span>{rtt !== null ? `${Math.round(rtt)} ms` : "– ms"}</span>
       <span>{stats.fps !== null ? `${Math.round(stats.fps)} fps` : "– fps"}</span>
       <span>{stats.bitrateKbps === null ? "–" : stats.bitrateKbps >= 1000 ? `${(stats.bitrateKbps / 1000).toFixed(1)} Mb/s` : `${Math.round(stats.bitrateKbps)} kb/s`}</span>
