@@ -227,7 +227,7 @@ def agent_summary(messages: list[dict[str, Any]], t0: float, t1: float) -> dict[
     if not beats:
         return {}
     out: dict[str, Any] = {
-        "cpu_percent": statistics.mean(float(b.get("cpu_percent") or 0) for b in beats),
+        "cpu_percent": round(statistics.mean(float(b.get("cpu_percent") or 0) for b in beats), 1),
         "keyframes": int(beats[-1].get("keyframes", 0)) - int(beats[0].get("keyframes", 0)),
         "keyframe_requests": int(beats[-1].get("keyframe_requests", 0))
         - int(beats[0].get("keyframe_requests", 0)),
