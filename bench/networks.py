@@ -221,21 +221,56 @@ def moving_again(shown: list[float], since: float, fps: float = 10.0) -> float |
 
 
 def agent_summary(messages: list[dict[str, Any]], t0: float, t1: float) -> dict[str, Any]:
-    """What the agent's heartbeats (1 s) said during [t0, t1] (monotonic): its CPU, and every
-    field about rungs or estimates as last reported (printed as they are)."""
+    """What the agent's heartbeats (1 s) said during [t0, t1] (monotonic): its CPU, keyframes
+    sent and asked for, and, where the agent has an encoder ladder (heartbeat `rungs`, issue 18),
+    the encode CPU of each rung while active, its viewers, the rung switches and each viewer's
+    rung and estimate as last reported. Other fields about rungs or estimates are kept as they
+    are."""
     beats = [m["data"] for m in messages if m["type"] == "heartbeat" and t0 <= m["_t"] <= t1]
     if not beats:
         return {}
+
+    def delta(key: str) -> int:
+        return int(beats[-1].get(key) or 0) - int(beats[0].get(key) or 0)
+
     out: dict[str, Any] = {
         "cpu_percent": round(statistics.mean(float(b.get("cpu_percent") or 0) for b in beats), 1),
-        "keyframes": int(beats[-1].get("keyframes", 0)) - int(beats[0].get("keyframes", 0)),
-        "keyframe_requests": int(beats[-1].get("keyframe_requests", 0))
-        - int(beats[0].get("keyframe_requests", 0)),
+        "keyframes": delta("keyframes"),
+        "keyframe_requests": delta("keyframe_requests"),
     }
-    for key, value in beats[-1].items():
-        if any(word in key for word in ("rung", "estimate", "ladder", "pacing")):
-            out[key] = value
+    cpu: dict[str, list[float]] = {}
+    for beat in beats:
+        for r in beat.get("rungs") or []:
+            if isinstance(r, dict) and r.get("active"):
+                cpu.setdefault(str(r.get("rung")), []).append(
+                    float(r.get("encode_cpu_percent") or 0)
+                )
+    if cpu:
+        out["rung_cpu_percent"] = {k: round(statistics.mean(v), 1) for k, v in cpu.items()}
+    last = beats[-1]
+    if isinstance(last.get("rungs"), list):
+        out["rung_viewers"] = {
+            str(r.get("rung")): r.get("viewers") for r in last["rungs"] if isinstance(r, dict)
+        }
+        out["rung_switches"] = delta("rung_switches")
+    if isinstance(last.get("viewer_quality"), list):
+        out["viewers"] = [
+            {k: v.get(k) for k in ("conn", "rung", "estimate_kbps", "cut_by") if k in v}
+            for v in last["viewer_quality"]
+            if isinstance(v, dict)
+        ]
+    for key, value in last.items():
+        if key not in out and key not in ("rungs", "viewer_quality"):
+            if any(word in key for word in ("rung", "estimate", "ladder", "pacing")):
+                out[key] = value
     return out
+
+
+def rung_cpu(agent: dict[str, Any]) -> str:
+    cpu = agent.get("rung_cpu_percent")
+    if not cpu:
+        return "-"
+    return ", ".join(f"{name} {pct:.0f}" for name, pct in cpu.items())
 
 
 @asynccontextmanager
@@ -427,19 +462,21 @@ def report(results: list[CaseResult], seconds: float, settle: float, label: str 
         "",
         "| weak viewer's link | weak: frames shown/s | frozen s (freezes) | resolution "
         "| kbit/s | packets lost / received | keyframes | NACKs | PLIs "
-        "| good: frames shown/s | good: resolution | good: keyframes | agent CPU % | load |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| good: frames shown/s | good: resolution | good: keyframes | agent CPU % "
+        "| encode CPU % per active rung | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         w, g = r.weak, r.good
         if w is None or g is None:
-            lines.append(f"| {r.case.name} | {r.error or 'failed'} |" + " |" * 13)
+            lines.append(f"| {r.case.name} | {r.error or 'failed'} |" + " |" * 14)
             continue
         lines.append(
             f"| {r.case.name} | {w.fps_shown:.1f} | {w.frozen_s:.1f} ({w.freezes}) | {rung(w)} "
             f"| {w.kbps:.0f} | {w.lost} / {w.received} | {w.keyframes} | {w.nacks} | {w.plis} "
             f"| {g.fps_shown:.1f} | {g.height}p | {g.keyframes} "
-            f"| {r.agent.get('cpu_percent', float('nan')):.0f} | {r.load:.1f} |"
+            f"| {r.agent.get('cpu_percent', float('nan')):.0f} | {rung_cpu(r.agent)} "
+            f"| {r.load:.1f} |"
         )
     for r in results:
         if r.case.drop:

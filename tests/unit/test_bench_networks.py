@@ -72,3 +72,39 @@ def test_a_run_replaces_only_its_own_part_of_the_section() -> None:
         replace_part("## X\n", "### late", "### late\n\nrow\n", marks)
         == "## X\n\n### late\n\nrow\n"
     )
+
+
+def test_agent_summary_reads_per_rung_cpu_when_the_agent_has_a_ladder() -> None:
+    from bench.networks import agent_summary, rung_cpu
+
+    def beat(t: float, kf: int, cpu720: float, cpu360: float, active360: bool) -> dict[str, object]:
+        rungs = [
+            {"rung": "720p30", "viewers": 1, "active": True, "encode_cpu_percent": cpu720},
+            {"rung": "360p30", "viewers": 1, "active": active360, "encode_cpu_percent": cpu360},
+        ]
+        data = {
+            "cpu_percent": 40.0,
+            "keyframes": kf,
+            "keyframe_requests": 0,
+            "rungs": rungs,
+            "rung_switches": kf,
+            "viewer_quality": [
+                {"conn": "w", "rung": 360, "estimate_kbps": 700, "cut_by": "loss", "nacks": 3}
+            ],
+        }
+        return {"type": "heartbeat", "_t": t, "data": data}
+
+    got = agent_summary([beat(1, 2, 20, 0, False), beat(2, 5, 30, 10, True)], 0, 3)
+    assert got["rung_cpu_percent"] == {"720p30": 25.0, "360p30": 10.0}
+    assert (got["keyframes"], got["rung_switches"]) == (3, 3)
+    assert got["rung_viewers"] == {"720p30": 1, "360p30": 1}
+    assert got["viewers"] == [{"conn": "w", "rung": 360, "estimate_kbps": 700, "cut_by": "loss"}]
+    assert rung_cpu(got) == "720p30 25, 360p30 10"
+    # Today's agent (no ladder): CPU and keyframes only.
+    plain = [{"type": "heartbeat", "_t": 1.0, "data": {"cpu_percent": 30.0, "keyframes": 1}}]
+    assert agent_summary(plain, 0, 2) == {
+        "cpu_percent": 30.0,
+        "keyframes": 0,
+        "keyframe_requests": 0,
+    }
+    assert rung_cpu({}) == "-"
