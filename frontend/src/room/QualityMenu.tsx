@@ -32,6 +32,8 @@ export function QualityMenu({ cap, onChoose }: Props) {
     if (e.key === "Escape") {
       setOpen(false);
       root.current?.querySelector<HTMLButtonElement>("[aria-haspopup]")?.focus();
+    } else if (e.key === "Tab") {
+      setOpen(false);
     } else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
       e.preventDefault();
       items.current[(i + (e.key === "ArrowDown" ? 1 : n - 1)) % n]?.focus();
