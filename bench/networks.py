@@ -503,6 +503,7 @@ def report(results: list[CaseResult], seconds: float, settle: float, label: str 
         "Frames shown/s are `requestVideoFrameCallback` calls; frozen is `totalFreezesDuration`",
         "(Chromium's freeze: a frame later than max(3 x the mean interval, mean + 150 ms));",
         "keyframes are `keyFramesDecoded`, NACKs/PLIs the viewer's `nackCount`/`pliCount`.",
+        "A viewer that shows no frame at all counts no freeze: read frames shown/s first.",
     ]
     return "\n".join(lines) + "\n"
 
