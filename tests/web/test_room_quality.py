@@ -87,6 +87,16 @@ async def test_quality_menu_caps_this_viewer_and_the_line_says_what_limits_it(
             "aria-checked", "true"
         )
         await page.screenshot(path=screenshots / "room-quality-menu.png")
+        # Keyboard: the menu opens on the checked item, arrows move, Escape closes it and
+        # gives the focus back to its button.
+        await expect(menu.get_by_role("menuitemradio", name="Auto")).to_be_focused()
+        await page.keyboard.press("ArrowDown")
+        await expect(menu.get_by_role("menuitemradio", name="720p")).to_be_focused()
+        await page.keyboard.press("Escape")
+        await expect(menu).to_be_hidden()
+        await expect(menu_button).to_be_focused()
+        await page.keyboard.press("Enter")
+        await expect(menu).to_be_visible()
         await menu.get_by_role("menuitemradio", name="480p").click()
         await expect(menu).to_be_hidden()
         await expect(menu_button).to_have_text("480p")
