@@ -166,6 +166,11 @@ class Settings(BaseSettings):
     TURN_URLS: Annotated[list[str], NoDecode] = Field(default_factory=list)
     TURN_SECRET: str | None = None
     TURN_TTL_SECONDS: int = Field(default=3600, ge=60)
+    # Viewers whose network drops UDP reach TURN over TCP: each `turn:` (UDP) server in TURN_URLS
+    # is handed out with its `?transport=tcp` twin (coturn listens on TCP at the same port), and
+    # with a TLS port (coturn with a certificate) `turns:HOST:TURN_TLS_PORT?transport=tcp` too.
+    TURN_TCP: bool = True
+    TURN_TLS_PORT: int | None = Field(default=None, ge=1, le=65535)
 
     # Room containers and pods (docker and kubernetes runtimes): the image and per-room limits.
     ROOM_IMAGE: str = "watchparty/browser:dev"  # the browser image (browser-image/)

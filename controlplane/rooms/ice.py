@@ -7,6 +7,7 @@ import hashlib
 import hmac
 from typing import Any
 
+from controlplane.rooms.turn_urls import turn_urls
 from controlplane.settings import Settings
 
 
@@ -29,6 +30,12 @@ def ice_servers(settings: Settings, *, user: str, now: float) -> list[dict[str, 
             secret=settings.TURN_SECRET, user=user, expiry=int(now) + settings.TURN_TTL_SECONDS
         )
         servers.append(
-            {"urls": list(settings.TURN_URLS), "username": username, "credential": credential}
+            {
+                "urls": turn_urls(
+                    settings.TURN_URLS, tcp=settings.TURN_TCP, tls_port=settings.TURN_TLS_PORT
+                ),
+                "username": username,
+                "credential": credential,
+            }
         )
     return servers

@@ -52,7 +52,12 @@ def free_port() -> int:
 class FakeControlPlane:
     """Agent channel at /internal/agents/ws, a viewer relay at /viewer, and /pages/* over HTTP."""
 
-    def __init__(self, room_id: str = "room-1", secret: str = "s3cret") -> None:
+    def __init__(
+        self, room_id: str = "room-1", secret: str = "s3cret", host: str = "127.0.0.1"
+    ) -> None:
+        # `host` "0.0.0.0": viewers in network namespaces reach the pages and the relay at the
+        # host's end of their link (bench/networks.py); the agent dials loopback either way.
+        self.host = host
         self.room_id = room_id
         self.secret = secret
         self.holder_id: str | None = None
@@ -74,7 +79,7 @@ class FakeControlPlane:
 
     async def start(self) -> None:
         self._server = await serve(
-            self._handle, "127.0.0.1", 0, process_request=self._http, max_size=2**24
+            self._handle, self.host, 0, process_request=self._http, max_size=2**24
         )
         self.port = self._server.sockets[0].getsockname()[1]
 

@@ -146,7 +146,10 @@ async def test_compose_stack_serves_a_room_through_its_turn(
             assert {answers[url] for url in agent} == {404}, answers
             ice = state["ice_servers"]
             turn = [s for s in ice if any(u.startswith("turn:") for u in s["urls"])]
-            assert turn and turn[0]["urls"] == [f"turn:{turn_host}:{turn_port}?transport=udp"]
+            assert turn and turn[0]["urls"] == [
+                f"turn:{turn_host}:{turn_port}?transport=udp",
+                f"turn:{turn_host}:{turn_port}?transport=tcp",
+            ]
             viewer = HubViewer(sock, ice_servers=ice, relay_only=True)
             await viewer.connect(within=60)
             await viewer.wait_frames(10, within=60)

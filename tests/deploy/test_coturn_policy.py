@@ -8,6 +8,9 @@ import ipaddress
 import os
 import re
 import shutil
+import signal
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -16,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from aioice import stun
 
 from controlplane import deploy_policy as turn_config
 from controlplane.runtime.egress import BLOCKED_IPV4, BLOCKED_IPV6
@@ -27,6 +31,7 @@ from tests.support.turn_client import TurnClient, TurnError, rest_credentials
 SECRET = "turn-policy-secret-0123456789abcdef"
 LINK_NET = "10.250.91."  # veth link: host .1 (coturn listens and relays here), namespace .2
 PUBLIC_PEER = "198.51.100.91"  # a public-range address that exists only in the namespace
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def conf_lines() -> list[str]:
@@ -328,3 +333,97 @@ def test_chart_coturn_denies_the_cluster_but_the_room_pods(tmp_path: Path):
         finally:
             v4.close()
             v6.close()
+
+
+def compose_coturn_script(tmp: Path) -> str:
+    """The Compose stack's coturn entrypoint (docker-compose.yml), run outside a container: the
+    mounted files at paths under `tmp`, `$$` as the shell sees it."""
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    script: str = compose["services"]["coturn"]["entrypoint"][-1]
+    for inside, outside in (
+        ("/etc/coturn/watchparty.conf", str(ROOT / "deploy/coturn/turnserver.conf")),
+        ("/etc/coturn/tls/", f"{tmp}/tls/"),
+        ("/tmp/turnserver.conf", f"{tmp}/turnserver.conf"),
+        ("/tmp/turnserver.pid", f"{tmp}/turnserver.pid"),
+    ):
+        script = script.replace(inside, outside)
+    return script.replace("$$", "$") + f" --userdb={tmp}/turndb"
+
+
+def stun_binding_over(sock: socket.socket) -> stun.Message:
+    """A STUN Binding request on a stream socket (TURN over TCP/TLS frames STUN as is)."""
+    request = stun.Message(message_method=stun.Method.BINDING, message_class=stun.Class.REQUEST)
+    sock.sendall(bytes(request))
+    head = b""
+    while len(head) < 20:
+        head += sock.recv(20 - len(head))
+    body = b""
+    length = int.from_bytes(head[2:4], "big")
+    while len(body) < length:
+        body += sock.recv(length - len(body))
+    return stun.parse_message(head + body)
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_compose_coturn_listens_for_tls_only_with_a_tls_port(tmp_path: Path, tls: bool) -> None:
+    """With TURN_TLS_PORT the Compose entrypoint drops `no-tls` and points coturn at the mounted
+    certificate, and coturn answers STUN over TLS on that port; without it, no TLS listener."""
+    if not shutil.which("turnserver") or not shutil.which("openssl"):
+        pytest.skip("coturn or openssl is not installed")
+    (tmp_path / "tls").mkdir()
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=turn.test", "-keyout", str(tmp_path / "tls/privkey.pem")),
+            *("-out", str(tmp_path / "tls/fullchain.pem")),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    port, tls_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "TURN_SECRET": SECRET,
+        "TURN_REALM": "watchparty.test",
+        "TURN_PORT": str(port),
+        "TURN_MIN_PORT": "49900",
+        "TURN_MAX_PORT": "49909",
+        "TURN_EXTERNAL_IP": "",
+        "TURN_ALLOWED_PEER_RANGES": "",
+        "TURN_TLS_PORT": str(tls_port) if tls else "",
+    }
+    log = tmp_path / "coturn.log"
+    proc = subprocess.Popen(
+        ["sh", "-c", compose_coturn_script(tmp_path)],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:  # plain TCP on TURN_PORT first: coturn is up
+            assert proc.poll() is None, log.read_text()
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as plain:
+                    assert stun_binding_over(plain).message_class == stun.Class.RESPONSE
+                break
+            except OSError:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        conf = (tmp_path / "turnserver.conf").read_text().splitlines()
+        assert ("no-tls" in conf) is not tls
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        if tls:
+            with (
+                socket.create_connection(("127.0.0.1", tls_port), timeout=3) as raw,
+                context.wrap_socket(raw, server_hostname="turn.test") as secure,
+            ):
+                assert stun_binding_over(secure).message_class == stun.Class.RESPONSE
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)

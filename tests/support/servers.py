@@ -70,14 +70,21 @@ def stop(server: Server) -> None:
 
 @contextmanager
 def run_server(
-    env: dict[str, Any], *, log_dir: Path, migrate: bool = False, port: int | None = None
+    env: dict[str, Any],
+    *,
+    log_dir: Path,
+    migrate: bool = False,
+    port: int | None = None,
+    host: str = "127.0.0.1",
 ) -> Iterator[Server]:
     """Start `watchparty serve` with `env` (strings) on a free port and a free agent port (unless
-    `env` names AGENT_PORT); stop it on exit."""
+    `env` names AGENT_PORT); stop it on exit. `host` "0.0.0.0" lets clients in network
+    namespaces (tests/support/netns.py) reach it at the host's end of their link; `url` stays
+    loopback."""
     port = port or free_port()
     agent_port = int(env.get("AGENT_PORT") or free_port())
     log_path = log_dir / f"server-{port}.log"
-    args = [sys.executable, "-m", "controlplane.cli", "serve", "--port", str(port)]
+    args = [sys.executable, "-m", "controlplane.cli", "serve", "--host", host, "--port", str(port)]
     args += ["--agent-port", str(agent_port)]
     if not migrate:
         args.append("--no-migrate")

@@ -1,6 +1,7 @@
 """A minimal TURN (RFC 8656) client over UDP for policy tests: allocate with TURN REST
 credentials, ask for a permission to a peer, send to it and read what comes back. Built on
-aioice's STUN message codec; blocking sockets, one request at a time."""
+aioice's STUN message codec; blocking sockets, one request at a time. And `policy_coturn`: a
+real coturn with the deployment's generated policy, for tests and benches that relay media."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ import base64
 import hashlib
 import hmac
 import socket
+import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from aioice import stun
 from aioice.turn import make_integrity_key
@@ -19,6 +24,55 @@ if "REQUESTED-ADDRESS-FAMILY" not in stun.ATTRIBUTES_BY_NAME:
     _family = (0x0017, "REQUESTED-ADDRESS-FAMILY", stun.pack_unsigned, stun.unpack_unsigned)
     stun.ATTRIBUTES_BY_TYPE[0x0017] = _family
     stun.ATTRIBUTES_BY_NAME["REQUESTED-ADDRESS-FAMILY"] = _family
+
+from controlplane import deploy_policy
+
+
+@contextmanager
+def policy_coturn(
+    tmp: Path,
+    *,
+    ip: str,
+    port: int,
+    secret: str,
+    allowed_peers: tuple[str, ...] = (),
+    relay_ports: tuple[int, int] = (49870, 49899),
+) -> Iterator[str]:
+    """coturn with the generated policy (deploy/coturn/turnserver.conf) listening on `ip:port`
+    (UDP and TCP) and relaying from `ip`; `allowed_peers` (`first-last` ranges) are private
+    addresses it may relay to anyway, as a deployment appends the rooms' range. Yields the
+    `turn:` URL (UDP) to configure as TURN_URLS; stopped on exit."""
+    conf = tmp / f"turnserver-{port}.conf"
+    conf.write_text(
+        deploy_policy.render()
+        + f"static-auth-secret={secret}\nrealm=watchparty.test\nlistening-port={port}\n"
+        + f"listening-ip={ip}\nrelay-ip={ip}\nmin-port={relay_ports[0]}\n"
+        + f"max-port={relay_ports[1]}\nuserdb={tmp / f'turndb-{port}'}\n"
+        + f"pidfile={tmp / f'turn-{port}.pid'}\n"
+        + "".join(f"allowed-peer-ip={r}\n" for r in allowed_peers)
+    )
+    log = tmp / f"coturn-{port}.log"
+    proc = subprocess.Popen(
+        ["turnserver", "-c", str(conf)], stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:  # ready when its TCP listener takes connections
+            assert proc.poll() is None, log.read_text()
+            try:
+                socket.create_connection((ip, port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        yield f"turn:{ip}:{port}?transport=udp"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def rest_credentials(secret: str, user: str, ttl: int = 600) -> tuple[str, str]:

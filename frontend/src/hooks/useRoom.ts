@@ -49,6 +49,8 @@ export function useRoom(code: string, member = false): RoomHandle {
         socketStatus: (socket) => useRoomStore.getState().setLocal({ socket }),
         peerStatus: (peer) => useRoomStore.getState().setLocal({ peer }),
         stats: (stats) => useRoomStore.getState().setLocal({ stats }),
+        quality: (quality) => useRoomStore.getState().setLocal({ quality }),
+        qualityCap: (qualityCap) => useRoomStore.getState().setLocal({ qualityCap }),
         fatal: (fatal) => useRoomStore.getState().setLocal({ fatal }),
         stream: setStream,
         speaking: setSpeaking,

@@ -45,8 +45,29 @@ class FakePC {
     FakePC.all.push(this);
   }
   addTransceiver(): void {}
-  createDataChannel() {
-    return { readyState: "connecting", binaryType: "blob", onmessage: null, onopen: null, send() {} };
+  channels: { label: string; readyState: string; sent: Uint8Array[]; onopen: (() => void) | null; onmessage: ((e: { data: unknown }) => void) | null }[] = [];
+  createDataChannel(label: string) {
+    const ch = {
+      label,
+      readyState: "connecting",
+      binaryType: "blob",
+      sent: [] as Uint8Array[],
+      onmessage: null,
+      onopen: null as (() => void) | null,
+      send(b: Uint8Array) {
+        this.sent.push(b.slice());
+      },
+    };
+    this.channels.push(ch);
+    return ch;
+  }
+  /** Opens the input channel; the u16 heights of the quality caps (0x0B) it then carried. */
+  openInput(): () => number[] {
+    const ch = this.channels.find((c) => c.label === "input");
+    if (!ch) throw new Error("no input channel");
+    ch.readyState = "open";
+    ch.onopen?.();
+    return () => ch.sent.filter((b) => b[0] === 0x0b).map((b) => new DataView(b.buffer).getUint16(1, true));
   }
   async createOffer() {
     return { type: "offer", sdp: "v=0" };
@@ -164,6 +185,55 @@ describe("RoomClient stream lifecycle", () => {
     expect(FakePC.all).toHaveLength(2);
     expect(FakePC.all[0]?.closed).toBe(true);
     expect(ws.offers()).toBe(2);
+    client.stop();
+  });
+});
+
+describe("RoomClient quality choice", () => {
+  const saved = new Map<string, string>();
+  beforeEach(() => {
+    FakeWS.all = [];
+    FakePC.all = [];
+    saved.clear();
+    vi.useFakeTimers();
+    vi.stubGlobal("WebSocket", FakeWS);
+    vi.stubGlobal("RTCPeerConnection", FakePC);
+    vi.stubGlobal("MediaStream", class { addTrack() {} });
+    vi.stubGlobal("localStorage", { getItem: (k: string) => saved.get(k) ?? null, setItem: (k: string, v: string) => void saved.set(k, v) });
+  });
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.useRealTimers();
+  });
+
+  it("starts from the saved choice, saves a change, and tells the agent on every peer", async () => {
+    saved.set("wp.quality", "480");
+    const caps: number[] = [];
+    const statuses: unknown[] = [];
+    const client = new RoomClient({
+      code: "abc",
+      wsUrl: "ws://x/api/rooms/abc/ws",
+      getToken: async () => "tok",
+      sink: { ...sink(), qualityCap: (c) => void caps.push(c), quality: (q) => void statuses.push(q) },
+    });
+    client.start();
+    await settle();
+    FakeWS.all[0]?.deliver(state(5, "ready", true));
+    await settle();
+    const first = FakePC.all[0];
+    if (!first) throw new Error("no peer");
+    const sentFirst = first.openInput();
+    expect(sentFirst()).toEqual([480]);
+    client.setQualityCap(360);
+    expect(sentFirst()).toEqual([480, 360]);
+    expect(saved.get("wp.quality")).toBe("360");
+    expect(caps).toEqual([480, 360]);
+    // A new peer (fresh room.state) starts at the current choice; the old one's status is cleared.
+    FakeWS.all[0]?.deliver(state(9, "ready", true));
+    await settle();
+    expect(statuses).toContain(null);
+    const sentSecond = FakePC.all[1]?.openInput();
+    expect(sentSecond?.()).toEqual([360]);
     client.stop();
   });
 });

@@ -6,6 +6,7 @@
 // peer fails; never while the room is not ready. Voice signalling from other users goes to the
 // mesh; the agent's answer goes to the current stream peer.
 import type { ChatMessage, Envelope, RoomStateData } from "./protocol";
+import { loadQualityCap, saveQualityCap, type QualityCap, type QualityStatus } from "./quality";
 import { RoomSocket, type SocketStatus } from "./roomSocket";
 import { StreamPeer, type CursorShape, type StreamStats } from "./streamPeer";
 import { VoiceMesh, type IncomingSignal, type Signal } from "./voiceMesh";
@@ -18,6 +19,10 @@ export interface RoomSink {
   stats(stats: StreamStats): void;
   fatal(reason: string): void;
   stream(stream: MediaStream | null): void;
+  /** The agent's latest quality status for this viewer; null when the stream peer is gone. */
+  quality?(status: QualityStatus | null): void;
+  /** This viewer's quality choice (saved per browser), at start and on every change. */
+  qualityCap?(cap: QualityCap): void;
   speaking?(speaking: boolean): void;
   voicePeers?(peers: Record<string, RTCPeerConnectionState>): void;
 }
@@ -48,6 +53,7 @@ export class RoomClient {
   private lastCursor: { x: number; y: number } | null = null;
   private lastShape: CursorShape | null = null;
   private stopped = false;
+  private qualityCap: QualityCap = loadQualityCap();
   voice: VoiceMesh | null = null;
 
   constructor(private readonly opts: RoomClientOptions) {
@@ -68,6 +74,7 @@ export class RoomClient {
 
   start(): void {
     this.stopped = false;
+    this.opts.sink.qualityCap?.(this.qualityCap);
     this.socket.start();
     this.statsTimer = setInterval(() => void this.pollStats(), 1_000);
   }
@@ -91,6 +98,14 @@ export class RoomClient {
     if (!this.send("chat.send", { text, client_id: clientId })) return false;
     this.opts.sink.addPending({ id: clientId, user: self, text, created_at: new Date().toISOString(), client_id: clientId });
     return true;
+  }
+
+  /** Caps only this viewer's rung (0 = Auto); saved for this browser's next rooms. */
+  setQualityCap(cap: QualityCap): void {
+    this.qualityCap = cap;
+    saveQualityCap(cap);
+    this.opts.sink.qualityCap?.(cap);
+    this.peer?.setQualityCap(cap);
   }
 
   get streamPeer(): StreamPeer | null {
@@ -223,6 +238,10 @@ export class RoomClient {
     if (this.stopped || this.peer || !this.ready || !this.agentConnected || !this.state) return;
     const peer = new StreamPeer({
       iceServers: this.state.ice_servers,
+      qualityCap: this.qualityCap,
+      onQualityStatus: (status) => {
+        if (this.peer === peer) this.opts.sink.quality?.(status);
+      },
       sendOffer: (sdp) => this.send("rtc.offer", { to: "agent", sdp }),
       onStream: (stream) => this.opts.sink.stream(stream),
       onState: (s) => {
@@ -259,6 +278,7 @@ export class RoomClient {
     if (peer) {
       peer.close();
       this.opts.sink.stream(null);
+      this.opts.sink.quality?.(null);
     }
     this.opts.sink.peerStatus(status);
   }

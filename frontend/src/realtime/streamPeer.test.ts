@@ -251,7 +251,8 @@ describe("StreamPeer data channels", () => {
     const peer = make({ onRtt: (ms) => rtts.push(ms), pingIntervalMs: 1000 });
     const input = channel("input");
     input.open();
-    expect(input.sent).toHaveLength(1);
+    expect(input.sent.map((b) => b[0])).toEqual([0x0b, Op.ping]); // the quality cap, then a ping
+    input.sent.shift();
     const ping = input.sent[0] ?? new Uint8Array();
     expect(ping[0]).toBe(Op.ping);
     expect(ping.length).toBe(13);
@@ -309,5 +310,47 @@ describe("StreamPeer stats", () => {
     expect(first).toMatchObject({ fps: 30, width: 1280, height: 720, codec: "H264", packetLossPct: 5, bitrateKbps: null });
     pc().stats = [{ id: "c1", type: "codec", mimeType: "video/H264" }, inbound(1_250_000, 11_000)];
     expect((await peer.stats()).bitrateKbps).toBe(2000); // 250 kB in 1 s
+  });
+});
+
+describe("StreamPeer quality", () => {
+  const u16At = (b: Uint8Array | undefined, o: number) => new DataView((b ?? new Uint8Array(8)).buffer).getUint16(o, true);
+
+  it("sends the saved cap when the input channel opens and every change after", () => {
+    const peer = make({ qualityCap: 480 });
+    const input = channel("input");
+    peer.setQualityCap(360); // not open yet: nothing sent, remembered
+    expect(input.sent).toEqual([]);
+    input.open();
+    expect(input.sent[0]?.[0]).toBe(0x0b);
+    expect(u16At(input.sent[0], 1)).toBe(360);
+    peer.setQualityCap(0);
+    const last = input.sent[input.sent.length - 1];
+    expect([...(last ?? [])]).toEqual([0x0b, 0, 0]);
+  });
+
+  it("reports the receiver counters (0x0C) from each stats poll", async () => {
+    const peer = make();
+    channel("input").open();
+    channel("input").sent.length = 0;
+    pc().stats = [
+      { id: "in1", type: "inbound-rtp", kind: "video", bytesReceived: 123456, packetsReceived: 200, packetsLost: 4, framesDecoded: 90, framesDropped: 2, freezeCount: 1, totalFreezesDuration: 0.25, jitterBufferDelay: 1.5, jitterBufferEmittedCount: 50 },
+    ];
+    await peer.stats();
+    const sent = channel("input").sent;
+    expect(sent).toHaveLength(1);
+    const v = new DataView((sent[0] ?? new Uint8Array(31)).buffer);
+    expect(v.getUint8(0)).toBe(0x0c);
+    expect([1, 5, 9, 13, 17, 21, 25].map((o) => v.getUint32(o, true))).toEqual([123456, 200, 4, 90, 2, 1, 250]);
+    expect(v.getUint16(29, true)).toBe(30);
+  });
+
+  it("passes the agent's quality status (0x83) on", () => {
+    const got: unknown[] = [];
+    make({ onQualityStatus: (s) => got.push(s) });
+    const msg = Uint8Array.of(0x83, 0x56, 0x03, 0xe0, 0x01, 30, 1, 0x4c, 0x04, 0, 0, 0, 0);
+    channel("input").receive(msg);
+    channel("input").receive(msg.slice(0, 7)); // truncated: ignored
+    expect(got).toEqual([{ width: 854, height: 480, fps: 30, linkLimited: true, capped: false, estimateKbps: 1100, maxHeightCap: 0 }]);
   });
 });

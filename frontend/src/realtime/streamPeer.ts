@@ -5,6 +5,7 @@
 // goes out once ICE gathering is complete. One StreamPeer is one attempt; on failure the owner
 // builds a new one (a new offer), which is also what the agent expects after it reconnects.
 import { decodeAgentMessage, encodePing } from "./inputEncoder";
+import { decodeQualityStatus, encodeQualityCap, encodeReceiverStats, QualityOp, receiverCounters, type QualityCap, type QualityStatus } from "./quality";
 
 export interface StreamStats {
   fps: number | null;
@@ -33,6 +34,10 @@ export interface StreamPeerOptions {
   onCursorPosition?: (x: number, y: number) => void;
   onCursorShape?: (shape: CursorShape) => void;
   onRtt?: (ms: number) => void;
+  /** The agent's quality status (0x83): this viewer's rung and what limits it. */
+  onQualityStatus?: (status: QualityStatus) => void;
+  /** This viewer's quality cap, sent (0x0B) when the input channel opens. Default 0 (Auto). */
+  qualityCap?: QualityCap;
   PeerConnection?: typeof RTCPeerConnection;
   gatherTimeoutMs?: number;
   pingIntervalMs?: number;
@@ -48,8 +53,11 @@ export class StreamPeer {
   private closed = false;
   private rtt: number | null = null;
   private lastBytes: { bytes: number; at: number } | null = null;
+  private qualityCap: QualityCap;
+  private readonly jitter = { delayS: 0, emitted: 0 };
 
   constructor(private readonly opts: StreamPeerOptions) {
+    this.qualityCap = opts.qualityCap ?? 0;
     const PC = opts.PeerConnection ?? RTCPeerConnection;
     this.pc = new PC({ iceServers: opts.iceServers });
     this.pc.addTransceiver("video", { direction: "recvonly" });
@@ -60,7 +68,11 @@ export class StreamPeer {
       ch.binaryType = "arraybuffer";
       ch.onmessage = (e: MessageEvent) => this.onAgentMessage(e.data);
     }
-    this.input.onopen = () => this.startPing();
+    this.input.onopen = () => {
+      // The agent starts every viewer on Auto: tell it our choice before anything else.
+      this.sendInput(encodeQualityCap(this.qualityCap));
+      this.startPing();
+    };
     this.pc.ontrack = (e: RTCTrackEvent) => {
       if (e.track.kind === "video") {
         // Play frames as soon as they decode: the lowest playout delay the browser allows.
@@ -106,6 +118,17 @@ export class StreamPeer {
     return this.sendOn(this.input, bytes);
   }
 
+  /** Caps this viewer's rung (0 = Auto); sent now if the input channel is open, else on open. */
+  setQualityCap(cap: QualityCap): void {
+    this.qualityCap = cap;
+    this.sendInput(encodeQualityCap(cap));
+  }
+
+  /**
+   * The quality line's figures, from one getStats call. The same report's cumulative receiver
+   * counters go to the agent (0x0C) for its bandwidth estimate: the owner calls this about once
+   * a second, so one getStats serves both.
+   */
   async stats(): Promise<StreamStats> {
     const out: StreamStats = { fps: null, bitrateKbps: null, packetLossPct: null, rttMs: this.rtt, width: null, height: null, codec: null };
     const report = await this.pc.getStats();
@@ -127,6 +150,8 @@ export class StreamPeer {
       if (this.lastBytes && at > this.lastBytes.at) out.bitrateKbps = ((bytes - this.lastBytes.bytes) * 8) / (at - this.lastBytes.at);
       this.lastBytes = { bytes, at };
     });
+    const counters = receiverCounters(report, this.jitter);
+    if (counters) this.sendInput(encodeReceiverStats(counters));
     return out;
   }
 
@@ -148,6 +173,11 @@ export class StreamPeer {
 
   private onAgentMessage(data: unknown): void {
     if (!(data instanceof ArrayBuffer)) return;
+    if (data.byteLength > 0 && new Uint8Array(data)[0] === QualityOp.status) {
+      const status = decodeQualityStatus(data);
+      if (status) this.opts.onQualityStatus?.(status);
+      return;
+    }
     const msg = decodeAgentMessage(data);
     if (msg.op === "pong") {
       this.rtt = performance.now() - msg.sentMs;

@@ -1,10 +1,13 @@
 import { AlertTriangle, Gauge, Loader2, Maximize, Minimize, Volume2, VolumeX } from "lucide-react";
 import { useEffect, useRef, useState } from "react";
 import { Button } from "../components/ui/button";
+import { useQuality } from "../hooks/useQuality";
 import { attachInput } from "../realtime/inputController";
+import { LIMITING_WORDS } from "../realtime/quality";
 import type { RoomClient } from "../realtime/roomClient";
 import { useRoomStore } from "../store/roomStore";
 import { CursorOverlay } from "./CursorOverlay";
+import { QualityMenu } from "./QualityMenu";
 import { StageProgress } from "./StageProgress";
 
 interface Props {
@@ -27,6 +30,7 @@ export function StreamView({ client, stream, isHolder }: Props) {
   const [muted, setMuted] = useState(false);
   const [volume, setVolume] = useState(1);
   const [fullscreen, setFullscreen] = useState(false);
+  const quality = useQuality(client);
   const holderRef = useRef(isHolder);
   useEffect(() => {
     holderRef.current = isHolder;
@@ -147,8 +151,10 @@ export function StreamView({ client, stream, isHolder }: Props) {
           className="w-24 accent-violet-500"
           onChange={(e) => setVolume(Number(e.target.value))}
         />
-        <StatsLine />
-        <Button variant="ghost" size="iconSm" className="ml-auto" aria-label={fullscreen ? "Exit fullscreen" : "Fullscreen"} onClick={toggleFullscreen}>
+        <StatsLine words={quality.words} />
+        <div className="ml-auto" />
+        <QualityMenu cap={quality.cap} onChoose={quality.choose} />
+        <Button variant="ghost" size="iconSm" aria-label={fullscreen ? "Exit fullscreen" : "Fullscreen"} onClick={toggleFullscreen}>
           {fullscreen ? <Minimize aria-hidden /> : <Maximize aria-hidden />}
         </Button>
       </div>
@@ -164,8 +170,9 @@ function Waiting({ text }: { text: string }) {
   );
 }
 
-/** Connection quality: RTT from the data-channel ping, fps, bitrate, packet loss. */
-function StatsLine() {
+/** Connection quality: the rung the agent sends this viewer and what limits it, RTT from the
+ * data-channel ping, fps, bitrate, packet loss. */
+function StatsLine({ words }: { words: ReturnType<typeof useQuality>["words"] }) {
   const stats = useRoomStore((s) => s.stats);
   const peer = useRoomStore((s) => s.peer);
   if (peer !== "connected" || !stats) return <span className="text-xs text-zinc-500">No stream</span>;
@@ -173,8 +180,14 @@ function StatsLine() {
   const loss = stats.packetLossPct ?? 0;
   const tone = (rtt ?? 0) > 250 || loss > 5 ? "text-red-300" : (rtt ?? 0) > 120 || loss > 1 ? "text-amber-300" : "text-emerald-300";
   return (
-    <span className="flex items-center gap-3 text-xs tabular-nums text-zinc-400" aria-label="Connection quality">
+    <span className="flex min-w-0 items-center gap-3 overflow-hidden text-xs tabular-nums text-zinc-400" aria-label="Connection quality">
       <Gauge className={`size-4 ${tone}`} aria-hidden />
+      {words ? <span className="text-zinc-200">{words.rung}</span> : null}
+      {words?.why ? (
+        <span className={`truncate ${words.why === LIMITING_WORDS ? "text-amber-300" : "text-zinc-400"}`} title={words.why}>
+          {words.why}
+        </span>
+      ) : null}
       <span>{rtt !== null ? `${Math.round(rtt)} ms` : "– ms"}</span>
       <span>{stats.fps !== null ? `${Math.round(stats.fps)} fps` : "– fps"}</span>
       <span>{stats.bitrateKbps === null ? "–" : stats.bitrateKbps >= 1000 ? `${(stats.bitrateKbps / 1000).toFixed(1)} Mb/s` : `${Math.round(stats.bitrateKbps)} kb/s`}</span>

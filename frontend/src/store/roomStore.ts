@@ -2,6 +2,7 @@
 // this tab (connection states, stream stats, your voice settings).
 import { create } from "zustand";
 import type { Envelope } from "../realtime/protocol";
+import type { QualityCap, QualityStatus } from "../realtime/quality";
 import type { SocketStatus } from "../realtime/roomSocket";
 import type { StreamStats } from "../realtime/streamPeer";
 import { emptyRoom, reduce, type RoomView } from "./roomReducer";
@@ -12,6 +13,10 @@ export interface RoomLocal {
   socket: SocketStatus;
   peer: PeerStatus;
   stats: StreamStats | null;
+  /** The agent's quality status for this viewer (its rung, what limits it). */
+  quality: QualityStatus | null;
+  /** This viewer's quality choice (0 = Auto). */
+  qualityCap: QualityCap;
   /** Why the room page cannot go on (kicked, ended, no such room, signed out). */
   fatal: string | null;
   /** Your voice connections, by user id. */
@@ -25,7 +30,7 @@ export interface RoomStore extends RoomView, RoomLocal {
   reset: () => void;
 }
 
-const initialLocal: RoomLocal = { socket: "connecting", peer: "idle", stats: null, fatal: null, voicePeers: {} };
+const initialLocal: RoomLocal = { socket: "connecting", peer: "idle", stats: null, quality: null, qualityCap: 0, fatal: null, voicePeers: {} };
 
 export const useRoomStore = create<RoomStore>((set) => ({
   ...emptyRoom,
