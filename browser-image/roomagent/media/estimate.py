@@ -93,11 +93,11 @@ class _Rate:
     last_kbps: float = 0.0
     pps: float = 0.0
 
-    def add(self, now: float, nbytes: int) -> None:
+    def add(self, now: float, nbytes: int, packets: int) -> None:
         if self.since is None:
             self.since = now
         self.bytes += nbytes
-        self.packets += 1
+        self.packets += packets
 
     def roll(self, now: float) -> tuple[int, float] | None:
         """Close the window if it is a second old: (packets, seconds) in it."""
@@ -150,9 +150,9 @@ class ViewerEstimate:
         self._stats_prev: ViewerStats | None = None
 
     # inputs ---------------------------------------------------------------------------------
-    def on_sent(self, now: float, nbytes: int) -> None:
-        """A video packet of ``nbytes`` left for this viewer."""
-        self._sent.add(now, nbytes)
+    def on_sent(self, now: float, nbytes: int, packets: int = 1) -> None:
+        """Video of ``nbytes`` in ``packets`` RTP packets left for this viewer."""
+        self._sent.add(now, nbytes, packets)
 
     def on_receiver_report(
         self,
