@@ -75,6 +75,9 @@ class AgentSettings(BaseSettings):
     # rungs, best first, comma-separated. Each rung in use is encoded once and sent to the
     # viewers whose bandwidth estimate puts them on it; "" = one rung (everyone gets the top).
     ladder: str = DEFAULT_LADDER
+    # Each viewer's video leaves at its estimated rate (media/pacing.py): a keyframe is spread
+    # over the next frame intervals instead of burst into a weak link's queue.
+    pacing: bool = True
 
     start_url: str = "about:blank"
     ice_servers: list[dict[str, Any]] = Field(default_factory=list)

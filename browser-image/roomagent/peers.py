@@ -29,6 +29,7 @@ from .media.fanout import Broadcaster, FrameBroadcaster, FrameTrack, PacketTrack
 from .media.feedback import observe_feedback
 from .media.keyframes import route_keyframe_requests
 from .media.ladder import Rung
+from .media.pacing import PACE_FACTOR, PacedTransport, pace_sender
 from .media.playout import PlayoutLimits
 from .media.playout_extension import negotiate_playout_delay
 from .media.video import h264_level, profile_level_id
@@ -89,6 +90,7 @@ class Viewer:
         self.estimate: ViewerEstimate | None = None
         self.status: tuple[bytes, float] | None = None
         self.stats_messages = 0
+        self.pacer: PacedTransport | None = None
         # whether this viewer's video carries the playout-delay extension (its browser offered it)
         self.playout_delay = False
         self.closed = False
@@ -136,9 +138,7 @@ class PeerManager:
     ) -> None:
         self.settings = settings
         # The encoder ladder (media/ladder.py), best rung first; each viewer is on one of them.
-        self.ladder = ladder or [
-            Rung(settings.width, settings.height, settings.fps, settings.bitrate_kbps)
-        ]
+        self.ladder = ladder or settings.rungs()
         self._adapt_task: asyncio.Task[None] | None = None
         self.rung_switches = 0
         # The playout-delay limits every video packet carries now (media/playout.py); None: the
@@ -238,6 +238,10 @@ class PeerManager:
             route_keyframe_requests(vt.sender, on_keyframe_request)
             assert viewer.estimate is not None
             observe_feedback(vt.sender, viewer.estimate)
+            if self.settings.pacing:
+                viewer.pacer = pace_sender(
+                    vt.sender, lambda: self._pace_kbps(viewer), self.settings.fps
+                )
             self._start_adapting()
             if self.t0 is not None:
                 map_sender_reports(vt.sender, 90000, self.t0)
@@ -408,6 +412,14 @@ class PeerManager:
             track.move_to(rung)
         self.send_status(viewer)
 
+    def _pace_kbps(self, viewer: Viewer) -> float:
+        """The rate a viewer's video leaves at: a margin over its estimate, and never below
+        the bitrate of the rung it is on (what that rung's encoder makes must get out)."""
+        est, track = viewer.estimate, viewer.video
+        if est is None or track is None:
+            return 0.0
+        return PACE_FACTOR * max(est.estimate_kbps, self.ladder[track.rung].kbps)
+
     def send_status(self, viewer: Viewer, *, force: bool = False) -> None:
         """The viewer's quality status (0x83): on a change, else at most every STATUS_EVERY_S."""
         est, track = viewer.estimate, viewer.video
@@ -448,6 +460,7 @@ class PeerManager:
                     "plis": viewer.plis,
                     "switches": track.switches,
                     "flags": est.flags,
+                    "paced_packets": viewer.pacer.paced if viewer.pacer is not None else 0,
                     "max_height": est.max_height,
                 }
             )

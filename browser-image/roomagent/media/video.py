@@ -253,9 +253,7 @@ class VideoPipeline:
         ladder: list[Rung] | None = None,
     ) -> None:
         self.settings = settings
-        self.ladder = ladder or [
-            Rung(settings.width, settings.height, settings.fps, settings.bitrate_kbps)
-        ]
+        self.ladder = ladder or settings.rungs()
         self.rungs = [RungEncoder(i, r) for i, r in enumerate(self.ladder)]
         self.display = display
         self.broadcaster = broadcaster
