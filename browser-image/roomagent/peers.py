@@ -407,6 +407,7 @@ class PeerManager:
                     "to": self.ladder[rung].height,
                     "estimate_kbps": round(est.estimate_kbps),
                     "loss": round(est.loss, 3),
+                    "cut_by": est.cut_reason,
                 },
             )
             track.move_to(rung)
@@ -457,6 +458,8 @@ class PeerManager:
                     "rtt_ms": None if est.rtt_s is None else round(est.rtt_s * 1000, 1),
                     "remb_kbps": None if est.remb_kbps is None else round(est.remb_kbps),
                     "nacks": est.nacks,
+                    "cuts": est.cuts,
+                    "cut_by": est.cut_reason,
                     "plis": viewer.plis,
                     "switches": track.switches,
                     "flags": est.flags,

@@ -134,8 +134,10 @@ def test_a_remb_that_falls_below_the_rate_sent_cuts_the_estimate() -> None:
     # a low REMB that is not falling (the start of a stream, a static page) changes nothing
     est.on_remb(3.0, 400_000)
     assert est.tick(3.1) == 0
-    est.on_remb(3.2, 2_000_000)
-    est.on_remb(3.3, 1_100_000)  # fell, and below what is sent: queueing delay seen
+    est.on_remb(3.2, 2_000_000)  # rising, still below the rate sent: ramping up, no signal
+    assert est.tick(3.25) == 0
+    est.on_remb(3.25, 3_300_000)  # kept up with the rate sent
+    est.on_remb(3.3, 1_100_000)  # then fell below it: queueing delay seen
     assert est.estimate_kbps == pytest.approx(990)
     assert est.tick(3.4) == 2
 
@@ -149,7 +151,9 @@ def test_queueing_delay_in_the_round_trip_cuts_the_estimate() -> None:
     est.on_receiver_report(4.0, 400, 0, 1.0, 0.45)
     assert est.tick(4.0) == 0  # one late report is not a queue
     est.on_receiver_report(5.0, 700, 0, 1.0, 0.50)
-    assert est.tick(5.0) > 0
+    assert est.tick(5.0) == 0
+    est.on_receiver_report(6.0, 1000, 0, 1.0, 0.55)
+    assert est.tick(6.0) > 0
 
 
 def test_the_viewer_cap_bounds_the_rung_and_is_reported() -> None:

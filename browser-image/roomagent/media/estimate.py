@@ -9,10 +9,12 @@ driving a choice of rung rather than an encoder:
   packets, before retransmission). A window of at least ``min_packets`` losing ``severe_loss``
   (25 %), or two windows in a row losing ``high_loss`` (10 %), cut the estimate to what the
   link delivered (the video rate sent times 1 - loss) and at most ``1 - loss/2`` of itself. A
-  REMB that falls (Chromium's receive-side estimator lowers it only when it sees queueing delay)
-  below the rate sent cuts the estimate to it. A round-trip time ``queue_delay_s`` above the
-  lowest seen, twice in a row, cuts it to 85 % of the rate sent. The viewer moves down at once
-  to the best rung that fits (``down_headroom`` for audio, headers and retransmissions).
+  REMB that had kept up with the rate sent and falls below it (Chromium's receive-side
+  estimator lowers it only when it sees queueing delay) cuts the estimate to 90 % of it (the
+  REMB counts sound too); a REMB below the rate sent all along (an estimator ramping up from its
+  start value) is not a signal. A round-trip time ``queue_delay_s`` above the lowest seen,
+  three reports in a row, cuts it to 85 % of the rate sent. The viewer moves down at once to
+  the best rung that fits (``down_headroom`` for audio, headers and retransmissions).
 - **Up slowly, by probing.** Without loss (< ``low_loss``) or delay for ``hold_s``, the estimate
   grows ``growth_per_s`` (10 %) a second up to ``max_factor`` times the top rung. Moving up a rung
   is the probe (the rate sent is what shows whether the link takes it): once the estimate clears
@@ -46,7 +48,8 @@ class Params:
     low_loss: float = 0.05
     high_loss: float = 0.10
     severe_loss: float = 0.25
-    queue_delay_s: float = 0.25
+    queue_delay_s: float = 0.4
+    delay_reports: int = 3
     hold_s: float = 2.0
     growth_per_s: float = 0.10
     max_factor: float = 4.0
@@ -127,6 +130,8 @@ class ViewerEstimate:
         self.rung = 0
         self.max_height = 0
         self.switches = 0
+        self.cuts = 0
+        self.cut_reason = ""  # what cut the estimate last: loss, remb or delay
         self.remb_kbps: float | None = None
         self.rtt_s: float | None = None
         self.min_rtt_s: float | None = None
@@ -188,9 +193,12 @@ class ViewerEstimate:
         kbps = bps / 1000
         prev, self.remb_kbps = self.remb_kbps, kbps
         sent = self._sent.kbps
-        if prev is not None and kbps < 0.95 * prev and sent > 0 and kbps < sent:
+        # Only a REMB that tracked the rate sent and then fell means queueing: one far below it
+        # all along is a receiver's estimator still ramping up from its start value.
+        tracking = prev is not None and prev >= 0.9 * sent
+        if tracking and prev is not None and kbps < 0.95 * prev and 0 < sent and kbps < sent:
             # REMB counts the whole session (sound too): the video gets 90 % of it
-            self._cut(now, 0.9 * kbps)
+            self._cut(now, 0.9 * kbps, "remb")
 
     def on_viewer_stats(self, now: float, stats: ViewerStats) -> None:
         """The viewer page's getStats counters; their loss counts where no RR came lately."""
@@ -280,8 +288,8 @@ class ViewerEstimate:
         self.min_rtt_s = rtt if self.min_rtt_s is None else min(self.min_rtt_s, rtt)
         if rtt - self.min_rtt_s > self.params.queue_delay_s:
             self._delay_reports += 1
-            if self._delay_reports >= 2 and self._sent.kbps > 0:
-                self._cut(now, 0.85 * self._sent.kbps)
+            if self._delay_reports >= self.params.delay_reports and self._sent.kbps > 0:
+                self._cut(now, 0.85 * self._sent.kbps, "delay")
         else:
             self._delay_reports = 0
 
@@ -303,11 +311,13 @@ class ViewerEstimate:
             sent = max(self._sent.kbps, self._sent.last_kbps)
             if sent > 0:
                 target = min(target, sent * (1 - loss))
-            self._cut(now, target)
+            self._cut(now, target, "loss")
             self._high_windows = 0
 
-    def _cut(self, now: float, kbps: float) -> None:
+    def _cut(self, now: float, kbps: float, reason: str) -> None:
         p = self.params
+        self.cut_reason = reason
+        self.cuts += 1
         up = self._last_up
         if up is not None and now - up[0] <= p.probe_s and up[1] == self.rung:
             # The rung moved up to did not hold: bar it, longer each time, and go back to the
