@@ -128,18 +128,28 @@ def test_the_cap_lifted_brings_the_viewer_back_up_within_15_s() -> None:
 
 def test_a_remb_that_falls_below_the_rate_sent_cuts_the_estimate() -> None:
     est = ViewerEstimate(LADDER, 0.0)
-    for i in range(30):
-        est.on_sent(i / 10, 37_500)  # 3 Mbit/s
-    est.tick(3.0)
-    # a low REMB that is not falling (the start of a stream, a static page) changes nothing
-    est.on_remb(3.0, 400_000)
-    assert est.tick(3.1) == 0
-    est.on_remb(3.2, 2_000_000)  # rising, still below the rate sent: ramping up, no signal
-    assert est.tick(3.25) == 0
-    est.on_remb(3.25, 3_300_000)  # kept up with the rate sent
-    est.on_remb(3.3, 1_100_000)  # then fell below it: queueing delay seen
+    t = [0.0]
+
+    def remb(at: float, bps: int) -> None:
+        while t[0] < at:  # 3 Mbit/s sent meanwhile
+            t[0] += 0.1
+            est.on_sent(t[0], 37_500, 30)
+            est.tick(t[0])
+        est.on_remb(at, bps)
+
+    # a REMB below the rate sent from the start (an estimator ramping up) changes nothing
+    remb(3.0, 400_000)
+    remb(4.5, 2_000_000)
+    assert est.rung == 0 and est.cuts == 0
+    remb(5.0, 3_300_000)  # kept up with the rate sent
+    remb(5.5, 1_100_000)  # then fell well below it
+    assert est.cuts == 0  # one dip is not yet queueing
+    remb(6.0, 2_900_000)  # back up: it was a hiccup
+    remb(6.5, 1_100_000)
+    remb(7.6, 1_100_000)  # well below for a second: queueing delay
     assert est.estimate_kbps == pytest.approx(990)
-    assert est.tick(3.4) == 2
+    assert est.cut_reason == "remb"
+    assert est.tick(7.7) == 2
 
 
 def test_queueing_delay_in_the_round_trip_cuts_the_estimate() -> None:

@@ -9,12 +9,13 @@ driving a choice of rung rather than an encoder:
   packets, before retransmission). A window of at least ``min_packets`` losing ``severe_loss``
   (25 %), or two windows in a row losing ``high_loss`` (10 %), cut the estimate to what the
   link delivered (the video rate sent times 1 - loss) and at most ``1 - loss/2`` of itself. A
-  REMB that had kept up with the rate sent and falls below it (Chromium's receive-side
-  estimator lowers it only when it sees queueing delay) cuts the estimate to 90 % of it (the
-  REMB counts sound too); a REMB below the rate sent all along (an estimator ramping up from its
-  start value) is not a signal. A round-trip time ``queue_delay_s`` above the lowest seen,
-  three reports in a row, cuts it to 85 % of the rate sent. The viewer moves down at once to
-  the best rung that fits (``down_headroom`` for audio, headers and retransmissions).
+  REMB that had kept up with the rate sent and stays below ``remb_low`` (85 %) of it for
+  ``remb_confirm_s`` (Chromium's receive-side estimator lowers it only when it sees queueing
+  delay) cuts the estimate to 90 % of it (the REMB counts sound too); a REMB below the rate sent
+  all along (an estimator ramping up from its start value) or one dip is not a signal. A
+  round-trip time ``queue_delay_s`` above the lowest seen, three reports in a row, cuts it to
+  85 % of the rate sent. The viewer moves down at once to the best rung that fits
+  (``down_headroom`` for audio, headers and retransmissions).
 - **Up slowly, by probing.** Without loss (< ``low_loss``) or delay for ``hold_s``, the estimate
   grows ``growth_per_s`` (10 %) a second up to ``max_factor`` times the top rung. Moving up a rung
   is the probe (the rate sent is what shows whether the link takes it): once the estimate clears
@@ -50,6 +51,11 @@ class Params:
     severe_loss: float = 0.25
     queue_delay_s: float = 0.4
     delay_reports: int = 3
+    # a REMB below remb_low x the rate sent for remb_confirm_s, within remb_tracked_s of one
+    # that kept up with it, is queueing delay
+    remb_low: float = 0.85
+    remb_confirm_s: float = 1.0
+    remb_tracked_s: float = 10.0
     hold_s: float = 2.0
     growth_per_s: float = 0.10
     max_factor: float = 4.0
@@ -133,6 +139,8 @@ class ViewerEstimate:
         self.cuts = 0
         self.cut_reason = ""  # what cut the estimate last: loss, remb or delay
         self.remb_kbps: float | None = None
+        self._remb_tracked_at = -1e9
+        self._remb_low_since: float | None = None
         self.rtt_s: float | None = None
         self.min_rtt_s: float | None = None
         self.jitter_ms = 0.0
@@ -190,15 +198,29 @@ class ViewerEstimate:
         self._nacked_window += count
 
     def on_remb(self, now: float, bps: int) -> None:
+        p = self.params
         kbps = bps / 1000
-        prev, self.remb_kbps = self.remb_kbps, kbps
+        self.remb_kbps = kbps
         sent = self._sent.kbps
-        # Only a REMB that tracked the rate sent and then fell means queueing: one far below it
-        # all along is a receiver's estimator still ramping up from its start value.
-        tracking = prev is not None and prev >= 0.9 * sent
-        if tracking and prev is not None and kbps < 0.95 * prev and 0 < sent and kbps < sent:
+        if sent <= 0:
+            return
+        if kbps >= 0.9 * sent:
+            # the receiver's estimate keeps up with what is sent: a later fall means queueing
+            self._remb_tracked_at = now
+            self._remb_low_since = None
+            return
+        # Only a REMB that tracked the rate sent lately and then stayed well below it is
+        # queueing delay: one below it all along is an estimator ramping up from its start
+        # value, and one dip is the receiver's own hiccup (an aiortc viewer's busy loop).
+        if now - self._remb_tracked_at > p.remb_tracked_s or kbps >= p.remb_low * sent:
+            self._remb_low_since = None
+            return
+        if self._remb_low_since is None:
+            self._remb_low_since = now
+        if now - self._remb_low_since >= p.remb_confirm_s:
             # REMB counts the whole session (sound too): the video gets 90 % of it
             self._cut(now, 0.9 * kbps, "remb")
+            self._remb_low_since = None
 
     def on_viewer_stats(self, now: float, stats: ViewerStats) -> None:
         """The viewer page's getStats counters; their loss counts where no RR came lately."""
