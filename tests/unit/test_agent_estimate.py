@@ -192,3 +192,15 @@ def test_viewer_page_counters_stand_in_when_no_receiver_report_comes() -> None:
     est2.on_viewer_stats(1.0, ViewerStats(packets_received=500, packets_lost=50))
     est2.on_viewer_stats(2.0, ViewerStats(packets_received=10, packets_lost=0))
     assert est2.tick(2.0) == 0
+
+
+def test_a_receiver_reporting_16_bit_sequence_numbers_is_unwrapped() -> None:
+    est = ViewerEstimate(LADDER, 0.0)
+    for i in range(40):
+        est.on_sent(i / 10, 37_500, 30)
+    est.tick(4.0)
+    est.on_receiver_report(4.0, 65_000, 0, 1.0, None)
+    est.on_receiver_report(5.0, 300, 418, 1.0, None)  # 836 expected across the wrap, half lost
+    assert est.loss == 0.5
+    est.on_receiver_report(6.0, 1_136, 418, 1.0, None)
+    assert est.loss == 0.0

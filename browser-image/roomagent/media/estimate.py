@@ -185,6 +185,11 @@ class ViewerEstimate:
             self._rr, self._rr_at = (highest_seq, cumulative_lost), now
             return
         expected = highest_seq - prev[0]
+        if expected < -0x8000:
+            # a receiver that reports the 16-bit sequence number, not the extended one (aiortc's):
+            # it wrapped
+            expected += 0x10000
+            highest_seq = prev[0] + expected
         if expected < self.params.min_packets or now - self._rr_at < self.params.min_window_s:
             # Chromium puts a report block in every compound RTCP packet (with each NACK,
             # each REMB): the window grows until it says something
