@@ -100,7 +100,7 @@ class Agent:
             **{type_: self._input_fallback(type_) for type_ in FALLBACK_TYPES},
         }
         self._stats_prev: tuple[float, int, float, float, float, int] | None = None
-        self._rung_cpu_prev: dict[int, float] = {}
+        self._rung_cpu_prev: dict[int, tuple[float, float, int]] = {}
         self._proc = psutil.Process()
         self._proc.cpu_percent(None)
 
@@ -466,14 +466,17 @@ class Agent:
         }
 
     def _rung_stats(self, parts: Components, dt: float) -> list[dict[str, Any]]:
-        """Viewers, frames, keyframes and encode CPU (% of a core since the last heartbeat:
-        scaling and encoding in the capture thread) of each rung."""
+        """Viewers, frames, keyframes and encode CPU of each rung since the last heartbeat:
+        `encode_cpu_percent` (% of a core: scaling and encoding in the capture thread; the top
+        rung's libx264 slice threads are not in it, the lower rungs encode on one thread) and
+        `encode_ms` (wall time per frame)."""
         viewers = self.video_bc.viewers_per_rung()
         prev = self._rung_cpu_prev
         out = []
         for r, name in zip(parts.video.rungs, rung_names(parts.video.ladder), strict=True):
-            cpu = r.cpu_seconds - prev.get(r.index, 0.0)
-            prev[r.index] = r.cpu_seconds
+            cpu0, busy0, frames0 = prev.get(r.index, (0.0, 0.0, 0))
+            cpu, busy, frames = r.cpu_seconds - cpu0, r.busy_seconds - busy0, r.frames - frames0
+            prev[r.index] = (r.cpu_seconds, r.busy_seconds, r.frames)
             out.append(
                 {
                     "rung": name,
@@ -487,6 +490,7 @@ class Agent:
                     "keyframes": r.keyframes,
                     "keyframe_requests": r.keyframe_requests,
                     "encode_cpu_percent": round(100 * cpu / dt, 1),
+                    "encode_ms": round(1000 * busy / frames, 2) if frames else 0.0,
                 }
             )
         return out

@@ -155,7 +155,10 @@ def make_encoder(settings: AgentSettings, rung: Rung | None = None) -> av.VideoC
     ctx.bit_rate = kbps * 1000
     ctx.gop_size = max(1, int(settings.keyframe_interval_s * rung.fps))
     ctx.max_b_frames = 0
-    ctx.thread_count = settings.encoder_threads or (1 if settings.codec == "vp8" else 2)
+    # VP8's threads spin-wait; a rung below the top is small enough for one thread, whose CPU
+    # is then all in the capture thread (and so in that rung's encode_cpu_percent)
+    lower = (rung.width, rung.height) != (settings.width, settings.height)
+    ctx.thread_count = settings.encoder_threads or (1 if settings.codec == "vp8" or lower else 2)
     ctx.options = options
     return ctx
 
@@ -229,6 +232,7 @@ class RungEncoder:
         self.keyframes = 0
         self.keyframe_requests = 0
         self.cpu_seconds = 0.0  # scale + encode, this thread's CPU
+        self.busy_seconds = 0.0  # scale + encode, wall time
 
     def image(self, source: av.VideoFrame) -> av.VideoFrame:
         if self.source is not source:
@@ -536,6 +540,7 @@ class VideoPipeline:
             if grabbed_at - r.last_keyframe >= refresh:
                 r.force = True
             t = time.thread_time()
+            w = time.perf_counter()
             if r.encoder is None:
                 r.encoder = make_encoder(s, r.rung)
             scaled = r.image(image)
@@ -555,6 +560,7 @@ class VideoPipeline:
                     r.last_keyframe = grabbed_at
                 self._loop.call_soon_threadsafe(self._publish, r.index, p)
             r.cpu_seconds += time.thread_time() - t
+            r.busy_seconds += time.perf_counter() - w
         done = time.perf_counter()
         self.frames_encoded += 1
         self.capture_seconds += converted - started
