@@ -152,6 +152,31 @@ def test_a_remb_that_falls_below_the_rate_sent_cuts_the_estimate() -> None:
     assert est.tick(7.7) == 2
 
 
+def test_a_remb_below_the_rate_sent_from_the_start_counts_once_a_queue_builds() -> None:
+    est = ViewerEstimate(LADDER, 0.0)
+    t = [0.0]
+    seq = [0]
+
+    def step(until: float, rtt: float, remb: int) -> None:
+        while t[0] < until:
+            t[0] += 0.1
+            est.on_sent(t[0], 37_500, 30)  # 3 Mbit/s
+            seq[0] += 30
+            if round(t[0] * 10) % 5 == 0:
+                est.on_receiver_report(t[0], seq[0], 0, 1.0, rtt)
+                est.on_remb(t[0], remb)
+            est.tick(t[0])
+
+    # a page that starts moving: the receiver's REMB climbs from the still page's rate, the
+    # round trip stays flat: not congestion
+    step(10.0, 0.04, 700_000)
+    assert est.cuts == 0 and est.rung == 0
+    # a capped link: the same REMB, and the round trip grows as the bottleneck's queue fills
+    step(13.0, 0.20, 700_000)
+    assert est.cut_reason == "remb" and est.estimate_kbps == pytest.approx(630)
+    assert est.rung == 2
+
+
 def test_queueing_delay_in_the_round_trip_cuts_the_estimate() -> None:
     est = ViewerEstimate(LADDER, 0.0)
     for i in range(30):

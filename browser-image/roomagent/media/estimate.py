@@ -9,10 +9,12 @@ driving a choice of rung rather than an encoder:
   packets, before retransmission). A window of at least ``min_packets`` losing ``severe_loss``
   (25 %), or two windows in a row losing ``high_loss`` (10 %), cut the estimate to what the
   link delivered (the video rate sent times 1 - loss) and at most ``1 - loss/2`` of itself. A
-  REMB that had kept up with the rate sent and stays below ``remb_low`` (85 %) of it for
-  ``remb_confirm_s`` (Chromium's receive-side estimator lowers it only when it sees queueing
-  delay) cuts the estimate to 90 % of it (the REMB counts sound too); a REMB below the rate sent
-  all along (an estimator ramping up from its start value) or one dip is not a signal. A
+  REMB below ``remb_low`` (85 %) of the rate sent for ``remb_confirm_s``, either after it had kept
+  up with it (Chromium's receive-side estimator lowers it only when it sees queueing delay) or
+  with the round trip ``remb_queue_s`` above its lowest (a queue is building), cuts the estimate
+  to 90 % of it (the REMB counts sound too). A REMB below the rate sent on a steady round trip
+  (an estimator ramping up from its start value, or from a still page's rate when the page
+  starts moving) or one dip is not a signal. A
   round-trip time ``queue_delay_s`` above the lowest seen, three reports in a row, cuts it to
   85 % of the rate sent. The viewer moves down at once to the best rung that fits
   (``down_headroom`` for audio, headers and retransmissions).
@@ -56,13 +58,15 @@ class Params:
     remb_low: float = 0.85
     remb_confirm_s: float = 1.0
     remb_tracked_s: float = 10.0
+    # ... or with the round trip this much above the lowest seen
+    remb_queue_s: float = 0.08
     hold_s: float = 2.0
     growth_per_s: float = 0.10
     max_factor: float = 4.0
     up_headroom: float = 1.3
     down_headroom: float = 1.1
-    # loss cuts at most this often: the window after a cut still shows the sending before it
-    cut_gap_s: float = 1.0
+    # cuts at most this often: the windows after a cut still show the sending before it
+    cut_gap_s: float = 2.0
     keep_factor: float = 1.0
     dwell_s: float = 3.0
     probe_s: float = 5.0
@@ -214,10 +218,18 @@ class ViewerEstimate:
             self._remb_tracked_at = now
             self._remb_low_since = None
             return
-        # Only a REMB that tracked the rate sent lately and then stayed well below it is
-        # queueing delay: one below it all along is an estimator ramping up from its start
-        # value, and one dip is the receiver's own hiccup (an aiortc viewer's busy loop).
-        if now - self._remb_tracked_at > p.remb_tracked_s or kbps >= p.remb_low * sent:
+        # A REMB well below the rate sent for a second is queueing delay when the receiver's
+        # estimate had kept up with the rate sent lately and fell, or the round trip grew (a
+        # queue): below it all along on a steady round trip is an estimator ramping up from
+        # its start value (or from a still page's rate when the page starts moving); one dip
+        # is the receiver's own hiccup (an aiortc viewer's busy loop).
+        fell = now - self._remb_tracked_at <= p.remb_tracked_s
+        queue = (
+            self.rtt_s is not None
+            and self.min_rtt_s is not None
+            and self.rtt_s - self.min_rtt_s >= p.remb_queue_s
+        )
+        if kbps >= p.remb_low * sent or not (fell or queue):
             self._remb_low_since = None
             return
         if self._remb_low_since is None:
@@ -343,6 +355,10 @@ class ViewerEstimate:
 
     def _cut(self, now: float, kbps: float, reason: str) -> None:
         p = self.params
+        if now - self._last_cut < p.cut_gap_s:
+            # the reports right after a cut still show the sending before it (and a queue
+            # draining): one cut per cut_gap_s, whatever the signal
+            return
         self.cut_reason = reason
         self.cuts += 1
         up = self._last_up
