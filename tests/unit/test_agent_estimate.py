@@ -152,6 +152,21 @@ def test_a_remb_that_falls_below_the_rate_sent_cuts_the_estimate() -> None:
     assert est.tick(7.7) == 2
 
 
+def test_a_rate_sent_that_rises_past_a_steady_remb_is_not_a_fall() -> None:
+    """A viewer moving up a rung sends more than the REMB its receiver worked out at the rung
+    below: the receiver ramps up again, no queue is building."""
+    est = ViewerEstimate(LADDER, 0.0)
+    t = 0.0
+    for kbps, until in ((900, 5.0), (3000, 9.0)):  # 480p-ish, then the top rung
+        while t < until:
+            t += 0.1
+            est.on_sent(t, round(kbps * 1000 / 8 / 10), 10)
+            if round(t * 10) % 5 == 0:
+                est.on_remb(t, 1_000_000)  # kept up with 900, below 3000
+            est.tick(t)
+    assert est.cuts == 0
+
+
 def test_a_remb_below_the_rate_sent_from_the_start_counts_once_a_queue_builds() -> None:
     est = ViewerEstimate(LADDER, 0.0)
     t = [0.0]

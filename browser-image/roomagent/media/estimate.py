@@ -143,7 +143,7 @@ class ViewerEstimate:
         self.cuts = 0
         self.cut_reason = ""  # what cut the estimate last: loss, remb or delay
         self.remb_kbps: float | None = None
-        self._remb_tracked_at = -1e9
+        self._remb_tracked = (-1e9, 0.0)  # when the REMB last kept up with the rate sent, and it
         self._remb_low_since: float | None = None
         self.rtt_s: float | None = None
         self.min_rtt_s: float | None = None
@@ -215,7 +215,7 @@ class ViewerEstimate:
             return
         if kbps >= 0.9 * sent:
             # the receiver's estimate keeps up with what is sent: a later fall means queueing
-            self._remb_tracked_at = now
+            self._remb_tracked = (now, kbps)
             self._remb_low_since = None
             return
         # A REMB well below the rate sent for a second is queueing delay when the receiver's
@@ -223,7 +223,10 @@ class ViewerEstimate:
         # queue): below it all along on a steady round trip is an estimator ramping up from
         # its start value (or from a still page's rate when the page starts moving); one dip
         # is the receiver's own hiccup (an aiortc viewer's busy loop).
-        fell = now - self._remb_tracked_at <= p.remb_tracked_s
+        # (the REMB itself fell: the rate sent going up past it, as when the viewer moves up a
+        # rung, is the estimator's ramp-up again)
+        tracked_at, tracked_kbps = self._remb_tracked
+        fell = now - tracked_at <= p.remb_tracked_s and kbps < 0.9 * tracked_kbps
         queue = (
             self.rtt_s is not None
             and self.min_rtt_s is not None
