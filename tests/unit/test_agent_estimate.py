@@ -198,12 +198,16 @@ def test_queueing_delay_in_the_round_trip_cuts_the_estimate() -> None:
         est.on_sent(i / 10, 12_000)
     est.tick(3.0)
     est.on_receiver_report(3.0, 100, 0, 1.0, 0.04)
-    est.on_receiver_report(4.0, 400, 0, 1.0, 0.45)
-    assert est.tick(4.0) == 0  # one late report is not a queue
-    est.on_receiver_report(5.0, 700, 0, 1.0, 0.50)
-    assert est.tick(5.0) == 0
-    est.on_receiver_report(6.0, 1000, 0, 1.0, 0.55)
-    assert est.tick(6.0) > 0
+    est.on_receiver_report(4.0, 400, 0, 1.0, 0.60)  # a busy receiver, not yet a queue
+    est.on_receiver_report(5.0, 700, 0, 1.0, 0.60)
+    est.on_receiver_report(6.0, 1000, 0, 1.0, 0.60)
+    assert est.tick(6.0) == 0 and est.cuts == 0
+    est.on_receiver_report(7.0, 1300, 0, 1.0, 1.15)
+    assert est.tick(7.0) == 0  # one late report is not a queue
+    est.on_receiver_report(8.0, 1600, 0, 1.0, 1.20)
+    assert est.tick(8.0) == 0
+    est.on_receiver_report(9.0, 1900, 0, 1.0, 1.25)
+    assert est.tick(9.0) > 0 and est.cut_reason == "delay"
 
 
 def test_the_viewer_cap_bounds_the_rung_and_is_reported() -> None:

@@ -51,7 +51,9 @@ class Params:
     low_loss: float = 0.05
     high_loss: float = 0.10
     severe_loss: float = 0.25
-    queue_delay_s: float = 0.4
+    # a round trip this far above its lowest, three reports in a row, is a queue on its own
+    # (a receiver starved of CPU also answers late: a smaller rise counts only with a low REMB)
+    queue_delay_s: float = 1.0
     delay_reports: int = 3
     # a REMB below remb_low x the rate sent for remb_confirm_s, within remb_tracked_s of one
     # that kept up with it, is queueing delay
