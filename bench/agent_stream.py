@@ -16,6 +16,7 @@ moves these figures.
     .venv/bin/python bench/agent_stream.py [--codec h264|vp8] [--viewers 1,3,10]
         [--modes shared,per_viewer] [--seconds 8] [--clicks 20] [--aiortc-jitter]
         [--static] [--capture damage|clock] [--quality latency|balanced|quality]
+        [--ladder SPEC] [--no-pacing]
 
 The holder completes frames on the RTP marker bit, as browsers do (aiortc waits for the next
 frame's first packet, one more frame interval); ``--aiortc-jitter`` measures aiortc's way.
@@ -293,6 +294,10 @@ async def run_mode(args: argparse.Namespace, mode: str) -> list[dict[str, Any]]:
     env = {"WP_ENCODE_MODE": mode, "WP_CAPTURE": args.capture, "WP_QUALITY": args.quality}
     if args.threads:
         env["WP_ENCODER_THREADS"] = str(args.threads)
+    if args.ladder is not None:
+        env["WP_LADDER"] = args.ladder
+    if args.no_pacing:
+        env["WP_PACING"] = "false"
     page = cp.page_url("anim.html?static=1" if args.static else "anim.html")
     agent = AgentProcess(cp, codec=args.codec, start_url=page, extra_env=env)
     await agent.start(Path(tempfile.mkdtemp(prefix="wp-bench-")))
@@ -374,6 +379,10 @@ async def main() -> None:
         choices=["latency", "balanced", "quality"],
         help="WP_QUALITY",
     )
+    ap.add_argument(
+        "--ladder", default=None, help="WP_LADDER (default: the agent's; '' = one rung, no ladder)"
+    )
+    ap.add_argument("--no-pacing", action="store_true", help="WP_PACING=false")
     ap.add_argument(
         "--aiortc-jitter",
         action="store_true",

@@ -13,6 +13,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from controlplane.realtime.agent_media import AgentMedia
+
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
@@ -90,12 +92,73 @@ class Metrics:
             ["state"],
             registry=self.registry,
         )
+        # Room agents' encoder ladders, from their last heartbeat (set when /metrics is scraped,
+        # for the agents connected to this process).
+        self.rung_viewers = Gauge(
+            "watchparty_agent_rung_viewers",
+            "Viewers on each rung of a room's encoder ladder",
+            ["room", "rung"],
+            registry=self.registry,
+        )
+        self.rung_keyframes = Gauge(
+            "watchparty_agent_rung_keyframes",
+            "Keyframes each rung encoded since the agent started",
+            ["room", "rung"],
+            registry=self.registry,
+        )
+        self.rung_cpu = Gauge(
+            "watchparty_agent_rung_encode_cpu_percent",
+            "Scaling and encoding CPU of each rung (% of a core, last heartbeat interval)",
+            ["room", "rung"],
+            registry=self.registry,
+        )
+        self.rung_switches = Gauge(
+            "watchparty_agent_rung_switches",
+            "Viewer moves between rungs since the agent started",
+            ["room"],
+            registry=self.registry,
+        )
+        self.viewer_estimate = Gauge(
+            "watchparty_agent_viewer_estimate_kbps",
+            "Each viewer's bandwidth estimate",
+            ["room", "conn"],
+            registry=self.registry,
+        )
+        self.viewer_rung = Gauge(
+            "watchparty_agent_viewer_rung_height",
+            "The height of the rung each viewer is on",
+            ["room", "conn"],
+            registry=self.registry,
+        )
         self.sockets = Gauge(
             "watchparty_sockets",
             "Open room and agent WebSockets on this API process",
             ["kind"],
             registry=self.registry,
         )
+
+
+def set_agent_media(metrics: Metrics, media: dict[str, AgentMedia]) -> None:
+    """The ladder gauges from the agents' last heartbeats: rooms and viewers gone are dropped."""
+    gauges = (
+        metrics.rung_viewers,
+        metrics.rung_keyframes,
+        metrics.rung_cpu,
+        metrics.rung_switches,
+        metrics.viewer_estimate,
+        metrics.viewer_rung,
+    )
+    for gauge in gauges:
+        gauge.clear()
+    for room, figures in media.items():
+        metrics.rung_switches.labels(room=room).set(figures.rung_switches)
+        for r in figures.rungs:
+            metrics.rung_viewers.labels(room=room, rung=r.rung).set(r.viewers)
+            metrics.rung_keyframes.labels(room=room, rung=r.rung).set(r.keyframes)
+            metrics.rung_cpu.labels(room=room, rung=r.rung).set(r.encode_cpu_percent)
+        for v in figures.viewers:
+            metrics.viewer_estimate.labels(room=room, conn=v.conn).set(v.estimate_kbps)
+            metrics.viewer_rung.labels(room=room, conn=v.conn).set(v.rung_height)
 
 
 class RequestContextMiddleware:

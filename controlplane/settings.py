@@ -127,6 +127,12 @@ class Settings(BaseSettings):
     # roomagent/media/playout.py): "auto" shows frames at once while the room is silent and keeps
     # lip sync while it sounds; "synced" always keeps lip sync; "immediate" never does.
     ROOM_VIDEO_PLAYOUT: Literal["auto", "synced", "immediate"] = "auto"
+    # The encoder ladder below the room's own stream (the agent's WP_LADDER,
+    # roomagent/media/ladder.py): `HEIGHTp[@FPS]:KBPS` rungs, best first, comma-separated. Each
+    # viewer gets the rung its bandwidth allows; "" = one rung (everyone gets the top stream).
+    ROOM_LADDER: Annotated[
+        str, Field(pattern=r"^(\s*\d{2,4}p(@\d{1,2})?\s*:\s*\d{2,6}\s*(,|$))*$")
+    ] = "480p:1000,360p:450,360p@15:250"
     ROOM_START_TIMEOUT_SECONDS: float = Field(default=60, gt=0)
     # Browsers kept started and waiting, handed to new rooms so they are live in about a second.
     ROOM_WARM_POOL: int = Field(default=0, ge=0, le=100)

@@ -22,13 +22,16 @@ from .input.xinject import Injector
 from .launcher import Launcher
 from .media.audio import AudioPipeline
 from .media.fanout import Broadcaster, FrameBroadcaster
+from .media.ladder import rung_names
 from .media.playout import IMMEDIATE, PlayoutPolicy
 from .media.video import VideoPipeline
 from .peers import OfferRefused, PeerManager, Viewer
 
 log = logging.getLogger("roomagent")
 
-VIDEO_QUEUE = 4
+# Encoded frames a viewer's track holds: a keyframe paced out at a weak viewer's rate takes a few
+# frame intervals, and the frames behind it must not overflow into a keyframe request meanwhile.
+VIDEO_QUEUE = 8
 AUDIO_QUEUE = 8
 WHEEL_FLUSH_S = 0.05
 
@@ -97,6 +100,7 @@ class Agent:
             **{type_: self._input_fallback(type_) for type_ in FALLBACK_TYPES},
         }
         self._stats_prev: tuple[float, int, float, float, float, int] | None = None
+        self._rung_cpu_prev: dict[int, tuple[float, float, int]] = {}
         self._proc = psutil.Process()
         self._proc.cpu_percent(None)
 
@@ -149,7 +153,8 @@ class Agent:
                 launched.cdp_port,
             )
             log.info("launched room browser", extra={"display": display})
-        video = VideoPipeline(s, display, self.video_bc, self.t0, self.frames_bc)
+        ladder = s.rungs()
+        video = VideoPipeline(s, display, self.video_bc, self.t0, self.frames_bc, ladder)
         injector = Injector(display, s.width, s.height)
         self._stops["injector"] = injector.close
         input_path = InputPath(injector, boost=video.boost, holder_id=self.holder_id)
@@ -167,6 +172,7 @@ class Agent:
             self.frames_bc,
             t0=self.t0,
             playout=lambda: playout.limits(time.monotonic()),
+            ladder=ladder,
         )
         self._stops["peers"] = peers.close_all
         if self.ice_servers is not None:
@@ -450,10 +456,44 @@ class Agent:
             "keyframes": v.keyframes,
             "keyframe_requests": v.keyframe_requests,
             "packets_delivered": sum(t.delivered for t in self.video_bc.tracks),
+            # the encoder ladder (extension, issue 18): per rung, and each viewer's estimate
+            "rungs": self._rung_stats(parts, dt),
+            "rung_switches": parts.peers.rung_switches,
+            "viewer_quality": parts.peers.viewer_stats(),
             "applied_input": parts.input.applied,
             "audio_frames": parts.audio.frames_encoded if parts.audio is not None else 0,
             "audio_packets": self.audio_bc.packets,
         }
+
+    def _rung_stats(self, parts: Components, dt: float) -> list[dict[str, Any]]:
+        """Viewers, frames, keyframes and encode CPU of each rung since the last heartbeat:
+        `encode_cpu_percent` (% of a core: scaling and encoding in the capture thread; the top
+        rung's libx264 slice threads are not in it, the lower rungs encode on one thread) and
+        `encode_ms` (wall time per frame)."""
+        viewers = self.video_bc.viewers_per_rung()
+        prev = self._rung_cpu_prev
+        out = []
+        for r, name in zip(parts.video.rungs, rung_names(parts.video.ladder), strict=True):
+            cpu0, busy0, frames0 = prev.get(r.index, (0.0, 0.0, 0))
+            cpu, busy, frames = r.cpu_seconds - cpu0, r.busy_seconds - busy0, r.frames - frames0
+            prev[r.index] = (r.cpu_seconds, r.busy_seconds, r.frames)
+            out.append(
+                {
+                    "rung": name,
+                    "width": r.rung.width,
+                    "height": r.rung.height,
+                    "fps": r.rung.fps,
+                    "kbps": r.rung.kbps,
+                    "viewers": viewers.get(r.index, 0),
+                    "active": r.active,
+                    "frames": r.frames,
+                    "keyframes": r.keyframes,
+                    "keyframe_requests": r.keyframe_requests,
+                    "encode_cpu_percent": round(100 * cpu / dt, 1),
+                    "encode_ms": round(1000 * busy / frames, 2) if frames else 0.0,
+                }
+            )
+        return out
 
     async def _heartbeat_loop(self, parts: Components) -> None:
         while True:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .media.ladder import DEFAULT_LADDER, Rung, parse_ladder
 from .media.playout import PlayoutMode
 
 
@@ -70,6 +71,13 @@ class AgentSettings(BaseSettings):
     # "auto" goes back to "show at once" after this long without sound.
     sync_hold_s: float = Field(default=3.0, ge=0)
     audio_bitrate_kbps: int = Field(default=128, ge=16, le=510)
+    # The encoder ladder below the room's own stream (media/ladder.py): `HEIGHTp[@FPS]:KBPS`
+    # rungs, best first, comma-separated. Each rung in use is encoded once and sent to the
+    # viewers whose bandwidth estimate puts them on it; "" = one rung (everyone gets the top).
+    ladder: str = DEFAULT_LADDER
+    # Each viewer's video leaves at its estimated rate (media/pacing.py): a keyframe is spread
+    # over the next frame intervals instead of burst into a weak link's queue.
+    pacing: bool = True
 
     start_url: str = "about:blank"
     ice_servers: list[dict[str, Any]] = Field(default_factory=list)
@@ -105,6 +113,16 @@ class AgentSettings(BaseSettings):
     # 0: never give up.
     control_lost_s: float = Field(default=0.0, ge=0)
     log_level: str = "INFO"
+
+    @field_validator("ladder")
+    @classmethod
+    def _ladder(cls, value: str) -> str:
+        parse_ladder(value, 1280, 720, 30, 3000)  # the format only; LadderError is a ValueError
+        return value
+
+    def rungs(self) -> list[Rung]:
+        """The ladder for this room's stream, best rung first."""
+        return parse_ladder(self.ladder, self.width, self.height, self.fps, self.bitrate_kbps)
 
     @field_validator("ice_servers", "chromium_extra_args", "blocked_hosts", mode="before")
     @classmethod

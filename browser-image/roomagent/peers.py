@@ -22,9 +22,14 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from .config import AgentSettings
 from .input import wire
+from .media import quality_wire
 from .media.clock import map_sender_reports
+from .media.estimate import ViewerEstimate
 from .media.fanout import Broadcaster, FrameBroadcaster, FrameTrack, PacketTrack
+from .media.feedback import observe_feedback
 from .media.keyframes import route_keyframe_requests
+from .media.ladder import Rung
+from .media.pacing import PACE_FACTOR, PacedTransport, pace_sender
 from .media.playout import PlayoutLimits
 from .media.playout_extension import negotiate_playout_delay
 from .media.video import h264_level, profile_level_id
@@ -33,6 +38,12 @@ log = logging.getLogger("roomagent.peers")
 
 InputHandler = Callable[["Viewer", wire.Message], None]
 MAX_BUFFERED = 256 * 1024
+# How often each viewer's estimate is looked at (its rung chosen, its status sent).
+ADAPT_EVERY_S = 0.5
+# A viewer's quality status (0x83) goes out on every change and at least this often.
+STATUS_EVERY_S = 2.0
+# RTP payload per packet (aiortc's packetizers stay under ~1300 bytes): packets per frame sent.
+RTP_PAYLOAD = 1200
 
 
 def ice_config(servers: list[dict[str, Any]]) -> RTCConfiguration:
@@ -73,6 +84,13 @@ class Viewer:
         # Inbound media we do not use (a browser may send a track): consumed, so it cannot pile up.
         self.blackhole = MediaBlackhole()
         self.plis = 0
+        # the video track fed from the ladder, its bandwidth estimate (None for the per-viewer
+        # encoding baseline), and the last quality status sent (bytes, when)
+        self.video: PacketTrack | None = None
+        self.estimate: ViewerEstimate | None = None
+        self.status: tuple[bytes, float] | None = None
+        self.stats_messages = 0
+        self.pacer: PacedTransport | None = None
         # whether this viewer's video carries the playout-delay extension (its browser offered it)
         self.playout_delay = False
         self.closed = False
@@ -111,13 +129,18 @@ class PeerManager:
         settings: AgentSettings,
         video: Broadcaster,
         audio: Broadcaster,
-        request_keyframe: Callable[[], None],
+        request_keyframe: Callable[[int], None],
         on_input: InputHandler,
         frames: FrameBroadcaster | None = None,
         t0: float | None = None,
         playout: Callable[[], PlayoutLimits] | None = None,
+        ladder: list[Rung] | None = None,
     ) -> None:
         self.settings = settings
+        # The encoder ladder (media/ladder.py), best rung first; each viewer is on one of them.
+        self.ladder = ladder or settings.rungs()
+        self._adapt_task: asyncio.Task[None] | None = None
+        self.rung_switches = 0
         # The playout-delay limits every video packet carries now (media/playout.py); None: the
         # extension is not negotiated and viewers use their own timing.
         self.playout = playout
@@ -192,6 +215,9 @@ class PeerManager:
             vtrack = self.frames.subscribe()  # baseline: this sender encodes on its own
         else:
             vtrack = self.video.subscribe(on_need_keyframe=self.request_keyframe)
+            viewer.video = vtrack
+            viewer.estimate = ViewerEstimate(self.ladder, time.monotonic())
+            vtrack.on_delivered = _count_sent(viewer.estimate)
         atrack = self.audio.subscribe()
         viewer.tracks = [vtrack, atrack]
         # Pitfall: the transceivers must exist, restricted to our codecs, before the offer is
@@ -204,10 +230,19 @@ class PeerManager:
         def on_keyframe_request() -> None:
             viewer.plis += 1
             self.plis += 1
-            self.request_keyframe()  # the shared encoder rate-limits
+            # only this viewer's rung is asked (the encoders rate-limit, per rung)
+            if isinstance(vtrack, PacketTrack):
+                vtrack.need_keyframe_now()
 
         if not per_viewer:  # the baseline's senders encode themselves and honour PLIs
             route_keyframe_requests(vt.sender, on_keyframe_request)
+            assert viewer.estimate is not None
+            observe_feedback(vt.sender, viewer.estimate)
+            if self.settings.pacing:
+                viewer.pacer = pace_sender(
+                    vt.sender, lambda: self._pace_kbps(viewer), self.settings.fps
+                )
+            self._start_adapting()
             if self.t0 is not None:
                 map_sender_reports(vt.sender, 90000, self.t0)
         if self.t0 is not None:
@@ -258,6 +293,9 @@ class PeerManager:
         def on_message(data: bytes | str) -> None:
             if isinstance(data, str):
                 data = data.encode()
+            if channel.label == "input" and data[:1] and data[0] in quality_wire.OPCODES:
+                self._on_quality(viewer, data)
+                return
             try:
                 msg = wire.decode(data)
             except wire.WireError:
@@ -269,6 +307,8 @@ class PeerManager:
             self.on_input(viewer, msg)
 
         def opened() -> None:
+            if channel.label == "input":
+                self.send_status(viewer, force=True)
             if self.on_channel_open is not None:
                 self.on_channel_open(viewer, channel.label)
 
@@ -304,6 +344,135 @@ class PeerManager:
         return stale
 
     async def close_all(self) -> None:
+        if self._adapt_task is not None:
+            self._adapt_task.cancel()
+            self._adapt_task = None
         for conn in list(self.viewers):
             with contextlib.suppress(Exception):
                 await self.close(conn)
+
+    # per-viewer quality ---------------------------------------------------------------------------
+    def _on_quality(self, viewer: Viewer, data: bytes) -> None:
+        """A quality cap or receiver stats (docs/protocol.md): from any viewer, about itself."""
+        est = viewer.estimate
+        if est is None:
+            return
+        if data[0] == quality_wire.QUALITY_CAP:
+            cap = quality_wire.decode_cap(data)
+            if cap is None:
+                return
+            est.set_cap(cap)
+            log.info(
+                "viewer quality cap",
+                extra={"conn": viewer.conn, "user": viewer.user_id, "max_height": cap},
+            )
+            self.adapt(viewer, time.monotonic())
+        else:
+            stats = quality_wire.decode_stats(data)
+            if stats is None:
+                return
+            viewer.stats_messages += 1
+            est.on_viewer_stats(time.monotonic(), stats)
+
+    def _start_adapting(self) -> None:
+        if self._adapt_task is None or self._adapt_task.done():
+            self._adapt_task = asyncio.create_task(self._adapt_loop(), name="adapt")
+
+    async def _adapt_loop(self) -> None:
+        while True:
+            await asyncio.sleep(ADAPT_EVERY_S)
+            now = time.monotonic()
+            for viewer in list(self.viewers.values()):
+                try:
+                    self.adapt(viewer, now)
+                except Exception:
+                    log.exception("adapting a viewer failed", extra={"conn": viewer.conn})
+
+    def adapt(self, viewer: Viewer, now: float) -> None:
+        """Look at one viewer's estimate: move it to the rung it should be on (at that rung's
+        next keyframe) and tell it its quality."""
+        est, track = viewer.estimate, viewer.video
+        if est is None or track is None or viewer.closed:
+            return
+        before = track.rung if track.target is None else track.target
+        rung = est.tick(now)
+        if rung != before:
+            self.rung_switches += 1
+            log.info(
+                "viewer moves rung",
+                extra={
+                    "conn": viewer.conn,
+                    "user": viewer.user_id,
+                    "from": self.ladder[before].height,
+                    "to": self.ladder[rung].height,
+                    "estimate_kbps": round(est.estimate_kbps),
+                    "loss": round(est.loss, 3),
+                    "cut_by": est.cut_reason,
+                },
+            )
+            track.move_to(rung)
+        self.send_status(viewer)
+
+    def _pace_kbps(self, viewer: Viewer) -> float:
+        """The rate a viewer's video leaves at: a margin over its estimate, and never below
+        the bitrate of the rung it is on (what that rung's encoder makes must get out)."""
+        est, track = viewer.estimate, viewer.video
+        if est is None or track is None:
+            return 0.0
+        return PACE_FACTOR * max(est.estimate_kbps, self.ladder[track.rung].kbps)
+
+    def send_status(self, viewer: Viewer, *, force: bool = False) -> None:
+        """The viewer's quality status (0x83): on a change, else at most every STATUS_EVERY_S."""
+        est, track = viewer.estimate, viewer.video
+        if est is None or track is None:
+            return
+        rung = self.ladder[track.rung]
+        msg = quality_wire.encode_status(
+            rung.width, rung.height, rung.fps, est.flags, est.estimate_kbps, est.max_height
+        )
+        now = time.monotonic()
+        last = viewer.status
+        if not force and last is not None:
+            # the estimate changes all the time: only rung and flags make a change
+            if last[0][:7] == msg[:7] and last[0][11:] == msg[11:]:
+                if now - last[1] < STATUS_EVERY_S:
+                    return
+        viewer.status = (msg, now)
+        viewer.send_input(msg)
+
+    def viewer_stats(self) -> list[dict[str, Any]]:
+        """Each viewer's rung and estimate (heartbeats, /metrics)."""
+        out: list[dict[str, Any]] = []
+        for viewer in self.viewers.values():
+            est, track = viewer.estimate, viewer.video
+            if est is None or track is None:
+                continue
+            out.append(
+                {
+                    "conn": viewer.conn,
+                    "user": viewer.user_id,
+                    "rung": self.ladder[track.rung].height,
+                    "estimate_kbps": round(est.estimate_kbps),
+                    "sent_kbps": round(est.sent_kbps),
+                    "loss": round(est.loss, 3),
+                    "rtt_ms": None if est.rtt_s is None else round(est.rtt_s * 1000, 1),
+                    "remb_kbps": None if est.remb_kbps is None else round(est.remb_kbps),
+                    "nacks": est.nacks,
+                    "cuts": est.cuts,
+                    "cut_by": est.cut_reason,
+                    "plis": viewer.plis,
+                    "switches": track.switches,
+                    "flags": est.flags,
+                    "paced_packets": viewer.pacer.paced if viewer.pacer is not None else 0,
+                    "max_height": est.max_height,
+                }
+            )
+        return out
+
+
+def _count_sent(estimate: ViewerEstimate) -> Callable[[Any], None]:
+    def sent(packet: Any) -> None:
+        size = int(packet.size)
+        estimate.on_sent(time.monotonic(), size, max(1, -(-size // RTP_PAYLOAD)))
+
+    return sent

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from controlplane.errors import DomainError
 from controlplane.realtime import messages as m
+from controlplane.realtime.agent_media import media_figures
 from controlplane.realtime.bus import Address
 from controlplane.realtime.client_handlers import RoomIO
 from controlplane.realtime.connections import AgentConn
@@ -83,6 +84,7 @@ class AgentChannel:
             log.exception("agent message failed", extra={"room": room_code, "type": type_})
 
     async def _heartbeat(self, agent: AgentConn, msg: m.Heartbeat) -> None:
+        agent.media = media_figures(msg.model_dump())
         if time.monotonic() - agent.last_seen > SEEN_EVERY_S:
             agent.last_seen = time.monotonic()
             await self._seen(agent.room_id)

@@ -21,6 +21,7 @@ from starlette.websockets import WebSocketState
 
 from controlplane.auth.access_tokens import AccessClaims
 from controlplane.errors import DomainError, Kind
+from controlplane.realtime.agent_media import AgentMedia
 from controlplane.realtime.outbound import Outbound
 
 # Close codes (also in docs/protocol.md)
@@ -288,6 +289,8 @@ class AgentConn:
     # When the room row last recorded a heartbeat of this agent (monotonic; written at most
     # every few seconds, not at every heartbeat).
     last_seen: float = 0.0
+    # The media figures of its last heartbeat (encoder ladder, viewers' estimates) for /metrics.
+    media: AgentMedia | None = None
 
     def send(self, msg: Outbound) -> None:
         self.outbox.put(json.dumps({"type": msg.TYPE, "data": msg.data()}))

@@ -28,6 +28,7 @@ from controlplane.auth.access_tokens import AccessClaims
 from controlplane.errors import DomainError, Kind
 from controlplane.models import Room, RoomStatus, User
 from controlplane.realtime.agent_channel import AgentChannel
+from controlplane.realtime.agent_media import AgentMedia
 from controlplane.realtime.bus import AGENT, Address, Bus, Guard, now_iso
 from controlplane.realtime.client_handlers import ClientHandlers
 from controlplane.realtime.connections import (
@@ -216,6 +217,10 @@ class Hub:
     def socket_counts(self) -> dict[str, int]:
         """Open sockets on this process (for /metrics)."""
         return {"room": sum(len(c) for c in self._rooms.values()), "agent": len(self._agents)}
+
+    def agent_media(self) -> dict[str, AgentMedia]:
+        """Each connected agent's last media figures, by room id (for /metrics)."""
+        return {room: a.media for room, a in self._agents.items() if a.media is not None}
 
     def _socket_id(self) -> str:
         # The instance prefix tells whose socket it is once that process is gone.

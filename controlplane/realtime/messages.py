@@ -187,7 +187,12 @@ def _flag(v: Any) -> bool:
 
 
 class Heartbeat(_Msg):
-    """Counters for the logs and tests; the hub only records that the agent is alive."""
+    """Counters for the logs and tests; the hub records that the agent is alive and keeps the
+    ladder's figures for /metrics (read leniently by `agent_media.media_figures`)."""
+
+    rungs: Any = None
+    rung_switches: Any = None
+    viewer_quality: Any = None
 
 
 class AgentStage(_Msg):

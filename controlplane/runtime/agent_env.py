@@ -86,6 +86,7 @@ def agent_env(
         "WP_BITRATE_KBPS": str(settings.ROOM_BITRATE_KBPS),
         "WP_QUALITY": settings.ROOM_QUALITY,
         "WP_VIDEO_PLAYOUT": settings.ROOM_VIDEO_PLAYOUT,
+        "WP_LADDER": settings.ROOM_LADDER,
         "WP_LOG_LEVEL": settings.LOG_LEVEL,
         "WP_MAX_VIEWERS": str(max_viewers(settings)),
         # The reaper fails a room whose agent was silent this long; the agent gives up as long

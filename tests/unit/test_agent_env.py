@@ -19,7 +19,10 @@ from tests.support.backends import make_settings
 
 ROOM_ID = uuid.UUID("6f1c0000-0000-0000-0000-000000000001")
 SETTINGS = make_settings(
-    STUN_URLS="stun:stun.example.com:3478", ROOM_CODEC="vp8", ROOM_VIDEO_PLAYOUT="synced"
+    STUN_URLS="stun:stun.example.com:3478",
+    ROOM_CODEC="vp8",
+    ROOM_VIDEO_PLAYOUT="synced",
+    ROOM_LADDER="540p:1500,360p@20:400",
 )
 
 
@@ -41,6 +44,12 @@ def test_every_key_is_an_agent_setting_and_reads_back():
     agent = AgentSettings(**{k.removeprefix("WP_").lower(): v for k, v in env.items()})
     assert (agent.room_id, agent.agent_secret, agent.codec) == (str(ROOM_ID), "s3cret", "vp8")
     assert agent.video_playout == "synced"  # ROOM_VIDEO_PLAYOUT reaches every room's agent
+    # ROOM_LADDER too, as the agent reads it: its rungs below the room's own stream
+    assert [(r.width, r.height, r.fps, r.kbps) for r in agent.rungs()] == [
+        (1280, 720, 30, 3000),
+        (960, 540, 30, 1500),
+        (640, 360, 20, 400),
+    ]
     assert agent.ice_servers == [{"urls": ["stun:stun.example.com:3478"]}]
     assert agent.start_url == "https://example.com/" and agent.profile_dir == "/tmp/profile"
 

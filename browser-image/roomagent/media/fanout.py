@@ -1,4 +1,10 @@
-"""Fan-out of encoded packets to every viewer through latest-wins bounded queues."""
+"""Fan-out of encoded packets to every viewer through latest-wins bounded queues.
+
+Video comes in rungs (media/ladder.py): every packet is published with the rung it was encoded
+for, and each viewer's track takes the packets of its own rung. A viewer moves to another rung
+(``PacketTrack.move_to``) at that rung's next keyframe, on the same track, so the same RTP stream
+(SSRC, sequence numbers) goes on and the decoder takes the new resolution at the keyframe.
+"""
 
 from __future__ import annotations
 
@@ -37,20 +43,64 @@ class PacketTrack(_FanoutTrack):
         self,
         kind: str,
         maxlen: int,
-        on_need_keyframe: Callable[[], None] | None = None,
+        on_need_keyframe: Callable[[int], None] | None = None,
+        on_rung: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
         self.kind = kind
         self._queue: collections.deque[av.Packet] = collections.deque(maxlen=maxlen)
         self._on_need_keyframe = on_need_keyframe
+        # told when the rungs this track takes packets from change (the encoder's active rungs)
+        self._on_rung = on_rung
         self._video = kind == "video"
         self.need_keyframe = self._video
         self._started = False
         self.dropped = 0
         self.delivered = 0
+        # the rung this viewer's packets come from, and the one it moves to at its next keyframe
+        self.rung = 0
+        self.target: int | None = None
+        self.switches = 0
+        self._last_pts: int | None = None  # of the last packet handed to the sender
+        # called with each packet's size as the sender takes it (the rate sent to this viewer)
+        self.on_delivered: Callable[[av.Packet], None] | None = None
 
-    def push(self, packet: av.Packet) -> None:
+    def move_to(self, rung: int) -> None:
+        """Take packets from `rung` from its next keyframe on (asked for now)."""
+        target = None if rung == self.rung else rung
+        if target == self.target:
+            return
+        self.target = target
+        if self._on_rung is not None:
+            self._on_rung()
+        if target is not None and self._on_need_keyframe is not None:
+            self._on_need_keyframe(target)
+
+    def need_keyframe_now(self) -> None:
+        """The viewer lost a picture (PLI/FIR): a keyframe of the rung it is switching to if
+        any (which it waits for anyway), else of its own."""
+        if self._on_need_keyframe is not None:
+            self._on_need_keyframe(self.rung if self.target is None else self.target)
+
+    def push(self, packet: av.Packet, rung: int = 0) -> None:
         if self.readyState != "live":
+            return
+        if rung != self.rung:
+            if rung != self.target or not packet.is_keyframe:
+                return
+            # The target rung's keyframe: switch here. What is queued of the old rung is older
+            # than this picture; a frame of the old rung from the same grab may have gone to
+            # the sender already, and two frames may not share an RTP timestamp.
+            self._queue.clear()
+            self.rung, self.target = rung, None
+            self.need_keyframe = False
+            self.switches += 1
+            last = self._last_pts
+            if last is not None and packet.pts is not None and packet.pts <= last:
+                packet = _restamped(packet, last + 1)
+            if self._on_rung is not None:
+                self._on_rung()
+            self._append(packet)
             return
         if self._video and self.need_keyframe:
             if not packet.is_keyframe:
@@ -67,8 +117,11 @@ class PacketTrack(_FanoutTrack):
                     self.need_keyframe = True
                     self.dropped += 1
                     if self._on_need_keyframe:
-                        self._on_need_keyframe()
+                        self._on_need_keyframe(self.rung)
                     return
+        self._append(packet)
+
+    def _append(self, packet: av.Packet) -> None:
         self._queue.append(packet)
         self._event.set()
 
@@ -80,14 +133,29 @@ class PacketTrack(_FanoutTrack):
                 self._queue.clear()
                 self.need_keyframe = True
                 if self._on_need_keyframe:
-                    self._on_need_keyframe()
+                    self._on_need_keyframe(self.rung)
         while not self._queue:
             if self.readyState != "live":
                 raise MediaStreamError
             self._event.clear()
             await self._event.wait()
         self.delivered += 1
-        return self._queue.popleft()
+        packet = self._queue.popleft()
+        if packet.pts is not None:
+            self._last_pts = packet.pts
+        if self.on_delivered is not None:
+            self.on_delivered(packet)
+        return packet
+
+
+def _restamped(packet: av.Packet, pts: int) -> av.Packet:
+    """A copy of a shared packet with another pts (the original goes to other viewers too)."""
+    copy = av.Packet(bytes(packet))
+    copy.pts = copy.dts = pts
+    if packet.time_base is not None:
+        copy.time_base = packet.time_base
+    copy.is_keyframe = packet.is_keyframe
+    return copy
 
 
 class FrameTrack(_FanoutTrack):
@@ -146,6 +214,9 @@ class Broadcaster:
         self.kind = kind
         self.maxlen = maxlen
         self.tracks: set[PacketTrack] = set()
+        # The rungs some track takes packets from or moves to: what the encoder must make.
+        # Replaced whole on the loop, read whole by the capture thread (no lock needed).
+        self.active: frozenset[int] = frozenset()
         # Called when the set of viewer tracks changes (a media source starts or stops on it).
         self.on_change: list[Callable[[], None]] = []
         self.packets = 0
@@ -159,21 +230,36 @@ class Broadcaster:
             self._changed()
 
     def _changed(self) -> None:
+        self._recount()
         for cb in list(self.on_change):
             cb()
 
-    def subscribe(self, on_need_keyframe: Callable[[], None] | None = None) -> PacketTrack:
-        track = PacketTrack(self.kind, self.maxlen, on_need_keyframe)
+    def _recount(self) -> None:
+        rungs = {t.rung for t in self.tracks}
+        rungs.update(t.target for t in self.tracks if t.target is not None)
+        self.active = frozenset(rungs)
+
+    def viewers_per_rung(self) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for t in self.tracks:
+            counts[t.rung] = counts.get(t.rung, 0) + 1
+        return counts
+
+    def subscribe(
+        self, on_need_keyframe: Callable[[int], None] | None = None, rung: int = 0
+    ) -> PacketTrack:
+        track = PacketTrack(self.kind, self.maxlen, on_need_keyframe, on_rung=self._recount)
+        track.rung = rung
         track.on_stop = lambda: self._remove(track)
         self.tracks.add(track)
         self._changed()
         return track
 
-    def publish(self, packet: av.Packet) -> None:
+    def publish(self, packet: av.Packet, rung: int = 0) -> None:
         self.packets += 1
         self.bytes += packet.size
         for track in list(self.tracks):
-            track.push(packet)
+            track.push(packet, rung)
 
     def dropped(self) -> int:
         return self.dropped_closed + sum(t.dropped for t in self.tracks)

@@ -1,4 +1,11 @@
-"""One x11grab capture and one encoder per room; packets go to a Broadcaster on the loop."""
+"""One x11grab capture per room, encoded once per ladder rung in use; packets go to a Broadcaster
+on the loop, tagged with their rung.
+
+The capture is converted once (bgr0 -> yuv420p); each rung some viewer is on (or moving to) is
+scaled from it and encoded by that rung's own encoder. A rung nobody is on is neither scaled nor
+encoded; when it is needed again its first picture is a keyframe. Keyframe requests are per rung
+(a viewer's PLI asks its own rung only), coalesced to one per rung per ``keyframe_min_gap_ms``.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +28,7 @@ from Xlib.ext import damage
 
 from ..config import AgentSettings
 from .fanout import Broadcaster, FrameBroadcaster
+from .ladder import Rung
 
 log = logging.getLogger("roomagent.video")
 
@@ -104,12 +112,15 @@ def skip_probed(packets: Iterator[av.Packet], before: float, opened: float) -> I
     yield from packets
 
 
-def make_encoder(settings: AgentSettings) -> av.VideoCodecContext:
+def make_encoder(settings: AgentSettings, rung: Rung | None = None) -> av.VideoCodecContext:
+    """The encoder of one rung (the room's own stream when `rung` is None)."""
+    if rung is None:
+        rung = Rung(settings.width, settings.height, settings.fps, settings.bitrate_kbps)
     preset, cpu_used, factor = QUALITY[settings.quality]
-    kbps = round(settings.bitrate_kbps * factor)
+    kbps = round(rung.kbps * factor)
     if settings.codec == "h264":
         ctx = av.CodecContext.create("libx264", "w")
-        level = h264_level(settings.width, settings.height, settings.fps)
+        level = h264_level(rung.width, rung.height, rung.fps)
         options: dict[str, str] = {
             "preset": preset,
             "tune": "zerolatency",
@@ -136,15 +147,18 @@ def make_encoder(settings: AgentSettings) -> av.VideoCodecContext:
         ctx.qmin = 4
         ctx.qmax = 56
     assert isinstance(ctx, av.VideoCodecContext)
-    ctx.width = settings.width
-    ctx.height = settings.height
+    ctx.width = rung.width
+    ctx.height = rung.height
     ctx.pix_fmt = "yuv420p"
     ctx.time_base = VIDEO_TIME_BASE
-    ctx.framerate = Fraction(settings.fps, 1)
+    ctx.framerate = Fraction(rung.fps, 1)
     ctx.bit_rate = kbps * 1000
-    ctx.gop_size = max(1, int(settings.keyframe_interval_s * settings.fps))
+    ctx.gop_size = max(1, int(settings.keyframe_interval_s * rung.fps))
     ctx.max_b_frames = 0
-    ctx.thread_count = settings.encoder_threads or (1 if settings.codec == "vp8" else 2)
+    # VP8's threads spin-wait; a rung below the top is small enough for one thread, whose CPU
+    # is then all in the capture thread (and so in that rung's encode_cpu_percent)
+    lower = (rung.width, rung.height) != (settings.width, settings.height)
+    ctx.thread_count = settings.encoder_threads or (1 if settings.codec == "vp8" or lower else 2)
     ctx.options = options
     return ctx
 
@@ -194,8 +208,44 @@ class DamageWatch:
             self.d.close()
 
 
+class RungEncoder:
+    """One rung's encoder and its keyframe bookkeeping.
+
+    `force` is set on the loop (a keyframe asked for) and cleared by the capture thread when it
+    encodes one; `pending`, `last_keyframe_loop` are the loop's; the rest is the capture thread's
+    (the counters are read by the loop for heartbeats: plain int/float reads)."""
+
+    def __init__(self, index: int, rung: Rung) -> None:
+        self.index = index
+        self.rung = rung
+        self.encoder: av.VideoCodecContext | None = None
+        self.force = True
+        self.pending: asyncio.TimerHandle | None = None
+        self.last_keyframe_loop = -1e9  # when its last keyframe was published (monotonic)
+        self.last_keyframe = -1e9  # when its last keyframe was encoded (capture thread)
+        self.last_encode = -1e9
+        self.active = False
+        # the capture it last scaled, and the result (re-encoded as is while the screen is still)
+        self.source: av.VideoFrame | None = None
+        self.scaled: av.VideoFrame | None = None
+        self.frames = 0
+        self.keyframes = 0
+        self.keyframe_requests = 0
+        self.cpu_seconds = 0.0  # scale + encode, this thread's CPU
+        self.busy_seconds = 0.0  # scale + encode, wall time
+
+    def image(self, source: av.VideoFrame) -> av.VideoFrame:
+        if self.source is not source:
+            r = self.rung
+            same = source.width == r.width and source.height == r.height
+            self.scaled = source if same else source.reformat(r.width, r.height, "yuv420p")
+            self.source = source
+        assert self.scaled is not None
+        return self.scaled
+
+
 class VideoPipeline:
-    """Captures the display, encodes once, publishes encoded packets on the event loop."""
+    """Captures the display, encodes once per rung in use, publishes packets on the loop."""
 
     def __init__(
         self,
@@ -204,8 +254,11 @@ class VideoPipeline:
         broadcaster: Broadcaster,
         t0: float,
         frames: FrameBroadcaster | None = None,
+        ladder: list[Rung] | None = None,
     ) -> None:
         self.settings = settings
+        self.ladder = ladder or settings.rungs()
+        self.rungs = [RungEncoder(i, r) for i, r in enumerate(self.ladder)]
         self.display = display
         self.broadcaster = broadcaster
         # per-viewer-encoding baseline: publish raw frames instead of encoding them here
@@ -220,14 +273,10 @@ class VideoPipeline:
         self.damage_driven = False
         self._boost_until = 0.0
         self._thread: threading.Thread | None = None
-        self._force_keyframe = False
-        self._last_keyframe = 0.0
-        self._pending_kf: asyncio.TimerHandle | None = None
         self.done: asyncio.Future[None] = self._loop.create_future()
         self.first_packet: asyncio.Future[None] = self._loop.create_future()
         # statistics (read by the loop, written by the capture thread)
-        self.frames_encoded = 0
-        self.keyframes = 0
+        self.frames_encoded = 0  # captures encoded (however many rungs each went to)
         self.encode_seconds = 0.0
         self.capture_seconds = 0.0
         self.keyframe_requests = 0
@@ -257,41 +306,50 @@ class VideoPipeline:
         if starting:
             self.wake()
 
-    def request_keyframe(self) -> None:
-        """Ask the shared encoder for a keyframe; rate-limited, never dropped (deferred)."""
+    def request_keyframe(self, rung: int = 0) -> None:
+        """Ask one rung's encoder for a keyframe; at most one per rung per keyframe_min_gap_ms
+        (a request within the gap is deferred to its end, never dropped). Other rungs, and so
+        the viewers on them, are not touched."""
         self.keyframe_requests += 1
-        if self._force_keyframe or self._pending_kf is not None:
+        r = self.rungs[min(max(rung, 0), len(self.rungs) - 1)]
+        r.keyframe_requests += 1
+        if r.force or r.pending is not None:
             return
         gap = self.settings.keyframe_min_gap_ms / 1000
-        wait = self._last_keyframe + gap - time.monotonic()
+        wait = r.last_keyframe_loop + gap - time.monotonic()
         if wait <= 0:
-            self._force_keyframe = True
+            r.force = True
             self.wake()
         else:
-            self._pending_kf = self._loop.call_later(wait, self._fire_deferred)
+            r.pending = self._loop.call_later(wait, self._fire_deferred, r)
 
-    def _fire_deferred(self) -> None:
-        self._pending_kf = None
-        self._force_keyframe = True
+    def _fire_deferred(self, r: RungEncoder) -> None:
+        r.pending = None
+        r.force = True
         self.wake()
+
+    @property
+    def keyframes(self) -> int:
+        return sum(r.keyframes for r in self.rungs)
 
     async def stop(self) -> None:
         self._stop.set()
         self.wake()
-        if self._pending_kf is not None:
-            self._pending_kf.cancel()
+        for r in self.rungs:
+            if r.pending is not None:
+                r.pending.cancel()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 5)
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
 
-    def _publish(self, packet: av.Packet) -> None:
+    def _publish(self, rung: int, packet: av.Packet) -> None:
         if packet.is_keyframe:
-            self._last_keyframe = time.monotonic()
+            self.rungs[rung].last_keyframe_loop = time.monotonic()
         if not self.first_packet.done():
             self.first_packet.set_result(None)
-        self.broadcaster.publish(packet)
+        self.broadcaster.publish(packet, rung)
 
     def _publish_frame(self, frame: av.VideoFrame) -> None:
         if not self.first_packet.done():
@@ -334,7 +392,6 @@ class VideoPipeline:
         """
         s = self.settings
         container, packets = open_x11grab(self.display, s.width, s.height)
-        encoder = make_encoder(s)
         watch = DamageWatch.open(self.display) if s.capture == "damage" else None
         self.damage_driven = watch is not None
         normal = 1.0 / s.fps
@@ -344,7 +401,6 @@ class VideoPipeline:
         fds = [self._wake_r] + ([watch.fileno()] if watch is not None else [])
         try:
             last_grab = last_encode = -1e9
-            last_keyframe = time.monotonic()
             # the last converted grab: re-encoded (no grab, no conversion) while DAMAGE says the
             # screen is unchanged
             last_image: av.VideoFrame | None = None
@@ -360,7 +416,9 @@ class VideoPipeline:
                     # grab: the image of before the wait is dropped (and its memory with it), so
                     # what a viewer first sees never depends on DAMAGE having reported every
                     # change made while nobody watched (a navigation, a warm room's hand-over).
-                    self._force_keyframe = True
+                    for r in self.rungs:
+                        r.force = True
+                        r.source = r.scaled = None
                     last_image = None
                     self.idle_waits += 1
                     self._wait(fds, None)
@@ -371,10 +429,10 @@ class VideoPipeline:
                     due = last_grab + interval
                 elif dirty_since is not None:
                     due = max(last_grab + interval, dirty_since + settle)
-                elif self._force_keyframe:  # a viewer needs a keyframe of the unchanged screen
+                elif any(r.force for r in self._active()):  # a keyframe of the unchanged screen
                     due = last_grab + interval
                 else:  # unchanged: the refresh keyframe, or a repeat at the static floor rate
-                    due = last_keyframe + refresh
+                    due = min(r.last_keyframe for r in self._active()) + refresh
                     if floor is not None and last_image is not None:
                         due = min(due, last_encode + floor)
                 if now < due:
@@ -383,8 +441,6 @@ class VideoPipeline:
                 late = int((now - due) / interval) if watch is None and last_grab > 0 else 0
                 if late > 0:
                     self.ticks_skipped += late
-                if now - last_keyframe >= refresh:
-                    self._force_keyframe = True
                 if (
                     watch is not None
                     and dirty_since is None
@@ -398,8 +454,7 @@ class VideoPipeline:
                     cpu0 = time.thread_time()
                     at = time.monotonic()
                     self.repeats += 1
-                    if self._encode_image(encoder, last_image, at, started, started, cpu0):
-                        last_keyframe = at
+                    self._encode_image(last_image, at, started, started, cpu0)
                     last_encode = at
                     continue
                 if watch is not None:
@@ -418,10 +473,7 @@ class VideoPipeline:
                     # bgr0 -> yuv420p once, in C (swscale); no per-pixel work in Python
                     last_image = frame.reformat(format="yuv420p")
                     converted = time.perf_counter()
-                    if self._encode_image(
-                        encoder, last_image, grabbed_at, started, converted, cpu0
-                    ):
-                        last_keyframe = grabbed_at
+                    self._encode_image(last_image, grabbed_at, started, converted, cpu0)
                     last_encode = grabbed_at
         finally:
             container.close()
@@ -444,16 +496,27 @@ class VideoPipeline:
         # Read from the capture thread: len() of a set and a future's state are atomic reads.
         return self.frames is None and not self.broadcaster.tracks and self.first_packet.done()
 
+    def _active(self) -> list[RungEncoder]:
+        """The rungs to encode now: those some viewer is on or moving to (the top one before
+        the first packet, which tells the agent the room is ready). Capture thread only."""
+        wanted = self.broadcaster.active  # one read of the loop's frozenset
+        active = [r for r in self.rungs if r.index in wanted] or self.rungs[:1]
+        for r in self.rungs:
+            on = r in active
+            if on and not r.active:
+                r.force = True  # unused until now: its viewers start from a keyframe
+            r.active = on
+        return active
+
     def _encode_image(
         self,
-        encoder: av.VideoCodecContext,
         image: av.VideoFrame,
         grabbed_at: float,
         started: float,
         converted: float,
         cpu0: float,
-    ) -> bool:
-        """Encode one converted grab (stamped with its capture time); True if a keyframe."""
+    ) -> None:
+        """Encode one converted grab (stamped with its capture time) for every rung in use."""
         # The capture time on the agent's clock (t0): what the RTCP sender reports map to wall
         # time (media/clock.py), so the viewer lines picture and sound up by when each was made.
         image.pts = int((grabbed_at - self.t0) * 90000)
@@ -465,21 +528,41 @@ class VideoPipeline:
             self.capture_seconds += converted - started
             self.cpu_seconds += time.thread_time() - cpu0
             self._loop.call_soon_threadsafe(self._publish_frame, image)
-            return False
-        if self._force_keyframe:
-            self._force_keyframe = False
-            image.pict_type = PictureType.I
-        packets = encoder.encode(image)
+            return
+        s = self.settings
+        refresh = s.keyframe_interval_s
+        for r in self._active():
+            if r.rung.fps < s.fps and not r.force:
+                # a rung at a lower frame rate takes every n-th capture (half a room frame early
+                # is on time)
+                if grabbed_at - r.last_encode < 1 / r.rung.fps - 0.5 / s.fps:
+                    continue
+            if grabbed_at - r.last_keyframe >= refresh:
+                r.force = True
+            t = time.thread_time()
+            w = time.perf_counter()
+            if r.encoder is None:
+                r.encoder = make_encoder(s, r.rung)
+            scaled = r.image(image)
+            scaled.pts = image.pts
+            scaled.time_base = VIDEO_TIME_BASE
+            scaled.pict_type = PictureType.NONE
+            if r.force:
+                r.force = False
+                scaled.pict_type = PictureType.I
+            packets = r.encoder.encode(scaled)
+            r.frames += 1
+            r.last_encode = grabbed_at
+            for p in packets:
+                p.time_base = VIDEO_TIME_BASE
+                if p.is_keyframe:
+                    r.keyframes += 1
+                    r.last_keyframe = grabbed_at
+                self._loop.call_soon_threadsafe(self._publish, r.index, p)
+            r.cpu_seconds += time.thread_time() - t
+            r.busy_seconds += time.perf_counter() - w
         done = time.perf_counter()
         self.frames_encoded += 1
         self.capture_seconds += converted - started
         self.encode_seconds += done - converted
         self.cpu_seconds += time.thread_time() - cpu0
-        keyframe = False
-        for p in packets:
-            p.time_base = VIDEO_TIME_BASE
-            if p.is_keyframe:
-                self.keyframes += 1
-                keyframe = True
-            self._loop.call_soon_threadsafe(self._publish, p)
-        return keyframe

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from controlplane.api.deps import Ctx
 from controlplane.api.errors import ApiError
-from controlplane.observability import Metrics
+from controlplane.observability import Metrics, set_agent_media
 from controlplane.rooms import service, warm_pool
 
 router = APIRouter(tags=["health"])
@@ -81,4 +81,5 @@ async def metrics(request: Request, ctx: Ctx) -> Response:
         m.warm_pool.labels(state=state).set(n)
     for kind, n in ctx.hub.socket_counts().items():
         m.sockets.labels(kind=kind).set(n)
+    set_agent_media(m, ctx.hub.agent_media())
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)

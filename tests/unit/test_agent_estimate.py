@@ -1,0 +1,250 @@
+"""The per-viewer bandwidth estimate and rung policy (browser-image/roomagent/media/estimate.py)
+and the ladder (media/ladder.py), without services: a simulated link drives the receiver's
+reports the way a capped, lossy downlink would."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import pytest
+from roomagent.media.estimate import CAPPED, LINK_LIMITED, ViewerEstimate, ViewerStats
+from roomagent.media.ladder import LadderError, Rung, cap_index, parse_ladder, rung_names
+
+LADDER = parse_ladder("480p:1000,360p:450,360p@15:250", 1280, 720, 30, 3000)
+PACKET = 1200
+AUDIO_KBPS = 130
+
+
+class Link:
+    """A downlink of `capacity(t)` kbit/s that also loses `random_loss` of what it carries.
+    Each simulated 0.1 s the viewer's rung is sent; every second a receiver report goes back."""
+
+    def __init__(
+        self,
+        est: ViewerEstimate,
+        capacity: Callable[[float], float],
+        random_loss: float = 0.0,
+        seed: int = 1,
+    ) -> None:
+        self.est = est
+        self.capacity = capacity
+        self.random_loss = random_loss
+        self.rng = random.Random(seed)
+        self.t = 0.0
+        self.seq = 0
+        self.lost = 0
+        self.trace: list[tuple[float, int]] = []
+
+    def run(self, seconds: float) -> None:
+        end = self.t + seconds
+        while self.t < end - 1e-9:
+            self.t += 0.1
+            rung = LADDER[self.est.rung]
+            kbps = rung.kbps
+            packets = max(1, round(kbps * 1000 / 8 / PACKET / 10))
+            share = min(1.0, self.capacity(self.t) / (kbps + AUDIO_KBPS))
+            for _ in range(packets):
+                self.est.on_sent(self.t, PACKET)
+                self.seq += 1
+                if self.rng.random() > share or self.rng.random() < self.random_loss:
+                    self.lost += 1
+            if round(self.t * 10) % 10 == 0:
+                self.est.on_receiver_report(self.t, self.seq, self.lost, 5.0, 0.05)
+            self.est.tick(self.t)
+            self.trace.append((self.t, self.est.rung))
+
+    def rungs_since(self, t: float) -> set[int]:
+        return {r for at, r in self.trace if at >= t}
+
+
+def test_ladder_from_the_setting() -> None:
+    assert LADDER == [
+        Rung(1280, 720, 30, 3000),
+        Rung(854, 480, 30, 1000),
+        Rung(640, 360, 30, 450),
+        Rung(640, 360, 15, 250),
+    ]
+    assert rung_names(LADDER) == ["720p", "480p", "360p", "360p15"]
+    assert parse_ladder("", 1280, 720, 30, 3000) == [Rung(1280, 720, 30, 3000)]
+    # rungs not below the one before are dropped; a rung's bitrate never exceeds the one above
+    assert parse_ladder("1080p:6000,480p:4000,480p:900", 1280, 720, 30, 3000) == [
+        Rung(1280, 720, 30, 3000),
+        Rung(854, 480, 30, 3000),
+    ]
+    with pytest.raises(LadderError):
+        parse_ladder("480:1000", 1280, 720, 30, 3000)
+    assert [cap_index(LADDER, h) for h in (0, 720, 480, 360, 240)] == [0, 0, 1, 2, 3]
+
+
+def test_a_clean_fast_link_stays_on_the_top_rung() -> None:
+    est = ViewerEstimate(LADDER, 0.0)
+    link = Link(est, lambda t: 50_000)
+    link.run(60)
+    assert link.rungs_since(0) == {0}
+    assert est.switches == 0 and est.flags == 0
+
+
+def test_random_loss_below_the_congestion_threshold_is_left_to_nack() -> None:
+    est = ViewerEstimate(LADDER, 0.0)
+    link = Link(est, lambda t: 50_000, random_loss=0.05)
+    link.run(60)
+    assert link.rungs_since(0) == {0}
+
+
+@pytest.mark.parametrize(("capacity", "best_fit"), [(1200, 1), (2500, 1), (600, 2)])
+def test_a_capped_link_moves_down_fast_and_does_not_flap(capacity: float, best_fit: int) -> None:
+    est = ViewerEstimate(LADDER, 0.0)
+    link = Link(est, lambda t: capacity, random_loss=0.01)
+    link.run(3)
+    # down within the first seconds, to a rung that fits the link with room for audio
+    assert est.rung >= 1 and LADDER[est.rung].kbps + AUDIO_KBPS <= capacity
+    link.run(117)
+    # later probes up may fail, but each failed rung is barred longer and longer
+    assert LADDER[est.rung].kbps + AUDIO_KBPS <= capacity
+    assert est.flags & LINK_LIMITED
+    # never below the best rung that fits for long, never above it for long
+    late = [r for at, r in link.trace if at >= 10]
+    assert sum(r < best_fit for r in late) <= 0.08 * len(late)  # above: failed probes
+    assert sum(r > best_fit for r in late) <= 0.05 * len(late)  # below
+    assert est.switches <= 16
+
+
+def test_the_cap_lifted_brings_the_viewer_back_up_within_15_s() -> None:
+    def capacity(t: float) -> float:
+        return 1200 if 10 <= t < 40 else 50_000
+
+    est = ViewerEstimate(LADDER, 0.0)
+    link = Link(est, capacity)
+    link.run(10)
+    assert est.rung == 0
+    link.run(2)
+    assert est.rung >= 1  # down within 2 s of the drop
+    link.run(28)
+    link.run(15)
+    assert est.rung == 0
+    assert est.flags == 0
+
+
+def test_a_remb_that_falls_below_the_rate_sent_cuts_the_estimate() -> None:
+    est = ViewerEstimate(LADDER, 0.0)
+    t = [0.0]
+
+    def remb(at: float, bps: int) -> None:
+        while t[0] < at:  # 3 Mbit/s sent meanwhile
+            t[0] += 0.1
+            est.on_sent(t[0], 37_500, 30)
+            est.tick(t[0])
+        est.on_remb(at, bps)
+
+    # a REMB below the rate sent from the start (an estimator ramping up) changes nothing
+    remb(3.0, 400_000)
+    remb(4.5, 2_000_000)
+    assert est.rung == 0 and est.cuts == 0
+    remb(5.0, 3_300_000)  # kept up with the rate sent
+    remb(5.5, 1_100_000)  # then fell well below it
+    assert est.cuts == 0  # one dip is not yet queueing
+    remb(6.0, 2_900_000)  # back up: it was a hiccup
+    remb(6.5, 1_100_000)
+    remb(7.6, 1_100_000)  # well below for a second: queueing delay
+    assert est.estimate_kbps == pytest.approx(990)
+    assert est.cut_reason == "remb"
+    assert est.tick(7.7) == 2
+
+
+def test_a_rate_sent_that_rises_past_a_steady_remb_is_not_a_fall() -> None:
+    """A viewer moving up a rung sends more than the REMB its receiver worked out at the rung
+    below: the receiver ramps up again, no queue is building."""
+    est = ViewerEstimate(LADDER, 0.0)
+    t = 0.0
+    for kbps, until in ((900, 5.0), (3000, 9.0)):  # 480p-ish, then the top rung
+        while t < until:
+            t += 0.1
+            est.on_sent(t, round(kbps * 1000 / 8 / 10), 10)
+            if round(t * 10) % 5 == 0:
+                est.on_remb(t, 1_000_000)  # kept up with 900, below 3000
+            est.tick(t)
+    assert est.cuts == 0
+
+
+def test_a_remb_below_the_rate_sent_from_the_start_counts_once_a_queue_builds() -> None:
+    est = ViewerEstimate(LADDER, 0.0)
+    t = [0.0]
+    seq = [0]
+
+    def step(until: float, rtt: float, remb: int) -> None:
+        while t[0] < until:
+            t[0] += 0.1
+            est.on_sent(t[0], 37_500, 30)  # 3 Mbit/s
+            seq[0] += 30
+            if round(t[0] * 10) % 5 == 0:
+                est.on_receiver_report(t[0], seq[0], 0, 1.0, rtt)
+                est.on_remb(t[0], remb)
+            est.tick(t[0])
+
+    # a page that starts moving: the receiver's REMB climbs from the still page's rate, the
+    # round trip stays flat: not congestion
+    step(10.0, 0.04, 700_000)
+    assert est.cuts == 0 and est.rung == 0
+    # a capped link: the same REMB, and the round trip grows as the bottleneck's queue fills
+    step(13.0, 0.20, 700_000)
+    assert est.cut_reason == "remb" and est.estimate_kbps == pytest.approx(630)
+    assert est.rung == 2
+
+
+def test_queueing_delay_in_the_round_trip_cuts_the_estimate() -> None:
+    est = ViewerEstimate(LADDER, 0.0)
+    for i in range(30):
+        est.on_sent(i / 10, 12_000)
+    est.tick(3.0)
+    est.on_receiver_report(3.0, 100, 0, 1.0, 0.04)
+    est.on_receiver_report(4.0, 400, 0, 1.0, 0.60)  # a busy receiver, not yet a queue
+    est.on_receiver_report(5.0, 700, 0, 1.0, 0.60)
+    est.on_receiver_report(6.0, 1000, 0, 1.0, 0.60)
+    assert est.tick(6.0) == 0 and est.cuts == 0
+    est.on_receiver_report(7.0, 1300, 0, 1.0, 1.15)
+    assert est.tick(7.0) == 0  # one late report is not a queue
+    est.on_receiver_report(8.0, 1600, 0, 1.0, 1.20)
+    assert est.tick(8.0) == 0
+    est.on_receiver_report(9.0, 1900, 0, 1.0, 1.25)
+    assert est.tick(9.0) > 0 and est.cut_reason == "delay"
+
+
+def test_the_viewer_cap_bounds_the_rung_and_is_reported() -> None:
+    est = ViewerEstimate(LADDER, 0.0)
+    est.set_cap(480)
+    assert est.tick(0.1) == 1
+    assert est.flags == CAPPED
+    est.set_cap(360)
+    assert est.tick(0.2) == 2
+    est.set_cap(0)
+    for t in (10.0, 14.0, 18.0):  # up again one rung at a time
+        est.tick(t)
+    assert est.rung == 0 and est.flags == 0
+
+
+def test_viewer_page_counters_stand_in_when_no_receiver_report_comes() -> None:
+    est = ViewerEstimate(LADDER, 0.0)
+    for i in range(40):
+        est.on_sent(i / 10, 12_000)
+    est.tick(1.0)
+    est.on_viewer_stats(1.0, ViewerStats(packets_received=100, packets_lost=0))
+    est.on_viewer_stats(2.0, ViewerStats(packets_received=200, packets_lost=100))
+    assert est.tick(4.0) > 0
+    # counters that went backwards (a new peer on the page) are a fresh start, not a loss
+    est2 = ViewerEstimate(LADDER, 0.0)
+    est2.on_viewer_stats(1.0, ViewerStats(packets_received=500, packets_lost=50))
+    est2.on_viewer_stats(2.0, ViewerStats(packets_received=10, packets_lost=0))
+    assert est2.tick(2.0) == 0
+
+
+def test_a_receiver_reporting_16_bit_sequence_numbers_is_unwrapped() -> None:
+    est = ViewerEstimate(LADDER, 0.0)
+    for i in range(40):
+        est.on_sent(i / 10, 37_500, 30)
+    est.tick(4.0)
+    est.on_receiver_report(4.0, 65_000, 0, 1.0, None)
+    est.on_receiver_report(5.0, 300, 418, 1.0, None)  # 836 expected across the wrap, half lost
+    assert est.loss == 0.5
+    est.on_receiver_report(6.0, 1_136, 418, 1.0, None)
+    assert est.loss == 0.0

@@ -1,0 +1,93 @@
+"""Pacing (browser-image/roomagent/media/pacing.py): the token bucket, and a real aiortc viewer
+on a weak rung receiving a keyframe spread over time instead of in one burst."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any
+
+import av
+import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from roomagent.config import AgentSettings
+from roomagent.media.fanout import Broadcaster
+from roomagent.media.pacing import TRANSPORT, PacedTransport, TokenBucket, pace_sender
+from roomagent.peers import PeerManager
+
+
+def test_an_ordinary_frame_leaves_at_once_a_keyframe_is_spread() -> None:
+    bucket = TokenBucket(fps=30)
+    kbps = 1000.0  # 125 kB/s: a frame interval holds ~4.2 kB
+    assert sum(bucket.delay(0.0, 1200, kbps) for _ in range(3)) == 0.0
+    bucket = TokenBucket(fps=30)
+    waits = [bucket.delay(0.0, 1200, kbps) for _ in range(50)]  # a 60 kB keyframe
+    assert waits[0] == 0.0
+    # the last packet leaves when the rate allows: (60 kB - one interval's worth) / 125 kB/s
+    assert waits[-1] == pytest.approx((60_000 - 125_000 / 30) / 125_000, rel=0.01)
+    # once the burst has gone, an idle interval refills the bucket
+    assert bucket.delay(1.0, 1200, kbps) == 0.0
+
+
+def test_a_sender_without_the_hook_is_reported_not_paced() -> None:
+    class NoTransport:
+        pass
+
+    assert pace_sender(NoTransport(), lambda: 100.0, 30) is None  # type: ignore[arg-type]
+
+
+async def keyframe_arrival_spread(pacing: bool) -> float:
+    """Seconds between the first and the last packet of a 30 kB keyframe at a viewer on the
+    ladder's last rung (250 kbit/s)."""
+    settings = AgentSettings(codec="h264", pacing=pacing)
+    video_bc, audio_bc = Broadcaster("video", 8), Broadcaster("audio", 8)
+    peers = PeerManager(settings, video_bc, audio_bc, lambda rung: None, lambda v, m: None)
+    pc = RTCPeerConnection()
+    arrivals: list[float] = []
+    try:
+        receiver = pc.addTransceiver("video", direction="recvonly").receiver
+        pc.addTransceiver("audio", direction="recvonly")
+        original = receiver._handle_rtp_packet
+
+        async def record(packet: Any, arrival_time_ms: int) -> None:
+            arrivals.append(time.monotonic())
+            await original(packet, arrival_time_ms=arrival_time_ms)
+
+        receiver._handle_rtp_packet = record
+        await pc.setLocalDescription(await pc.createOffer())
+        answer = await peers.answer("c", "u", pc.localDescription.sdp)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        viewer = peers.viewers["c"]
+        sender = next(t.sender for t in viewer.pc.getTransceivers() if t.kind == "video")
+        assert isinstance(getattr(sender, TRANSPORT), PacedTransport) == pacing
+        track, est = viewer.video, viewer.estimate
+        assert track is not None and est is not None
+        track.rung = est.rung = len(peers.ladder) - 1
+        est.estimate_kbps = 250
+        deadline = time.monotonic() + 10
+        while not track._started:
+            assert time.monotonic() < deadline, "the sender never started"
+            await asyncio.sleep(0.02)
+        packet = av.Packet(b"\x00\x00\x00\x01\x65" + os.urandom(30_000))
+        packet.pts, packet.is_keyframe = 90_000, True
+        packet.time_base = track_time_base()
+        video_bc.publish(packet, track.rung)
+        await asyncio.sleep(1.5)  # all of it is in by then, paced or not
+        assert len(arrivals) >= 20
+        return arrivals[-1] - arrivals[0]
+    finally:
+        await peers.close_all()
+        await pc.close()
+
+
+def track_time_base() -> Any:
+    from roomagent.media.video import VIDEO_TIME_BASE
+
+    return VIDEO_TIME_BASE
+
+
+async def test_a_weak_viewer_s_keyframe_arrives_spread_not_burst() -> None:
+    # 30 kB at 1.5 x 250 kbit/s: ~0.6 s; at once without pacing
+    assert await keyframe_arrival_spread(pacing=True) >= 0.4
+    assert await keyframe_arrival_spread(pacing=False) < 0.2
