@@ -4,14 +4,12 @@ picture", while the picture keeps moving.
 
 Real parts: `watchparty serve` (embedded, local rooms), the built web app, and headless Chromium
 inside a network namespace whose downlink is capped at 500 kbit/s (`tc tbf`,
-tests/support/netns.py), well below the room's top rung. Needs an agent with the encoder ladder
-and its quality messages (issue 18's agent side: `roomagent.media.quality_wire`); skipped, with
-that reason, against an agent without it.
+tests/support/netns.py), well below the room's top rung. The agent's encoder ladder and its quality
+messages (`roomagent.media.quality_wire`) are what it checks.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -47,8 +45,6 @@ def _skip_reason() -> str | None:
             return f"{tool} is not installed"
     if not (DIST / "index.html").is_file():
         return "frontend/dist is not built (npm run build in frontend/)"
-    if importlib.util.find_spec("roomagent.media.quality_wire") is None:
-        return "this agent sends no quality status (0x83): issue 18's agent side is not here"
     return None
 
 
