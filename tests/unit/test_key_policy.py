@@ -3,6 +3,8 @@ what is judged, not what the viewer's `code` claims."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from roomagent.input.keypolicy import RULES, blocked
 
@@ -52,3 +54,13 @@ def test_allowed(key: str, code: str, mods: list[str]) -> None:
 def test_every_rule_names_a_key_x_knows_and_is_unique() -> None:
     names = [rule.name for rule in RULES]
     assert len(names) == len(set(names))
+
+
+def test_the_documented_table_is_the_code_table() -> None:
+    """docs/architecture.md lists every rule (ranges of digits and PageUp/PageDown written once)."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text()
+    for rule in RULES:
+        name = rule.name.replace("Prior", "PageUp/PageDown").replace("Next", "PageUp/PageDown")
+        if rule.key.isdigit():
+            name = name[: -len(rule.key)] + "1…9"
+        assert name in doc, name
