@@ -90,11 +90,7 @@ def policy_source(settings: AgentSettings) -> Path | None:
     (browser-image/policies/watchparty.json in a checkout, roomagent/policies/ in a wheel)."""
     if settings.policy_file:
         return Path(settings.policy_file)
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "policies", here.parent / "policies"):
-        if (candidate / policyns.POLICY_NAME).is_file():
-            return candidate / policyns.POLICY_NAME
-    return None
+    return policyns.default_policy()
 
 
 def _without_host_entries(source: Path, dest: Path) -> Path:

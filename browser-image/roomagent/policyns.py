@@ -2,7 +2,7 @@
 without touching the machine's own Chromium policy.
 
     python -m roomagent.policyns POLICY.json -- chromium ARGS...
-    python -m roomagent.policyns --check POLICY.json
+    python -m roomagent.policyns --check [POLICY.json]
 
 Chromium on Linux reads managed policy only from /etc/chromium/policies/managed. The image
 installs browser-image/policies/watchparty.json there; a local room (ROOM_RUNTIME=local) runs on
@@ -145,10 +145,26 @@ def enter(policy: Path, stage: Path) -> None:
         _map_ids(uid, 0, gid, 0)
 
 
+def default_policy() -> Path | None:
+    """The room's browser policy beside the agent's code: browser-image/policies/ in a
+    checkout, roomagent/policies/ in a wheel (None in the image, which installs it instead)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "policies", here.parent / "policies"):
+        if (candidate / POLICY_NAME).is_file():
+            return candidate / POLICY_NAME
+    return None
+
+
 def main(argv: list[str]) -> int:
     check = argv[:1] == ["--check"]
     if check:
         argv = argv[1:]
+        if not argv:  # `watchparty doctor`: the default policy
+            found = default_policy()
+            if found is None:
+                print("policyns: no policy file beside the agent", file=sys.stderr)
+                return EXIT_UNAVAILABLE
+            argv = [str(found)]
     if not argv or (not check and (len(argv) < 3 or argv[1] != "--")):
         print(__doc__, file=sys.stderr)
         return 2
