@@ -148,7 +148,7 @@ class Browser:
         await self.call("Browser.setDownloadBehavior", {"behavior": "deny"})
         while True:
             targets = (await self.call("Target.getTargets"))["targetInfos"]
-            pages = [t for t in targets if t["type"] == "page"]
+            pages = [t for t in targets if t["type"] == "page" and not _browser_ui(t["url"])]
             if pages:
                 break
             if loop.time() > deadline:

@@ -285,8 +285,8 @@ async def test_policy_and_guard_keep_blocked_schemes_off_screen(log_dir: Path, t
                 10,
                 lambda u=url: f"{u} stayed",  # type: ignore[misc]
             )
-            text = await Cdp(agent.cdp_port).evaluate("document.body?.innerText ?? ''")
-            assert "do-not-show" not in (text or "")
+            (text,) = await until(lambda: _page_text(agent.cdp_port), 10)
+            assert "do-not-show" not in text
         hb = await cp.heartbeat()
         assert hb["guarded_targets"] >= 4
         # A window on a blocked scheme opened beside the room's is closed by the guard.
@@ -298,6 +298,17 @@ async def test_policy_and_guard_keep_blocked_schemes_off_screen(log_dir: Path, t
     # The machine's own Chromium policy was never touched.
     assert etc_snapshot() == etc_before
     assert not (ETC_CHROMIUM / "policies").exists() or etc_before
+
+
+async def _page_text(port: int) -> list[str]:
+    """The room page's text (in a list: an empty page is an answer too). Raises while the page
+    is between documents (the guard may be sending it back), which `until` retries."""
+    res = await page_call(
+        port,
+        "Runtime.evaluate",
+        {"expression": "document.body ? document.body.innerText : ''", "returnByValue": True},
+    )
+    return [str(res["result"]["result"].get("value") or "")]
 
 
 async def _page_url_is_not_blocked(port: int) -> bool:
