@@ -39,6 +39,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from controlplane.migrate import upgrade_head
+from controlplane.realtime.connections import AGENT_FLOOD_PER_SECOND
 from controlplane.reaper.policy import OutageClock
 from controlplane.reaper.sweep import sweep
 from controlplane.runtime.local import ROOM_ENV
@@ -47,7 +48,7 @@ from controlplane.wiring import build_context
 from tests.support.backends import base_env
 from tests.support.processes import room_processes
 from tests.support.rooms import room_socket, stalled_socket
-from tests.support.servers import Server, stop
+from tests.support.servers import Server, static_files, stop
 from tests.support.smtp import free_port
 from tests.support.users import SignedIn, login, signed_in
 
@@ -144,7 +145,21 @@ def server_env(tmp: Path, balancer_port: int) -> dict[str, Any]:
         ACCESS_TOKEN_MINUTES=120,
         ROOM_MAX_LIVE=50,
         LOG_LEVEL="WARNING",
+        # The hostile pages are served from loopback (the browser policy's schemes still hold).
+        ROOM_ALLOW_PRIVATE_URLS=True,
     )
+
+
+# A hostile page (issue 19): a title and a URL far past the agent channel's 64 KiB frame limit
+# (?big), or a page that closes its own window (?close).
+HOSTILE_PAGE = """<!doctype html><html><head><title>hostile</title></head><body><script>
+const q = new URLSearchParams(location.search);
+if (q.has("big")) {
+  document.title = "T".repeat(200000);
+  history.replaceState(null, "", location.pathname + "?big&" + "u".repeat(200000));
+}
+if (q.has("close")) setTimeout(() => window.close(), 300);
+</script></body></html>"""
 
 
 def start_server(env: dict[str, Any], log_dir: Path, port: int, agent_port: int) -> Server:
@@ -406,6 +421,10 @@ class Bench:
         # What the server did that it should not have (a scenario's own check), besides the
         # table's counts: any of it fails the run.
         self.unexpected: list[str] = []
+        self._pages = contextlib.ExitStack()
+        (tmp / "pages").mkdir(exist_ok=True)
+        (tmp / "pages" / "hostile.html").write_text(HOSTILE_PAGE)
+        self.pages_url = self._pages.enter_context(static_files(tmp / "pages"))
 
     @property
     def urls(self) -> list[str]:
@@ -481,6 +500,7 @@ class Bench:
             print(f"teardown: killed {len(left)} leftover room processes", file=sys.stderr)
         redis_stop()
         pg_drop()
+        self._pages.close()
 
     # -------------------------------------------------------- the reaper (as the Celery worker)
 
@@ -827,6 +847,161 @@ class Bench:
             f" {tracebacks} tracebacks in the server logs"
         )
 
+    # -------------------------------------------------------- hostile pages, holder, room
+
+    async def host_socket(self, room: Room) -> Any:
+        return await room_socket(self.urls[0], room.code, room.host.access_token)
+
+    async def long_title_page(self) -> str:
+        """The holder opens a page whose title and URL are 200 000 characters each: the agent
+        cuts them, the room keeps its agent (no 1009 loop) and members see the cut status."""
+        room = self.rooms[0]
+        sock = await self.host_socket(room)
+        try:
+            await sock.send("browser.navigate", {"url": f"{self.pages_url}/hostile.html?big"})
+            status = None
+            with contextlib.suppress(AssertionError):
+                while True:
+                    msg = await sock.expect("browser.status", within=20)
+                    if msg["data"]["title"].startswith("TTT") and "uuuu" in msg["data"]["url"]:
+                        status = msg["data"]
+                        break
+            await asyncio.sleep(2)
+            alive = await self.room_alive(room)
+            disconnects = [
+                m for m in sock.of_type("room.status") if m["data"].get("agent_connected") is False
+            ]
+        finally:
+            await sock.close()
+        if status is None or len(status["title"]) > 300 or disconnects or not alive:
+            self.unexpected.append(
+                f"long title page: status {status and len(status['title'])}, agent lost"
+                f" {len(disconnects)} times, alive {alive}"
+            )
+        title = len(status["title"]) if status else None
+        url = len(status["url"]) if status else None
+        return (
+            f"200 000-character title and URL: members got them cut to {title} and {url}"
+            f" characters; the agent lost its channel {len(disconnects)} times"
+        )
+
+    async def closing_page(self) -> str:
+        """A room whose start page closes its own window (a one-entry history lets it): the
+        agent reopens the window (on about:blank after 3 times a minute) and the room lives."""
+        async with self.http(0) as http:
+            host = await signed_in(http, username=f"c{uuid.uuid4().hex[:10]}")
+            resp = await http.post(
+                "/api/rooms",
+                json={"title": "closer", "start_url": f"{self.pages_url}/hostile.html?close"},
+                headers=host.headers,
+            )
+            room = resp.json()
+        member = Member("closer/0", host, room["code"], self.urls, prefer=0)
+        member.start()
+        closer = Room(room["code"], room["id"], host, [member])
+        try:
+            took = await self.until(lambda: self.room_alive(closer), within=120)
+            await asyncio.sleep(8)  # the page closes its window again at every reopen
+            alive = await self.room_alive(closer)
+            agents = [p for p in room_procs(closer.id) if p.cmdline()[1:3] == ["-m", "roomagent"]]
+        finally:
+            await member.close()
+            async with self.http(0) as http:
+                await http.post(f"/api/rooms/{closer.code}/end", headers=host.headers)
+        if not alive or not agents:
+            self.unexpected.append(f"closing page: room alive {alive}, agents {len(agents)}")
+        return (
+            f"start page calls window.close(): ready after {took:.1f} s, still ready and"
+            f" answering 8 s later ({'alive' if alive else 'DEAD'}), its agent running"
+        )
+
+    async def blocked_keys(self) -> str:
+        """The holder presses every shortcut of the key policy on the control-channel path."""
+        from roomagent.input.keypolicy import RULES
+
+        room = self.rooms[0]
+        sock = await self.host_socket(room)
+        try:
+            for rule in RULES:
+                key = rule.key.upper() if "shift" in rule.mods and len(rule.key) == 1 else rule.key
+                key = {"Menu": "ContextMenu", "Prior": "PageUp", "Next": "PageDown"}.get(key, key)
+                await sock.send(
+                    "browser.keypress", {"key": key, "code": "", "modifiers": sorted(rule.mods)}
+                )
+            await asyncio.sleep(3)
+            alive = await self.room_alive(room)
+            statuses = sock.of_type("browser.status")
+        finally:
+            await sock.close()
+        shown = [m["data"]["url"] for m in statuses]
+        bad = [u for u in shown if u.startswith(("file:", "chrome:", "view-source:", "devtools:"))]
+        if not alive or bad:
+            self.unexpected.append(f"blocked keys: alive {alive}, pages shown {bad}")
+        return (
+            f"{len(RULES)} shortcuts (DevTools, view-source, file dialogs, print, close, quit,"
+            f" new windows and tabs): the room stayed {'ready' if alive else 'DOWN'},"
+            f" no blocked page shown ({len(bad)})"
+        )
+
+    async def compromised_room(self) -> str:
+        """A room's agent secret in a stranger's hands (a compromised container): it replaces
+        the agent and floods the channel with statuses, errors, `ready`s and an oversized
+        frame. Members get a few relays a second; the channel answers the big frame."""
+        room = self.rooms[-1]
+        agent_proc = next(p for p in room_procs(room.id) if p.cmdline()[1:3] == ["-m", "roomagent"])
+        secret = agent_proc.environ()["WP_AGENT_SECRET"]
+        # The real agent is paused meanwhile, or it would reconnect and replace the stranger.
+        agent_proc.suspend()
+        try:
+            return await self._flood_as_agent(room, secret)
+        finally:
+            agent_proc.resume()
+            await self.until(lambda: self.room_alive(room), within=60)
+
+    async def _flood_as_agent(self, room: Room, secret: str) -> str:
+        watcher = await self.host_socket(room)
+        base = len(watcher.of_type("browser.status"))
+        n = AGENT_FLOOD_PER_SECOND // 4  # 3 frames each: under the frame guard, coalesced
+        async with websockets.connect(
+            f"ws://127.0.0.1:{self.agent_ports[0]}/internal/agents/ws", max_size=1 << 22
+        ) as ws:
+            await ws.send(
+                json.dumps({"type": "auth", "data": {"room_id": room.id, "secret": secret}})
+            )
+            await ws.recv()
+            started = time.monotonic()
+            for second in range(3):
+                for i in range(n):
+                    for type_, data in (
+                        ("browser.status", {"url": f"https://x.example/{second}/{i}"}),
+                        ("error", {"code": "x", "message": str(i)}),
+                        ("ready", {"width": 1280, "height": 720, "fps": 30, "codec": "h264"}),
+                    ):
+                        await ws.send(json.dumps({"type": type_, "data": data}))
+                await asyncio.sleep(max(0.0, second + 1 - (time.monotonic() - started)))
+            await asyncio.sleep(1.1)  # a fresh second of the flood guard for the big frame
+            await ws.send(json.dumps({"type": "browser.status", "data": {"title": "T" * 200_000}}))
+            replies: list[str] = []
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    msg = json.loads(await asyncio.wait_for(ws.recv(), 3))
+                    if msg["type"] == "error":
+                        replies.append(msg["data"]["code"])
+            open_after = ws.close_code is None
+            elapsed = time.monotonic() - started
+        relayed = len(watcher.of_type("browser.status")) - base
+        await watcher.close()
+        if "frame_too_large" not in replies or not open_after or relayed > 8 * elapsed:
+            self.unexpected.append(
+                f"compromised room: replies {set(replies)}, open {open_after}, relayed {relayed}"
+            )
+        return (
+            f"{9 * n} frames in 3 s and a 200 KB frame: members got {relayed} status relays in"
+            f" {elapsed:.0f} s; the big frame was answered"
+            f" {'frame_too_large' if 'frame_too_large' in replies else 'NOT'} and the channel"
+            f" stayed {'open' if open_after else 'CLOSED'}"
+        )
+
     async def leave(self, room: Room, user: SignedIn) -> None:
         with contextlib.suppress(Exception):
             async with await self.live_http() as http:
@@ -894,6 +1069,10 @@ async def run(only: list[str], n_rooms: int) -> tuple[list[Row], list[str]]:
             ("a client that stops reading", bench.stalled_reader),
             ("a flood of malformed frames", bench.malformed_flood),
             ("200 concurrent joins, capacity 10", bench.concurrent_joins),
+            ("hostile page: 200 000-character title and URL", bench.long_title_page),
+            ("hostile page: window.close()", bench.closing_page),
+            ("holder presses every blocked shortcut", bench.blocked_keys),
+            ("compromised room: agent frame flood, oversized frame", bench.compromised_room),
         ]
         kills = {
             "kill -9 a room agent": bench.kill_agent,

@@ -169,6 +169,21 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
+def _local_policy() -> str:
+    """Whether a local room's Chromium can get the room's managed policy (a private mount
+    namespace, roomagent/policyns.py), as its launcher would try it."""
+    probe = subprocess.run(
+        [sys.executable, "-m", "roomagent.policyns", "--check"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if probe.returncode == 0:
+        return "applied in a private mount namespace"
+    why = (probe.stderr.strip().splitlines() or [f"exit {probe.returncode}"])[-1]
+    return f"UNAVAILABLE ({why}): rooms run without it, see docs/operations.md, Threat model"
+
+
 @app.command()
 def doctor() -> None:
     """Report which optional parts this machine has and which mode will be used."""
@@ -203,6 +218,7 @@ def doctor() -> None:
             typer.echo(
                 f"local rooms need: {', '.join(missing)} (apt-get install xvfb chromium pulseaudio)"
             )
+        typer.echo(f"local rooms' browser policy: {_local_policy()}")
     sys.exit(1 if problems else 0)
 
 

@@ -89,6 +89,14 @@ def app_factory() -> FastAPI:
     return create_app(settings)
 
 
+# uvicorn's own WebSocket frame limit is this many times the app's (ROOM_WS_MAX_FRAME_BYTES), so
+# a frame over the app's limit reaches the app, which answers it (`too_large` and 1009 on a room
+# socket; `frame_too_large` on the agent channel, which stays open) rather than the transport
+# closing the connection with a bare 1009 (a room agent would reconnect into the same page and
+# be cut off again). Past this, the transport closes it.
+WS_TRANSPORT_FACTOR = 16
+
+
 def server_options(settings: Settings) -> dict[str, Any]:
     """How uvicorn serves the app (CLI and test servers alike)."""
     return {
@@ -97,7 +105,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
         # default) before the app sees the real peer: the app alone reads the header, from
         # TRUSTED_PROXY_CIDRS only (api/deps.py client_ip).
         "proxy_headers": False,
-        "ws_max_size": settings.ROOM_WS_MAX_FRAME_BYTES,
+        "ws_max_size": settings.ROOM_WS_MAX_FRAME_BYTES * WS_TRANSPORT_FACTOR,
         # Room messages are small JSON: compressing each one for each socket cost more CPU
         # (and latency) than any bandwidth it saved.
         "ws_per_message_deflate": False,

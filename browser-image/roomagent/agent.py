@@ -86,6 +86,9 @@ class Agent:
         # A warm-pool browser waiting to be handed to a room (learnt from `auth.ok`).
         self.pooled = False
         self.ice_servers: list[dict[str, Any]] | None = None
+        # How the room browser's managed policy is applied (launcher.Launched.policy); "" when
+        # the agent did not launch the browser (WP_DISPLAY).
+        self.browser_policy = ""
         self._handlers: dict[str, Handler] = {
             "rtc.offer": self._rtc_offer,
             "peer.closed": self._peer_closed,
@@ -152,6 +155,8 @@ class Agent:
                 launched.pulse_server,
                 launched.cdp_port,
             )
+            self.browser_policy = launched.policy
+            await self._report_policy()
             log.info("launched room browser", extra={"display": display})
         ladder = s.rungs()
         video = VideoPipeline(s, display, self.video_bc, self.t0, self.frames_bc, ladder)
@@ -286,6 +291,7 @@ class Agent:
             self.control.spawn(self._assign(data), "assign")
         if self.stage is not None and not self.is_ready:
             await self._send("stage", {"stage": self.stage})
+        await self._report_policy()
         if data.get("ice_servers") is not None:
             self.ice_servers = list(data["ice_servers"])
             if self.parts.done():
@@ -299,6 +305,13 @@ class Agent:
             await self._send("ready", self._ready_data())
         if self.parts.done() and self.parts.result().browser.status:
             await self._send("browser.status", dict(self.parts.result().browser.status))
+
+    async def _report_policy(self) -> None:
+        """A browser without its managed policy is said on every connect, never only logged."""
+        if self.browser_policy.startswith("unavailable"):
+            await self._send(
+                "error", {"code": "browser_policy_unavailable", "message": self.browser_policy}
+            )
 
     async def _on_status(self, status: dict[str, Any]) -> None:
         await self._send("browser.status", status)
@@ -461,6 +474,12 @@ class Agent:
             "rung_switches": parts.peers.rung_switches,
             "viewer_quality": parts.peers.viewer_stats(),
             "applied_input": parts.input.applied,
+            # the room browser's guard (extension): the key policy's drops, windows reopened,
+            # targets on blocked schemes closed or sent back, how the managed policy applies
+            "blocked_keys": dict(parts.input.blocked_keys),
+            "window_reopens": parts.browser.reopens,
+            "guarded_targets": parts.browser.guarded,
+            "browser_policy": self.browser_policy,
             "audio_frames": parts.audio.frames_encoded if parts.audio is not None else 0,
             "audio_packets": self.audio_bc.packets,
         }

@@ -1,4 +1,14 @@
-"""Chromium DevTools Protocol over loopback: navigation and browser.status reporting."""
+"""Chromium DevTools Protocol over loopback: navigation, browser.status reporting, and the guard
+that keeps the room's window open and off what the room must never show.
+
+The guard holds in every runtime, with or without the managed policy
+(browser-image/policies/watchparty.json): downloads are denied, a page's file chooser is
+intercepted (never shown), a target on a blocked scheme (file:, chrome:, devtools:,
+view-source:, ...) is closed, or, when it is the room's page, sent back (or to about:blank), and
+when the room's page target goes away (the page called `window.close()`, a close shortcut
+slipped through) a new window is opened and attached. Chromium runs with
+`--keep-alive-for-test` (launcher.py) so that closing its last window does not end it.
+"""
 
 from __future__ import annotations
 
@@ -28,8 +38,50 @@ _STATUS_EVENTS = {
 }
 
 
+# What a status may carry (docs/protocol.md, "browser.status"): a page picks its own title and
+# URL, and the agent channel's frames are limited (64 KiB), so both are cut here, at the source.
+TITLE_MAX_CHARS = 300
+URL_MAX_CHARS = 2048
+
+# Schemes the room's browser must never show (the managed policy's URLBlocklist blocks them
+# too): the machine's files, Chromium's own pages, DevTools and page sources.
+BLOCKED_SCHEMES = (
+    "file:",
+    "filesystem:",
+    "chrome:",
+    "chrome-untrusted:",
+    "chrome-extension:",
+    "chrome-search:",
+    "devtools:",
+    "view-source:",
+)
+# Target types that show a page in a window (DevTools' own window is a `page` on devtools://).
+# Chromium's own UI (`browser_ui`, `other`: the hidden omnibox popup is a chrome:// one) is
+# left alone: closing it breaks the window.
+_CONTENT_TARGETS = frozenset({"page"})
+
+# A page that closes its window again and again is reopened on about:blank after this many
+# reopens in a minute.
+REOPEN_SAME_URL_PER_MINUTE = 3
+
+
 class CdpError(RuntimeError):
     pass
+
+
+def blocked_scheme(url: str) -> bool:
+    return url.strip().lower().startswith(BLOCKED_SCHEMES)
+
+
+def _browser_ui(url: str) -> bool:
+    """Chromium's own "top chrome" WebUI (chrome://omnibox-popup.top-chrome/, ...): part of the
+    window, briefly listed as a page while it is created."""
+    host = urlsplit(url).hostname or ""
+    return url.startswith("chrome://") and host.endswith(".top-chrome")
+
+
+def cap_status(url: str, title: str) -> tuple[str, str]:
+    return url[:URL_MAX_CHARS], title[:TITLE_MAX_CHARS]
 
 
 def _origin(url: str) -> str:
@@ -61,6 +113,13 @@ class Browser:
         self.loading = False
         self.status: dict[str, Any] = {}
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # The guard's work, spawned from the reader (which must not wait on its own replies).
+        self._guard_tasks: set[asyncio.Task[None]] = set()
+        self._reopening = False
+        self._reopen_times: list[float] = []
+        # Counters (heartbeat): windows reopened, targets closed or sent back by the guard.
+        self.reopens = 0
+        self.guarded = 0
 
     async def connect(self, deadline_s: float = 20) -> None:
         base = f"http://127.0.0.1:{self.port}"
@@ -84,25 +143,33 @@ class Browser:
     async def _attach(self, deadline: float) -> None:
         loop = asyncio.get_running_loop()
         await self.call("Target.setDiscoverTargets", {"discover": True})
+        # Nothing the room's browser fetches is written to disk (the policy's
+        # DownloadRestrictions, again here for a browser without the policy).
+        await self.call("Browser.setDownloadBehavior", {"behavior": "deny"})
         while True:
             targets = (await self.call("Target.getTargets"))["targetInfos"]
-            pages = [t for t in targets if t["type"] == "page"]
+            pages = [t for t in targets if t["type"] == "page" and not _browser_ui(t["url"])]
             if pages:
                 break
             if loop.time() > deadline:
                 raise CdpError("no page target")
             await asyncio.sleep(0.1)
-        self._target_id = pages[0]["targetId"]
-        res = await self.call(
-            "Target.attachToTarget", {"targetId": self._target_id, "flatten": True}
-        )
+        await self._attach_to(pages[0]["targetId"])
+
+    async def _attach_to(self, target_id: str) -> None:
+        """Make `target_id` the room's page: the session every page command goes to."""
+        res = await self.call("Target.attachToTarget", {"targetId": target_id, "flatten": True})
+        self._target_id = target_id
         self._session = res["sessionId"]
         await self.page("Page.enable")
         await self.page("Runtime.enable")
+        # A page's <input type=file> would open a dialog onto the machine's files: intercepted,
+        # it opens nothing (the policy's AllowFileSelectionDialogs, again here).
+        await self.page("Page.setInterceptFileChooserDialog", {"enabled": True})
         self._dirty.set()
 
     async def close(self) -> None:
-        for task in (self._refresh, self._reader):
+        for task in [*self._guard_tasks, self._refresh, self._reader]:
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -151,6 +218,7 @@ class Browser:
                 self.closed.set_result(None)
 
     def _on_event(self, method: str, params: dict[str, Any]) -> None:
+        self._guard(method, params)
         if method not in _STATUS_EVENTS:
             return
         if method == "Target.targetInfoChanged":
@@ -163,6 +231,84 @@ class Browser:
         elif method == "Page.frameNavigated" and params.get("frame", {}).get("parentId"):
             return
         self._dirty.set()
+
+    # guard ------------------------------------------------------------------------------------
+    def _guard(self, method: str, params: dict[str, Any]) -> None:
+        """Runs on the reader for every event: anything that needs a command is spawned."""
+        if method in ("Target.targetCreated", "Target.targetInfoChanged"):
+            info = params.get("targetInfo") or {}
+            url = str(info.get("url", ""))
+            if (
+                info.get("type") in _CONTENT_TARGETS
+                and blocked_scheme(url)
+                and not _browser_ui(url)
+            ):
+                self._spawn(self._leave_blocked(str(info["targetId"]), str(info["url"])))
+        elif method == "Target.targetDestroyed":
+            if params.get("targetId") == self._target_id:
+                self._spawn(self._reopen("page target destroyed"))
+        elif method == "Target.detachedFromTarget":
+            if params.get("sessionId") == self._session:
+                self._spawn(self._reopen("page target detached"))
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._guard_tasks.add(task)
+        task.add_done_callback(self._guard_tasks.discard)
+
+    async def _leave_blocked(self, target_id: str, url: str) -> None:
+        self.guarded += 1
+        log.warning(
+            "blocked page in the room browser", extra={"url": url[:200], "target": target_id}
+        )
+        try:
+            if target_id != self._target_id:
+                await self.call("Target.closeTarget", {"targetId": target_id})
+                return
+            # The room's page: back to where it was, else a blank page.
+            index, entries = await self.history()
+            back = [e for e in entries[:index] if not blocked_scheme(str(e.get("url", "")))]
+            if back:
+                await self.page("Page.navigateToHistoryEntry", {"entryId": back[-1]["id"]})
+            else:
+                await self.navigate("about:blank")
+        except (CdpError, TimeoutError) as e:
+            log.warning("could not leave a blocked page", extra={"error": str(e)})
+
+    async def _reopen(self, why: str) -> None:
+        """The room's page target is gone (or its session is): attach to it again if it is still
+        there, else open a new window on the last page (about:blank for a page that keeps
+        closing itself). The window is the stream: without it the room shows nothing."""
+        if self._reopening or self.closed.done():
+            return
+        self._reopening = True
+        old = self._target_id
+        try:
+            targets = (await self.call("Target.getTargets"))["targetInfos"]
+            if any(t["targetId"] == old and t["type"] == "page" for t in targets):
+                # Only the session went (the renderer was swapped): the same page again. A
+                # target that is on its way out fails here and gets a new window below.
+                with contextlib.suppress(CdpError, TimeoutError):
+                    await self._attach_to(str(old))
+                    log.warning("reattached to the room's page", extra={"why": why})
+                    return
+            now = asyncio.get_running_loop().time()
+            self._reopen_times = [t for t in self._reopen_times if now - t < 60] + [now]
+            url = str(self.status.get("url") or "")
+            if not url.startswith(("http://", "https://")) or (
+                len(self._reopen_times) > REOPEN_SAME_URL_PER_MINUTE
+            ):
+                url = "about:blank"
+            res = await self.call("Target.createTarget", {"url": url, "newWindow": True})
+            await self._attach_to(str(res["targetId"]))
+            self.reopens += 1
+            log.warning("room window was closed: reopened", extra={"why": why, "url": url})
+        except (CdpError, TimeoutError, KeyError) as e:
+            log.error("could not reopen the room's window", extra={"error": str(e)})
+            if not self.closed.done():
+                self.closed.set_exception(CdpError(f"room window lost: {e}"))
+        finally:
+            self._reopening = False
 
     # status -----------------------------------------------------------------------------------
     async def _refresh_loop(self) -> None:
@@ -194,14 +340,21 @@ class Browser:
     async def read_status(self) -> dict[str, Any]:
         index, entries = await self.history()
         entry = entries[index] if 0 <= index < len(entries) else {}
-        title = entry.get("title", "")
+        title = str(entry.get("title", ""))
         with contextlib.suppress(CdpError, TimeoutError):
+            # Cut in the page: a title of megabytes never leaves it whole.
             res = await self.page(
-                "Runtime.evaluate", {"expression": "document.title", "returnByValue": True}
+                "Runtime.evaluate",
+                {
+                    "expression": f"String(document.title).slice(0, {TITLE_MAX_CHARS})",
+                    "returnByValue": True,
+                    "timeout": 1000,
+                },
             )
-            title = res.get("result", {}).get("value") or title
+            title = str(res.get("result", {}).get("value") or title)
+        url, title = cap_status(str(entry.get("url", "")), title)
         return {
-            "url": entry.get("url", ""),
+            "url": url,
             "title": title,
             "can_go_back": index > 0,
             "can_go_forward": index < len(entries) - 1,

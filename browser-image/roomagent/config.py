@@ -91,6 +91,15 @@ class AgentSettings(BaseSettings):
     # PulseAudio server (e.g. unix:/run/pulse/native) when not launching our own.
     pulse_server: str | None = None
     chromium: str = "/usr/bin/chromium"
+    # Chromium managed policy for the browser the launcher starts. Where the machine's
+    # /etc/chromium/policies/managed does not already hold it (the image installs it), Chromium
+    # runs in a private mount namespace that shows it there (policyns.py). None: the JSON beside
+    # the agent's code, browser-image/policies/watchparty.json.
+    policy_file: str | None = None
+    # The control plane's ROOM_ALLOW_PRIVATE_URLS (development and tests): the policy the
+    # launcher installs then leaves loopback and internal hosts out of its URLBlocklist (its
+    # schemes stay). The image's installed policy is not changed.
+    allow_private_urls: bool = False
     chromium_extra_args: list[str] = Field(default_factory=list)
     # Parent dir for the fresh profile and runtime dirs (removed on exit). None: system temp.
     profile_dir: str | None = None

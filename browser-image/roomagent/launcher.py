@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import shutil
 import signal
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,11 +23,14 @@ from pathlib import Path
 
 import psutil
 
+from . import policyns
 from .config import AgentSettings
 
 log = logging.getLogger("roomagent.launcher")
 
 _PR_SET_PDEATHSIG = 1
+# Where `roomagent` is imported from: the policy wrapper runs as `python -m roomagent.policyns`.
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
 def child_setup() -> Callable[[], None]:
@@ -75,6 +80,35 @@ class Launched:
     cdp_port: int
     env: dict[str, str]
     children: list[Child] = field(default_factory=list)
+    # How the room's browser policy reaches Chromium (`policy_plan`): "installed" (the image's
+    # /etc/chromium/policies/managed), "namespace" (policyns.py), or "unavailable: <why>".
+    policy: str = ""
+
+
+def policy_source(settings: AgentSettings) -> Path | None:
+    """The room's browser policy: WP_POLICY_FILE, else the JSON beside the agent's code
+    (browser-image/policies/watchparty.json in a checkout, roomagent/policies/ in a wheel)."""
+    if settings.policy_file:
+        return Path(settings.policy_file)
+    return policyns.default_policy()
+
+
+def _without_host_entries(source: Path, dest: Path) -> Path:
+    """A copy of the policy whose URLBlocklist keeps only its scheme entries (`file://*`, ...):
+    what a deployment that lets rooms open private addresses (WP_ALLOW_PRIVATE_URLS) runs."""
+    policy = json.loads(source.read_text())
+    policy["URLBlocklist"] = [e for e in policy.get("URLBlocklist", []) if "://" in e or ":*" in e]
+    dest.write_text(json.dumps(policy, indent=2))
+    return dest
+
+
+def policy_installed(source: Path | None) -> bool:
+    """The machine's managed policy already is the room's (the image installs it): a policy
+    file of ours there, equal to the source when there is one."""
+    installed = policyns.MANAGED_DIR / policyns.POLICY_NAME
+    if not installed.is_file():
+        return False
+    return source is None or not source.is_file() or installed.read_bytes() == source.read_bytes()
 
 
 def chromium_args(
@@ -107,6 +141,9 @@ def chromium_args(
         "--use-mock-keychain",
         "--test-type",
         "--disable-gpu",
+        # Closing the last window (the page's `window.close()`, a close shortcut) must not end
+        # the browser: the agent opens a new window instead (cdp.py, `Browser._reopen`).
+        "--keep-alive-for-test",
     ]
     if as_root:
         args.append("--no-sandbox")
@@ -265,8 +302,57 @@ class Launcher:
             await asyncio.sleep(0.025)
         raise LaunchError("PulseAudio did not create its socket")
 
+    async def _policy_plan(self, launched: Launched) -> list[str]:
+        """How Chromium gets the room's browser policy; returns the command prefix to run it
+        under (empty: none). Never silent: a browser without it is logged as an error and
+        reported to the control plane (agent.py)."""
+        assert self._tmp is not None
+        source = policy_source(self.settings)
+        if policy_installed(source):
+            launched.policy = "installed"
+            return []
+        if source is None or not source.is_file():
+            launched.policy = f"unavailable: no policy file ({source or 'WP_POLICY_FILE'})"
+            return []
+        if self.settings.allow_private_urls:
+            source = _without_host_entries(source, self._tmp / "policy.json")
+        wrapper = [sys.executable, "-m", "roomagent.policyns"]
+        env = dict(launched.env, WP_POLICY_STAGE=str(self._tmp))
+        package_root = str(_PACKAGE_ROOT)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (package_root, env.get("PYTHONPATH", "")) if p
+        )
+        proc = await asyncio.create_subprocess_exec(
+            *wrapper,
+            "--check",
+            str(source),
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await proc.communicate()
+        if proc.returncode != 0:
+            why = err.decode(errors="replace").strip().splitlines()[-1:] or [
+                f"exit {proc.returncode}"
+            ]
+            launched.policy = f"unavailable: {why[0]}"
+            return []
+        launched.env.update(WP_POLICY_STAGE=env["WP_POLICY_STAGE"], PYTHONPATH=env["PYTHONPATH"])
+        launched.policy = "namespace"
+        return [*wrapper, str(source), "--"]
+
     async def _start_chromium(self, launched: Launched, profile: Path) -> int:
-        argv = chromium_args(self.settings, profile, launched.env, os.geteuid() == 0)
+        prefix = await self._policy_plan(launched)
+        if launched.policy.startswith("unavailable"):
+            log.error(
+                "room browser runs WITHOUT its managed policy (the agent's guard and key policy "
+                "still apply)",
+                extra={"policy": launched.policy},
+            )
+        else:
+            log.info("room browser policy", extra={"policy": launched.policy})
+        argv = prefix + chromium_args(self.settings, profile, launched.env, os.geteuid() == 0)
         await self._spawn(
             launched,
             "chromium",

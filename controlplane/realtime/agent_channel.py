@@ -3,6 +3,13 @@ message type to a typed model (`messages.AGENT_MESSAGES`) and to its handler.
 
 Status changes go through the lifecycle executor (`rooms/transitions.py`), so the agent's
 `stage` and `ready` race safely with the reaper and the start watcher.
+
+Flood guard (a compromised room must not cost its members or the database a message per
+frame): `browser.status` is coalesced per agent connection like a member's `voice.state` (at
+most one relay per `state_interval_s`, the latest winning, repeats dropped); `stage` and `ready`,
+which write the room row, at most once per `REPORT_INTERVAL_S` each; `error` reports are logged
+and relayed at most `AGENT_ERRORS_PER_SECOND` a second; and the hub drops frames past
+`AGENT_FLOOD_PER_SECOND` (`realtime/hub.py`, `serve_agent`).
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from controlplane.realtime import messages as m
 from controlplane.realtime.agent_media import media_figures
 from controlplane.realtime.bus import Address
 from controlplane.realtime.client_handlers import RoomIO
-from controlplane.realtime.connections import AgentConn
+from controlplane.realtime.connections import AgentConn, Flood
 from controlplane.realtime.outbound import AgentError, BrowserStatus, ErrorOut, RtcAnswerOut
 from controlplane.realtime.presence import Presence
 from controlplane.rooms import lifecycle, queries
@@ -31,6 +38,9 @@ log = logging.getLogger(__name__)
 
 # The room row records a heartbeat at most this often (the reaper's timeout is minutes).
 SEEN_EVERY_S = 5.0
+# `stage` and `ready` (each a write of the room row) are applied at most this often per agent
+# connection; a repeat of the last one applied is dropped.
+REPORT_INTERVAL_S = 1.0
 
 AgentHandler = Callable[[AgentConn, Any], Awaitable[None]]
 
@@ -43,7 +53,9 @@ class AgentChannel:
         events: RoomEvents,
         presence: Presence,
         sessionmaker: async_sessionmaker[AsyncSession],
+        state_interval_s: float = 0.25,
     ) -> None:
+        self.state_interval_s = state_interval_s
         self.io = io
         self.events = events
         self.presence = presence
@@ -94,27 +106,45 @@ class AgentChannel:
             await queries.agent_seen(session=s, room_id=uuid.UUID(room_id))
 
     async def _stage(self, agent: AgentConn, msg: m.AgentStage) -> None:
-        await self._transition(agent.room_id, lifecycle.AgentStage(stage=msg.stage))
+        async def apply(stage: m.AgentStage) -> None:
+            await self._transition(agent.room_id, lifecycle.AgentStage(stage=stage.stage))
+
+        await agent.throttle("stage", REPORT_INTERVAL_S, dedupe=True).offer(msg, apply)
 
     async def _ready(self, agent: AgentConn, msg: m.AgentReady) -> None:
-        # Seen first: whoever hears `ready` finds the heartbeat clock already started.
-        await self._seen(agent.room_id)
-        await self._transition(agent.room_id, lifecycle.AgentReady(video=msg.video()))
+        async def apply(ready: m.AgentReady) -> None:
+            # Seen first: whoever hears `ready` finds the heartbeat clock already started.
+            await self._seen(agent.room_id)
+            await self._transition(agent.room_id, lifecycle.AgentReady(video=ready.video()))
+
+        await agent.throttle("ready", REPORT_INTERVAL_S, dedupe=True).offer(msg, apply)
 
     async def _transition(self, room_id: str, event: lifecycle.LifeEvent) -> None:
         async with self.sessionmaker() as s:
             await transition(session=s, events=self.events, room_id=uuid.UUID(room_id), event=event)
 
     async def _browser_status(self, agent: AgentConn, msg: m.AgentBrowserStatus) -> None:
-        status = BrowserStatus(**msg.model_dump())
-        await self.presence.set_browser(agent.room_id, status.data())
-        await self.io.broadcast(agent.room_id, status)
+        async def publish(fields: dict[str, Any]) -> None:
+            status = BrowserStatus(**fields)
+            await self.presence.set_browser(agent.room_id, status.data())
+            await self.io.broadcast(agent.room_id, status)
+
+        throttle = agent.throttle("browser.status", self.state_interval_s, dedupe=True)
+        await throttle.offer(msg.model_dump(), publish)
 
     async def _rtc_answer(self, agent: AgentConn, msg: m.AgentAnswer) -> None:
         to = Address.conn(msg.conn) if msg.conn else Address.user(msg.to)
         await self.io.direct(agent.room_id, to, RtcAnswerOut(from_="agent", sdp=msg.sdp))
 
     async def _error(self, agent: AgentConn, msg: m.AgentReport) -> None:
+        flood = agent.errors.hit()
+        if flood is Flood.warn:
+            log.warning(
+                "agent error reports over the limit: dropped for the rest of the second",
+                extra={"room": agent.room_id, "per_second": agent.errors.limit},
+            )
+        if flood is not Flood.ok:
+            return
         log.warning(
             "agent reported an error",
             extra={"room": agent.room_id, "agent_error": msg.model_dump()},

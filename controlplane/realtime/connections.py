@@ -281,6 +281,32 @@ class ClientConn:
         return Flood.warn if self.window_count == FLOOD_PER_SECOND + 1 else Flood.drop
 
 
+# The agent channel's flood guard (a room's agent is our code, but beside an untrusted page and,
+# compromised, anyone's): frames per second one agent connection may send (a real agent sends a
+# heartbeat every 10 s, a status per page change and one answer per viewer's offer), and how
+# many `error` reports of them are logged and relayed to viewers.
+AGENT_FLOOD_PER_SECOND = 200
+AGENT_ERRORS_PER_SECOND = 5
+
+
+@dataclass
+class RateWindow:
+    """Counts events against `limit` per fixed one-second window."""
+
+    limit: int
+    start: float = 0.0
+    count: int = 0
+
+    def hit(self) -> Flood:
+        now = time.monotonic()
+        if now - self.start >= 1.0:
+            self.start, self.count = now, 0
+        self.count += 1
+        if self.count <= self.limit:
+            return Flood.ok
+        return Flood.warn if self.count == self.limit + 1 else Flood.drop
+
+
 @dataclass
 class AgentConn:
     id: str
@@ -291,6 +317,21 @@ class AgentConn:
     last_seen: float = 0.0
     # The media figures of its last heartbeat (encoder ladder, viewers' estimates) for /metrics.
     media: AgentMedia | None = None
+    frames: RateWindow = field(default_factory=lambda: RateWindow(AGENT_FLOOD_PER_SECOND))
+    errors: RateWindow = field(default_factory=lambda: RateWindow(AGENT_ERRORS_PER_SECOND))
+    # Coalesced reports (browser.status, stage, ready), by message type: relayed and written
+    # at most once per interval, the latest winning.
+    throttles: dict[str, LatestWins] = field(default_factory=dict)
 
     def send(self, msg: Outbound) -> None:
         self.outbox.put(json.dumps({"type": msg.TYPE, "data": msg.data()}))
+
+    def throttle(self, type_: str, interval_s: float, *, dedupe: bool) -> LatestWins:
+        found = self.throttles.get(type_)
+        if found is None:
+            found = self.throttles[type_] = LatestWins(interval_s, dedupe=dedupe)
+        return found
+
+    def cancel_throttles(self) -> None:
+        for throttle in self.throttles.values():
+            throttle.cancel()

@@ -46,6 +46,7 @@ from controlplane.realtime.connections import (
     OutboxLimits,
 )
 from controlplane.realtime.outbound import (
+    AgentError,
     AgentRemoteChanged,
     AuthOk,
     ChatCleared,
@@ -134,7 +135,11 @@ class Hub:
             rate_limiter=rate_limiter,
         )
         self.agent_channel = AgentChannel(
-            io=self, events=self, presence=presence, sessionmaker=sessionmaker
+            io=self,
+            events=self,
+            presence=presence,
+            sessionmaker=sessionmaker,
+            state_interval_s=settings.ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS,
         )
         bus.set_handler(self._on_bus)
 
@@ -619,12 +624,9 @@ class Hub:
             news = StatusNews(status=RoomStatus(room.status), agent_connected=True)
             await self.broadcast(room_id, status_message(news))
             log.info("agent connected", extra={"room": room.room_code})
-            while True:
-                frame = await ws.receive()
-                if frame["type"] == "websocket.disconnect":
-                    return
-                await self.agent_channel.handle(agent, frame.get("text"), room.room_code)
+            await self._until_over(self._agent_loop(ws, agent, room.room_code), agent.outbox)
         finally:
+            agent.cancel_throttles()
             if syncing is not None:
                 syncing.cancel()
             if self._agents.get(room_id) is agent:
@@ -635,6 +637,37 @@ class Hub:
             except (TimeoutError, asyncio.CancelledError, Exception):
                 writer.cancel()
             self._spawn(self._after_agent(room_id, agent.id), f"agent-cleanup-{agent.id}")
+
+    async def _agent_loop(self, ws: WebSocket, agent: AgentConn, room_code: str) -> None:
+        """An agent's frames. Past AGENT_FLOOD_PER_SECOND they are dropped (one `rate_limited`
+        says so); one over ROOM_WS_MAX_FRAME_BYTES is answered `frame_too_large` and the channel
+        stays open: a page's huge title must not cut its room off (the transport's own limit,
+        `main.WS_TRANSPORT_FACTOR` times larger, lets the frame reach us to be answered)."""
+        limit = self.settings.ROOM_WS_MAX_FRAME_BYTES
+        while True:
+            frame = await ws.receive()
+            if frame["type"] == "websocket.disconnect":
+                return
+            flood = agent.frames.hit()
+            if flood is Flood.warn:
+                log.warning(
+                    "agent frames over the limit: dropped for the rest of the second",
+                    extra={"room": room_code, "per_second": agent.frames.limit},
+                )
+                agent.send(AgentError(code="rate_limited", message="Too many messages"))
+            if flood is not Flood.ok:
+                continue
+            text = frame.get("text")
+            size = len(text.encode()) if text is not None else len(frame.get("bytes") or b"")
+            if size > limit:
+                log.warning(
+                    "agent frame too large: refused",
+                    extra={"room": room_code, "bytes": size, "limit": limit},
+                )
+                detail = f"Frames are limited to {limit} bytes"
+                agent.send(AgentError(code="frame_too_large", message=detail))
+                continue
+            await self.agent_channel.handle(agent, text, room_code)
 
     async def _sync_peers(self, agent: AgentConn) -> None:
         """Tell the agent the room's present sockets every ROOM_AGENT_PEER_SYNC_SECONDS, so it

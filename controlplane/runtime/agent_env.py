@@ -96,6 +96,9 @@ def agent_env(
             [{"urls": list(settings.STUN_URLS)}] if settings.STUN_URLS else []
         ),
         "WP_BLOCKED_HOSTS": json.dumps(control_plane_hosts(settings, control_url, host_addresses)),
+        # Loopback and internal hosts stay off the browser policy the agent installs itself
+        # (a local room's); its schemes (file:, chrome:, ...) are blocked whatever this says.
+        "WP_ALLOW_PRIVATE_URLS": "true" if settings.ROOM_ALLOW_PRIVATE_URLS else "false",
     }
     if profile_dir:
         env["WP_PROFILE_DIR"] = profile_dir

@@ -242,6 +242,9 @@ class AgentProcess:
                 "WP_HEARTBEAT_S": "1",
                 "WP_KEYFRAME_INTERVAL_S": "30",
                 "WP_LOG_LEVEL": "INFO",
+                # The test pages are served from 127.0.0.1: what ROOM_ALLOW_PRIVATE_URLS allows
+                # (the browser policy keeps blocking file:, chrome:, view-source:, devtools:).
+                "WP_ALLOW_PRIVATE_URLS": "true",
             }
         )
         env.pop("DISPLAY", None)

@@ -89,8 +89,8 @@ async def live_server(
     if runtime is None:
         runtime = RecordingRuntime()
     port = port or free_port()
-    # Frames up to 1 MiB reach the app, which enforces ROOM_WS_MAX_FRAME_BYTES itself.
-    options = {**server_options(settings), "ws_max_size": 1 << 20, "host": host}
+    # The production limits (server_options): the transport's frame limit and the app's.
+    options = {**server_options(settings), "host": host}
     wanted = settings.AGENT_PORT if "AGENT_PORT" in settings.model_fields_set else 0
     agent_sock = uvicorn.Config(app_factory, factory=True, port=wanted, **options).bind_socket()
     agent_port = agent_sock.getsockname()[1]

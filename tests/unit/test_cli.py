@@ -85,6 +85,8 @@ def test_doctor_reports_parts_and_mode(tmp_path):
     ):
         assert part in done.stdout
     assert "mode: database=sqlite bus=in-process runtime=local" in done.stdout
+    # Whether local rooms' Chromium gets the room's managed policy, said either way.
+    assert "local rooms' browser policy: " in done.stdout
 
 
 def test_serve_with_agent_port_0_listens_on_a_free_port_and_agents_dial_it(tmp_path):

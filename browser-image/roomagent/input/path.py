@@ -1,18 +1,22 @@
 """The one way input reaches the room's browser, whoever sends it.
 
 Data-channel messages (`wire`) and the control channel's JSON fallback (converted by `from_json`
-into the same messages) both go through `InputPath.submit`: the holder check, the input boost
-and the counters are here and nowhere else. Runs on the agent's event loop only.
+into the same messages) both go through `InputPath.submit`: the holder check, the key policy
+(`keypolicy.py`), the input boost and the counters are here and nowhere else. Runs on the
+agent's event loop only.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import wire
+from . import keypolicy, wire
 from .xinject import BUTTONS, Injector
+
+log = logging.getLogger("roomagent.input")
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class InputPath:
         self.holder_id = holder_id
         self.applied = 0
         self.dropped = 0
+        # Key presses the key policy dropped (keypolicy.RULES), by the rule's name.
+        self.blocked_keys: dict[str, int] = {}
         self._apply: dict[type[Any], Callable[[Any], None]] = {
             wire.Move: lambda m: injector.move(m.x, m.y),
             wire.Button: lambda m: injector.button(m.button, m.down, m.x, m.y),
@@ -81,8 +87,24 @@ class InputPath:
         apply = self._apply.get(type(action))
         if apply is None:  # a ping is answered by the channel, never applied
             return False
+        if isinstance(action, wire.Key | KeyPress) and self._blocked(action):
+            return False
         self.applied += 1
         if not isinstance(action, wire.Move):
             self._boost()  # a click, key, text or wheel changes the screen soon
         apply(action)
+        return True
+
+    def _blocked(self, action: wire.Key | KeyPress) -> bool:
+        """A key press the key policy drops (its release needs no check: the injector releases
+        only what it pressed)."""
+        if isinstance(action, wire.Key) and not action.down:
+            return False
+        rule = keypolicy.blocked(action.key, action.code, action.mods)
+        if rule is None:
+            return False
+        count = self.blocked_keys.get(rule.name, 0) + 1
+        self.blocked_keys[rule.name] = count
+        if count == 1:
+            log.info("key dropped by the key policy", extra={"key": rule.name, "why": rule.why})
         return True

@@ -35,6 +35,11 @@ class Injector:
         self._wheel_dy = 0.0
         self._spare_next = 0
         self._load_keymap()
+        # No server-side auto-repeat: a key held by XTest would repeat with whatever modifiers
+        # are held later (hold "o", then Ctrl: Ctrl+O presses that the key policy never saw).
+        # Viewers send their own repeats as key downs, each checked.
+        self.d.change_keyboard_control(auto_repeat_mode=X.AutoRepeatModeOff)
+        self.d.sync()
 
     # keyboard mapping -------------------------------------------------------------------
     def _load_keymap(self) -> None:
