@@ -32,7 +32,7 @@ from .media.ladder import Rung
 from .media.pacing import PACE_FACTOR, PacedTransport, pace_sender
 from .media.playout import PlayoutLimits
 from .media.playout_extension import negotiate_playout_delay
-from .media.video import h264_level, profile_level_id
+from .media.video import QUALITY, h264_level, profile_level_id
 
 log = logging.getLogger("roomagent.peers")
 
@@ -101,10 +101,13 @@ class Viewer:
         if ch is not None and ch.readyState == "open" and ch.bufferedAmount < MAX_BUFFERED:
             ch.send(data)
 
-    def send_input(self, data: bytes) -> None:
+    def send_input(self, data: bytes) -> bool:
+        """Send on `input` if it is open and not backed up; whether it was sent."""
         ch = self.input
         if ch is not None and ch.readyState == "open" and ch.bufferedAmount < MAX_BUFFERED:
             ch.send(data)
+            return True
+        return False
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -240,7 +243,7 @@ class PeerManager:
             observe_feedback(vt.sender, viewer.estimate)
             if self.settings.pacing:
                 viewer.pacer = pace_sender(
-                    vt.sender, lambda: self._pace_kbps(viewer), self.settings.fps
+                    vt.sender, lambda: self._pace_kbps(viewer), lambda: self._rung_fps(viewer)
                 )
             self._start_adapting()
             if self.t0 is not None:
@@ -415,11 +418,18 @@ class PeerManager:
 
     def _pace_kbps(self, viewer: Viewer) -> float:
         """The rate a viewer's video leaves at: a margin over its estimate, and never below
-        the bitrate of the rung it is on (what that rung's encoder makes must get out)."""
+        the bitrate its rung's encoder really makes (the rung's bitrate times WP_QUALITY's
+        factor): paced slower than it is made, its queue would only grow, overflow and ask for
+        keyframes that leave too slowly again."""
         est, track = viewer.estimate, viewer.video
         if est is None or track is None:
             return 0.0
-        return PACE_FACTOR * max(est.estimate_kbps, self.ladder[track.rung].kbps)
+        made = self.ladder[track.rung].kbps * QUALITY[self.settings.quality][2]
+        return PACE_FACTOR * max(est.estimate_kbps, made)
+
+    def _rung_fps(self, viewer: Viewer) -> int:
+        track = viewer.video
+        return self.settings.fps if track is None else self.ladder[track.rung].fps
 
     def send_status(self, viewer: Viewer, *, force: bool = False) -> None:
         """The viewer's quality status (0x83): on a change, else at most every STATUS_EVERY_S."""
@@ -437,8 +447,10 @@ class PeerManager:
             if last[0][:7] == msg[:7] and last[0][11:] == msg[11:]:
                 if now - last[1] < STATUS_EVERY_S:
                     return
-        viewer.status = (msg, now)
-        viewer.send_input(msg)
+        # Recorded only once it went out: a status skipped (channel not open yet, or backed up)
+        # is tried again on the next call, not held back as "already said" for STATUS_EVERY_S.
+        if viewer.send_input(msg):
+            viewer.status = (msg, now)
 
     def viewer_stats(self) -> list[dict[str, Any]]:
         """Each viewer's rung and estimate (heartbeats, /metrics)."""

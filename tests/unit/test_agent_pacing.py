@@ -34,7 +34,7 @@ def test_a_sender_without_the_hook_is_reported_not_paced() -> None:
     class NoTransport:
         pass
 
-    assert pace_sender(NoTransport(), lambda: 100.0, 30) is None  # type: ignore[arg-type]
+    assert pace_sender(NoTransport(), lambda: 100.0, lambda: 30) is None  # type: ignore[arg-type]
 
 
 async def keyframe_arrival_spread(pacing: bool) -> float:
@@ -91,3 +91,64 @@ async def test_a_weak_viewer_s_keyframe_arrives_spread_not_burst() -> None:
     # 30 kB at 1.5 x 250 kbit/s: ~0.6 s; at once without pacing
     assert await keyframe_arrival_spread(pacing=True) >= 0.4
     assert await keyframe_arrival_spread(pacing=False) < 0.2
+
+
+def rtp(seq: int, ssrc: int = 1111, size: int = 1200) -> bytes:
+    header = bytes([0x80, 96]) + seq.to_bytes(2, "big") + (0).to_bytes(4, "big")
+    return header + ssrc.to_bytes(4, "big") + bytes(size - 12)
+
+
+class Recording:
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    async def _send_rtp(self, data: bytes) -> None:
+        self.sent.append(data)
+
+
+async def test_retransmissions_are_charged_but_never_wait() -> None:
+    """aiortc answers a NACK inline in the DTLS read loop: a retransmission that slept for the
+    bucket would stall the viewer's input channels, PLIs and receiver reports meanwhile."""
+    inner = Recording()
+    paced = PacedTransport(inner, lambda: 200.0, lambda: 30)  # 37.5 kB/s at 1.5x
+    first = time.monotonic()
+    sends = [asyncio.ensure_future(paced._send_rtp(rtp(seq))) for seq in range(100, 140)]
+    await asyncio.sleep(0.05)  # the burst is in debt now: the last of it waits ~1 s
+    assert not sends[-1].done()
+    for data in (rtp(105), rtp(7, ssrc=2222)):  # as is (no RTX), and RTX
+        started = time.monotonic()
+        await paced._send_rtp(data)
+        assert time.monotonic() - started < 0.02
+        assert inner.sent[-1] == data
+    assert paced.retransmitted == 2
+    await asyncio.gather(*sends)
+    # ... and the media behind them waited for what they cost
+    assert time.monotonic() - first >= (40 * 1200 + 2 * 1200 - 37_500 / 30) / 37_500 * 0.9
+
+
+def test_the_pace_floor_is_what_the_rung_s_encoder_makes() -> None:
+    """A viewer estimated below its rung is still paced faster than the encoder (rung bitrate
+    times WP_QUALITY's factor) makes video, or its queue only grows."""
+    from roomagent.media.video import QUALITY
+    from roomagent.peers import Viewer
+
+    settings = AgentSettings(codec="h264", quality="quality")
+    peers = PeerManager(
+        settings,
+        Broadcaster("video", 8),
+        Broadcaster("audio", 8),
+        lambda r: None,
+        lambda v, m: None,
+    )
+    viewer = Viewer("c", "u", RTCPeerConnection())
+
+    class Track:
+        rung = len(peers.ladder) - 1
+
+    class Estimate:
+        estimate_kbps = 50.0
+
+    viewer.video, viewer.estimate = Track(), Estimate()  # type: ignore[assignment]
+    made = peers.ladder[-1].kbps * QUALITY["quality"][2]
+    assert peers._pace_kbps(viewer) >= 1.5 * made
+    assert peers._rung_fps(viewer) == peers.ladder[-1].fps

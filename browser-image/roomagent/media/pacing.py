@@ -6,7 +6,11 @@ weak viewer's downlink drops. ``pace_sender`` gives one video sender a transport
 packets through a token bucket: rate ``PACE_FACTOR`` times the viewer's estimate (never below
 its rung's bitrate), depth one frame interval at that rate. An ordinary frame fits the bucket
 and leaves at once; a keyframe is spread over the following frame intervals instead of burst.
-RTCP (sender reports) bypasses the bucket; NACK retransmissions go through it.
+RTCP (sender reports) bypasses the bucket. Retransmissions (an RTX packet, or a sequence number
+not newer than the last one sent) are charged to the bucket but never wait: aiortc answers a
+NACK inline in the DTLS transport's one read loop, so a retransmission that slept would stall
+everything the viewer sends us meanwhile (its input channels, PLIs, REMBs, receiver reports)
+and inflate the round trip its estimate sees.
 
 The bucket's state is the viewer's own and only the sender's RTP loop and its retransmissions
 use it, all on the event loop: no locking. A rate that fails to compute costs the packet its
@@ -59,15 +63,40 @@ def is_rtcp(data: bytes) -> bool:
     return len(data) > 1 and 192 <= data[1] <= 223
 
 
+def seq_newer(seq: int, than: int) -> bool:
+    """RTP sequence order with wrap-around (RFC 3550)."""
+    return seq != than and ((seq - than) & 0xFFFF) < 0x8000
+
+
 class PacedTransport:
     """The sender's DTLS transport, its RTP paced; everything else passes through."""
 
-    def __init__(self, transport: Any, rate_kbps: Callable[[], float], fps: int) -> None:
+    def __init__(
+        self, transport: Any, rate_kbps: Callable[[], float], fps: Callable[[], int]
+    ) -> None:
         self._transport = transport
         self._rate_kbps = rate_kbps
-        self.bucket = TokenBucket(fps)
+        self._fps = fps  # the frame rate of the rung the viewer is on now
+        self.bucket = TokenBucket(fps())
         self.paced = 0  # packets that waited
         self.waited_s = 0.0
+        self.retransmitted = 0  # charged, sent at once
+        # The media stream: the first RTP packet's SSRC, and its newest sequence number.
+        self._ssrc: bytes | None = None
+        self._seq: int | None = None
+
+    def _is_retransmission(self, data: bytes) -> bool:
+        if len(data) < 12:
+            return False
+        ssrc, seq = data[8:12], int.from_bytes(data[2:4], "big")
+        if self._ssrc is None:
+            self._ssrc = ssrc
+        if ssrc != self._ssrc:
+            return True  # RTX
+        if self._seq is not None and not seq_newer(seq, self._seq):
+            return True  # resent as is (no RTX negotiated)
+        self._seq = seq
+        return False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
@@ -80,8 +109,11 @@ class PacedTransport:
                 log.exception("pacing rate failed: packet sent at once")
                 kbps = 0.0
             if kbps > 0:
+                self.bucket.interval = 1.0 / max(1, self._fps())
                 wait = self.bucket.delay(time.monotonic(), len(data), kbps)
-                if wait > 0.0005:
+                if self._is_retransmission(data):
+                    self.retransmitted += 1
+                elif wait > 0.0005:
                     self.paced += 1
                     self.waited_s += wait
                     await asyncio.sleep(wait)
@@ -89,9 +121,10 @@ class PacedTransport:
 
 
 def pace_sender(
-    sender: RTCRtpSender, rate_kbps: Callable[[], float], fps: int
+    sender: RTCRtpSender, rate_kbps: Callable[[], float], fps: Callable[[], int]
 ) -> PacedTransport | None:
-    """Pace `sender`'s RTP at `rate_kbps()`; None where aiortc lacks the hook (not paced)."""
+    """Pace `sender`'s RTP at `rate_kbps()`, one frame interval (at `fps()`, the viewer's rung's
+    frame rate) deep; None where aiortc lacks the hook (not paced)."""
     transport = getattr(sender, TRANSPORT, None)
     if transport is None or not callable(getattr(transport, "_send_rtp", None)):
         log.error("aiortc has no %s: viewers' video is not paced", TRANSPORT)
