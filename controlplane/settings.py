@@ -47,6 +47,9 @@ class Settings(BaseSettings):
         default_factory=lambda: ["http://localhost:5173"]
     )
     LOG_LEVEL: str = "INFO"
+    # Largest HTTP request body any route accepts (a larger one is refused with 413 before it
+    # is read); no route takes more than a few KiB.
+    MAX_REQUEST_BODY_BYTES: int = Field(default=65536, ge=1024)
     LOG_JSON: bool = False
     # The built web app (`npm run build` in frontend/); unset: this checkout's frontend/dist.
     WEB_DIR: Path | None = None
