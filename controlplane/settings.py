@@ -149,8 +149,8 @@ class Settings(BaseSettings):
     # How often a room's agent is told the room's present sockets (`peers.sync`) to drop the
     # peers of any other (on every agent (re)connect too, in `auth.ok`).
     ROOM_AGENT_PEER_SYNC_SECONDS: float = Field(default=30.0, gt=0)
-    # voice.state and chat.typing from one socket: at most one broadcast per interval (the
-    # latest wins).
+    # voice.state/voice.leave (one coalescer) and chat.typing from one socket: at most one
+    # broadcast per interval (the latest wins).
     ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS: float = Field(default=0.25, ge=0)
     ROOM_CHAT_MAX_CHARS: int = Field(default=2000, ge=1)
     ROOM_CHAT_RATE_COUNT: int = Field(default=10, ge=1)

@@ -54,6 +54,9 @@ FLOOD_PER_SECOND = 100
 log = logging.getLogger(__name__)
 
 
+_NOTHING: Any = object()
+
+
 class LatestWins:
     """At most one run per `interval_s`: a value offered sooner waits for the end of the
     interval, replacing any value already waiting (the latest wins), so a socket toggling a
@@ -64,7 +67,7 @@ class LatestWins:
         self.interval_s = interval_s
         self.dedupe = dedupe
         self._last_at = -math.inf
-        self._last: Any = None
+        self._last: Any = _NOTHING  # nothing run yet: the first value is never a repeat
         self._pending: tuple[Any, Callable[[Any], Awaitable[None]]] | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -94,6 +97,12 @@ class LatestWins:
             await run(value)
         except Exception:
             log.exception("coalesced update failed")
+
+    @property
+    def latest(self) -> Any:
+        """The value in effect once what waits has run: the one waiting, else the last run
+        (a sentinel before any)."""
+        return self._pending[0] if self._pending is not None else self._last
 
     def cancel(self) -> None:
         if self._task is not None:
