@@ -72,8 +72,8 @@ class Settings(BaseSettings):
     RATE_LIMIT_FORGOT_PER_HOUR: int = Field(default=5, ge=1)
     RATE_LIMIT_REFRESH_PER_MINUTE: int = Field(default=30, ge=1)
     RATE_LIMIT_IP_MULTIPLIER: int = Field(default=5, ge=1)
-    # Wrong room codes (GET /api/rooms/{code}, join) per user per minute; over it every lookup
-    # is refused until the minute ends.
+    # Wrong room codes (any route or socket that takes a code) per user per minute; over it
+    # every lookup is refused until the minute ends.
     RATE_LIMIT_ROOM_CODE_MISSES_PER_MINUTE: int = Field(default=20, ge=1)
     TRUST_PROXY_HEADERS: bool = False
     # Proxies in front of the API that each append to X-Forwarded-For (with TRUST_PROXY_HEADERS):

@@ -46,8 +46,13 @@ _CLOSE_FOR: dict[Kind, tuple[int, str]] = {
 
 
 def close_for(error: DomainError) -> tuple[int, str]:
-    """How a socket is closed when `error` refuses it (anything unforeseen: 4401)."""
-    return _CLOSE_FOR.get(error.kind, (CLOSE_UNAUTHENTICATED, "authenticate first"))
+    """How a socket is closed when `error` refuses it (anything unforeseen: 4401). A rate
+    limit says which one (too many sockets, too many wrong room codes) in the close reason."""
+    code, reason = _CLOSE_FOR.get(error.kind, (CLOSE_UNAUTHENTICATED, "authenticate first"))
+    if error.kind is Kind.rate_limited and isinstance(error.detail, str):
+        # a close reason is at most 123 bytes
+        reason = error.detail.encode()[:120].decode(errors="ignore")
+    return code, reason
 
 
 FLOOD_PER_SECOND = 100
