@@ -411,6 +411,42 @@ async def test_login_rate_limit_per_account(settings_factory):
         ).status_code == 200
 
 
+async def test_wrong_current_passwords_are_throttled_like_login(settings_factory):
+    """Issue 19 #10: `PATCH /api/users/me` checks `current_password`; a stolen access token must
+    not make it an unlimited password oracle. Wrong ones count per user; past the login limit
+    every check answers 429, the right password too, until the minute ends."""
+    from tests.support.rooms import live_server
+
+    settings = await settings_factory(RATE_LIMIT_LOGIN_PER_MINUTE=3)
+    async with live_server(settings) as srv:
+        victim, other = await signed_in(srv.http), await signed_in(srv.http)
+        for i in range(3):
+            resp = await srv.http.patch(
+                "/api/users/me",
+                json={"current_password": f"guess-{i}-wrong", "password": "New-Passw0rd-xyz"},
+                headers=victim.headers,
+            )
+            assert_error(resp, 400, "bad_current_password")
+        for current in ("guess-9-wrong", PASSWORD):
+            resp = await srv.http.patch(
+                "/api/users/me",
+                json={"current_password": current, "email": "moved@example.com"},
+                headers=victim.headers,
+            )
+            assert_error(resp, 429, "rate_limited")
+            assert 1 <= int(resp.headers["Retry-After"]) <= 60
+        me = await srv.http.get("/api/users/me", headers=victim.headers)
+        assert me.json()["email"] == victim.email  # nothing changed
+        # another user is not affected, and a right password does not count
+        for i in range(4):
+            resp = await srv.http.patch(
+                "/api/users/me",
+                json={"current_password": PASSWORD, "email": f"moved-{i}-{other.email}"},
+                headers=other.headers,
+            )
+            assert resp.status_code == 200, resp.text
+
+
 async def test_login_rate_limit_counts_every_spelling_of_one_account(settings_factory):
     """Issue 11 #5: `" limited"` must not be a fresh budget when the lookup strips it."""
     from tests.support.apps import client_for
