@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 
+import httpx
 import jwt
 import pytest
 
@@ -409,6 +410,59 @@ async def test_login_rate_limit_per_account(settings_factory):
                 "/api/auth/login", data={"username": "neighbour", "password": PASSWORD}
             )
         ).status_code == 200
+
+
+async def test_a_strangers_wrong_passwords_do_not_lock_the_owner_out(settings_factory):
+    """Issue 19 #9: the limit on guessing holds for the guesser, but the owner still signs in
+    with the right password from another address, and from a browser they signed in with before
+    (its device cookie) even while many addresses guess at once. Each client has its own
+    loopback address, as the real server sees it."""
+    from contextlib import AsyncExitStack
+
+    from controlplane.auth.login_guard import DEVICE_COOKIE
+    from tests.support.rooms import live_server
+
+    settings = await settings_factory(RATE_LIMIT_LOGIN_PER_MINUTE=3, RATE_LIMIT_IP_MULTIPLIER=2)
+    async with live_server(settings) as srv, AsyncExitStack() as stack:
+
+        async def client(last_octet: int) -> httpx.AsyncClient:
+            transport = httpx.AsyncHTTPTransport(local_address=f"127.0.0.{last_octet}")
+            http = httpx.AsyncClient(base_url=srv.url, transport=transport, timeout=30)
+            return await stack.enter_async_context(http)
+
+        async def attempt(http: httpx.AsyncClient, password: str) -> int:
+            form = {"username": "owner", "password": password}
+            return (await http.post("/api/auth/login", data=form)).status_code
+
+        await register(srv.http, username="owner")
+        laptop = await client(2)  # the owner's browser: signed in before
+        assert await attempt(laptop, PASSWORD) == 200
+        # a stranger guesses from one address: refused there, the right password too
+        stranger = await client(3)
+        assert [await attempt(stranger, f"guess-{i}-wrong") for i in range(3)] == [401] * 3
+        assert await attempt(stranger, PASSWORD) == 429
+        # the owner, from another address with no cookie: in
+        assert await attempt(await client(4), PASSWORD) == 200
+        # strangers from many addresses spend the account's total (3 x 2 a minute)...
+        for octet in (5, 6, 7):
+            guesser = await client(octet)
+            for i in range(3):
+                await attempt(guesser, f"guess-{octet}-{i}")
+        assert await attempt(await client(8), PASSWORD) == 429  # ...new addresses wait
+        # ...but the owner's own browser still gets in
+        assert laptop.cookies.get(DEVICE_COOKIE)
+        assert await attempt(laptop, PASSWORD) == 200
+        # a device cookie is not an unlimited budget either (3 a minute, that sign-in counted),
+        # nor a pass for another account
+        assert [await attempt(laptop, f"guess-l{i}") for i in range(2)] == [401] * 2
+        assert await attempt(laptop, PASSWORD) == 429
+        await register(srv.http, username="neighbour2")
+        form = {"username": "neighbour2", "password": PASSWORD}
+        assert (await laptop.post("/api/auth/login", data=form)).status_code == 200
+        # a forged cookie is no pass
+        forged = await client(9)
+        forged.cookies.set(DEVICE_COOKIE, laptop.cookies.get(DEVICE_COOKIE)[:-2] + "xx")
+        assert await attempt(forged, PASSWORD) == 429
 
 
 async def test_wrong_current_passwords_are_throttled_like_login(settings_factory):
