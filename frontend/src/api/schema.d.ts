@@ -81,7 +81,13 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Login */
+        /**
+         * Login
+         * @description Guessing is limited per address, per account and address, and per account across
+         *     addresses, never per account alone: a stranger's wrong passwords do not lock the owner out
+         *     (controlplane/auth/login_guard.py). A browser that signed in to the account before (its
+         *     `wp_device` cookie, set here) has a budget of its own.
+         */
         post: operations["auth-login"];
         delete?: never;
         options?: never;
@@ -1190,6 +1196,13 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description Too many wrong current passwords */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     "users-list_sessions": {
@@ -1388,7 +1401,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
-            /** @description Too many wrong codes */
+            /** @description Too many wrong room codes */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1446,6 +1459,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description Too many wrong room codes */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -1513,7 +1533,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
-            /** @description Too many wrong codes */
+            /** @description Too many wrong room codes */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1570,6 +1590,13 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description Too many wrong room codes */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     "rooms-end_room": {
@@ -1622,6 +1649,13 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description Too many wrong room codes */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     "rooms-kick_participant": {
@@ -1629,8 +1663,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                code: string;
                 user_id: string;
+                code: string;
             };
             cookie?: never;
         };
@@ -1679,6 +1713,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description Too many wrong room codes */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -1743,6 +1784,13 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description Too many wrong room codes */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     "rooms-chat_history": {
@@ -1799,6 +1847,13 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description Too many wrong room codes */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     "rooms-delete_chat_history": {
@@ -1848,6 +1903,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description Too many wrong room codes */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -1947,6 +2009,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description Too many wrong codes */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
