@@ -748,6 +748,11 @@ class Bench:
         push = await room_socket(self.urls[1], room.code, pusher.access_token)
         ws = await stalled_socket(self.urls[0], room.code, staller.access_token)
         await push.expect("presence.joined", user_id=staller.id)
+        # voice signalling is relayed only between members in voice: both join it
+        voice = {"muted": False, "deafened": False, "speaking": False}
+        await ws.send(json.dumps({"type": "voice.state", "data": voice}))
+        await push.send("voice.state", voice)
+        await push.expect("voice.state", user_id=staller.id)
         offer = {"to": staller.id, "sdp": "v=0 " + "x" * 59_000}
         pushed, started, gone = 0, time.monotonic(), None
         while time.monotonic() - started < STALL_GIVE_UP_S:

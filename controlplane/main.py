@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
+from controlplane.api.body_limit import BodyLimit
 from controlplane.api.errors import install_error_handlers
 from controlplane.api.listeners import ListenerSplit
 from controlplane.api.main import api_router
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None, *, runtime: RoomRuntime | None 
     )
     app.state.metrics = Metrics()
     install_error_handlers(app)
+    # Innermost: its 413 still gets CORS, security headers, a request id and a log line.
+    app.add_middleware(BodyLimit, max_bytes=settings.MAX_REQUEST_BODY_BYTES)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.CORS_ORIGINS,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import sys
 import time
 import uuid
@@ -25,8 +26,44 @@ _STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) 
 }
 
 
+# What must never reach a log line as itself: C0 controls (CR and LF forge lines, ESC drives the
+# terminal that tails the log), DEL, C1 controls (NEL is a line break to some readers) and the
+# Unicode line and paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(value: str) -> str:
+    """`value` with every control character written as an escape (`\\n` -> `\\x0a`), so a
+    logged value (a request path, a header, a user's text) is always one line of plain text."""
+    return _CONTROL.sub(_escape_char, value)
+
+
+def _clean(value: Any) -> Any:
+    """A logged value made safe: strings escaped, containers walked, numbers and the like kept
+    (JSON keeps their type); anything else by its `str`, escaped."""
+    if isinstance(value, str):
+        return escape_controls(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        return {escape_controls(str(k)): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_clean(v) for v in value]
+    return escape_controls(str(value))
+
+
 class StructuredFormatter(logging.Formatter):
-    """One line per record: JSON in production, `key=value` pairs for people otherwise."""
+    """One line per record: JSON in production, `key=value` pairs for people otherwise.
+
+    The one place logs are written: every value of a record (its message, its `extra` fields,
+    the logger's name) has its control characters escaped here, whoever logged it, so no value
+    can forge a line or reach a terminal as an escape sequence. A traceback keeps its line
+    breaks (in text, each of its lines is indented, so none can pass for a record)."""
 
     def __init__(self, *, as_json: bool) -> None:
         super().__init__()
@@ -37,20 +74,29 @@ class StructuredFormatter(logging.Formatter):
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
+            "logger": escape_controls(record.name),
+            "msg": escape_controls(record.getMessage()),
         }
         if (rid := request_id_var.get()) is not None:
-            fields["request_id"] = rid
-        fields.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS})
-        if record.exc_info:
-            fields["exc"] = self.formatException(record.exc_info)
+            fields["request_id"] = escape_controls(rid)
+        fields.update(
+            {
+                escape_controls(k): _clean(v)
+                for k, v in record.__dict__.items()
+                if k not in _STANDARD_ATTRS
+            }
+        )
+        exc = self.formatException(record.exc_info) if record.exc_info else None
         if self.as_json:
+            if exc:
+                # JSON writes the traceback's line breaks as \n itself; the rest is escaped.
+                fields["exc"] = "\n".join(escape_controls(line) for line in exc.split("\n"))
             return json.dumps(fields, default=str)
         ts, level, logger, msg = (fields.pop(k) for k in ("ts", "level", "logger", "msg"))
         head = f"{ts} {level:<7} {logger}: {msg}"
-        exc = fields.pop("exc", None)
         tail = " ".join(f"{k}={v}" for k, v in fields.items())
+        if exc:
+            exc = "\n".join("  " + escape_controls(line) for line in exc.split("\n"))
         return f"{head} {tail}".rstrip() + (f"\n{exc}" if exc else "")
 
 

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
         default_factory=lambda: ["http://localhost:5173"]
     )
     LOG_LEVEL: str = "INFO"
+    # Largest HTTP request body any route accepts (a larger one is refused with 413 before it
+    # is read); no route takes more than a few KiB.
+    MAX_REQUEST_BODY_BYTES: int = Field(default=65536, ge=1024)
     LOG_JSON: bool = False
     # The built web app (`npm run build` in frontend/); unset: this checkout's frontend/dist.
     WEB_DIR: Path | None = None
@@ -70,8 +73,8 @@ class Settings(BaseSettings):
     RATE_LIMIT_FORGOT_PER_HOUR: int = Field(default=5, ge=1)
     RATE_LIMIT_REFRESH_PER_MINUTE: int = Field(default=30, ge=1)
     RATE_LIMIT_IP_MULTIPLIER: int = Field(default=5, ge=1)
-    # Wrong room codes (GET /api/rooms/{code}, join) per user per minute; over it every lookup
-    # is refused until the minute ends.
+    # Wrong room codes (any route or socket that takes a code) per user per minute; over it
+    # every lookup is refused until the minute ends.
     RATE_LIMIT_ROOM_CODE_MISSES_PER_MINUTE: int = Field(default=20, ge=1)
     TRUST_PROXY_HEADERS: bool = False
     # Proxies in front of the API that each append to X-Forwarded-For (with TRUST_PROXY_HEADERS):
@@ -158,8 +161,8 @@ class Settings(BaseSettings):
     # How often a room's agent is told the room's present sockets (`peers.sync`) to drop the
     # peers of any other (on every agent (re)connect too, in `auth.ok`).
     ROOM_AGENT_PEER_SYNC_SECONDS: float = Field(default=30.0, gt=0)
-    # voice.state and chat.typing from one socket: at most one broadcast per interval (the
-    # latest wins).
+    # voice.state/voice.leave (one coalescer) and chat.typing from one socket: at most one
+    # broadcast per interval (the latest wins).
     ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS: float = Field(default=0.25, ge=0)
     ROOM_CHAT_MAX_CHARS: int = Field(default=2000, ge=1)
     ROOM_CHAT_RATE_COUNT: int = Field(default=10, ge=1)

@@ -9,13 +9,15 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from controlplane.api.errors import ApiError
 from controlplane.auth.access_tokens import AccessClaims
 from controlplane.auth.identity import client_address
 from controlplane.auth.users import UserManager, user_manager_for
 from controlplane.context import AppContext
-from controlplane.models import User
+from controlplane.models import Room, User
+from controlplane.rooms import service as rooms
 from controlplane.settings import Settings
 
 
@@ -98,7 +100,8 @@ async def get_current_superuser(user: CurrentUser) -> User:
 CurrentSuperuser = Annotated[User, Depends(get_current_superuser)]
 
 
-def client_ip(request: Request, settings: SettingsDep) -> str:
+def client_ip(request: HTTPConnection, settings: SettingsDep) -> str:
+    """The client's address (a request's or a WebSocket's)."""
     peer = request.client.host if request.client else "unknown"
     if not settings.TRUST_PROXY_HEADERS:
         return peer
@@ -136,3 +139,14 @@ async def enforce(ctx: AppContext, key: str, *, limit: int, window_s: int) -> No
     retry_after = await ctx.rate_limiter.hit(key, limit=limit, window_s=window_s)
     if retry_after is not None:
         raise _too_many(retry_after)
+
+
+async def get_room_by_code(
+    code: str, user: CurrentUser, db: DbSession, ctx: Ctx, ip: ClientIp
+) -> Room:
+    """The room the path's `{code}` names, through the wrong-code budget (`rooms.find_room`):
+    every route that takes a code spends it, so none answers 404 or 403 for ever."""
+    return await rooms.find_room(ctx=ctx, session=db, code=code, user=user, ip=ip)
+
+
+RoomByCode = Annotated[Room, Depends(get_room_by_code)]

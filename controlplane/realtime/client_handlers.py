@@ -46,6 +46,8 @@ from controlplane.settings import Settings
 log = logging.getLogger(__name__)
 
 TYPING_EXPIRES_S = 6.0
+# The coalescer `voice.state` and `voice.leave` share on a socket.
+VOICE = "voice"
 
 
 class RoomIO(Protocol):
@@ -329,14 +331,30 @@ class ClientHandlers:
 
     async def _voice_peer(self, conn: ClientConn, to: str, conn_id: str | None) -> Address:
         """Where a voice-mesh message goes: one socket of another online user, or all of them.
-        A `conn` must be one of `to`'s sockets: otherwise any member could aim SDP at any
-        socket, their own idle one included, and queue megabytes on it."""
+        Both ends must be in voice (their `voice.state` stands): otherwise any member could aim
+        SDP and candidates at anyone in the room. A `conn` must be one of `to`'s sockets:
+        otherwise any member could aim SDP at any socket, their own idle one included, and
+        queue megabytes on it."""
         if to == conn.user_id or to not in await self.presence.online(conn.room_id):
             raise _refuse(
                 Kind.invalid,
                 "invalid_target",
                 '`to` must be "agent" or another online user of this room',
             )
+        voices = await self.presence.voices(conn.room_id)
+        # The sender's own state may still wait in its coalescer (it left and rejoined within
+        # one interval): that counts, as it is what this socket said last.
+        waiting = conn.throttles.get(VOICE)
+        if conn.user_id not in voices and not (
+            waiting is not None and isinstance(waiting.latest, dict)
+        ):
+            raise _refuse(
+                Kind.forbidden,
+                "not_in_voice",
+                "Join voice first: voice signalling is for people in voice",
+            )
+        if to not in voices:
+            raise _refuse(Kind.invalid, "not_in_voice", "That user is not in voice")
         if not conn_id:
             return Address.user(to)
         if (await self.presence.conns(conn.room_id)).get(conn_id) != to:
@@ -344,23 +362,29 @@ class ClientHandlers:
         return Address.conn(conn_id)
 
     async def _voice_state(self, conn: ClientConn, msg: m.VoiceState) -> None:
-        # Coalesced per socket: at most one broadcast per ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS,
-        # the latest state wins, a repeat of the last one is dropped.
-        async def publish(voice: dict[str, Any]) -> None:
-            if conn.outbox.closing:
-                return
-            await self.presence.set_voice(conn.room_id, conn.user_id, voice)
-            await self.io.broadcast(conn.room_id, VoiceStateOut(user_id=conn.user_id, **voice))
-
-        interval = self.settings.ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS
-        await conn.throttle("voice.state", interval, dedupe=True).offer(msg.model_dump(), publish)
+        await self._voice(conn, msg.model_dump())
 
     async def _voice_leave(self, conn: ClientConn, msg: m.Empty) -> None:
         # Voice state otherwise lasts until the user goes offline: leaving voice must say so,
         # or everyone would keep showing (and dialling) a voice peer that is gone.
-        throttle = conn.throttles.get("voice.state")
-        if throttle is not None:  # a state still waiting must not re-announce the voice
-            throttle.cancel()
-            conn.throttles.pop("voice.state", None)
-        await self.presence.clear_voice(conn.room_id, conn.user_id)
-        await self.io.broadcast(conn.room_id, VoiceLeftOut(user_id=conn.user_id))
+        await self._voice(conn, None)
+
+    async def _voice(self, conn: ClientConn, voice: dict[str, Any] | None) -> None:
+        """`voice.state` (a dict) and `voice.leave` (None) share one coalescer per socket: at
+        most one broadcast per ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS, the latest wins (a leave
+        replaces a state still waiting, so it cannot re-announce the voice, and the reverse),
+        a repeat of the last one is dropped: 90 `voice.leave` frames cost the room one
+        `voice.left`."""
+
+        async def publish(value: dict[str, Any] | None) -> None:
+            if conn.outbox.closing:
+                return
+            if value is None:
+                await self.presence.clear_voice(conn.room_id, conn.user_id)
+                await self.io.broadcast(conn.room_id, VoiceLeftOut(user_id=conn.user_id))
+            else:
+                await self.presence.set_voice(conn.room_id, conn.user_id, value)
+                await self.io.broadcast(conn.room_id, VoiceStateOut(user_id=conn.user_id, **value))
+
+        interval = self.settings.ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS
+        await conn.throttle(VOICE, interval, dedupe=True).offer(voice, publish)

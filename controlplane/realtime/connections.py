@@ -47,12 +47,20 @@ _CLOSE_FOR: dict[Kind, tuple[int, str]] = {
 
 
 def close_for(error: DomainError) -> tuple[int, str]:
-    """How a socket is closed when `error` refuses it (anything unforeseen: 4401)."""
-    return _CLOSE_FOR.get(error.kind, (CLOSE_UNAUTHENTICATED, "authenticate first"))
+    """How a socket is closed when `error` refuses it (anything unforeseen: 4401). A rate
+    limit says which one (too many sockets, too many wrong room codes) in the close reason."""
+    code, reason = _CLOSE_FOR.get(error.kind, (CLOSE_UNAUTHENTICATED, "authenticate first"))
+    if error.kind is Kind.rate_limited and isinstance(error.detail, str):
+        # a close reason is at most 123 bytes
+        reason = error.detail.encode()[:120].decode(errors="ignore")
+    return code, reason
 
 
 FLOOD_PER_SECOND = 100
 log = logging.getLogger(__name__)
+
+
+_NOTHING: Any = object()
 
 
 class LatestWins:
@@ -65,7 +73,7 @@ class LatestWins:
         self.interval_s = interval_s
         self.dedupe = dedupe
         self._last_at = -math.inf
-        self._last: Any = None
+        self._last: Any = _NOTHING  # nothing run yet: the first value is never a repeat
         self._pending: tuple[Any, Callable[[Any], Awaitable[None]]] | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -95,6 +103,12 @@ class LatestWins:
             await run(value)
         except Exception:
             log.exception("coalesced update failed")
+
+    @property
+    def latest(self) -> Any:
+        """The value in effect once what waits has run: the one waiting, else the last run
+        (a sentinel before any)."""
+        return self._pending[0] if self._pending is not None else self._last
 
     def cancel(self) -> None:
         if self._task is not None:

@@ -34,6 +34,7 @@ from controlplane.rooms.schemas import RoomCreate
 from controlplane.rooms.start_watch import spawn_watch
 from controlplane.rooms.text import clean_text
 from controlplane.rooms.url_policy import UrlRejected, check_url_async
+from controlplane.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +57,49 @@ async def get_room(*, session: AsyncSession, code: str) -> Room:
     return room
 
 
-async def admit(*, session: AsyncSession, code: str, user: User) -> Room:
-    """The room a user's socket may join: it exists, has not ended, and they are in it."""
-    room = await get_room(session=session, code=code)
+def _code_budgets(settings: Settings, user_id: uuid.UUID, ip: str) -> list[tuple[str, int]]:
+    """The wrong-code budgets a lookup spends: (rate-limit key, misses allowed per minute)."""
+    per_user = settings.RATE_LIMIT_ROOM_CODE_MISSES_PER_MINUTE
+    return [
+        (f"roomcode:user:{user_id}", per_user),
+        (f"roomcode:ip:{ip}", per_user * settings.RATE_LIMIT_IP_MULTIPLIER),
+    ]
+
+
+async def find_room(
+    *, ctx: AppContext, session: AsyncSession, code: str, user: User, ip: str
+) -> Room:
+    """The room a code names, for every route and socket that takes a code from a caller.
+
+    Wrong codes are counted per user and per client address
+    (RATE_LIMIT_ROOM_CODE_MISSES_PER_MINUTE, times RATE_LIMIT_IP_MULTIPLIER per address); over
+    either budget every lookup is refused (`rate_limited`, 429 / close 4429) until the minute
+    ends, the right code too and whether the answer would have been "no such room" or "not a
+    member", so no route is an oracle for guessing. Lookups of rooms that exist are not
+    counted (a member's own requests cost nothing)."""
+    budgets = _code_budgets(ctx.settings, user.id, ip)
+    for key, limit in budgets:  # `limit` misses spent: refused until the window ends
+        retry = await ctx.rate_limiter.over(key, limit=limit - 1)
+        if retry is not None:
+            raise DomainError(
+                Kind.rate_limited,
+                "rate_limited",
+                f"Too many wrong room codes; retry in {retry} s",
+                retry_after=retry,
+            )
+    try:
+        return await get_room(session=session, code=code)
+    except DomainError as exc:
+        if exc.kind is Kind.not_found:
+            for key, limit in budgets:
+                await ctx.rate_limiter.hit(key, limit=limit, window_s=60)
+        raise
+
+
+async def admit(*, ctx: AppContext, session: AsyncSession, code: str, user: User, ip: str) -> Room:
+    """The room a user's socket may join: it exists, has not ended, and they are in it (the
+    lookup spends the wrong-code budget like every other, `find_room`)."""
+    room = await find_room(ctx=ctx, session=session, code=code, user=user, ip=ip)
     if room.status in ENDED:
         raise DomainError(Kind.gone, "room_ended", "This room has ended")
     p = await get_participant(session=session, room_id=room.id, user_id=user.id)

@@ -413,6 +413,95 @@ async def test_login_rate_limit_per_account(settings_factory):
         ).status_code == 200
 
 
+async def test_a_strangers_wrong_passwords_do_not_lock_the_owner_out(settings_factory):
+    """Issue 19 #9: the limit on guessing holds for the guesser, but the owner still signs in
+    with the right password from another address, and from a browser they signed in with before
+    (its device cookie) even while many addresses guess at once. Each client has its own
+    loopback address, as the real server sees it."""
+    from contextlib import AsyncExitStack
+
+    from controlplane.auth.login_guard import DEVICE_COOKIE
+    from tests.support.rooms import live_server
+
+    settings = await settings_factory(RATE_LIMIT_LOGIN_PER_MINUTE=3, RATE_LIMIT_IP_MULTIPLIER=2)
+    async with live_server(settings) as srv, AsyncExitStack() as stack:
+
+        async def client(last_octet: int) -> httpx.AsyncClient:
+            transport = httpx.AsyncHTTPTransport(local_address=f"127.0.0.{last_octet}")
+            http = httpx.AsyncClient(base_url=srv.url, transport=transport, timeout=30)
+            return await stack.enter_async_context(http)
+
+        async def attempt(http: httpx.AsyncClient, password: str) -> int:
+            form = {"username": "owner", "password": password}
+            return (await http.post("/api/auth/login", data=form)).status_code
+
+        await register(srv.http, username="owner")
+        laptop = await client(2)  # the owner's browser: signed in before
+        assert await attempt(laptop, PASSWORD) == 200
+        # a stranger guesses from one address: refused there, the right password too
+        stranger = await client(3)
+        assert [await attempt(stranger, f"guess-{i}-wrong") for i in range(3)] == [401] * 3
+        assert await attempt(stranger, PASSWORD) == 429
+        # the owner, from another address with no cookie: in
+        assert await attempt(await client(4), PASSWORD) == 200
+        # strangers from many addresses spend the account's total (3 x 2 a minute)...
+        for octet in (5, 6, 7):
+            guesser = await client(octet)
+            for i in range(3):
+                await attempt(guesser, f"guess-{octet}-{i}")
+        assert await attempt(await client(8), PASSWORD) == 429  # ...new addresses wait
+        # ...but the owner's own browser still gets in
+        assert laptop.cookies.get(DEVICE_COOKIE)
+        assert await attempt(laptop, PASSWORD) == 200
+        # a device cookie is not an unlimited budget either (3 a minute, that sign-in counted),
+        # nor a pass for another account
+        assert [await attempt(laptop, f"guess-l{i}") for i in range(2)] == [401] * 2
+        assert await attempt(laptop, PASSWORD) == 429
+        await register(srv.http, username="neighbour2")
+        form = {"username": "neighbour2", "password": PASSWORD}
+        assert (await laptop.post("/api/auth/login", data=form)).status_code == 200
+        # a forged cookie is no pass
+        forged = await client(9)
+        forged.cookies.set(DEVICE_COOKIE, laptop.cookies.get(DEVICE_COOKIE)[:-2] + "xx")
+        assert await attempt(forged, PASSWORD) == 429
+
+
+async def test_wrong_current_passwords_are_throttled_like_login(settings_factory):
+    """Issue 19 #10: `PATCH /api/users/me` checks `current_password`; a stolen access token must
+    not make it an unlimited password oracle. Wrong ones count per user; past the login limit
+    every check answers 429, the right password too, until the minute ends."""
+    from tests.support.rooms import live_server
+
+    settings = await settings_factory(RATE_LIMIT_LOGIN_PER_MINUTE=3)
+    async with live_server(settings) as srv:
+        victim, other = await signed_in(srv.http), await signed_in(srv.http)
+        for i in range(3):
+            resp = await srv.http.patch(
+                "/api/users/me",
+                json={"current_password": f"guess-{i}-wrong", "password": "New-Passw0rd-xyz"},
+                headers=victim.headers,
+            )
+            assert_error(resp, 400, "bad_current_password")
+        for current in ("guess-9-wrong", PASSWORD):
+            resp = await srv.http.patch(
+                "/api/users/me",
+                json={"current_password": current, "email": "moved@example.com"},
+                headers=victim.headers,
+            )
+            assert_error(resp, 429, "rate_limited")
+            assert 1 <= int(resp.headers["Retry-After"]) <= 60
+        me = await srv.http.get("/api/users/me", headers=victim.headers)
+        assert me.json()["email"] == victim.email  # nothing changed
+        # another user is not affected, and a right password does not count
+        for i in range(4):
+            resp = await srv.http.patch(
+                "/api/users/me",
+                json={"current_password": PASSWORD, "email": f"moved-{i}-{other.email}"},
+                headers=other.headers,
+            )
+            assert resp.status_code == 200, resp.text
+
+
 async def test_login_rate_limit_counts_every_spelling_of_one_account(settings_factory):
     """Issue 11 #5: `" limited"` must not be a fresh budget when the lookup strips it."""
     from tests.support.apps import client_for

@@ -97,6 +97,66 @@ async def test_room_code_guessing_is_limited_per_user_and_per_address(settings_f
         assert resp.status_code == 429
 
 
+async def test_every_route_that_takes_a_code_spends_the_miss_budget(settings_factory):
+    """Issue 19 #7: misses through any route with a `{code}` (REST and the room socket) count,
+    and past the budget each of them answers 429 (the socket closes 4429) for any code, where it
+    would have said 404 (no such room) or 403 (not a member) and so told a guesser which codes
+    exist."""
+    settings = await settings_factory(
+        RATE_LIMIT_ROOM_CODE_MISSES_PER_MINUTE=3, RATE_LIMIT_IP_MULTIPLIER=100
+    )
+    async with live_server(settings) as srv:
+        host = await signed_in(srv.http)
+        room = await create_room(srv.http, host.headers)
+        someone = str(uuid.uuid4())
+        routes = [
+            ("GET", "/api/rooms/{}", None),
+            ("GET", "/api/rooms/{}/participants", None),
+            ("POST", "/api/rooms/{}/join", None),
+            ("POST", "/api/rooms/{}/leave", None),
+            ("POST", "/api/rooms/{}/end", None),
+            ("DELETE", "/api/rooms/{}/participants/" + someone, None),
+            ("POST", "/api/rooms/{}/host", {"user_id": someone}),
+            ("GET", "/api/rooms/{}/messages", None),
+            ("DELETE", "/api/rooms/{}/messages", None),
+            ("POST", "/api/admin/rooms/{}/end", None),
+        ]
+        for method, path, body in routes:
+            guesser = await signed_in(srv.http)
+            if "/admin/" in path:
+                await make_superuser(srv.app_settings.database_url, guesser.id)
+            for i in range(3):
+                miss = await srv.http.request(
+                    method, path.format(f"zzzzzz{i:02d}"), json=body, headers=guesser.headers
+                )
+                assert miss.status_code == 404, (path, miss.text)
+            for code in (room["code"], "zzzzzz99"):  # the right code too
+                resp = await srv.http.request(
+                    method, path.format(code), json=body, headers=guesser.headers
+                )
+                assert resp.status_code == 429, (path, resp.text)
+                assert resp.json()["code"] == "rate_limited"
+                assert int(resp.headers["Retry-After"]) > 0
+        # the room socket: misses close 4404, and past the budget it closes 4429, right code too
+        guesser = await signed_in(srv.http)
+        for i in range(3):
+            sock = await room_socket(
+                srv.ws_url, f"zzzzzz{i:02d}", guesser.access_token, state=False
+            )
+            assert await sock.closed() == 4404
+        sock = await room_socket(srv.ws_url, room["code"], guesser.access_token, state=False)
+        assert await sock.closed() == 4429
+        assert "wrong room codes" in (sock.ws.close_reason or "")
+        # and the misses it spent count for REST too
+        resp = await srv.http.get(f"/api/rooms/{room['code']}/messages", headers=guesser.headers)
+        assert resp.status_code == 429
+        # the host, who missed nothing, is served
+        resp = await srv.http.get(f"/api/rooms/{room['code']}/messages", headers=host.headers)
+        assert resp.status_code == 200
+        member = await room_socket(srv.ws_url, room["code"], host.access_token)
+        await member.close()
+
+
 async def test_unavailable_runtime_fails_the_room_with_a_reason(settings_factory):
     settings = await settings_factory(ROOM_RUNTIME="none")
     async with live_server(settings, runtime=False) as srv:  # the backend settings name

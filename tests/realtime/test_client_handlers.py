@@ -166,6 +166,10 @@ async def test_the_remote_changes_hands_and_the_holder_drives(room1: Room1):
 
 async def test_voice_mesh_offers_reach_one_peer_only(room1: Room1):
     ana, ben = await room1.connect(room1.host), await room1.connect(room1.guest)
+    for ws in (ana, ben):  # voice signalling is between people in voice
+        ws.send("voice.state", {"muted": False})
+    await ana.next("voice.state")
+    await ana.next("voice.state")
     ana.send("rtc.offer", {"to": str(room1.guest.id), "sdp": "v=0 ana"})
     offer = await ben.next("rtc.offer")
     assert offer["data"]["from"] == str(room1.host.id) and offer["data"]["sdp"] == "v=0 ana"

@@ -276,8 +276,11 @@ async def test_agent_channel_auth_ready_and_signaling(live: Live):
         "error", {"code": "bad_offer", "message": "no video m-line", "conn": offer["data"]["conn"]}
     )
     await g.expect("error", code="agent_error")
-    # voice mesh between users, and voice state
+    # voice mesh between users in voice, and voice state
     h = await room_socket(live.ws_url, code, host.access_token)
+    for sock in (h, g):
+        await sock.send("voice.state", {"muted": False, "deafened": False, "speaking": False})
+    await h.expect("voice.state", user_id=guest.id)
     await h.send("rtc.offer", {"to": guest.id, "sdp": "voice offer"})
     v = await g.expect("rtc.offer")
     assert v["data"]["from"] == host.id and v["data"]["sdp"] == "voice offer"

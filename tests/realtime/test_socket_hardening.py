@@ -113,6 +113,10 @@ async def test_rtc_conn_must_be_a_socket_of_to(live: Live):
     g1 = await room_socket(live.ws_url, room["code"], guest.access_token)
     g2 = await room_socket(live.ws_url, room["code"], guest.access_token)
     own_second = g2.received[0]["data"]["you"]["conn_id"]
+    for sock in (h, g1):  # voice signalling is between people in voice
+        await sock.send("voice.state", {"muted": False, "deafened": False, "speaking": False})
+    await g1.expect("voice.state", user_id=host.id)
+    await h.expect("voice.state", user_id=guest.id)
     # aimed at the sender's own idle socket under another member's name: refused
     await g1.send("rtc.offer", {"to": host.id, "conn": own_second, "sdp": "v=0 x"})
     await g1.expect("error", code="invalid_target")
@@ -292,3 +296,79 @@ async def test_the_agent_is_told_the_present_connections_on_connect_and_periodic
             if sync["data"]["conns"] == [host_conn]:
                 break
         assert sync["data"]["conns"] == [host_conn]
+
+
+async def test_voice_leave_floods_are_coalesced_per_socket(settings_factory):
+    """Issue 19 #6: 90 `voice.leave` frames in a burst cost the room one `voice.left` (or two),
+    not 90, like `voice.state`; leaving and rejoining still reach everyone."""
+    settings = await settings_factory(ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS=0.5)
+    async with live_server(settings) as srv:
+        room, host, (guest,) = await room_with_guests(srv)
+        h = await room_socket(srv.ws_url, room["code"], host.access_token)
+        g = await room_socket(srv.ws_url, room["code"], guest.access_token)
+        await g.send("voice.state", {"muted": False, "deafened": False, "speaking": False})
+        await h.expect("voice.state", user_id=guest.id)
+        await asyncio.sleep(0.6)
+        for _ in range(90):  # under the 100 per second flood limit
+            await g.send("voice.leave", {})
+        await h.expect("voice.left", user_id=guest.id)
+        await g.send("ping")
+        await g.expect("pong")
+        await asyncio.sleep(1.2)  # any coalesced leave has gone out by now
+        left = [m for m in h.of_type("voice.left") if m["data"]["user_id"] == guest.id]
+        assert 1 <= len(left) <= 2, len(left)
+        assert not [e for e in g.of_type("error") if e["data"]["code"] == "rate_limited"]
+        # back in voice, and out again: each still reaches the room
+        await g.send("voice.state", {"muted": True, "deafened": False, "speaking": False})
+        await h.expect("voice.state", user_id=guest.id, muted=True)
+        await asyncio.sleep(0.6)
+        await g.send("voice.leave", {})
+        await h.expect("voice.left", user_id=guest.id)
+
+
+async def test_voice_signalling_only_between_members_in_voice(live: Live):
+    """Issue 19 #6: `rtc.*` to or from a member who is not in voice is an error reply, and
+    nothing reaches the target."""
+    room, host, (guest, other) = await room_with_guests(live, 2)
+    h = await room_socket(live.ws_url, room["code"], host.access_token)
+    g = await room_socket(live.ws_url, room["code"], guest.access_token)
+    o = await room_socket(live.ws_url, room["code"], other.access_token)
+    ice = {"candidate": "candidate:1 1 udp 1 1.2.3.4 5 typ host", "sdpMid": "0", "sdpMLineIndex": 0}
+    in_voice = {"muted": False, "deafened": False, "speaking": False}
+
+    async def refused(sock, type_: str, data: dict) -> None:
+        await sock.send(type_, data)
+        err = await sock.expect("error", code="not_in_voice")
+        assert err["data"]["type"] == type_
+
+    # nobody in voice: no signalling between members at all
+    await refused(g, "rtc.offer", {"to": host.id, "sdp": "v=0 a"})
+    # the sender in voice, the target not
+    await g.send("voice.state", in_voice)
+    await h.expect("voice.state", user_id=guest.id)
+    await refused(g, "rtc.offer", {"to": host.id, "sdp": "v=0 b"})
+    # both in voice: relayed, every kind
+    await h.send("voice.state", in_voice)
+    await g.expect("voice.state", user_id=host.id)
+    await g.send("rtc.offer", {"to": host.id, "sdp": "v=0 c"})
+    await h.expect("rtc.offer", sdp="v=0 c")
+    await h.send("rtc.answer", {"to": guest.id, "sdp": "v=0 answer"})
+    await g.expect("rtc.answer", sdp="v=0 answer")
+    await g.send("rtc.ice", {"to": host.id, **ice})
+    assert (await h.expect("rtc.ice"))["data"]["from"] == guest.id
+    # a member not in voice can neither send to them nor be sent to
+    await refused(o, "rtc.offer", {"to": host.id, "sdp": "v=0 o"})
+    await refused(o, "rtc.answer", {"to": guest.id, "sdp": "v=0 o"})
+    await refused(o, "rtc.ice", {"to": host.id, **ice})
+    await refused(h, "rtc.offer", {"to": other.id, "sdp": "v=0 to o"})
+    # left voice: refused again; rejoined (its state may still wait in the coalescer): relayed
+    await g.send("voice.leave", {})
+    await h.expect("voice.left", user_id=guest.id)
+    await refused(g, "rtc.offer", {"to": host.id, "sdp": "v=0 d"})
+    await g.send("voice.state", in_voice)
+    await g.send("rtc.offer", {"to": host.id, "sdp": "v=0 e"})
+    await h.expect("rtc.offer", sdp="v=0 e")
+    await asyncio.sleep(0.3)
+    never = {"v=0 a", "v=0 b", "v=0 d", "v=0 o", "v=0 to o"}
+    for sock in (h, g, o):
+        assert not [m for m in sock.of_type("rtc.offer") if m["data"]["sdp"] in never]

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from controlplane.api.deps import Ctx, CurrentSuperuser, DbSession
+from controlplane.api.deps import Ctx, CurrentSuperuser, DbSession, RoomByCode
 from controlplane.rooms import service, warm_pool
 from controlplane.rooms.ending import end_room as end
 from controlplane.rooms.schemas import RoomPublic, RoomsPublic, WarmPoolPublic
@@ -34,9 +34,13 @@ async def list_rooms(
     return RoomsPublic(data=[RoomPublic.of(r, ctx.settings) for r in rooms], count=total)
 
 
-@router.post("/rooms/{code}/end", responses={404: {"description": "No such room"}})
-async def end_room(code: str, admin: CurrentSuperuser, db: DbSession, ctx: Ctx) -> RoomPublic:
-    room = await service.get_room(session=db, code=code)
+@router.post(
+    "/rooms/{code}/end",
+    responses={404: {"description": "No such room"}, 429: {"description": "Too many wrong codes"}},
+)
+async def end_room(
+    admin: CurrentSuperuser, db: DbSession, ctx: Ctx, room: RoomByCode
+) -> RoomPublic:
     room = await end(
         ctx=ctx, session=db, room=room, by=str(admin.id), reason="ended by an administrator"
     )

@@ -20,6 +20,15 @@ from controlplane.api.refresh_cookie import (
     presented,
 )
 from controlplane.auth.identity import login_identity
+from controlplane.auth.login_guard import (
+    DEVICE_COOKIE,
+    DEVICE_COOKIE_MAX_AGE_S,
+    DEVICE_COOKIE_PATH,
+    device_token,
+    login_budgets,
+    new_device,
+    read_device,
+)
 from controlplane.auth.schemas import (
     ForgotPasswordIn,
     RefreshIn,
@@ -86,20 +95,32 @@ async def login(
     response: Response,
     transport: TokenTransport = "body",
 ) -> TokenPair:
+    """Guessing is limited per address, per account and address, and per account across
+    addresses, never per account alone: a stranger's wrong passwords do not lock the owner out
+    (controlplane/auth/login_guard.py). A browser that signed in to the account before (its
+    `wp_device` cookie, set here) has a budget of its own."""
     if _too_long(form.username, 254) or _too_long(form.password, 128):
         raise ApiError(422, "validation_error", "username or password too long")
-    per_min = ctx.settings.RATE_LIMIT_LOGIN_PER_MINUTE
-    await enforce(
-        ctx, f"login:ip:{ip}", limit=per_min * ctx.settings.RATE_LIMIT_IP_MULTIPLIER, window_s=60
-    )
     # One key for every spelling the lookup treats as the same account (" alice", "ALICE").
     ident = login_identity(form.username)
-    await enforce(ctx, f"login:acct:{ident}", limit=per_min, window_s=60)
     user = (
         await users.user_db.get_by_email(ident)
         if "@" in ident
         else await users.user_db.get_by_username(ident)
     )
+    secret = ctx.settings.SECRET_KEY
+    device = read_device(secret, request.cookies.get(DEVICE_COOKIE))
+    if device is not None and (user is None or device.user_id != user.id):
+        device = None  # a browser another account signed in with: no pass for this one
+    budgets = login_budgets(
+        ident=ident,
+        ip=ip,
+        device=device,
+        per_minute=ctx.settings.RATE_LIMIT_LOGIN_PER_MINUTE,
+        ip_multiplier=ctx.settings.RATE_LIMIT_IP_MULTIPLIER,
+    )
+    for key, limit in budgets:  # before the password is checked: a refused guess learns nothing
+        await enforce(ctx, key, limit=limit, window_s=60)
     if user is None:
         users.password_helper.hash(
             form.password
@@ -115,9 +136,18 @@ async def login(
         raise ApiError(403, "inactive_user", "This account is disabled")
     if new_hash is not None:
         await users.user_db.update(user, {"hashed_password": new_hash})
-    log.info("login", extra={"user_id": str(user.id), "ip": ip})
+    log.info("login", extra={"user_id": str(user.id), "ip": ip, "known_device": device is not None})
     pair = await open_session(
         ctx=ctx, user=user, user_agent=request.headers.get("user-agent"), ip=ip
+    )
+    response.set_cookie(
+        DEVICE_COOKIE,
+        device_token(secret, device or new_device(user.id)),
+        max_age=DEVICE_COOKIE_MAX_AGE_S,
+        path=DEVICE_COOKIE_PATH,
+        secure=ctx.settings.PUBLIC_URL.startswith("https://"),
+        httponly=True,
+        samesite="strict",
     )
     return deliver(pair, response, transport, days=ctx.settings.REFRESH_TOKEN_DAYS)
 

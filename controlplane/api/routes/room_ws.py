@@ -10,6 +10,7 @@ import logging
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from controlplane.api.deps import client_ip
 from controlplane.context import AppContext
 from controlplane.errors import DomainError, Kind
 from controlplane.realtime import messages as m
@@ -62,7 +63,8 @@ async def room_socket(ws: WebSocket, code: str) -> None:
             if verified is None:
                 raise DomainError(Kind.unauthenticated, "invalid_token", "Token is invalid")
             claims, user = verified
-            room = await service.admit(session=db, code=code, user=user)
+            ip = client_ip(ws, settings)
+            room = await service.admit(ctx=ctx, session=db, code=code, user=user, ip=ip)
         except DomainError as exc:
             await ws.close(*close_for(exc))
             return

@@ -7,10 +7,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from controlplane.api.deps import ClientIp, Ctx, CurrentUser, DbSession, enforce, refuse_if_over
-from controlplane.context import AppContext
+from controlplane.api.deps import Ctx, CurrentUser, DbSession, RoomByCode
 from controlplane.errors import DomainError, Kind
-from controlplane.models import Room, User
 from controlplane.rooms import queries, service
 from controlplane.rooms.ending import end_room as end
 from controlplane.rooms.schemas import (
@@ -26,10 +24,12 @@ from controlplane.rooms.schemas import (
 
 router = APIRouter(prefix="/rooms", tags=["rooms"])
 
+# Every route with a `{code}` spends the wrong-code budget (RoomByCode): 429 past it.
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not signed in"},
     403: {"description": "Not allowed (not a member, not the host, kicked)"},
     404: {"description": "No such room"},
+    429: {"description": "Too many wrong room codes"},
 }
 
 
@@ -58,38 +58,15 @@ async def list_my_rooms(
     return RoomsPublic(data=[RoomPublic.of(r, ctx.settings) for r in rooms], count=len(rooms))
 
 
-async def _guessed_room(*, ctx: AppContext, db: DbSession, code: str, user: User, ip: str) -> Room:
-    """The room a code names, for the lookups a stranger can make (the room, join). Misses are
-    counted per user and per address (RATE_LIMIT_ROOM_CODE_MISSES_PER_MINUTE, times
-    RATE_LIMIT_IP_MULTIPLIER per address); over either budget every lookup is refused (429),
-    right codes too, so guessing gains nothing. Members' other requests are not counted."""
-    per_user = ctx.settings.RATE_LIMIT_ROOM_CODE_MISSES_PER_MINUTE
-    budgets = [
-        (f"roomcode:user:{user.id}", per_user),
-        (f"roomcode:ip:{ip}", per_user * ctx.settings.RATE_LIMIT_IP_MULTIPLIER),
-    ]
-    for key, limit in budgets:  # `limit` misses spent: refused until the window ends
-        await refuse_if_over(ctx, key, limit=limit - 1)
-    try:
-        return await service.get_room(session=db, code=code)
-    except DomainError as exc:
-        if exc.kind is Kind.not_found:
-            for key, limit in budgets:
-                await enforce(ctx, key, limit=limit, window_s=60)
-        raise
-
-
-@router.get("/{code}", responses={**_ERRORS, 429: {"description": "Too many wrong codes"}})
-async def get_room(
-    code: str, user: CurrentUser, db: DbSession, ctx: Ctx, ip: ClientIp
-) -> RoomPublic:
-    room = await _guessed_room(ctx=ctx, db=db, code=code, user=user, ip=ip)
+@router.get("/{code}", responses=_ERRORS)
+async def get_room(room: RoomByCode, ctx: Ctx) -> RoomPublic:
     return RoomPublic.of(room, ctx.settings)
 
 
 @router.get("/{code}/participants", responses=_ERRORS)
-async def list_participants(code: str, user: CurrentUser, db: DbSession) -> list[ParticipantPublic]:
-    room = await service.get_room(session=db, code=code)
+async def list_participants(
+    user: CurrentUser, db: DbSession, room: RoomByCode
+) -> list[ParticipantPublic]:
     await service.require_member(session=db, room=room, user=user)
     return [
         ParticipantPublic(
@@ -111,13 +88,11 @@ async def list_participants(code: str, user: CurrentUser, db: DbSession) -> list
         **_ERRORS,
         409: {"description": "Room full"},
         410: {"description": "Room ended"},
-        429: {"description": "Too many wrong codes"},
     },
 )
 async def join_room(
-    code: str, user: CurrentUser, db: DbSession, ctx: Ctx, ip: ClientIp
+    user: CurrentUser, db: DbSession, ctx: Ctx, room: RoomByCode
 ) -> ParticipantPublic:
-    room = await _guessed_room(ctx=ctx, db=db, code=code, user=user, ip=ip)
     p = await service.join(ctx=ctx, session=db, room=room, user=user)
     return ParticipantPublic(
         user_id=p.user_id,
@@ -130,15 +105,13 @@ async def join_room(
 
 
 @router.post("/{code}/leave", status_code=204, responses=_ERRORS)
-async def leave_room(code: str, user: CurrentUser, db: DbSession, ctx: Ctx) -> Response:
-    room = await service.get_room(session=db, code=code)
+async def leave_room(user: CurrentUser, db: DbSession, ctx: Ctx, room: RoomByCode) -> Response:
     await service.leave(ctx=ctx, session=db, room=room, user=user)
     return Response(status_code=204)
 
 
 @router.post("/{code}/end", responses=_ERRORS)
-async def end_room(code: str, user: CurrentUser, db: DbSession, ctx: Ctx) -> RoomPublic:
-    room = await service.get_room(session=db, code=code)
+async def end_room(user: CurrentUser, db: DbSession, ctx: Ctx, room: RoomByCode) -> RoomPublic:
     service.require_host(room, user, admin_ok=True)
     reason = "ended by the host" if user.id == room.host_id else "ended by an administrator"
     room = await end(ctx=ctx, session=db, room=room, by=str(user.id), reason=reason)
@@ -151,18 +124,16 @@ async def end_room(code: str, user: CurrentUser, db: DbSession, ctx: Ctx) -> Roo
     responses={**_ERRORS, 409: {"description": "The host cannot be kicked"}},
 )
 async def kick_participant(
-    code: str, user_id: uuid.UUID, user: CurrentUser, db: DbSession, ctx: Ctx
+    user_id: uuid.UUID, user: CurrentUser, db: DbSession, ctx: Ctx, room: RoomByCode
 ) -> Response:
-    room = await service.get_room(session=db, code=code)
     await service.kick(ctx=ctx, session=db, room=room, actor=user, user_id=user_id)
     return Response(status_code=204)
 
 
 @router.post("/{code}/host", responses={**_ERRORS, 410: {"description": "Room ended"}})
 async def transfer_host(
-    code: str, body: HostTransfer, user: CurrentUser, db: DbSession, ctx: Ctx
+    body: HostTransfer, user: CurrentUser, db: DbSession, ctx: Ctx, room: RoomByCode
 ) -> RoomPublic:
-    room = await service.get_room(session=db, code=code)
     room = await service.transfer_host(
         ctx=ctx, session=db, room=room, actor=user, user_id=body.user_id
     )
@@ -171,13 +142,12 @@ async def transfer_host(
 
 @router.get("/{code}/messages", responses=_ERRORS)
 async def chat_history(
-    code: str,
     user: CurrentUser,
     db: DbSession,
+    room: RoomByCode,
     before: Annotated[uuid.UUID | None, Query(description="A message id: page before it")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> MessagesPage:
-    room = await service.get_room(session=db, code=code)
     await service.require_member(session=db, room=room, user=user)
     rows, has_more = await queries.history(session=db, room_id=room.id, before=before, limit=limit)
     return MessagesPage(
@@ -195,8 +165,9 @@ async def chat_history(
 
 
 @router.delete("/{code}/messages", status_code=204, responses=_ERRORS)
-async def delete_chat_history(code: str, user: CurrentUser, db: DbSession, ctx: Ctx) -> Response:
-    room = await service.get_room(session=db, code=code)
+async def delete_chat_history(
+    user: CurrentUser, db: DbSession, ctx: Ctx, room: RoomByCode
+) -> Response:
     if room.host_id != user.id and not user.is_superuser:
         await service.require_member(session=db, room=room, user=user)
         raise DomainError(Kind.forbidden, "not_host", "Only the host can delete the chat history")

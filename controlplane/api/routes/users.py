@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Response, status
 from fastapi_users import exceptions as fu_exc
 
-from controlplane.api.deps import Ctx, CurrentSessionId, CurrentUser, Users
+from controlplane.api.deps import Ctx, CurrentSessionId, CurrentUser, Users, refuse_if_over
 from controlplane.api.errors import ApiError
 from controlplane.auth.schemas import MeUpdateIn, SessionOut, UserRead, UserUpdate
 from controlplane.auth.sessions import revoke_other_sessions
@@ -27,6 +27,7 @@ async def read_me(user: CurrentUser) -> UserRead:
         400: {"description": "Bad input"},
         401: {"description": "Not signed in"},
         409: {"description": "Taken"},
+        429: {"description": "Too many wrong current passwords"},
     },
 )
 async def update_me(
@@ -44,8 +45,15 @@ async def update_me(
                 "current_password_required",
                 "Changing e-mail or password needs your current password",
             )
+        # Throttled like login: with a stolen 15-minute token this is a password oracle.
+        # Wrong current passwords are counted per user; past RATE_LIMIT_LOGIN_PER_MINUTE of them
+        # every check is refused (the right password too) until the minute ends.
+        key = f"pwcheck:user:{user.id}"
+        limit = ctx.settings.RATE_LIMIT_LOGIN_PER_MINUTE
+        await refuse_if_over(ctx, key, limit=limit - 1)
         ok, _ = users.password_helper.verify_and_update(body.current_password, user.hashed_password)
         if not ok:
+            await ctx.rate_limiter.hit(key, limit=limit, window_s=60)
             raise ApiError(400, "bad_current_password", "Current password is wrong")
     if body.username is not None and body.username.lower() != user.username.lower():
         if await users.user_db.get_by_username(body.username) is not None:

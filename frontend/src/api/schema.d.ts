@@ -81,7 +81,13 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Login */
+        /**
+         * Login
+         * @description Guessing is limited per address, per account and address, and per account across
+         *     addresses, never per account alone: a stranger's wrong passwords do not lock the owner out
+         *     (controlplane/auth/login_guard.py). A browser that signed in to the account before (its
+         *     `wp_device` cookie, set here) has a budget of its own.
+         */
         post: operations["auth-login"];
         delete?: never;
         options?: never;
@@ -1213,6 +1219,13 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description Too many wrong current passwords */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     "users-list_sessions": {
@@ -1411,7 +1424,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
-            /** @description Too many wrong codes */
+            /** @description Too many wrong room codes */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1469,6 +1482,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description Too many wrong room codes */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -1536,7 +1556,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
-            /** @description Too many wrong codes */
+            /** @description Too many wrong room codes */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1593,6 +1613,13 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description Too many wrong room codes */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     "rooms-end_room": {
@@ -1645,6 +1672,13 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description Too many wrong room codes */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     "rooms-kick_participant": {
@@ -1652,8 +1686,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                code: string;
                 user_id: string;
+                code: string;
             };
             cookie?: never;
         };
@@ -1702,6 +1736,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description Too many wrong room codes */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -1766,6 +1807,13 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description Too many wrong room codes */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     "rooms-chat_history": {
@@ -1822,6 +1870,13 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description Too many wrong room codes */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     "rooms-delete_chat_history": {
@@ -1871,6 +1926,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description Too many wrong room codes */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -1970,6 +2032,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description Too many wrong codes */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
