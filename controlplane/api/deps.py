@@ -127,13 +127,6 @@ def _too_many(retry_after: int) -> ApiError:
     )
 
 
-async def refuse_if_over(ctx: AppContext, key: str, *, limit: int) -> None:
-    """Raise 429 when `key` is already over `limit`, without counting a hit."""
-    retry_after = await ctx.rate_limiter.over(key, limit=limit)
-    if retry_after is not None:
-        raise _too_many(retry_after)
-
-
 async def enforce(ctx: AppContext, key: str, *, limit: int, window_s: int) -> None:
     """Count a hit against a rate limit; raise 429 with Retry-After once it is exceeded."""
     retry_after = await ctx.rate_limiter.hit(key, limit=limit, window_s=window_s)

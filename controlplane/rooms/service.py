@@ -73,11 +73,30 @@ async def find_room(
 
     Wrong codes are counted per user and per client address
     (RATE_LIMIT_ROOM_CODE_MISSES_PER_MINUTE, times RATE_LIMIT_IP_MULTIPLIER per address); over
-    either budget every lookup is refused (`rate_limited`, 429 / close 4429) until the minute
-    ends, the right code too and whether the answer would have been "no such room" or "not a
-    member", so no route is an oracle for guessing. Lookups of rooms that exist are not
-    counted (a member's own requests cost nothing)."""
+    either budget every lookup by someone who is not in the room is refused (`rate_limited`,
+    429 / close 4429) until the minute ends, the right code too and whether the answer would
+    have been "no such room" or "not a member", so no route is an oracle for guessing. The
+    room's host, its active members and administrators are never refused: they know the code
+    already, and a guesser behind the same address (a NAT, a proxy) must not lock them out of
+    their own room. Lookups of rooms that exist are not counted."""
     budgets = _code_budgets(ctx.settings, user.id, ip)
+    try:
+        room = await get_room(session=session, code=code)
+    except DomainError as exc:
+        if exc.kind is Kind.not_found:
+            await _refuse_when_spent(ctx, budgets)
+            for key, limit in budgets:
+                await ctx.rate_limiter.hit(key, limit=limit, window_s=60)
+        raise
+    if user.is_superuser or room.host_id == user.id:
+        return room
+    if is_active(await get_participant(session=session, room_id=room.id, user_id=user.id)):
+        return room
+    await _refuse_when_spent(ctx, budgets)
+    return room
+
+
+async def _refuse_when_spent(ctx: AppContext, budgets: list[tuple[str, int]]) -> None:
     for key, limit in budgets:  # `limit` misses spent: refused until the window ends
         retry = await ctx.rate_limiter.over(key, limit=limit - 1)
         if retry is not None:
@@ -87,13 +106,6 @@ async def find_room(
                 f"Too many wrong room codes; retry in {retry} s",
                 retry_after=retry,
             )
-    try:
-        return await get_room(session=session, code=code)
-    except DomainError as exc:
-        if exc.kind is Kind.not_found:
-            for key, limit in budgets:
-                await ctx.rate_limiter.hit(key, limit=limit, window_s=60)
-        raise
 
 
 async def admit(*, ctx: AppContext, session: AsyncSession, code: str, user: User, ip: str) -> Room:

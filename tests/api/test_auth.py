@@ -468,8 +468,9 @@ async def test_a_strangers_wrong_passwords_do_not_lock_the_owner_out(settings_fa
 
 async def test_wrong_current_passwords_are_throttled_like_login(settings_factory):
     """Issue 19 #10: `PATCH /api/users/me` checks `current_password`; a stolen access token must
-    not make it an unlimited password oracle. Wrong ones count per user; past the login limit
-    every check answers 429, the right password too, until the minute ends."""
+    not make it an unlimited password oracle. Every check counts per user (before the password is
+    looked at, so parallel guesses cannot all pass together); past the login limit every check
+    answers 429, the right password too, until the minute ends."""
     from tests.support.rooms import live_server
 
     settings = await settings_factory(RATE_LIMIT_LOGIN_PER_MINUTE=3)
@@ -492,14 +493,36 @@ async def test_wrong_current_passwords_are_throttled_like_login(settings_factory
             assert 1 <= int(resp.headers["Retry-After"]) <= 60
         me = await srv.http.get("/api/users/me", headers=victim.headers)
         assert me.json()["email"] == victim.email  # nothing changed
-        # another user is not affected, and a right password does not count
-        for i in range(4):
+        # another user is not affected
+        for i in range(2):
             resp = await srv.http.patch(
                 "/api/users/me",
                 json={"current_password": PASSWORD, "email": f"moved-{i}-{other.email}"},
                 headers=other.headers,
             )
             assert resp.status_code == 200, resp.text
+
+
+async def test_parallel_current_password_guesses_get_the_limit_and_no_more(settings_factory):
+    """Guesses sent at once (a stolen token, many requests in flight) are counted before any of
+    them is checked: the limit's worth are answered, the rest refused."""
+    from tests.support.rooms import live_server
+
+    settings = await settings_factory(RATE_LIMIT_LOGIN_PER_MINUTE=3)
+    async with live_server(settings) as srv:
+        victim = await signed_in(srv.http)
+        answers = await asyncio.gather(
+            *(
+                srv.http.patch(
+                    "/api/users/me",
+                    json={"current_password": f"guess-{i}-wrong", "password": "New-Passw0rd-xyz"},
+                    headers=victim.headers,
+                )
+                for i in range(12)
+            )
+        )
+        codes = sorted(r.status_code for r in answers)
+        assert codes == [400] * 3 + [429] * 9
 
 
 async def test_login_rate_limit_counts_every_spelling_of_one_account(settings_factory):

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Response, status
 from fastapi_users import exceptions as fu_exc
 
-from controlplane.api.deps import Ctx, CurrentSessionId, CurrentUser, Users, refuse_if_over
+from controlplane.api.deps import Ctx, CurrentSessionId, CurrentUser, Users, enforce
 from controlplane.api.errors import ApiError
 from controlplane.auth.schemas import MeUpdateIn, SessionOut, UserRead, UserUpdate
 from controlplane.auth.sessions import revoke_other_sessions
@@ -46,14 +46,14 @@ async def update_me(
                 "Changing e-mail or password needs your current password",
             )
         # Throttled like login: with a stolen 15-minute token this is a password oracle.
-        # Wrong current passwords are counted per user; past RATE_LIMIT_LOGIN_PER_MINUTE of them
-        # every check is refused (the right password too) until the minute ends.
-        key = f"pwcheck:user:{user.id}"
+        # Every check is counted per user before the password is looked at (counting only the
+        # wrong ones afterwards let parallel requests all pass the check before the first was
+        # counted); past RATE_LIMIT_LOGIN_PER_MINUTE of them every check is refused (the right
+        # password too) until the minute ends.
         limit = ctx.settings.RATE_LIMIT_LOGIN_PER_MINUTE
-        await refuse_if_over(ctx, key, limit=limit - 1)
+        await enforce(ctx, f"pwcheck:user:{user.id}", limit=limit, window_s=60)
         ok, _ = users.password_helper.verify_and_update(body.current_password, user.hashed_password)
         if not ok:
-            await ctx.rate_limiter.hit(key, limit=limit, window_s=60)
             raise ApiError(400, "bad_current_password", "Current password is wrong")
     if body.username is not None and body.username.lower() != user.username.lower():
         if await users.user_db.get_by_username(body.username) is not None:
