@@ -8,7 +8,8 @@ on the account alone at the owner's own budget, so a stranger's wrong passwords 
 the stranger's address: the owner signs in from any other address. Only guessing from many
 addresses at once (past the per-account total, `IP_MULTIPLIER` times the per-address one) holds
 back new addresses, and even then a browser the owner signed in with before still gets in: its
-device cookie (`wp_device`, an HMAC over the user and a random device id) takes the request off
+device cookie (`wp_device`, an HMAC over the user, a random device id and the user's current
+password hash, so a password change or reset revokes every device) takes the request off
 the address and account budgets onto a budget of its own device, which a stranger cannot spend.
 """
 
@@ -34,8 +35,9 @@ class Device:
     device_id: str
 
 
-def _mac(secret_key: str, user_id: uuid.UUID, device_id: str) -> str:
-    msg = f"login-device.{user_id}.{device_id}".encode()
+def _mac(secret_key: str, user_id: uuid.UUID, device_id: str, credential: str) -> str:
+    # `credential` (the stored password hash) ties the cookie to the password it was earned with.
+    msg = f"login-device.{user_id}.{device_id}.{credential}".encode()
     digest = hmac.new(secret_key.encode(), msg, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
@@ -44,24 +46,25 @@ def new_device(user_id: uuid.UUID) -> Device:
     return Device(user_id=user_id, device_id=secrets.token_urlsafe(16))
 
 
-def device_token(secret_key: str, device: Device) -> str:
-    mac = _mac(secret_key, device.user_id, device.device_id)
+def device_token(secret_key: str, device: Device, credential: str) -> str:
+    mac = _mac(secret_key, device.user_id, device.device_id, credential)
     return f"{device.user_id}.{device.device_id}.{mac}"
 
 
-def read_device(secret_key: str, token: str | None) -> Device | None:
-    """The device a cookie names when this server signed it, else None."""
+def read_device(
+    secret_key: str, token: str | None, user_id: uuid.UUID, credential: str
+) -> Device | None:
+    """The device a cookie names when this server signed it for `user_id` with the password
+    hash `credential` it has now, else None."""
     if not token or len(token) > _MAX_TOKEN:
         return None
     parts = token.split(".")
     if len(parts) != 3:
         return None
     uid, device_id, mac = parts
-    try:
-        user_id = uuid.UUID(uid)
-    except ValueError:
+    if uid != str(user_id) or not device_id:
         return None
-    if not device_id or not hmac.compare_digest(mac, _mac(secret_key, user_id, device_id)):
+    if not hmac.compare_digest(mac, _mac(secret_key, user_id, device_id, credential)):
         return None
     return Device(user_id=user_id, device_id=device_id)
 

@@ -14,16 +14,29 @@ from controlplane.auth.login_guard import (
 SECRET = "s" * 40
 
 
+HASH = "$argon2id$v=19$m=65536,t=3,p=4$one"
+
+
 def test_a_device_token_reads_back_only_with_its_secret_and_untouched() -> None:
-    device = new_device(uuid.uuid4())
-    token = device_token(SECRET, device)
-    assert read_device(SECRET, token) == device
-    assert read_device("t" * 40, token) is None
+    user = uuid.uuid4()
+    device = new_device(user)
+    token = device_token(SECRET, device, HASH)
+    assert read_device(SECRET, token, user, HASH) == device
+    assert read_device("t" * 40, token, user, HASH) is None
+    other = uuid.uuid4()
     uid, did, mac = token.split(".")
-    assert read_device(SECRET, f"{uuid.uuid4()}.{did}.{mac}") is None  # another user's
-    assert read_device(SECRET, f"{uid}.other.{mac}") is None
+    assert read_device(SECRET, f"{other}.{did}.{mac}", other, HASH) is None  # another user's
+    assert read_device(SECRET, token, other, HASH) is None
+    assert read_device(SECRET, f"{uid}.other.{mac}", user, HASH) is None
     for bad in (None, "", "a.b", "x.y.z", token + ".x", token[:-1], "a" * 300):
-        assert read_device(SECRET, bad) is None
+        assert read_device(SECRET, bad, user, HASH) is None
+
+
+def test_a_new_password_revokes_every_device() -> None:
+    """The cookie is earned with a password: after a change or a reset it no longer counts."""
+    user = uuid.uuid4()
+    token = device_token(SECRET, new_device(user), HASH)
+    assert read_device(SECRET, token, user, HASH + "-changed") is None
 
 
 def test_no_budget_is_the_account_alone_at_the_per_address_limit() -> None:

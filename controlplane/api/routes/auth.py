@@ -109,11 +109,15 @@ async def login(
         else await users.user_db.get_by_username(ident)
     )
     secret = ctx.settings.SECRET_KEY
-    device = read_device(secret, request.cookies.get(DEVICE_COOKIE))
-    if device is not None and (user is None or device.user_id != user.id):
-        device = None  # a browser another account signed in with: no pass for this one
+    # A browser this account signed in with, under its current password: a budget of its own.
+    device = (
+        None
+        if user is None
+        else read_device(secret, request.cookies.get(DEVICE_COOKIE), user.id, user.hashed_password)
+    )
     budgets = login_budgets(
-        ident=ident,
+        # the account's id when there is one: its name and its e-mail are one budget
+        ident=ident if user is None else str(user.id),
         ip=ip,
         device=device,
         per_minute=ctx.settings.RATE_LIMIT_LOGIN_PER_MINUTE,
@@ -142,7 +146,7 @@ async def login(
     )
     response.set_cookie(
         DEVICE_COOKIE,
-        device_token(secret, device or new_device(user.id)),
+        device_token(secret, device or new_device(user.id), user.hashed_password),
         max_age=DEVICE_COOKIE_MAX_AGE_S,
         path=DEVICE_COOKIE_PATH,
         secure=ctx.settings.PUBLIC_URL.startswith("https://"),
