@@ -1,9 +1,10 @@
 """Issue 23: an API process that is asked to stop, stops. A CI run on a busy machine saw
 `Server.serve` still running 30 s after it was asked to: the app's shutdown waited without limit
-for its background tasks, and one of them (the room start watcher, polling once a second) had
-lost its cancellation, as Python 3.11's `asyncio.wait_for` loses one when what it awaits
-completes just as the cancellation arrives. Every step of stopping is now bounded
-(SHUTDOWN_TIMEOUT_SECONDS) and tasks are cancelled again until they end (controlplane/shutdown.py).
+for its background tasks, and one of them (the room start watcher, polling Redis once a second)
+had lost its cancellation, as Python 3.11's `asyncio.wait_for` loses one when what it awaits
+completes just as the cancellation arrives (redis-py sends every command under one). Every step
+of stopping is now bounded (SHUTDOWN_TIMEOUT_SECONDS) and tasks are cancelled again until they
+end (controlplane/shutdown.py).
 Real servers, on both backends, and after a Redis outage: a Redis of the test's own, cut off
 (SIGSTOP: every command hangs) or down (killed)."""
 
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from controlplane import shutdown
+from controlplane.realtime import hub as hub_module
 from tests.support.backends import pg_redis_settings
 from tests.support.redis_server import redis_server
 from tests.support.rooms import agent_socket, create_room, join, live_server, room_socket
@@ -57,6 +59,25 @@ async def test_shutdown_after_a_redis_outage_is_prompt(outage: str) -> None:
         took = time.monotonic() - stopping
     # the graceful wait, then the lifespan's steps, each bounded; far from 12 x 5 s
     assert took < 6 * SHUTDOWN_S + 3, f"stopping took {took:.1f} s"
+
+
+async def test_a_hub_busy_with_redis_stops_promptly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real thing: a task awaiting Redis command after command loses most cancellations on
+    Python 3.11 (redis-py sends each command under `asyncio.wait_for`, which returns instead of
+    raising when the send completed as the cancellation arrived; 45 of 60 in a probe). Here the
+    hub's own heartbeat polls Redis back to back; three servers in a row must each stop in
+    time (a single cancellation left each a ~3 in 4 chance of running on for ever)."""
+    monkeypatch.setattr(hub_module, "INSTANCE_HEARTBEAT_S", 0.0)
+    for _ in range(3):
+        settings = await pg_redis_settings(SHUTDOWN_TIMEOUT_SECONDS=SHUTDOWN_S)
+        async with live_server(settings) as live:
+            host = await signed_in(live.http)
+            room = await create_room(live.http, host.headers)
+            await room_socket(live.ws_url, room["code"], host.access_token)
+            await asyncio.sleep(0.3)
+            stopping = time.monotonic()
+        took = time.monotonic() - stopping
+        assert took < SHUTDOWN_S + 3, f"stopping took {took:.1f} s"
 
 
 async def _loses_one_cancellation(ended: list[str]) -> None:
