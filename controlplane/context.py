@@ -28,6 +28,7 @@ from controlplane.runtime.base import RoomRuntime
 from controlplane.services.jobs import JobQueue
 from controlplane.services.ratelimit import RateLimiter
 from controlplane.settings import Settings
+from controlplane.shutdown import cancel_all, within
 
 JWT_AUDIENCE = access_tokens.AUDIENCE
 log = logging.getLogger(__name__)
@@ -68,15 +69,16 @@ class AppContext:
         task.add_done_callback(self._tasks.discard)
 
     async def aclose(self) -> None:
-        """Stop the background tasks, then close what the bag holds."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.hub.aclose()
-        await self.runtime.aclose()
+        """Stop the background tasks, then close what the bag holds: each step bounded by
+        SHUTDOWN_TIMEOUT_SECONDS (controlplane/shutdown.py), so a dependency that is down or
+        cut off cannot keep the process from stopping."""
+        timeout_s = self.settings.SHUTDOWN_TIMEOUT_SECONDS
+        await cancel_all(list(self._tasks), timeout_s, name="background tasks")
+        await within(timeout_s, self.hub.aclose(), name="hub")
+        await within(timeout_s, self.runtime.aclose(), name="room runtime")
         if self.redis is not None:
-            await self.redis.aclose()
-        await self.engine.dispose()
+            await within(timeout_s, self.redis.aclose(), name="redis")
+        await within(timeout_s, self.engine.dispose(), name="database")
 
 
 async def _logged(coro: Coroutine[Any, Any, object], name: str) -> None:

@@ -115,4 +115,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
         # A peer that stopped reading must not keep its connection (and buffers) once the hub
         # gave its socket up.
         "ws": ResettingWebSocketProtocol,
+        # uvicorn waits for open requests and sockets without limit otherwise: one socket whose
+        # handler waits on a cut-off Redis (5 s a command, frame after frame) kept it up.
+        "timeout_graceful_shutdown": settings.SHUTDOWN_TIMEOUT_SECONDS,
     }

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         default_factory=lambda: ["http://localhost:5173"]
     )
     LOG_LEVEL: str = "INFO"
+    # A stopping API process waits this long for open requests and sockets to finish (then
+    # cancels them), and at most this long for each step of its own shutdown after that
+    # (background tasks, the hub, the runtime, Redis, the database), so a dependency that hangs
+    # (Redis cut off) cannot keep it up.
+    SHUTDOWN_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
     # Largest HTTP request body any route accepts (a larger one is refused with 413 before it
     # is read); no route takes more than a few KiB.
     MAX_REQUEST_BODY_BYTES: int = Field(default=65536, ge=1024)

@@ -71,6 +71,7 @@ from controlplane.rooms.ice import ice_servers
 from controlplane.rooms.lifecycle import StatusNews
 from controlplane.services.ratelimit import RateLimiter
 from controlplane.settings import Settings
+from controlplane.shutdown import cancel_all, within
 
 log = logging.getLogger(__name__)
 
@@ -203,15 +204,12 @@ class Hub:
                 await self._announce_agent(room_id, connected=True)
 
     async def aclose(self) -> None:
+        """Stop the hub's tasks (heartbeat, socket clean-ups) and the bus, each bounded by
+        SHUTDOWN_TIMEOUT_SECONDS: a task stuck on a cut-off Redis is left behind."""
+        timeout_s = self.settings.SHUTDOWN_TIMEOUT_SECONDS
         self.handlers.typing.cancel_all()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
-        await self.bus.aclose()
+        await cancel_all(list(self._tasks), timeout_s, name="hub tasks")
+        await within(timeout_s, self.bus.aclose(), name="bus")
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)
@@ -449,11 +447,10 @@ class Hub:
             if not self._rooms.get(room_id):
                 self._rooms.pop(room_id, None)
             conn.outbox.close(CLOSE_NORMAL)
-            try:
-                await asyncio.wait_for(writer, timeout=2)
-            except (TimeoutError, asyncio.CancelledError, Exception):
-                writer.cancel()
+            cancelled = await _end_writer(writer)
             self._spawn(self._after_close(room_id, conn), f"ws-cleanup-{conn.id}")
+            if cancelled:
+                raise asyncio.CancelledError
 
     async def reauthenticate(self, conn: ClientConn, token: str) -> None:
         """An `auth` frame on an open socket: a valid token of the same user extends it; any
@@ -632,11 +629,10 @@ class Hub:
             if self._agents.get(room_id) is agent:
                 self._agents.pop(room_id, None)
             agent.outbox.close(CLOSE_NORMAL)
-            try:
-                await asyncio.wait_for(writer, timeout=2)
-            except (TimeoutError, asyncio.CancelledError, Exception):
-                writer.cancel()
+            cancelled = await _end_writer(writer)
             self._spawn(self._after_agent(room_id, agent.id), f"agent-cleanup-{agent.id}")
+            if cancelled:
+                raise asyncio.CancelledError
 
     async def _agent_loop(self, ws: WebSocket, agent: AgentConn, room_code: str) -> None:
         """An agent's frames. Past AGENT_FLOOD_PER_SECOND they are dropped (one `rate_limited`
@@ -701,6 +697,21 @@ class Hub:
             assert status is not None
             news = StatusNews(status=status, agent_connected=connected)
             await self.broadcast(room_id, status_message(news))
+
+
+async def _end_writer(writer: asyncio.Task[None]) -> bool:
+    """Give a closed socket's writer 2 s to send its close frame. True when the task waiting
+    was itself cancelled meanwhile (a server stopping): its caller spawns its clean-up and then
+    re-raises, instead of swallowing the cancellation as if the writer alone had ended."""
+    try:
+        await asyncio.wait_for(writer, timeout=2)
+    except asyncio.CancelledError:
+        writer.cancel()
+        task = asyncio.current_task()
+        return task is not None and task.cancelling() > 0
+    except Exception:  # the timeout, or the writer's own failure
+        writer.cancel()
+    return False
 
 
 def _instance_of(socket_id: str) -> str:
