@@ -91,3 +91,29 @@ async def test_a_weak_viewer_s_keyframe_arrives_spread_not_burst() -> None:
     # 30 kB at 1.5 x 250 kbit/s: ~0.6 s; at once without pacing
     assert await keyframe_arrival_spread(pacing=True) >= 0.4
     assert await keyframe_arrival_spread(pacing=False) < 0.2
+
+
+def _rtp(seq: int, size: int = 1200) -> bytes:
+    return bytes([0x80, 96]) + (seq % 0x10000).to_bytes(2, "big") + bytes(size - 4)
+
+
+async def test_a_retransmission_behind_a_long_wait_is_dropped_new_packets_are_not() -> None:
+    """NACKed packets of a rung the viewer left must not hold its new frames behind them: a
+    retransmission that would wait more than MAX_RETRANSMIT_WAIT_S is dropped."""
+    sent: list[int] = []
+
+    class Transport:
+        async def _send_rtp(self, data: bytes) -> None:
+            sent.append(int.from_bytes(data[2:4], "big"))
+
+    paced = PacedTransport(Transport(), lambda: 1000.0, 30)  # 125 kB/s
+    # a 60 kB keyframe: its last packets owe ~0.45 s to the bucket
+    burst = [asyncio.create_task(paced._send_rtp(_rtp(65_500 + i))) for i in range(50)]
+    await asyncio.sleep(0)
+    await paced._send_rtp(_rtp(65_502))  # NACKed meanwhile: behind ~0.5 s, dropped at once
+    assert paced.stale_retransmissions == 1
+    await asyncio.gather(*burst)
+    assert sent.count(65_502) == 1 and len(sent) == 50  # (the sequence numbers wrapped)
+    await asyncio.sleep(0.3)
+    await paced._send_rtp(_rtp(65_510))  # NACKed with the bucket refilled: sent
+    assert sent[-1] == 65_510 and paced.stale_retransmissions == 1

@@ -31,6 +31,8 @@ log = logging.getLogger("roomagent.pacing")
 
 TRANSPORT = "_RTCRtpSender__transport"
 PACE_FACTOR = 1.5
+# a retransmission that would wait longer than this behind the bucket's debt is dropped
+MAX_RETRANSMIT_WAIT_S = 0.25
 MIN_KBPS = 200.0
 
 
@@ -68,9 +70,22 @@ class PacedTransport:
         self.bucket = TokenBucket(fps)
         self.paced = 0  # packets that waited
         self.waited_s = 0.0
+        self.stale_retransmissions = 0  # retransmissions dropped behind too long a wait
+        self._highest: int | None = None  # the newest RTP sequence number sent
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
+
+    def _is_retransmission(self, data: bytes) -> bool:
+        """An RTP packet older than the newest sent (aiortc retransmits on the same SSRC);
+        remembers the newest."""
+        if len(data) < 4:
+            return False
+        seq = int.from_bytes(data[2:4], "big")
+        if self._highest is None or 0 < ((seq - self._highest) & 0xFFFF) < 0x8000:
+            self._highest = seq
+            return False
+        return seq != self._highest
 
     async def _send_rtp(self, data: bytes) -> None:
         if not is_rtcp(data):
@@ -80,7 +95,16 @@ class PacedTransport:
                 log.exception("pacing rate failed: packet sent at once")
                 kbps = 0.0
             if kbps > 0:
+                old = self._is_retransmission(data)
                 wait = self.bucket.delay(time.monotonic(), len(data), kbps)
+                if wait > MAX_RETRANSMIT_WAIT_S and old:
+                    # A NACKed packet behind this much of the link's time: the frames behind it
+                    # would wait too (after a rung switch, the old rung's lost keyframe was
+                    # retransmitted for seconds through a 600 kbit/s link, 80-90 % of what was
+                    # new lost meanwhile). The receiver asks again, or for a keyframe.
+                    self.bucket.tokens += len(data)
+                    self.stale_retransmissions += 1
+                    return
                 if wait > 0.0005:
                     self.paced += 1
                     self.waited_s += wait
