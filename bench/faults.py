@@ -44,6 +44,7 @@ from controlplane.reaper.policy import OutageClock
 from controlplane.reaper.sweep import sweep
 from controlplane.runtime.local import ROOM_ENV
 from controlplane.settings import Settings
+from controlplane.shutdown import cancel_all
 from controlplane.wiring import build_context
 from tests.support.backends import base_env
 from tests.support.processes import room_processes
@@ -362,9 +363,9 @@ class Member:
             with contextlib.suppress(Exception):
                 await self.ws.close()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
+            # redis-py and websockets calls can lose a cancellation on Python 3.11 (see
+            # controlplane/shutdown.py): cancel until it ends, bounded
+            await cancel_all([self._task], 5, name="bench member")
 
 
 async def sign_in_again(url: str, user: SignedIn) -> None:
@@ -485,9 +486,7 @@ class Bench:
                 for room in self.rooms:
                     await http.post(f"/api/rooms/{room.code}/end", headers=room.host.headers)
         if self._reaper is not None:
-            self._reaper.cancel()
-            with contextlib.suppress(BaseException):
-                await self._reaper
+            await cancel_all([self._reaper], 10, name="bench reaper")
         for s in self.servers:
             if s is not None:
                 stop(s)

@@ -90,6 +90,7 @@ class Viewer:
         self.estimate: ViewerEstimate | None = None
         self.status: tuple[bytes, float] | None = None
         self.stats_messages = 0
+        self.cuts_logged = 0
         self.pacer: PacedTransport | None = None
         # whether this viewer's video carries the playout-delay extension (its browser offered it)
         self.playout_delay = False
@@ -399,6 +400,22 @@ class PeerManager:
             return
         before = track.rung if track.target is None else track.target
         rung = est.tick(now)
+        if est.cuts != viewer.cuts_logged:
+            # cuts come with the viewer's reports (between two ticks): logged here, once each
+            viewer.cuts_logged = est.cuts
+            log.info(
+                "viewer estimate cut",
+                extra={
+                    "conn": viewer.conn,
+                    "user": viewer.user_id,
+                    "estimate_kbps": round(est.estimate_kbps),
+                    "sent_kbps": round(est.sent_kbps),
+                    "received_kbps": round(est.received_kbps or 0),
+                    "remb_kbps": round(est.remb_kbps or 0),
+                    "loss": round(est.loss, 3),
+                    "cut_by": est.cut_reason,
+                },
+            )
         if rung != before:
             self.rung_switches += 1
             log.info(

@@ -246,5 +246,119 @@ def test_a_receiver_reporting_16_bit_sequence_numbers_is_unwrapped() -> None:
     est.on_receiver_report(4.0, 65_000, 0, 1.0, None)
     est.on_receiver_report(5.0, 300, 418, 1.0, None)  # 836 expected across the wrap, half lost
     assert est.loss == 0.5
-    est.on_receiver_report(6.0, 1_136, 418, 1.0, None)
+    # (that loss cut the estimate: the next window starts once the cut took hold)
+    est.on_receiver_report(6.1, 700, 418, 1.0, None)
+    est.on_receiver_report(7.1, 1_136, 418, 1.0, None)
     assert est.loss == 0.0
+
+
+def _sending(est: ViewerEstimate, start: float, until: float, kbps: float) -> float:
+    """`kbps` of video sent from `start` to `until`, ticking every 0.1 s; returns `until`."""
+    t = start
+    while t < until - 1e-9:
+        t += 0.1
+        est.on_sent(t, round(kbps * 1000 / 8 / 10), max(1, round(kbps / 96 / 10)))
+        est.tick(t)
+    return t
+
+
+def test_a_loss_cut_keeps_what_the_viewer_page_says_it_received() -> None:
+    """The sent rate times a report's loss reads far below the link when the window holds a
+    keyframe burst into a short router queue: what the viewer counted arriving is the link."""
+    est = ViewerEstimate(LADDER, 0.0)
+    est.on_viewer_stats(0.5, ViewerStats(bytes_received=0, packets_received=0))
+    t = _sending(est, 0.0, 1.5, 3000)
+    # the viewer page counted 1.1 Mbit/s arriving over its last second
+    est.on_viewer_stats(1.5, ViewerStats(bytes_received=137_500, packets_received=115))
+    est.on_receiver_report(t, 100, 0, 1.0, 0.05)
+    est.on_receiver_report(t + 0.6, 400, 240, 1.0, 0.05)  # 80 % lost
+    assert est.cut_reason == "loss"
+    assert est.estimate_kbps == pytest.approx(1100)  # not 3000 x 0.2 = 600
+    assert est.tick(t + 0.6) == 1  # 480p, where 600 kbit/s would be 360p
+
+
+def test_a_report_window_from_before_a_cut_does_not_cut_again() -> None:
+    """The reports right after a cut still count what the bottleneck dropped of the sending
+    before it: that window is not judged, the next one is."""
+    est = ViewerEstimate(LADDER, 0.0)
+    t = _sending(est, 0.0, 2.0, 3000)
+    est.on_receiver_report(t, 1_000, 0, 1.0, 0.05)
+    est.on_receiver_report(t + 1.0, 1_400, 300, 1.0, 0.05)  # 75 % lost: cut
+    assert est.cuts == 1 and est.tick(t + 1.0) == 2
+    # the queue's tail: 100 more lost of the old sending, reported just after the cut (too
+    # short a window to judge on its own)
+    est.on_receiver_report(t + 1.3, 1_530, 400, 1.0, 0.05)
+    # then clean seconds on the rung it moved to
+    est.on_receiver_report(t + 3.1, 1_630, 400, 1.0, 0.05)
+    est.on_receiver_report(t + 4.2, 1_700, 400, 1.0, 0.05)
+    assert est.cuts == 1 and est.loss == 0.0
+
+
+def test_a_new_viewer_on_a_weak_link_does_not_probe_the_top_rung_soon() -> None:
+    """Cut from the top at its start to what its link carries (1.2 Mbit/s), a viewer that never
+    held the top rung does not try it again for unproven_bar_s: each try freezes it."""
+    est = ViewerEstimate(LADDER, 0.0)
+    link = Link(est, lambda t: 1200, random_loss=0.02)
+    link.run(5)
+    assert est.rung == 1
+    link.run(35)
+    assert 0 not in link.rungs_since(5)
+    link.run(20)
+    assert 0 in link.rungs_since(40)  # tried again later (and failed)
+
+
+def test_a_failed_probe_does_not_leave_a_remb_cut_behind() -> None:
+    """The receiver's REMB falls during a failed probe (the probe's queue) and climbs back
+    slowly: that fall is not a second congestion signal after the probe's own cut."""
+    est = ViewerEstimate(LADDER, 0.0)
+    est.set_cap(480)
+    t = 0.0
+    seq = 0
+    for _ in range(100):  # 10 s on 480p, its REMB keeping up
+        t += 0.1
+        est.on_sent(t, 12_500, 10)
+        seq += 10
+        if round(t * 10) % 5 == 0:
+            est.on_receiver_report(t, seq, 0, 1.0, 0.05)
+            est.on_remb(t, 1_100_000)
+        est.tick(t)
+    assert est.rung == 1
+    est.set_cap(0)
+    while est.rung != 0:  # the probe up
+        t += 0.1
+        est.on_sent(t, 12_500, 10)
+        est.tick(t)
+    lost = 0
+    for _ in range(10):  # the top rung through a 1.2 Mbit/s link: most of it lost
+        t += 0.1
+        est.on_sent(t, 37_500, 30)
+        seq += 30
+        lost += 18
+        if round(t * 10) % 5 == 0:
+            est.on_receiver_report(t, seq, lost, 1.0, 0.05)
+            est.on_remb(t, 900_000)
+        est.tick(t)
+    assert est.cut_reason == "loss" and est.rung == 1
+    cuts = est.cuts
+    for _ in range(40):  # back on 480p: the REMB is low for a while, the round trip steady
+        t += 0.1
+        est.on_sent(t, 12_500, 10)
+        seq += 10
+        if round(t * 10) % 5 == 0:
+            est.on_receiver_report(t, seq, lost, 1.0, 0.05)
+            est.on_remb(t, 300_000)
+        est.tick(t)
+    assert est.cuts == cuts and est.rung == 1
+
+
+def test_a_first_report_of_heavy_loss_cuts_by_the_rate_sent_so_far() -> None:
+    """A viewer's first receiver report can come before a second of sending closed a window:
+    the rate sent so far stands in, so the first cut lands near the link, not at half the
+    start estimate (a second cut, and a second rung move, two seconds later)."""
+    est = ViewerEstimate(LADDER, 0.0)
+    t = _sending(est, 0.0, 0.3, 3000)
+    est.on_receiver_report(t, 100, 0, 1.0, 0.05)
+    t = _sending(est, t, 0.9, 3000)
+    est.on_receiver_report(t, 280, 126, 1.0, 0.05)  # 70 % lost
+    assert est.cuts == 1
+    assert est.estimate_kbps == pytest.approx(1000, rel=0.15)  # 3.4 Mbit/s sent, 30 % through

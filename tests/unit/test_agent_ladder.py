@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -16,7 +17,8 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from roomagent.config import AgentSettings
 from roomagent.media import quality_wire
 from roomagent.media.fanout import Broadcaster, PacketTrack
-from roomagent.media.video import VideoPipeline
+from roomagent.media.ladder import Rung
+from roomagent.media.video import VIDEO_TIME_BASE, VideoPipeline, make_encoder
 from roomagent.peers import PeerManager
 
 SETTINGS = AgentSettings(codec="h264", keyframe_min_gap_ms=300, keyframe_interval_s=60)
@@ -255,3 +257,28 @@ def test_malformed_quality_messages_are_ignored() -> None:
     assert quality_wire.decode_stats(b"\x0c" + b"\x00" * 29) is None
     stats = quality_wire.decode_stats(b"\x0c" + bytes(range(28)) + b"\x05\x00")
     assert stats is not None and stats.jitter_buffer_delay_ms == 5
+
+
+def _keyframe_bytes(settings: AgentSettings, rung: Rung) -> int:
+    """The size of a rung encoder's first picture (a keyframe) of busy detail (noise)."""
+    encoder = make_encoder(settings, rung)
+    frame = av.VideoFrame(rung.width, rung.height, "yuv420p")
+    rng = random.Random(7)
+    for plane in frame.planes:
+        plane.update(rng.randbytes(plane.buffer_size))
+    frame.pts, frame.time_base = 0, VIDEO_TIME_BASE
+    size = sum(p.size for p in encoder.encode(frame))
+    size += sum(p.size for p in encoder.encode(None))
+    return size
+
+
+def test_a_lower_rungs_keyframe_fits_a_quarter_second_of_its_bitrate() -> None:
+    """A weak viewer's link is not much faster than its rung: a keyframe of half a second of
+    the bitrate took 0.4 s through a 1.2 Mbit/s link (a freeze at every refresh). The rungs
+    below the top bound it to a quarter second; the top rung keeps half a second."""
+    settings = AgentSettings(codec="h264", quality="latency")
+    ladder = settings.rungs()
+    low = _keyframe_bytes(settings, ladder[1])
+    assert low <= ladder[1].kbps * 1000 / 8 * 0.25 * 1.15
+    top = _keyframe_bytes(settings, ladder[0])
+    assert top > ladder[0].kbps * 1000 / 8 * 0.25 * 1.15

@@ -108,22 +108,26 @@ class Recording:
 
 async def test_retransmissions_are_charged_but_never_wait() -> None:
     """aiortc answers a NACK inline in the DTLS read loop: a retransmission that slept for the
-    bucket would stall the viewer's input channels, PLIs and receiver reports meanwhile."""
+    bucket would stall the viewer's input channels, PLIs and receiver reports meanwhile. (One
+    behind more than MAX_RETRANSMIT_WAIT_S is dropped instead: the next test.)"""
     inner = Recording()
-    paced = PacedTransport(inner, lambda: 200.0, lambda: 30)  # 37.5 kB/s at 1.5x
-    first = time.monotonic()
-    sends = [asyncio.ensure_future(paced._send_rtp(rtp(seq))) for seq in range(100, 140)]
-    await asyncio.sleep(0.05)  # the burst is in debt now: the last of it waits ~1 s
+    paced = PacedTransport(inner, lambda: 600.0, lambda: 30)  # 75 kB/s
+    sends = [asyncio.ensure_future(paced._send_rtp(rtp(seq))) for seq in range(100, 112)]
+    await asyncio.sleep(0.05)  # the burst is in debt now: the last of it waits ~0.16 s
     assert not sends[-1].done()
+    tokens, at = paced.bucket.tokens, paced.bucket.at
+    assert at is not None
     for data in (rtp(105), rtp(7, ssrc=2222)):  # as is (no RTX), and RTX
         started = time.monotonic()
         await paced._send_rtp(data)
         assert time.monotonic() - started < 0.02
         assert inner.sent[-1] == data
-    assert paced.retransmitted == 2
+    assert paced.retransmitted == 2 and paced.stale_retransmissions == 0
+    # ... and the bucket was charged for them: what follows waits for what they cost
+    assert paced.bucket.at is not None
+    refill = (paced.bucket.at - at) * 75_000
+    assert paced.bucket.tokens == pytest.approx(tokens + refill - 2 * 1200)
     await asyncio.gather(*sends)
-    # ... and the media behind them waited for what they cost
-    assert time.monotonic() - first >= (40 * 1200 + 2 * 1200 - 37_500 / 30) / 37_500 * 0.9
 
 
 def test_the_pace_floor_is_what_the_rung_s_encoder_makes() -> None:
@@ -152,3 +156,29 @@ def test_the_pace_floor_is_what_the_rung_s_encoder_makes() -> None:
     made = peers.ladder[-1].kbps * QUALITY["quality"][2]
     assert peers._pace_kbps(viewer) >= 1.5 * made
     assert peers._rung_fps(viewer) == peers.ladder[-1].fps
+
+
+def _rtp(seq: int, size: int = 1200) -> bytes:
+    return bytes([0x80, 96]) + (seq % 0x10000).to_bytes(2, "big") + bytes(size - 4)
+
+
+async def test_a_retransmission_behind_a_long_wait_is_dropped_new_packets_are_not() -> None:
+    """NACKed packets of a rung the viewer left must not hold its new frames behind them: a
+    retransmission that would wait more than MAX_RETRANSMIT_WAIT_S is dropped."""
+    sent: list[int] = []
+
+    class Transport:
+        async def _send_rtp(self, data: bytes) -> None:
+            sent.append(int.from_bytes(data[2:4], "big"))
+
+    paced = PacedTransport(Transport(), lambda: 1000.0, lambda: 30)  # 125 kB/s
+    # a 60 kB keyframe: its last packets owe ~0.45 s to the bucket
+    burst = [asyncio.create_task(paced._send_rtp(_rtp(65_500 + i))) for i in range(50)]
+    await asyncio.sleep(0)
+    await paced._send_rtp(_rtp(65_502))  # NACKed meanwhile: behind ~0.5 s, dropped at once
+    assert paced.stale_retransmissions == 1
+    await asyncio.gather(*burst)
+    assert sent.count(65_502) == 1 and len(sent) == 50  # (the sequence numbers wrapped)
+    await asyncio.sleep(0.3)
+    await paced._send_rtp(_rtp(65_510))  # NACKed with the bucket refilled: sent
+    assert sent[-1] == 65_510 and paced.stale_retransmissions == 1

@@ -8,7 +8,9 @@ driving a choice of rung rather than an encoder:
 - **Down fast.** Loss is measured per receiver-report window (RTCP RR: expected vs lost
   packets, before retransmission). A window of at least ``min_packets`` losing ``severe_loss``
   (25 %), or two windows in a row losing ``high_loss`` (10 %), cut the estimate to what the
-  link delivered (the video rate sent times 1 - loss) and at most ``1 - loss/2`` of itself. A
+  link delivered (the video rate sent times 1 - loss, or what the viewer page counted arriving
+  over its last second if that is more) and at most ``1 - loss/2`` of itself; a report window
+  that began before ``drain_s`` after a cut is not judged (it counts the sending before it). A
   REMB below ``remb_low`` (85 %) of the rate sent for ``remb_confirm_s``, either after it had kept
   up with it (Chromium's receive-side estimator lowers it only when it sees queueing delay) or
   with the round trip ``remb_queue_s`` above its lowest (a queue is building), cuts the estimate
@@ -24,7 +26,10 @@ driving a choice of rung rather than an encoder:
   the next rung by ``up_headroom`` and the viewer has stayed ``dwell_s`` on its rung. A cut within
   ``probe_s`` of moving up is a failed probe: that rung is barred for ``backoff_s``, doubling
   with each failure up to ``max_backoff_s``, so a viewer on a link just below a rung does not
-  flap between two.
+  flap between two. A cut off a rung the viewer never held for ``held_s`` and had tried (its
+  start on the top rung, a probe up; not one it landed on after a cut) bars it for
+  ``unproven_bar_s``: each try of a rung far above the link freezes the picture for a second or
+  more. After a failed probe the REMB's fall (the probe's own queue) is not counted again.
 - Random loss below ``high_loss`` (Wi-Fi, a lossy tether) is left to NACK retransmission: it
   does not cut the estimate (above ``low_loss``, 5 %, it stops its growth).
 - When no receiver report covered the last seconds (a receiver that sends none), NACKed
@@ -75,12 +80,23 @@ class Params:
     backoff_s: float = 10.0
     max_backoff_s: float = 40.0
     forgive_s: float = 30.0
+    # A cut off a rung the viewer has not held for held_s (its start on the top rung, a probe
+    # up) bars that rung for unproven_bar_s: trying a rung the link never carried costs a
+    # freeze of a second or more (its keyframe alone outlasts a router's queue) and fails
+    # again on a steady weak link. A rung it held (a link that fell mid-run) keeps the short
+    # backoff, so a lifted cap is found again quickly.
+    held_s: float = 5.0
+    unproven_bar_s: float = 40.0
     # a receiver-report window covers at least min_packets and this long
     min_window_s: float = 0.5
+    # a receiver-report window that began before this long after a cut is not judged
+    drain_s: float = 1.0
     # floor of the estimate, as a fraction of the last rung's bitrate
     floor_factor: float = 0.5
     # how long a loss measurement from another source waits for a receiver report
     report_gap_s: float = 2.5
+    # the viewer page's received rate counts in a loss cut this long after it came
+    received_fresh_s: float = 2.5
 
 
 @dataclass
@@ -113,6 +129,12 @@ class _Rate:
             self.since = now
         self.bytes += nbytes
         self.packets += packets
+
+    def current(self, now: float) -> float:
+        """The rate of the window still open (before the first closes: the only one known)."""
+        if self.since is None or now - self.since < 0.2:
+            return 0.0
+        return self.bytes * 8 / (now - self.since) / 1000
 
     def roll(self, now: float) -> tuple[int, float] | None:
         """Close the window if it is a second old: (packets, seconds) in it."""
@@ -153,6 +175,10 @@ class ViewerEstimate:
         self.loss = 0.0  # the last window's loss fraction
         self.nacks = 0
         self.viewer_stats: ViewerStats | None = None
+        # video the viewer page says it received, kbit/s over its last report's interval, and when
+        self.received_kbps: float | None = None
+        self._received_at = -1e9
+        self._stats_at: float | None = None
         self._sent = _Rate()
         self._high_windows = 0
         self._delay_reports = 0
@@ -163,6 +189,10 @@ class ViewerEstimate:
         self._last_up: tuple[float, int] | None = None  # (when, to which rung)
         self._barred: dict[int, float] = {}  # rung -> barred until
         self._failures: dict[int, int] = {}
+        self._held: set[int] = set()  # rungs the viewer stayed on for held_s without a cut
+        # the rung it is on is a try: where it started, or reached by moving up (not a landing
+        # after a cut, whose next cut is the link still draining)
+        self._tried = True
         self._rr: tuple[int, int] | None = None  # (extended highest seq, cumulative lost)
         self._rr_at = self.now
         self._nacked_window = 0
@@ -196,6 +226,12 @@ class ViewerEstimate:
             # it wrapped
             expected += 0x10000
             highest_seq = prev[0] + expected
+        if self._rr_at < self._last_cut + self.params.drain_s:
+            # The window began before the last cut took hold: its loss is the sending before
+            # it, and the queue it left (a 600 kbit/s viewer moved from 720p to 360p15 was cut
+            # again to the floor by such a window, 85 % lost, 3.7 s later). Start afresh.
+            self._rr, self._rr_at = (highest_seq, cumulative_lost), now
+            return
         if expected < self.params.min_packets or now - self._rr_at < self.params.min_window_s:
             # Chromium puts a report block in every compound RTCP packet (with each NACK,
             # each REMB): the window grows until it says something
@@ -247,13 +283,20 @@ class ViewerEstimate:
     def on_viewer_stats(self, now: float, stats: ViewerStats) -> None:
         """The viewer page's getStats counters; their loss counts where no RR came lately."""
         prev, self._stats_prev = self._stats_prev, stats
+        prev_at, self._stats_at = self._stats_at, now
         self.viewer_stats = stats
-        if prev is None or now - self._last_report < self.params.report_gap_s:
+        if prev is None or prev_at is None:
             return
         received = stats.packets_received - prev.packets_received
         lost = stats.packets_lost - prev.packets_lost
-        if received < 0 or lost < 0:
+        nbytes = stats.bytes_received - prev.bytes_received
+        if received < 0 or lost < 0 or nbytes < 0:
             return  # counters reset (a new peer): start again
+        if now - prev_at >= 0.5:
+            self.received_kbps = nbytes * 8 / (now - prev_at) / 1000
+            self._received_at = now
+        if now - self._last_report < self.params.report_gap_s:
+            return
         self._on_loss(now, lost, received + lost)
 
     def set_cap(self, max_height: int) -> None:
@@ -278,10 +321,13 @@ class ViewerEstimate:
             # held that rung long enough: its next failure starts the backoff afresh
             self._failures.pop(self._last_up[1], None)
             self._last_up = None
+        if now - max(self._last_switch, self._last_cut) >= p.held_s:
+            self._held.add(self.rung)
         want = self.wanted(now)
         if want != self.rung:
             if want < self.rung:
                 self._last_up = (now, want)
+            self._tried = want < self.rung
             self.rung = want
             self.switches += 1
             self._last_switch = now
@@ -353,8 +399,18 @@ class ViewerEstimate:
             target = self.estimate_kbps * (1 - loss / 2)
             # what the link delivered: the rate sent lately (the smoothed rate lags a move up)
             sent = max(self._sent.kbps, self._sent.last_kbps)
+            if sent <= 0:
+                # a viewer's first report, before a second of sending closed a window
+                sent = self._sent.current(now)
             if sent > 0:
                 target = min(target, sent * (1 - loss))
+            got = self.received_kbps
+            if got is not None and now - self._received_at <= p.received_fresh_s:
+                # The viewer's own count of what arrived over its last second: on a saturated
+                # link, the link's rate. The sent rate times the report's loss reads far lower
+                # when the window holds a keyframe burst into a short router queue (a 1.2 Mbit/s
+                # viewer starting on the top rung read 313 kbit/s and sat on 360p15 for 20 s).
+                target = max(target, min(self.estimate_kbps, got))
             self._cut(now, target, "loss")
             self._high_windows = 0
 
@@ -374,8 +430,23 @@ class ViewerEstimate:
             self._failures[up[1]] = n
             self._barred[up[1]] = now + min(p.max_backoff_s, p.backoff_s * 2 ** (n - 1))
             self._last_up = None
+            # The receiver's REMB fell because of the probe's queue and climbs back slowly:
+            # that fall is not news (it once cut a 1.2 Mbit/s viewer from 480p to 360p15 two
+            # seconds after its failed probe). Only a REMB that falls after keeping up again,
+            # or with a growing round trip, counts from here.
+            self._remb_tracked = (-1e9, 0.0)
+            self._remb_low_since = None
             if up[1] + 1 < len(self.ladder):
                 kbps = max(kbps, self.ladder[up[1] + 1].kbps * p.down_headroom)
         floor = self.ladder[-1].kbps * p.floor_factor
         self.estimate_kbps = max(floor, min(self.estimate_kbps, kbps))
         self._last_cut = now
+        on = self.rung
+        if (
+            self._tried
+            and on not in self._held
+            and self.estimate_kbps < self.ladder[on].kbps * p.keep_factor
+        ):
+            # cut from a rung it never held (its start on the top rung, or a probe up): the
+            # link never carried it, so it is not tried again soon
+            self._barred[on] = max(self._barred.get(on, -1.0), now + p.unproven_bar_s)

@@ -35,6 +35,8 @@ log = logging.getLogger("roomagent.pacing")
 
 TRANSPORT = "_RTCRtpSender__transport"
 PACE_FACTOR = 1.5
+# a retransmission that would wait longer than this behind the bucket's debt is dropped
+MAX_RETRANSMIT_WAIT_S = 0.25
 MIN_KBPS = 200.0
 
 
@@ -81,11 +83,15 @@ class PacedTransport:
         self.paced = 0  # packets that waited
         self.waited_s = 0.0
         self.retransmitted = 0  # charged, sent at once
+        self.stale_retransmissions = 0  # retransmissions dropped behind too long a wait
         # The media stream: the first RTP packet's SSRC, and its newest sequence number.
         self._ssrc: bytes | None = None
         self._seq: int | None = None
 
     def _is_retransmission(self, data: bytes) -> bool:
+        """An RTX packet (aiortc retransmits on the RTX SSRC where it was negotiated, as
+        Chromium's offers do) or one not newer than the newest sent (resent as is);
+        remembers the newest."""
         if len(data) < 12:
             return False
         ssrc, seq = data[8:12], int.from_bytes(data[2:4], "big")
@@ -112,6 +118,15 @@ class PacedTransport:
                 self.bucket.interval = 1.0 / max(1, self._fps())
                 wait = self.bucket.delay(time.monotonic(), len(data), kbps)
                 if self._is_retransmission(data):
+                    if wait > MAX_RETRANSMIT_WAIT_S:
+                        # A NACKed packet behind this much of the link's time: the frames
+                        # behind it would wait too (after a rung switch, the old rung's lost
+                        # keyframe was retransmitted for seconds through a 600 kbit/s link,
+                        # 80-90 % of what was new lost meanwhile). The receiver asks again, or
+                        # for a keyframe.
+                        self.bucket.tokens += len(data)
+                        self.stale_retransmissions += 1
+                        return
                     self.retransmitted += 1
                 elif wait > 0.0005:
                     self.paced += 1

@@ -118,6 +118,11 @@ def make_encoder(settings: AgentSettings, rung: Rung | None = None) -> av.VideoC
         rung = Rung(settings.width, settings.height, settings.fps, settings.bitrate_kbps)
     preset, cpu_used, factor = QUALITY[settings.quality]
     kbps = round(rung.kbps * factor)
+    lower = (rung.width, rung.height) != (settings.width, settings.height)
+    # The VBV buffer bounds a keyframe: half a second of the bitrate on the top rung, a quarter
+    # on the rungs below, whose viewers are on links not much faster than the rung (a 480p
+    # keyframe of half a second took 0.4 s through a 1.2 Mbit/s link: a freeze at every refresh)
+    bufsize = max(kbps // 4 if lower else kbps // 2, 100)
     if settings.codec == "h264":
         ctx = av.CodecContext.create("libx264", "w")
         level = h264_level(rung.width, rung.height, rung.fps)
@@ -128,8 +133,7 @@ def make_encoder(settings: AgentSettings, rung: Rung | None = None) -> av.VideoC
             "level": level,
             "forced-idr": "1",
             "x264-params": (
-                f"vbv-maxrate={kbps}:vbv-bufsize={max(kbps // 2, 100)}:"
-                "nal-hrd=none:repeat-headers=1:aud=0"
+                f"vbv-maxrate={kbps}:vbv-bufsize={bufsize}:nal-hrd=none:repeat-headers=1:aud=0"
             ),
         }
     else:
@@ -157,7 +161,6 @@ def make_encoder(settings: AgentSettings, rung: Rung | None = None) -> av.VideoC
     ctx.max_b_frames = 0
     # VP8's threads spin-wait; a rung below the top is small enough for one thread, whose CPU
     # is then all in the capture thread (and so in that rung's encode_cpu_percent)
-    lower = (rung.width, rung.height) != (settings.width, settings.height)
     ctx.thread_count = settings.encoder_threads or (1 if settings.codec == "vp8" or lower else 2)
     ctx.options = options
     return ctx
