@@ -458,7 +458,7 @@ def report(results: list[CaseResult], seconds: float, settle: float, label: str 
         "",
         f"Measured {today} at commit {commit()} over {seconds:.0f} s after a {settle:.0f} s"
         f" settle, on the 2-core development container, load average {min(loads):.1f} to"
-        f" {max(loads):.1f} at the start of the cases (other engineers' runs shared the box).",
+        f" {max(loads):.1f} at the start of the cases (other work shared the box).",
         "",
         "| weak viewer's link | weak: frames shown/s | frozen s (freezes) | resolution "
         "| kbit/s | packets lost / received | keyframes | NACKs | PLIs "
