@@ -114,8 +114,7 @@ async def test_a_guesser_at_the_members_address_does_not_lock_them_out(settings_
         for member in (host, guest):
             resp = await srv.http.get(f"/api/rooms/{code}/messages", headers=member.headers)
             assert resp.is_success, resp.text
-        ws = await room_socket(srv.ws_url, code, guest.access_token)
-        await ws.expect("room.state")
+        ws = await room_socket(srv.ws_url, code, guest.access_token)  # has its room.state
         await ws.close()
         for outsider in (guesser, stranger):
             resp = await srv.http.get(f"/api/rooms/{code}", headers=outsider.headers)
