@@ -109,7 +109,7 @@ class AgentChannel:
         async def apply(stage: m.AgentStage) -> None:
             await self._transition(agent.room_id, lifecycle.AgentStage(stage=stage.stage))
 
-        await agent.throttle("stage", REPORT_INTERVAL_S, dedupe=True).offer(msg, apply)
+        await agent.throttles.of("stage", REPORT_INTERVAL_S, dedupe=True).offer(msg, apply)
 
     async def _ready(self, agent: AgentConn, msg: m.AgentReady) -> None:
         async def apply(ready: m.AgentReady) -> None:
@@ -117,7 +117,7 @@ class AgentChannel:
             await self._seen(agent.room_id)
             await self._transition(agent.room_id, lifecycle.AgentReady(video=ready.video()))
 
-        await agent.throttle("ready", REPORT_INTERVAL_S, dedupe=True).offer(msg, apply)
+        await agent.throttles.of("ready", REPORT_INTERVAL_S, dedupe=True).offer(msg, apply)
 
     async def _transition(self, room_id: str, event: lifecycle.LifeEvent) -> None:
         async with self.sessionmaker() as s:
@@ -129,7 +129,7 @@ class AgentChannel:
             await self.presence.set_browser(agent.room_id, status.data())
             await self.io.broadcast(agent.room_id, status)
 
-        throttle = agent.throttle("browser.status", self.state_interval_s, dedupe=True)
+        throttle = agent.throttles.of("browser.status", self.state_interval_s, dedupe=True)
         await throttle.offer(msg.model_dump(), publish)
 
     async def _rtc_answer(self, agent: AgentConn, msg: m.AgentAnswer) -> None:

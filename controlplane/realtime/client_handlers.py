@@ -254,7 +254,7 @@ class ClientHandlers:
         # Coalesced per socket; `Typing.set` only broadcasts changes (a repeated `true` just
         # re-arms its expiry).
         interval = self.settings.ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS
-        await conn.throttle("chat.typing", interval, dedupe=False).offer(
+        await conn.throttles.of("chat.typing", interval, dedupe=False).offer(
             msg.typing, lambda typing: self.typing.set(conn.room_id, conn.user_id, typing)
         )
 
@@ -387,4 +387,4 @@ class ClientHandlers:
                 await self.io.broadcast(conn.room_id, VoiceStateOut(user_id=conn.user_id, **value))
 
         interval = self.settings.ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS
-        await conn.throttle(VOICE, interval, dedupe=True).offer(voice, publish)
+        await conn.throttles.of(VOICE, interval, dedupe=True).offer(voice, publish)

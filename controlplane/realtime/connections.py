@@ -117,6 +117,21 @@ class LatestWins:
         self._pending = None
 
 
+class Throttles(dict[str, LatestWins]):
+    """A socket's coalescers, one per message type, made on first use (client and agent
+    sockets alike)."""
+
+    def of(self, type_: str, interval_s: float, *, dedupe: bool) -> LatestWins:
+        found = self.get(type_)
+        if found is None:
+            found = self[type_] = LatestWins(interval_s, dedupe=dedupe)
+        return found
+
+    def cancel(self) -> None:
+        for throttle in self.values():
+            throttle.cancel()
+
+
 @dataclass(frozen=True)
 class OutboxLimits:
     """How much one socket may have waiting, and how long one send may take (settings
@@ -257,17 +272,7 @@ class ClientConn:
     window_start: float = 0.0
     window_count: int = 0
     # Coalesced per-socket updates (voice.state, chat.typing), by message type.
-    throttles: dict[str, LatestWins] = field(default_factory=dict)
-
-    def throttle(self, type_: str, interval_s: float, *, dedupe: bool) -> LatestWins:
-        found = self.throttles.get(type_)
-        if found is None:
-            found = self.throttles[type_] = LatestWins(interval_s, dedupe=dedupe)
-        return found
-
-    def cancel_throttles(self) -> None:
-        for throttle in self.throttles.values():
-            throttle.cancel()
+    throttles: Throttles = field(default_factory=Throttles)
 
     def deliver(self, payload: str, seq: int | None) -> None:
         if self.ready:
@@ -335,17 +340,7 @@ class AgentConn:
     errors: RateWindow = field(default_factory=lambda: RateWindow(AGENT_ERRORS_PER_SECOND))
     # Coalesced reports (browser.status, stage, ready), by message type: relayed and written
     # at most once per interval, the latest winning.
-    throttles: dict[str, LatestWins] = field(default_factory=dict)
+    throttles: Throttles = field(default_factory=Throttles)
 
     def send(self, msg: Outbound) -> None:
         self.outbox.put(json.dumps({"type": msg.TYPE, "data": msg.data()}))
-
-    def throttle(self, type_: str, interval_s: float, *, dedupe: bool) -> LatestWins:
-        found = self.throttles.get(type_)
-        if found is None:
-            found = self.throttles[type_] = LatestWins(interval_s, dedupe=dedupe)
-        return found
-
-    def cancel_throttles(self) -> None:
-        for throttle in self.throttles.values():
-            throttle.cancel()

@@ -442,7 +442,7 @@ class Hub:
             await self._until_over(self._client_loop(ws, conn), conn.outbox)
         finally:
             watcher.cancel()
-            conn.cancel_throttles()
+            conn.throttles.cancel()
             self._rooms.get(room_id, {}).pop(conn.id, None)
             if not self._rooms.get(room_id):
                 self._rooms.pop(room_id, None)
@@ -623,7 +623,7 @@ class Hub:
             log.info("agent connected", extra={"room": room.room_code})
             await self._until_over(self._agent_loop(ws, agent, room.room_code), agent.outbox)
         finally:
-            agent.cancel_throttles()
+            agent.throttles.cancel()
             if syncing is not None:
                 syncing.cancel()
             if self._agents.get(room_id) is agent:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import shutil
 import struct
 import uuid
 import wave
@@ -24,6 +25,21 @@ from tests.support.smtp import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 DIST = REPO / "frontend" / "dist"
+
+
+def netns_viewer_skip_reason(*tools: str) -> str | None:
+    """Why a test with a Chromium viewer in a network namespace cannot run here (root, `ip`,
+    the given tools, Chromium, the built web app), or None."""
+    if os.geteuid() != 0:
+        return "network namespaces, tc and iptables need root"
+    for tool in ("ip", *tools, "/usr/bin/chromium"):
+        if not shutil.which(tool):
+            return f"{tool} is not installed"
+    if not (DIST / "index.html").is_file():
+        return "frontend/dist is not built (npm run build in frontend/)"
+    return None
+
+
 PAGES = Path(__file__).resolve().parent / "pages"
 SCREENSHOTS = Path(os.environ.get("WP_SCREENSHOTS", REPO / "var" / "screenshots"))
 CHROMIUM_ARGS = [

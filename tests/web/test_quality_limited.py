@@ -10,9 +10,7 @@ messages (`roomagent.media.quality_wire`) are what it checks.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import uuid
 from pathlib import Path
 
@@ -28,7 +26,7 @@ from tests.support.servers import run_server, static_files
 from tests.support.smtp import free_port
 from tests.support.users import signed_in
 from tests.web.browser_helpers import frames_in, register, stream_playing
-from tests.web.conftest import CHROMIUM_ARGS, DIST
+from tests.web.conftest import CHROMIUM_ARGS, DIST, netns_viewer_skip_reason
 
 pytestmark = [pytest.mark.x11, pytest.mark.timeout(300)]
 
@@ -37,21 +35,10 @@ BUSY_PAGES = Path(__file__).resolve().parents[1] / "agent" / "pages"  # busy.htm
 CAP_KBPS = 500
 
 
-def _skip_reason() -> str | None:
-    if os.geteuid() != 0:
-        return "network namespaces and tc need root"
-    for tool in ("ip", "tc", "/usr/bin/chromium"):
-        if not shutil.which(tool):
-            return f"{tool} is not installed"
-    if not (DIST / "index.html").is_file():
-        return "frontend/dist is not built (npm run build in frontend/)"
-    return None
-
-
 async def test_a_viewer_on_a_slow_link_reads_that_its_connection_limits_the_picture(
     tmp_path: Path, screenshots: Path
 ) -> None:
-    if reason := _skip_reason():
+    if reason := netns_viewer_skip_reason("tc"):
         pytest.skip(reason)
     name = f"wpql{uuid.uuid4().hex[:4]}"
     deployment = f"quality-limited-{uuid.uuid4().hex[:8]}"

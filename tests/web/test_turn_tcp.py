@@ -10,8 +10,6 @@ Playwright as its executable). The agent reaches the relay on the host's end of 
 
 from __future__ import annotations
 
-import os
-import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,7 @@ from tests.support.smtp import free_port
 from tests.support.turn_client import policy_coturn
 from tests.support.users import signed_in
 from tests.web.browser_helpers import frames_in, register, stream_playing
-from tests.web.conftest import CHROMIUM_ARGS, DIST
+from tests.web.conftest import CHROMIUM_ARGS, DIST, netns_viewer_skip_reason
 
 pytestmark = [pytest.mark.x11, pytest.mark.timeout(300)]
 
@@ -65,21 +63,10 @@ PATH_JS = """async () => {
 }"""
 
 
-def _skip_reason() -> str | None:
-    if os.geteuid() != 0:
-        return "network namespaces and iptables need root"
-    for tool in ("ip", "iptables", "turnserver", "/usr/bin/chromium"):
-        if not shutil.which(tool):
-            return f"{tool} is not installed"
-    if not (DIST / "index.html").is_file():
-        return "frontend/dist is not built (npm run build in frontend/)"
-    return None
-
-
 async def test_viewer_without_udp_watches_through_turn_over_tcp(
     tmp_path: Path, pages_url: str
 ) -> None:
-    if reason := _skip_reason():
+    if reason := netns_viewer_skip_reason("iptables", "turnserver"):
         pytest.skip(reason)
     name = f"wptcp{uuid.uuid4().hex[:4]}"
     deployment = f"turn-tcp-{uuid.uuid4().hex[:8]}"
