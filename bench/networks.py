@@ -377,7 +377,10 @@ async def run(
 ) -> list[CaseResult]:
     cp = FakeControlPlane(host="0.0.0.0")
     await cp.start()
-    keyframe_s = AgentSettings.model_fields["keyframe_interval_s"].default
+    # the agent's default, unless this process was given another (an experiment)
+    keyframe_s = os.environ.get(
+        "WP_KEYFRAME_INTERVAL_S", AgentSettings.model_fields["keyframe_interval_s"].default
+    )
     agent = AgentProcess(
         cp,
         start_url=cp.page_url("busy.html"),

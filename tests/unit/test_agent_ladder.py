@@ -277,6 +277,15 @@ async def test_viewers_on_two_rungs_decode_their_own_resolution_and_plis_stay_on
             await weak.pli(room.peers, "weak")
         await room.frames(3)
         assert room.video.rungs[1].keyframes - before <= 1
+
+        # back to Auto: up to the rung the good viewer watches, at that rung's periodic
+        # keyframe; no keyframe is asked of it for the weak viewer's sake
+        top_keyframes = room.video.rungs[0].keyframes
+        weak.input.send(quality_wire.encode_cap(0))
+        await until(lambda: room.track("weak").target == 0, 5, "the cap was not lifted")
+        await room.frames(12)
+        assert room.video.rungs[0].keyframes == top_keyframes
+        assert (room.track("weak").rung, room.track("weak").target) == (1, 0)
     finally:
         await good.close()
         await weak.close()
