@@ -1,29 +1,18 @@
-import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { Loader2, Plus } from "lucide-react";
-import { useState, type FormEvent } from "react";
+import { Plus } from "lucide-react";
 import { useNavigate } from "react-router-dom";
-import { ApiError, waitWords } from "../../api/errors";
-import { unwrap, type Room } from "../../api/http";
-import { session } from "../../auth/session";
-import { sentence, splitError } from "../../lib/formErrors";
-import { normaliseStartUrl, parseCapacity } from "../../lib/startUrl";
-import { Alert } from "../ui/alert";
-import { Button } from "../ui/button";
-import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "../ui/card";
-import { Field } from "../ui/field";
+import { ApiError, waitWords } from "../api/errors";
+import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "../components/ui/card";
+import { Form, FormAlert, FormField, SubmitButton } from "../components/ui/form";
+import { showErrors, useZodForm } from "../hooks/useZodForm";
+import { sentence, splitError, type FormErrors } from "../lib/formErrors";
+import { createRoomSchema, MAX_PEOPLE } from "../lib/roomForms";
+import { useCreateRoom, type CreateRoomBody } from "../queries/rooms";
 
-const MAX_PEOPLE = 50;
 const FIELDS = ["title", "max_participants", "start_url"] as const;
-type F = (typeof FIELDS)[number];
 const CODES = { invalid_title: "title", too_many_participants: "max_participants" } as const;
 
-interface Errors {
-  fields: Partial<Record<F, string>>;
-  form: string | null;
-}
-
 /** Words for a failed create: the wait for 429, the limit for 503, a refused start page next to it. */
-function createErrors(err: unknown): Errors {
+function createErrors(err: unknown): FormErrors<(typeof FIELDS)[number]> {
   if (err instanceof ApiError && err.status === 429) {
     const wait = err.retryAfter !== null ? `Try again in ${waitWords(err.retryAfter)}.` : "Try again later.";
     return { fields: {}, form: `You have created a lot of rooms this hour. ${wait}` };
@@ -39,34 +28,20 @@ function createErrors(err: unknown): Errors {
 
 export function CreateRoomCard() {
   const navigate = useNavigate();
-  const queryClient = useQueryClient();
-  const [title, setTitle] = useState("");
-  const [capacity, setCapacity] = useState("");
-  const [startUrl, setStartUrl] = useState("");
-  const [errors, setErrors] = useState<Errors>({ fields: {}, form: null });
+  const form = useZodForm(createRoomSchema, { title: "", capacity: "", start_url: "" });
+  const create = useCreateRoom();
 
-  const create = useMutation({
-    mutationFn: (body: { title: string; max_participants: number | null; start_url: string | null }) =>
-      unwrap(session.api.POST("/api/rooms", { body })),
-    onSuccess: (room: Room) => {
-      void queryClient.invalidateQueries({ queryKey: ["rooms"] });
+  async function submit({ title, capacity, start_url }: { title: string; capacity: number | null; start_url: string | null }) {
+    const body: CreateRoomBody = { title, max_participants: capacity, start_url };
+    try {
+      const room = await create.mutateAsync(body);
       navigate(`/room/${room.code}`, { state: { member: true } });
-    },
-    onError: (err) => setErrors(createErrors(err)),
-  });
-
-  function submit(e: FormEvent) {
-    e.preventDefault();
-    const next: Errors = { fields: {}, form: null };
-    if (title.trim() === "") next.fields.title = "Give the room a title, like “Friday movie night”.";
-    const cap = parseCapacity(capacity, MAX_PEOPLE);
-    if (!cap.ok) next.fields.max_participants = cap.error;
-    setErrors(next);
-    if (Object.keys(next.fields).length > 0 || !cap.ok) return;
-    create.mutate({ title: title.trim(), max_participants: cap.value, start_url: normaliseStartUrl(startUrl) });
+    } catch (err) {
+      // The API names the capacity `max_participants`; the form's field is `capacity`.
+      const { fields, form: above } = createErrors(err);
+      showErrors(form, { fields: { title: fields.title, capacity: fields.max_participants, start_url: fields.start_url }, form: above });
+    }
   }
-
-  const clear = (f: F) => errors.fields[f] && setErrors((x) => ({ ...x, fields: { ...x.fields, [f]: undefined } }));
 
   return (
     <Card>
@@ -75,62 +50,42 @@ export function CreateRoomCard() {
         <CardDescription>A fresh browser starts for your room. You get the remote first.</CardDescription>
       </CardHeader>
       <CardContent>
-        <form onSubmit={submit} noValidate className="space-y-4" aria-busy={create.isPending}>
-          {errors.form ? <Alert>{errors.form}</Alert> : null}
-          <Field
-            label="Room title"
-            name="title"
-            value={title}
-            maxLength={120}
-            placeholder="Friday movie night"
-            onChange={(e) => {
-              setTitle(e.target.value);
-              clear("title");
-            }}
-            error={errors.fields.title}
-          />
+        <Form form={form} onValid={submit} className="space-y-4" aria-busy={create.isPending}>
+          <FormAlert />
+          <FormField form={form} name="title" label="Room title" maxLength={120} placeholder="Friday movie night" clearErrorOnChange />
           <div className="grid gap-4 sm:grid-cols-[8rem_1fr]">
-            <Field
-              label="Capacity"
+            <FormField
+              form={form}
               name="capacity"
+              label="Capacity"
               type="number"
               inputMode="numeric"
               min={1}
               max={MAX_PEOPLE}
               placeholder="10"
-              value={capacity}
-              onChange={(e) => {
-                setCapacity(e.target.value);
-                clear("max_participants");
-              }}
-              error={errors.fields.max_participants}
+              clearErrorOnChange
               hint={`Optional, up to ${MAX_PEOPLE}.`}
             />
-            <Field
-              label="Start page"
+            <FormField
+              form={form}
               name="start_url"
+              label="Start page"
               type="url"
               inputMode="url"
               placeholder="https://www.youtube.com"
-              value={startUrl}
-              onChange={(e) => {
-                setStartUrl(e.target.value);
-                clear("start_url");
-              }}
-              error={errors.fields.start_url}
+              clearErrorOnChange
               hint="Optional. The page the shared browser opens first."
             />
           </div>
           <div className="flex flex-wrap items-center gap-3">
-            <Button type="submit" disabled={create.isPending} className="w-full sm:w-auto">
-              {create.isPending ? <Loader2 className="animate-spin" aria-hidden /> : <Plus aria-hidden />}
+            <SubmitButton pending={create.isPending} icon={<Plus aria-hidden />} className="w-full sm:w-auto">
               Create room
-            </Button>
+            </SubmitButton>
             <span role="status" className="text-sm text-zinc-400">
               {create.isPending ? "Creating your room…" : ""}
             </span>
           </div>
-        </form>
+        </Form>
       </CardContent>
     </Card>
   );
