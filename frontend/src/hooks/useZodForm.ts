@@ -9,10 +9,10 @@
 // the form as the "root" error, which every submit clears).
 import { zodResolver } from "@hookform/resolvers/zod";
 import { useForm, type DefaultValues, type FieldValues, type Path, type UseFormReturn } from "react-hook-form";
-import type { z } from "zod";
+import type { $ZodType } from "zod/v4/core";
 import type { FormErrors } from "../lib/formErrors";
 
-export function useZodForm<In extends FieldValues, Out extends FieldValues>(schema: z.ZodType<Out, In>, defaultValues: DefaultValues<In>) {
+export function useZodForm<In extends FieldValues, Out extends FieldValues>(schema: $ZodType<Out, In>, defaultValues: DefaultValues<In>) {
   return useForm<In, unknown, Out>({
     resolver: zodResolver(schema),
     defaultValues,

@@ -1,12 +1,12 @@
 // The account and dashboard forms' rules: the words are the pages' (a contract of the
 // end-to-end tests), the outputs what the API takes.
 import { describe, expect, it } from "vitest";
-import type { z } from "zod";
+import type { z } from "zod/mini";
 import { forgotPasswordSchema, loginSchema, registerSchema, resetPasswordSchema } from "./authForms";
 import { createRoomSchema, joinRoomSchema } from "./roomForms";
 
 /** Each failing field's first message, or the output. */
-function check<S extends z.ZodType>(schema: S, input: unknown): Record<string, string> | z.output<S> {
+function check<S extends z.ZodMiniType>(schema: S, input: unknown): Record<string, string> | z.output<S> {
   const r = schema.safeParse(input);
   if (r.success) return r.data;
   const out: Record<string, string> = {};

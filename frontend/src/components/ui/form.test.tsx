@@ -6,15 +6,15 @@
 import { act, useState } from "react";
 import { createRoot, type Root } from "react-dom/client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { z } from "zod";
+import { z } from "zod/mini";
 import { showErrors, useZodForm, type ZodForm } from "../../hooks/useZodForm";
 import { Form, FormAlert, FormField, SubmitButton } from "./form";
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
 const schema = z.object({
-  name: z.string().trim().min(1, "Enter a name."),
-  code: z.string().min(1, "Enter a code."),
+  name: z.string().check(z.trim(), z.minLength(1, "Enter a name.")),
+  code: z.string().check(z.minLength(1, "Enter a code.")),
 });
 type Out = z.output<typeof schema>;
 
