@@ -101,7 +101,9 @@ export function ChatPanel({ client, code }: { client: RoomClient | null; code: s
           params: { path: { code }, query: { limit: 50, ...(first?.kind === "chat" ? { before: first.msg.id } : {}) } },
         }),
       );
-      useRoomStore.getState().update((v) => prependHistory(v, [...page.data].reverse()));
+      // The REST history carries no client_id (only a socket's own echo needs one).
+      const older = page.data.map((m) => ({ ...m, client_id: null })).reverse();
+      useRoomStore.getState().update((v) => prependHistory(v, older));
       setOlderState(page.has_more ? "idle" : "done");
     } catch (err) {
       setOlderState(errorText(err));
