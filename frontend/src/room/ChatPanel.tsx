@@ -98,7 +98,9 @@ export function ChatPanel({ client, code }: { client: RoomClient | null; code: s
     setOlderState("loading");
     try {
       const page = await fetchPage(first?.kind === "chat" ? first.msg.id : null);
-      useRoomStore.getState().update((v) => prependHistory(v, [...page.data].reverse()));
+      // The REST history carries no client_id (only a socket's own echo needs one).
+      const older = page.data.map((m) => ({ ...m, client_id: null })).reverse();
+      useRoomStore.getState().update((v) => prependHistory(v, older));
       setOlderState(page.has_more ? "idle" : "done");
     } catch (err) {
       setOlderState(errorText(err));
