@@ -40,7 +40,7 @@ RUN set -eu; \
     fi
 
 # ---------------------------------------------------------------------------------------------
-# Stage 2: the Python environment (dependencies from pyproject.toml).
+# Stage 2: the Python environment (the control plane's dependencies from pyproject.toml).
 FROM ${BASE_IMAGE} AS venv
 ARG DEBIAN_FRONTEND=noninteractive
 # Extra pip options, e.g. --index-url for a local mirror.
@@ -58,9 +58,10 @@ RUN set -eu; \
     done; \
     echo "extra CA files: $n"; \
     update-ca-certificates >/dev/null
-# Only pyproject.toml here, so a code change does not reinstall the dependencies.
-COPY pyproject.toml /tmp/pyproject.toml
-RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+# Only pyproject.toml here, so a code change does not reinstall the dependencies; of its pins,
+# the control plane's (the room agent's aiortc, PyAV and python-xlib are left out).
+COPY pyproject.toml scripts/requirements.py /tmp/deps/
+RUN python3 /tmp/deps/requirements.py controlplane /tmp/deps/pyproject.toml > /tmp/requirements.txt \
  && python3 -m venv /opt/venv \
  && PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 \
     /opt/venv/bin/pip install --prefer-binary \

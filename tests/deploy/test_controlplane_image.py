@@ -199,12 +199,13 @@ CONTEXT = [
     "Dockerfile",
     ".dockerignore",
     "pyproject.toml",
+    "scripts/requirements.py",
     "alembic.ini",
     "migrations",
     "wire/watchparty_wire",
     "controlplane",
     "controlplane-image",
-    "browser-image/build.sh",
+    "scripts/image-lib.sh",
 ]
 
 

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from watchparty_wire.agent import AGENT_MESSAGES, CONTROL_MESSAGES
+from watchparty_wire.agent import AGENT_MESSAGES, CONTROL_MESSAGES, AgentAuth, AuthOk
 from watchparty_wire.room import CLIENT_MESSAGES, ROOM_MESSAGES
 
 PROTOCOL = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
@@ -57,3 +57,13 @@ def test_server_to_client_examples_are_valid_messages(row: list[str]):
     type_ = row[0].strip("`")
     example = row[1].strip("`")
     ROOM_MESSAGES[type_].model_validate(json.loads(example))
+
+
+def test_authentication_examples_are_valid_messages():
+    """The agent's first frame and the control plane's `auth.ok`, as documented, are what the
+    wire package builds and reads."""
+    blocks = re.findall(r"```json\n(.*?)```", section("Authentication"), re.S)
+    frames = [json.loads(block) for block in blocks]
+    assert [f["type"] for f in frames] == ["auth", "auth.ok"]
+    AgentAuth.model_validate(frames[0]["data"])
+    AuthOk.model_validate(frames[1]["data"])
