@@ -14,6 +14,7 @@ import logging
 import time
 
 from fastapi import WebSocket
+from watchparty_wire.agent import AgentError, AuthOk, PeersSync
 
 from controlplane.models import Room, RoomStatus
 from controlplane.ports import StatusNews
@@ -25,7 +26,6 @@ from controlplane.realtime.connections import (
     until_over,
 )
 from controlplane.realtime.hub import Hub, status_message
-from controlplane.realtime.outbound import AgentError, AuthOk, PeersSync
 from controlplane.rooms.ice import ice_servers
 
 log = logging.getLogger(__name__)

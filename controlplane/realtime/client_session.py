@@ -14,6 +14,7 @@ import logging
 import time
 
 from fastapi import WebSocket
+from watchparty_wire.room import ErrorOut, PresenceJoined
 
 from controlplane.auth.access_tokens import AccessClaims
 from controlplane.errors import DomainError, Kind
@@ -29,7 +30,6 @@ from controlplane.realtime.connections import (
     until_over,
 )
 from controlplane.realtime.hub import Hub
-from controlplane.realtime.outbound import ErrorOut, PresenceJoined
 from controlplane.realtime.state_snapshot import room_state
 
 log = logging.getLogger(__name__)

@@ -24,6 +24,22 @@ from typing import Any, Literal
 
 from fastapi import WebSocket
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from watchparty_wire.agent import (
+    AgentRemoteChanged,
+    PeerClosed,
+    RoomAssigned,
+)
+from watchparty_wire.envelope import Outbound
+from watchparty_wire.room import (
+    ChatCleared,
+    HostChanged,
+    ParticipantRemoved,
+    PresenceJoined,
+    PresenceLeft,
+    RoomEnded,
+    RoomStatusData,
+    RoomWarning,
+)
 
 from controlplane.auth.access import AccessCheck
 from controlplane.errors import DomainError, Kind
@@ -43,20 +59,6 @@ from controlplane.realtime.connections import (
     ClientConn,
     Outbox,
     OutboxLimits,
-)
-from controlplane.realtime.outbound import (
-    AgentRemoteChanged,
-    ChatCleared,
-    HostChanged,
-    Outbound,
-    ParticipantRemoved,
-    PeerClosed,
-    PresenceJoined,
-    PresenceLeft,
-    RoomAssigned,
-    RoomEnded,
-    RoomStatusData,
-    RoomWarning,
 )
 from controlplane.realtime.presence import Presence
 from controlplane.realtime.remote import RemoteState, Transition, apply
