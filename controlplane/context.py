@@ -1,15 +1,16 @@
 """`AppContext`: the application's dependencies in one plain bag, handed to every service.
 
-It holds interfaces (and the hub, which is also the room's `RoomEvents`); which implementation
-stands behind each is decided in one place, `controlplane/wiring.py`. Starting the hub, the
-reaper loop and the pool is the app's lifespan's job (`wiring.running`).
+It holds ports (`controlplane/ports.py`) and adapters' interfaces, never the hub: which object
+stands behind each is decided in one place, `controlplane/wiring.py`, which also builds and holds
+the hub (this process's sockets) for the entry layer. Starting the hub, the reaper loop and the
+pool is the app's lifespan's job (`wiring.running`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,20 +18,13 @@ from fastapi_users.password import PasswordHelper
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from controlplane.auth import access_tokens
-from controlplane.auth.access import AccessCheck
-from controlplane.auth.session_store import SessionStore
-from controlplane.realtime.bus import Bus
-from controlplane.realtime.hub import Hub
-from controlplane.realtime.presence import Presence
-from controlplane.rooms.events import RoomEvents
+from controlplane.ports import Liveness, PresenceView, RoomEvents, SessionStore
 from controlplane.runtime.base import RoomRuntime
 from controlplane.services.jobs import JobQueue
 from controlplane.services.ratelimit import RateLimiter
 from controlplane.settings import Settings
 from controlplane.shutdown import cancel_all, within
 
-JWT_AUDIENCE = access_tokens.AUDIENCE
 log = logging.getLogger(__name__)
 
 
@@ -43,23 +37,21 @@ class AppContext:
     rate_limiter: RateLimiter
     session_store: SessionStore
     jobs: JobQueue
-    bus: Bus
-    presence: Presence
-    # The sockets of this process; services reach rooms only through `events` (the same hub).
-    hub: Hub
+    presence: PresenceView
+    # What services tell a room (the hub, seen through its port).
+    events: RoomEvents
+    # The reaper's door to the sockets of crashed API processes (the hub too).
+    liveness: Liveness
     runtime: RoomRuntime
-    # Whether an access token (and its session and user) still stands.
-    access: AccessCheck
     # Embedded mode has no Celery: the API process runs the periodic sweeps itself.
     sweeps_in_process: bool = False
     password_helper: PasswordHelper = field(default_factory=PasswordHelper)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     # One warm-pool fill at a time in this process (start-up, sweeps and claims all ask for one).
     pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    @property
-    def events(self) -> RoomEvents:
-        return self.hub
+    # What the wiring built behind the ports (the hub), closed in this order after the
+    # background tasks and before the runtime and the connections they use.
+    closers: list[tuple[str, Callable[[], Awaitable[None]]]] = field(default_factory=list)
 
     def spawn(self, coro: Coroutine[Any, Any, object], *, name: str) -> None:
         """Run `coro` in the background of this process, logged if it fails, cancelled on
@@ -74,7 +66,8 @@ class AppContext:
         cut off cannot keep the process from stopping."""
         timeout_s = self.settings.SHUTDOWN_TIMEOUT_SECONDS
         await cancel_all(list(self._tasks), timeout_s, name="background tasks")
-        await within(timeout_s, self.hub.aclose(), name="hub")
+        for name, close in self.closers:
+            await within(timeout_s, close(), name=name)
         await within(timeout_s, self.runtime.aclose(), name="room runtime")
         if self.redis is not None:
             await within(timeout_s, self.redis.aclose(), name="redis")

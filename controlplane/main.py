@@ -41,8 +41,12 @@ def create_app(settings: Settings | None = None, *, runtime: RoomRuntime | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with running(settings, runtime=runtime) as ctx:
-            app.state.ctx = ctx
+        async with running(settings, runtime=runtime) as wired:
+            # The services' context, and beside it what only the entry layer holds (the hub
+            # and the access check: api/deps.py).
+            app.state.ctx = wired.ctx
+            app.state.hub = wired.hub
+            app.state.access = wired.access
             log.info(
                 "control plane started",
                 extra={

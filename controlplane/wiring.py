@@ -2,7 +2,10 @@
 app's lifespan: build the context, start what runs in the background, close it all.
 
 Dependencies point one way: the API and the CLI call this; it builds adapters (database, Redis,
-runtimes) and the hub, and hands services the `AppContext` bag.
+runtimes) and the hub, and hands services the `AppContext` bag, in which the hub appears only as
+the ports it implements (`RoomEvents`, `Liveness`). The hub itself, and the access check, are
+held here at the entry layer (`Wired`): the socket routes and /metrics reach them from the app's
+state, never through the services' context.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -17,9 +21,10 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from controlplane.auth.access import AccessCheck
-from controlplane.auth.session_store import RedisSessionStore, SessionStore, SqlSessionStore
+from controlplane.auth.session_store import RedisSessionStore, SqlSessionStore
 from controlplane.context import AppContext
 from controlplane.db import make_engine, make_sessionmaker
+from controlplane.ports import SessionStore
 from controlplane.realtime.bus import Bus, InProcessBus, RedisBus
 from controlplane.realtime.hub import Hub
 from controlplane.realtime.presence import MemoryPresence, Presence, RedisPresence
@@ -73,9 +78,26 @@ def redis_client(url: str) -> Redis:
     )
 
 
+@dataclass(frozen=True)
+class Wired:
+    """A process's parts: the services' context, and what only the entry layer holds: the hub
+    (this process's sockets and bus; the context sees it as `events` and `liveness`) and the
+    access check the socket routes and REST dependencies run. `ctx.aclose()` closes it all."""
+
+    ctx: AppContext
+    hub: Hub
+    access: AccessCheck
+
+
 def build_context(settings: Settings, *, runtime: RoomRuntime | None = None) -> AppContext:
     """`runtime` replaces the backend ROOM_RUNTIME names (tests hand in their own). Nothing is
     started: see `running` (the API) or call `ctx.aclose()` when done (tasks, scripts)."""
+    return build(settings, runtime=runtime).ctx
+
+
+def build(settings: Settings, *, runtime: RoomRuntime | None = None) -> Wired:
+    """The context and the hub behind its ports (as `build_context`), for an entry point that
+    serves sockets too."""
     engine = make_engine(settings.database_url)
     maker = make_sessionmaker(engine)
     runtime = runtime or make_runtime(settings)
@@ -96,7 +118,16 @@ def build_context(settings: Settings, *, runtime: RoomRuntime | None = None) -> 
     access = AccessCheck(
         secret_key=settings.SECRET_KEY, sessionmaker=maker, session_store=session_store
     )
-    return AppContext(
+    hub = Hub(
+        settings=settings,
+        bus=bus,
+        presence=presence,
+        sessionmaker=maker,
+        rate_limiter=rate_limiter,
+        engine=engine,
+        access=access,
+    )
+    ctx = AppContext(
         settings=settings,
         engine=engine,
         sessionmaker=maker,
@@ -105,35 +136,29 @@ def build_context(settings: Settings, *, runtime: RoomRuntime | None = None) -> 
         rate_limiter=rate_limiter,
         session_store=session_store,
         jobs=jobs,
-        bus=bus,
         presence=presence,
-        hub=Hub(
-            settings=settings,
-            bus=bus,
-            presence=presence,
-            sessionmaker=maker,
-            rate_limiter=rate_limiter,
-            engine=engine,
-            access=access,
-        ),
+        events=hub,
+        liveness=hub,
         runtime=runtime,
-        access=access,
+        closers=[("hub", hub.aclose)],
     )
+    return Wired(ctx=ctx, hub=hub, access=access)
 
 
 @asynccontextmanager
 async def running(
     settings: Settings, *, runtime: RoomRuntime | None = None
-) -> AsyncIterator[AppContext]:
-    """An API process's context, live: the hub serving, the reaper loop in embedded mode (no
+) -> AsyncIterator[Wired]:
+    """An API process's parts, live: the hub serving, the reaper loop in embedded mode (no
     Celery beat there), the warm pool filling; all stopped and closed on exit."""
-    ctx = build_context(settings, runtime=runtime)
+    wired = build(settings, runtime=runtime)
+    ctx = wired.ctx
     try:
-        await ctx.hub.start()
+        await wired.hub.start()
         if ctx.sweeps_in_process:
             ctx.spawn(run_forever(ctx), name="reaper-loop")
         if settings.ROOM_WARM_POOL:
             ctx.spawn(fill(ctx=ctx), name="warm-pool-fill")
-        yield ctx
+        yield wired
     finally:
         await ctx.aclose()

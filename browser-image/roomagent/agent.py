@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import psutil
 from watchparty_wire.agent import (
     AgentAnswer,
     AgentBrowserStatus,
@@ -30,6 +29,7 @@ from watchparty_wire.agent import (
 from watchparty_wire.envelope import read
 
 from .cdp import Browser, CdpError
+from .components import Components
 from .config import AgentSettings
 from .control import ControlClient
 from .cursor import CursorWatcher
@@ -39,10 +39,10 @@ from .input.xinject import Injector
 from .launcher import Launcher
 from .media.audio import AudioPipeline
 from .media.fanout import Broadcaster, FrameBroadcaster
-from .media.ladder import rung_names
-from .media.playout import IMMEDIATE, PlayoutPolicy
+from .media.playout import PlayoutPolicy
 from .media.video import VideoPipeline
 from .peers import OfferRefused, PeerManager, Viewer
+from .stats import AgentStats, StatsSampler
 
 log = logging.getLogger("roomagent")
 
@@ -57,19 +57,13 @@ class FatalError(RuntimeError):
     pass
 
 
-@dataclass
-class Components:
-    """Everything the room runs on, built together once the browser can start. `audio` is None
-    only when the agent runs without sound (WP_AUDIO=false)."""
+@dataclass(frozen=True)
+class _Screen:
+    """Where the room's browser runs: its X display, PulseAudio server and DevTools port."""
 
-    video: VideoPipeline
-    injector: Injector
-    input: InputPath
-    peers: PeerManager
-    cursor: CursorWatcher
-    browser: Browser
-    audio: AudioPipeline | None
-    playout: PlayoutPolicy
+    display: str
+    pulse_server: str | None
+    cdp_port: int
 
 
 Handler = Callable[[Components, dict[str, Any]], Awaitable[None]]
@@ -119,10 +113,7 @@ class Agent:
             "browser.reload": self._reload,
             **{type_: self._input_fallback(type_) for type_ in FALLBACK_TYPES},
         }
-        self._stats_prev: tuple[float, int, float, float, float, int] | None = None
-        self._rung_cpu_prev: dict[int, tuple[float, float, int]] = {}
-        self._proc = psutil.Process()
-        self._proc.cpu_percent(None)
+        self._sampler = StatsSampler(t0=self.t0, video_bc=self.video_bc, audio_bc=self.audio_bc)
 
     # lifecycle --------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -156,25 +147,35 @@ class Agent:
     async def _start(self, tasks: list[asyncio.Task[Any]]) -> tuple[Components, Launcher | None]:
         """Start every component, each registered for shutdown as soon as it runs, then publish
         them together (`self.parts`) and report the stages up to `ready`."""
-        s = self.s
         tasks.append(asyncio.create_task(self.control.run(), name="control"))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.control.connected.wait(), 2)
         await self._set_stage("booting")
-        display, pulse_server, cdp_port = s.display or "", s.pulse_server, s.cdp_port
-        launcher: Launcher | None = None
-        if not s.display:
-            launcher = Launcher(s)
-            self._stops["launcher"] = launcher.stop
-            launched = await launcher.start()
-            display, pulse_server, cdp_port = (
-                launched.display,
-                launched.pulse_server,
-                launched.cdp_port,
-            )
-            self.browser_policy = launched.policy
-            await self._report_policy()
-            log.info("launched room browser", extra={"display": display})
+        launcher, screen = await self._launch()
+        parts = await self._build(screen)
+        self.parts.set_result(parts)
+        await self._until_ready(parts)
+        tasks.append(asyncio.create_task(self._heartbeat_loop(parts), name="heartbeat"))
+        tasks.append(asyncio.create_task(self._wheel_loop(parts.injector), name="wheel"))
+        return parts, launcher
+
+    async def _launch(self) -> tuple[Launcher | None, _Screen]:
+        """Launch the room's browser (Xvfb, PulseAudio, Chromium), unless WP_DISPLAY names one
+        already running; where the components find it."""
+        s = self.s
+        if s.display:
+            return None, _Screen(s.display, s.pulse_server, s.cdp_port)
+        launcher = Launcher(s)
+        self._stops["launcher"] = launcher.stop
+        launched = await launcher.start()
+        self.browser_policy = launched.policy
+        await self._report_policy()
+        log.info("launched room browser", extra={"display": launched.display})
+        return launcher, _Screen(launched.display, launched.pulse_server, launched.cdp_port)
+
+    async def _build(self, screen: _Screen) -> Components:
+        """Every component, started, on the launched browser's display, sound and DevTools."""
+        s, display = self.s, screen.display
         ladder = s.rungs()
         video = VideoPipeline(s, display, self.video_bc, self.t0, self.frames_bc, ladder)
         injector = Injector(display, s.width, s.height)
@@ -203,7 +204,7 @@ class Agent:
         self._stops["video"] = video.stop
         audio: AudioPipeline | None = None
         if s.audio:
-            audio = AudioPipeline(s, pulse_server, self.audio_bc, self.t0, playout.heard)
+            audio = AudioPipeline(s, screen.pulse_server, self.audio_bc, self.t0, playout.heard)
             self._stops["audio"] = audio.stop
             await audio.start()
         cursor = CursorWatcher(
@@ -217,24 +218,25 @@ class Agent:
         cursor.start()
         self._stops["cursor"] = cursor.stop
         self._watch_viewers(video, audio, cursor)
-        browser = Browser(cdp_port, self._on_status)
+        browser = Browser(screen.cdp_port, self._on_status)
         self._stops["browser"] = browser.close
         await browser.connect()
-        parts = Components(video, injector, input_path, peers, cursor, browser, audio, playout)
-        self.parts.set_result(parts)
-        await browser.wait_loaded(blank_ok=s.start_url == "about:blank")
+        return Components(video, injector, input_path, peers, cursor, browser, audio, playout)
+
+    async def _until_ready(self, parts: Components) -> None:
+        """Report `browser_ready` once the start page loaded, then `ready` with the first
+        encoded picture."""
+        browser = parts.browser
+        await browser.wait_loaded(blank_ok=self.s.start_url == "about:blank")
         # The start page's status goes out before `browser_ready` and `ready`, whatever the order
         # of CDP events was (a viewer's first state then always names the page it sees).
         with contextlib.suppress(CdpError, TimeoutError):
             await browser.report_now()
         await self._set_stage("browser_ready")
-        await asyncio.wait_for(asyncio.shield(video.first_packet), 20)
+        await asyncio.wait_for(asyncio.shield(parts.video.first_packet), 20)
         self.is_ready = True
         await self.control.send(self._ready())
         log.info("room ready", extra=self._ready().data())
-        tasks.append(asyncio.create_task(self._heartbeat_loop(parts), name="heartbeat"))
-        tasks.append(asyncio.create_task(self._wheel_loop(injector), name="wheel"))
-        return parts, launcher
 
     def _watch_viewers(
         self, video: VideoPipeline, audio: AudioPipeline | None, cursor: CursorWatcher
@@ -423,115 +425,14 @@ class Agent:
             injector.flush_wheel()
 
     # stats ----------------------------------------------------------------------------------------
-    def stats(self, parts: Components) -> dict[str, Any]:
-        now = time.monotonic()
-        v = parts.video
-        cur = (
-            now,
-            v.frames_encoded,
-            v.encode_seconds,
-            v.capture_seconds,
-            v.cpu_seconds,
-            self.video_bc.bytes,
-        )
-        prev = self._stats_prev or (self.t0, 0, 0.0, 0.0, 0.0, 0)
-        self._stats_prev = cur
-        dt = max(1e-6, cur[0] - prev[0])
-        frames = cur[1] - prev[1]
-
-        def per_frame_ms(i: int) -> float:
-            return round(1000 * (cur[i] - prev[i]) / frames, 2) if frames else 0.0
-
-        cpu = self._proc.cpu_percent(None)
-        return {
-            "viewers": len(parts.peers.viewers),
-            "fps": round(frames / dt, 1),
-            "encode_ms": per_frame_ms(2),
-            "bitrate_kbps": round((cur[5] - prev[5]) * 8 / dt / 1000, 1),
-            "dropped_frames": self.video_bc.dropped(),
-            "dropped_input": parts.input.dropped,
-            "cpu_percent": round(cpu, 1),
-            "rss_mb": round(self._proc.memory_info().rss / 1e6, 1),
-            # extension: grab + bgr0->yuv420p conversion, and the capture thread's CPU per frame
-            "capture_ms": per_frame_ms(3),
-            "capture_cpu_ms": per_frame_ms(4),
-            # counters (extension): let tests and the control plane verify "encode once"
-            "frames_encoded": v.frames_encoded,
-            "grabs": v.grabs,
-            "repeats": v.repeats,
-            "damage_driven": v.damage_driven,
-            "damage_events": v.damage_events,
-            "cursor_polls": parts.cursor.polls,
-            "audio_running": parts.audio.running if parts.audio is not None else False,
-            "audio_starts": parts.audio.starts if parts.audio is not None else 0,
-            # lip-sync stages (extension): the sink's render-ahead, the latest chunk read
-            "audio_sink_ahead_ms": round(1000 * parts.audio.sink_ahead, 1) if parts.audio else 0,
-            "audio_max_read_lag_ms": (
-                round(1000 * parts.audio.max_read_lag, 1) if parts.audio else 0
-            ),
-            # lip sync vs show-at-once (extension, media/playout.py): what the video carries now,
-            # how often it changed, how many viewers' browsers take it
-            "video_playout": (
-                "immediate" if parts.playout.limits(time.monotonic()) == IMMEDIATE else "synced"
-            ),
-            "playout_switches": parts.playout.switches,
-            "playout_delay_viewers": sum(
-                1 for viewer in parts.peers.viewers.values() if viewer.playout_delay
-            ),
-            "ticks_skipped": v.ticks_skipped,
-            "boosted_frames": v.boosted_frames,
-            "keyframes": v.keyframes,
-            "keyframe_requests": v.keyframe_requests,
-            "packets_delivered": sum(t.delivered for t in self.video_bc.tracks),
-            # the encoder ladder (extension, issue 18): per rung, and each viewer's estimate
-            "rungs": self._rung_stats(parts, dt),
-            "rung_switches": parts.peers.rung_switches,
-            "viewer_quality": parts.peers.viewer_stats(),
-            "applied_input": parts.input.applied,
-            # the room browser's guard (extension): the key policy's drops, windows reopened,
-            # targets on blocked schemes closed or sent back, how the managed policy applies
-            "blocked_keys": dict(parts.input.blocked_keys),
-            "window_reopens": parts.browser.reopens,
-            "guarded_targets": parts.browser.guarded,
-            "browser_policy": self.browser_policy,
-            "audio_frames": parts.audio.frames_encoded if parts.audio is not None else 0,
-            "audio_packets": self.audio_bc.packets,
-        }
-
-    def _rung_stats(self, parts: Components, dt: float) -> list[dict[str, Any]]:
-        """Viewers, frames, keyframes and encode CPU of each rung since the last heartbeat:
-        `encode_cpu_percent` (% of a core: scaling and encoding in the capture thread; the top
-        rung's libx264 slice threads are not in it, the lower rungs encode on one thread) and
-        `encode_ms` (wall time per frame)."""
-        viewers = self.video_bc.viewers_per_rung()
-        prev = self._rung_cpu_prev
-        out = []
-        for r, name in zip(parts.video.rungs, rung_names(parts.video.ladder), strict=True):
-            cpu0, busy0, frames0 = prev.get(r.index, (0.0, 0.0, 0))
-            cpu, busy, frames = r.cpu_seconds - cpu0, r.busy_seconds - busy0, r.frames - frames0
-            prev[r.index] = (r.cpu_seconds, r.busy_seconds, r.frames)
-            out.append(
-                {
-                    "rung": name,
-                    "width": r.rung.width,
-                    "height": r.rung.height,
-                    "fps": r.rung.fps,
-                    "kbps": r.rung.kbps,
-                    "viewers": viewers.get(r.index, 0),
-                    "active": r.active,
-                    "frames": r.frames,
-                    "keyframes": r.keyframes,
-                    "keyframe_requests": r.keyframe_requests,
-                    "encode_cpu_percent": round(100 * cpu / dt, 1),
-                    "encode_ms": round(1000 * busy / frames, 2) if frames else 0.0,
-                }
-            )
-        return out
+    def stats(self, parts: Components) -> AgentStats:
+        """This heartbeat's figures (rates since the previous one)."""
+        return self._sampler.sample(parts, browser_policy=self.browser_policy)
 
     async def _heartbeat_loop(self, parts: Components) -> None:
         while True:
             await asyncio.sleep(self.s.heartbeat_s)
-            await self.control.send(Heartbeat.model_validate(self.stats(parts)))
+            await self.control.send(Heartbeat.model_validate(self.stats(parts).wire()))
 
 
 def _to_viewers(peers: PeerManager, data: bytes, *, pointer: bool) -> None:

@@ -12,11 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from controlplane.api.errors import ApiError
+from controlplane.auth.access import AccessCheck
 from controlplane.auth.access_tokens import AccessClaims
 from controlplane.auth.identity import client_address
 from controlplane.auth.users import UserManager, user_manager_for
 from controlplane.context import AppContext
 from controlplane.models import Room, User
+from controlplane.realtime.hub import Hub
 from controlplane.rooms import service as rooms
 from controlplane.settings import Settings
 
@@ -27,6 +29,23 @@ def get_ctx(request: Request) -> AppContext:
 
 
 Ctx = Annotated[AppContext, Depends(get_ctx)]
+
+
+def get_hub(conn: HTTPConnection) -> Hub:
+    """This process's hub: held by the entry layer (`wiring.Wired`), never in the context."""
+    hub: Hub = conn.app.state.hub
+    return hub
+
+
+HubDep = Annotated[Hub, Depends(get_hub)]
+
+
+def get_access(conn: HTTPConnection) -> AccessCheck:
+    access: AccessCheck = conn.app.state.access
+    return access
+
+
+Access = Annotated[AccessCheck, Depends(get_access)]
 
 
 def get_settings(ctx: Ctx) -> Settings:
@@ -54,7 +73,7 @@ _bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/login", auto_error=False)
 
 
 async def get_current_access(
-    db: DbSession, ctx: Ctx, token: Annotated[str | None, Depends(_bearer)]
+    db: DbSession, access: Access, token: Annotated[str | None, Depends(_bearer)]
 ) -> tuple[AccessClaims, User]:
     """The request's access token, checked as room sockets check theirs (`AccessCheck`): well
     signed and unexpired, its user active, and its login session still open, so a token of a
@@ -64,7 +83,7 @@ async def get_current_access(
         raise ApiError(
             401, "not_authenticated", "Not authenticated", {"WWW-Authenticate": "Bearer"}
         )
-    verified = await ctx.access.verify(token, db=db)
+    verified = await access.verify(token, db=db)
     if verified is None:
         raise ApiError(
             401, "invalid_token", "Token is invalid or expired", {"WWW-Authenticate": "Bearer"}

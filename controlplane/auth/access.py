@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from controlplane.auth import access_tokens
 from controlplane.auth.access_tokens import AccessClaims
-from controlplane.auth.session_store import SessionStore
 from controlplane.models import User
+from controlplane.ports import SessionStore
 
 
 class AccessCheck:

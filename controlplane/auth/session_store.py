@@ -8,43 +8,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Protocol
 
-from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from controlplane.models import AuthSession
-
-
-class SessionRecord(BaseModel):
-    id: uuid.UUID
-    user_id: uuid.UUID
-    nonce: str
-    generation: int
-    created_at: datetime
-    last_used_at: datetime
-    expires_at: datetime
-    user_agent: str | None = None
-    ip: str | None = None
-
-
-class SessionStore(Protocol):
-    async def create(self, record: SessionRecord) -> None: ...
-    async def get(self, session_id: uuid.UUID) -> SessionRecord | None: ...
-    async def advance(
-        self,
-        session_id: uuid.UUID,
-        *,
-        expected_generation: int,
-        used_at: datetime,
-        expires_at: datetime,
-    ) -> bool: ...
-    async def delete(self, session_id: uuid.UUID) -> bool: ...
-    async def list_for_user(self, user_id: uuid.UUID) -> list[SessionRecord]: ...
-    async def delete_for_user(self, user_id: uuid.UUID) -> None: ...
+from controlplane.ports import SessionRecord
 
 
 def _now() -> datetime:

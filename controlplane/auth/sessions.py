@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from controlplane.auth import access_tokens, refresh_tokens
 from controlplane.auth.refresh_tokens import TokenCheck
 from controlplane.auth.schemas import TokenPair
-from controlplane.auth.session_store import SessionRecord
 from controlplane.auth.users import UserManager
 from controlplane.context import AppContext
 from controlplane.errors import DomainError, Kind
 from controlplane.models import User
+from controlplane.ports import SessionRecord
 
 log = logging.getLogger(__name__)
 

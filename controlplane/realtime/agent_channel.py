@@ -9,7 +9,7 @@ frame): `browser.status` is coalesced per agent connection like a member's `voic
 most one relay per `state_interval_s`, the latest winning, repeats dropped); `stage` and `ready`,
 which write the room row, at most once per `REPORT_INTERVAL_S` each; `error` reports are logged
 and relayed at most `AGENT_ERRORS_PER_SECOND` a second; and the hub drops frames past
-`AGENT_FLOOD_PER_SECOND` (`realtime/hub.py`, `serve_agent`).
+`AGENT_FLOOD_PER_SECOND` (`realtime/agent_session.py`, `serve_agent`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from watchparty_wire.agent import AgentError
 from watchparty_wire.room import BrowserStatus, ErrorOut, RtcAnswerOut
 
 from controlplane.errors import DomainError
+from controlplane.ports import RoomEvents
 from controlplane.realtime import messages as m
 from controlplane.realtime.agent_media import media_figures
 from controlplane.realtime.bus import Address
@@ -33,7 +34,6 @@ from controlplane.realtime.client_handlers import RoomIO
 from controlplane.realtime.connections import AgentConn, Flood
 from controlplane.realtime.presence import Presence
 from controlplane.rooms import lifecycle, queries
-from controlplane.rooms.events import RoomEvents
 from controlplane.rooms.transitions import transition
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from fastapi import WebSocket
+from fastapi import WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 from watchparty_wire.envelope import Outbound
 
@@ -344,3 +344,39 @@ class AgentConn:
 
     def send(self, msg: Outbound) -> None:
         self.outbox.put(json.dumps({"type": msg.TYPE, "data": msg.data()}))
+
+
+# ---------------------------------------------------------------- a served socket's end
+
+
+async def until_over(reading: Awaitable[None], outbox: Outbox) -> None:
+    """Run a socket's read loop until it returns or the socket's writer is finished (it
+    closed the socket: kicked, ended, aborted as too slow). Reading stops at once then, so
+    a peer that ignores the close frame gets none of its later frames handled."""
+    reader = asyncio.ensure_future(reading)
+    over = asyncio.ensure_future(outbox.done.wait())
+    try:
+        await asyncio.wait({reader, over}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (reader, over):
+            task.cancel()
+        await asyncio.gather(reader, over, return_exceptions=True)
+    if reader.done() and not reader.cancelled():
+        error = reader.exception()
+        if error is not None and not isinstance(error, WebSocketDisconnect):
+            raise error
+
+
+async def end_writer(writer: asyncio.Task[None]) -> bool:
+    """Give a closed socket's writer 2 s to send its close frame. True when the task waiting
+    was itself cancelled meanwhile (a server stopping): its caller spawns its clean-up and then
+    re-raises, instead of swallowing the cancellation as if the writer alone had ended."""
+    try:
+        await asyncio.wait_for(writer, timeout=2)
+    except asyncio.CancelledError:
+        writer.cancel()
+        task = asyncio.current_task()
+        return task is not None and task.cancelling() > 0
+    except Exception:  # the timeout, or the writer's own failure
+        writer.cancel()
+    return False

@@ -1,4 +1,6 @@
-"""What the reaper does with a room: pure functions of a snapshot and the clock."""
+"""What the reaper does with a room: pure functions of a snapshot and the clock. Whether the
+runtime's word means the browser is gone is `rooms/browser_gone.py`, the start watcher's rule
+too."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from controlplane.models.room import RoomStatus
+from controlplane.rooms.browser_gone import browser_gone
 from controlplane.runtime.base import RuntimeInfo, RuntimeState
 
 
@@ -31,8 +34,6 @@ class Policy:
     warning: timedelta
     heartbeat_timeout: timedelta
     start_timeout: timedelta
-    # A runtime may not show its process/container for a moment right after start.
-    runtime_grace: timedelta = timedelta(seconds=15)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,14 @@ class RoomView:
     runtime_state: RuntimeState | None
     # A warm-pool browser: nobody is meant to be in it, and nobody is there to warn.
     pooled: bool = False
+    # The runtime's readable words on its state (why it failed), for the reason members read.
+    runtime_detail: str | None = None
+
+    def browser_gone(self, now: datetime) -> str | None:
+        """The reason to fail the room with when its runtime says its browser is gone."""
+        return browser_gone(
+            state=self.runtime_state, detail=self.runtime_detail, launched_for=now - self.created_at
+        )
 
 
 _STARTING = (RoomStatus.creating, RoomStatus.starting)
@@ -61,8 +70,7 @@ def judge(room: RoomView, *, now: datetime, policy: Policy) -> Verdict:
         return Verdict.end_max_age
     if not room.pooled and room.online == 0 and now - room.last_active_at >= policy.idle:
         return Verdict.end_idle
-    gone = room.runtime_state in ("missing", "failed", "stopped")
-    if gone and age >= policy.runtime_grace:
+    if room.browser_gone(now) is not None:
         return Verdict.fail_runtime_gone
     if room.status in _STARTING and age >= policy.start_timeout:
         return Verdict.fail_start_timeout
@@ -135,6 +143,15 @@ REASONS = {
     Verdict.end_idle: "Nobody was in the room",
     Verdict.fail_start_timeout: "The room's browser did not start in time",
     Verdict.fail_agent_lost: "The room's browser stopped responding",
-    Verdict.fail_runtime_gone: "The room's browser stopped",
     Verdict.end_failed: "The room failed",
 }
+
+
+def fail_reason(room: RoomView, verdict: Verdict, *, now: datetime) -> str:
+    """The reason a room failed by `verdict` is given (members read it): the runtime's, in
+    `browser_gone`'s words, when the runtime says its browser is gone."""
+    if verdict is Verdict.fail_runtime_gone:
+        gone = room.browser_gone(now)
+        assert gone is not None, "a fail_runtime_gone verdict needs a gone browser"
+        return gone
+    return REASONS[verdict]

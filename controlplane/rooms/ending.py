@@ -66,16 +66,17 @@ async def finish_end(
     log.info("room ended", extra={"room": room.room_code, "by": by, "reason": reason})
 
 
-async def finish_stuck_end(*, ctx: AppContext, room: Room) -> bool:
+async def finish_stuck_end(*, ctx: AppContext, session: AsyncSession, room: Room) -> bool:
     """Finish ending a room left in `ending` (its ender crashed midway). True for the one caller
-    that did it: the end time is compare-and-set, so two sweeps never both finish it."""
-    async with ctx.sessionmaker() as session:
-        event = ReclaimEnd(since=room.ended_at)
-        if not await transition(session=session, events=ctx.events, room_id=room.id, event=event):
-            return False
-        fresh = await session.get(Room, room.id)
-        assert fresh is not None
-        await finish_end(
-            ctx=ctx, session=session, room=fresh, by=None, reason=fresh.status_reason or "ended"
-        )
+    that did it: the end time is compare-and-set, so two sweeps never both finish it. Commits
+    in the caller's `session`."""
+    event = ReclaimEnd(since=room.ended_at)
+    if not await transition(session=session, events=ctx.events, room_id=room.id, event=event):
+        return False
+    # Read again even if `session` already holds the row: the reason was kept in SQL.
+    fresh = await session.get(Room, room.id, populate_existing=True)
+    assert fresh is not None
+    await finish_end(
+        ctx=ctx, session=session, room=fresh, by=None, reason=fresh.status_reason or "ended"
+    )
     return True

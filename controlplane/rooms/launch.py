@@ -65,7 +65,7 @@ async def start_runtime(
 ) -> None:
     """Launch the room's browser. The room is `starting` afterwards, or `failed` with the reason
     the runtime gave. The room moves to `starting` before the runtime is asked, so a fast agent's
-    `ready` always finds it there."""
+    `ready` always finds it there. Commits in the caller's `session`, which `room` belongs to."""
     await transition(session=session, events=ctx.events, room_id=room.id, event=Launch())
     try:
         ref = await ctx.runtime.start(
@@ -76,7 +76,8 @@ async def start_runtime(
             start_url=None if room.pooled else room.start_url,
         )
     except Exception as exc:
-        await fail_room(ctx=ctx, room=room, reason=(str(exc) or type(exc).__name__)[:500])
+        reason = (str(exc) or type(exc).__name__)[:500]
+        await fail_room(ctx=ctx, session=session, room=room, reason=reason)
         await session.refresh(room)
         return
     await session.execute(update(Room).where(col(Room.id) == room.id).values(runtime_ref=ref))
@@ -84,17 +85,19 @@ async def start_runtime(
     await session.refresh(room)
 
 
-async def fail_room(*, ctx: AppContext, room: Room, reason: str, only_pooled: bool = False) -> bool:
+async def fail_room(
+    *, ctx: AppContext, session: AsyncSession, room: Room, reason: str, only_pooled: bool = False
+) -> bool:
     """Mark a live room failed with a reason people can read, tell the room, stop its browser.
     True for the one caller that made the change (however many race). `only_pooled`: only while
-    it is still a warm browser."""
-    async with ctx.sessionmaker() as session:
-        won = await transition(
-            session=session,
-            events=ctx.events,
-            room_id=room.id,
-            event=Fail(reason=reason, only_pooled=only_pooled),
-        )
+    it is still a warm browser. Commits in the caller's `session` (docs/architecture.md, "Who
+    owns a database session")."""
+    won = await transition(
+        session=session,
+        events=ctx.events,
+        room_id=room.id,
+        event=Fail(reason=reason, only_pooled=only_pooled),
+    )
     if not won:
         return False
     if room.runtime_ref:

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from controlplane.models.room import LIVE_STATUSES, RoomStage, RoomStatus
+from controlplane.ports import StatusNews
 
 
 @dataclass(frozen=True)
@@ -144,17 +145,6 @@ TABLE: dict[type[LifeEvent], Rule] = {
     ReclaimEnd: Rule((RoomStatus.ending,), RoomStatus.ending, announce=False),
     FinishEnd: Rule((RoomStatus.ending,), RoomStatus.ended, announce=False),
 }
-
-
-@dataclass(frozen=True)
-class StatusNews:
-    """What the room is told of a change: the fields of its one `room.status` message."""
-
-    status: RoomStatus
-    stage: RoomStage | None = None
-    agent_connected: bool | None = None
-    reason: str | None = None
-    video: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""The rooms' SQL that both the REST services and the room hub need: reads, and the few writes
-that are not lifecycle transitions (those are `rooms/transitions.py`'s alone).
+"""The rooms' SQL that the REST services, the room hub and the reaper need: reads, and the few
+writes that are not lifecycle transitions (those are `rooms/transitions.py`'s alone).
 
 Functions take the session (or connection) to run in and commit only where they say so, so a
 caller can group them into its own transaction.
@@ -8,6 +8,7 @@ caller can group them into its own transaction.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Result, and_, insert, or_, select, update
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
 from controlplane.errors import DomainError, Kind
-from controlplane.models import Message, Room, RoomParticipant, RoomStatus, User
+from controlplane.models import LIVE_STATUSES, Message, Room, RoomParticipant, RoomStatus, User
 from controlplane.models.types import utcnow
 
 
@@ -72,6 +73,28 @@ async def agent_seen(*, session: AsyncSession, room_id: uuid.UUID) -> None:
     await session.execute(
         update(Room).where(col(Room.id) == room_id).values(agent_seen_at=utcnow())
     )
+    await session.commit()
+
+
+async def rooms_to_judge(*, session: AsyncSession) -> list[Room]:
+    """Every room the reaper judges: the live ones and the failed ones (which it ends)."""
+    stmt = select(Room).where(col(Room.status).in_((*LIVE_STATUSES, RoomStatus.failed)))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def ending_rooms(*, session: AsyncSession) -> list[Room]:
+    stmt = select(Room).where(col(Room.status) == RoomStatus.ending)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def live_room_ids(*, session: AsyncSession) -> set[uuid.UUID]:
+    stmt = select(col(Room.id)).where(col(Room.status).in_(LIVE_STATUSES))
+    return set((await session.execute(stmt)).scalars())
+
+
+async def touch(*, session: AsyncSession, room_id: uuid.UUID, at: datetime) -> None:
+    """Someone is in the room at `at`: its idle clock restarts from there. Commits."""
+    await session.execute(update(Room).where(col(Room.id) == room_id).values(last_active_at=at))
     await session.commit()
 
 

@@ -5,7 +5,8 @@ the runtime: a pod waiting for a node (`scheduling`), a container booting (`boot
 that failed before any agent could run (image missing, pod unschedulable, a crash at once). This
 turns that into the room's stage, or into `failed` with the runtime's reason, within seconds
 instead of at the reaper's start timeout. It watches until the agent connects: a pod can be
-scheduled and still fail to pull its image.
+scheduled and still fail to pull its image. Whether the runtime's word means the browser is gone,
+and the reason members read, is `rooms/browser_gone.py`, the reaper's rule too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import time
 import uuid
 
 from controlplane.context import AppContext
-from controlplane.models import Room, RoomStage, RoomStatus
+from controlplane.models import Room, RoomStage, RoomStatus, utcnow
+from controlplane.rooms.browser_gone import browser_gone
 from controlplane.rooms.launch import fail_room
 from controlplane.rooms.lifecycle import Booting
 from controlplane.rooms.transitions import transition
@@ -24,8 +26,6 @@ from controlplane.rooms.transitions import transition
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
-# A launched browser the runtime cannot find this many polls running has died, not "not yet".
-MISSING_POLLS = 3
 
 
 def spawn_watch(*, ctx: AppContext, room: Room) -> None:
@@ -46,7 +46,6 @@ async def watch_start(
     *, ctx: AppContext, room_id: uuid.UUID, room_code: str, runtime_ref: str
 ) -> None:
     deadline = time.monotonic() + ctx.settings.ROOM_START_TIMEOUT_SECONDS
-    missing = 0
     while time.monotonic() < deadline:
         await asyncio.sleep(POLL_SECONDS)
         async with ctx.sessionmaker() as session:
@@ -56,25 +55,18 @@ async def watch_start(
         if await ctx.presence.agent(str(room_id)) is not None:
             return  # the agent is connected and reports its own stages (and failures)
         info = await ctx.runtime.status(runtime_ref=runtime_ref)
-        if info.state in ("failed", "stopped"):
-            reason = "The room's browser could not start"
-            if info.detail:
-                reason = f"{reason}: {info.detail}"
+        gone = browser_gone(
+            state=info.state, detail=info.detail, launched_for=utcnow() - room.created_at
+        )
+        if gone is not None:
             # The container's own output is for operators, never in the members' reason.
             log.warning(
                 "room browser failed to start",
                 extra={"room": room_code, "detail": info.detail, "logs": info.logs},
             )
-            await fail_room(ctx=ctx, room=room, reason=reason[:500])
+            async with ctx.sessionmaker() as session:
+                await fail_room(ctx=ctx, session=session, room=room, reason=gone)
             return
-        if info.state == "missing":
-            missing += 1
-            if missing >= MISSING_POLLS:
-                reason = "The room's browser stopped before it was ready"
-                await fail_room(ctx=ctx, room=room, reason=reason)
-                return
-            continue
-        missing = 0
         booting = info.state == "running" or info.stage == RoomStage.booting
         if booting and room.stage == RoomStage.scheduling:
             async with ctx.sessionmaker() as session:

@@ -17,7 +17,7 @@ from sqlmodel import col
 
 from controlplane.models import Room
 from controlplane.models.types import utcnow
-from controlplane.rooms.events import RoomEvents
+from controlplane.ports import RoomEvents
 from controlplane.rooms.lifecycle import (
     TABLE,
     ClaimEnd,

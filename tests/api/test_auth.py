@@ -11,7 +11,7 @@ import httpx
 import jwt
 import pytest
 
-from controlplane.context import JWT_AUDIENCE
+from controlplane.auth.access_tokens import AUDIENCE as JWT_AUDIENCE
 from tests.support.backends import TEST_SECRET
 from tests.support.rooms import create_room
 from tests.support.users import PASSWORD, deactivate, login, register, signed_in

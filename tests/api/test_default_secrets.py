@@ -8,7 +8,7 @@ import time
 
 import jwt
 
-from controlplane.context import JWT_AUDIENCE
+from controlplane.auth.access_tokens import AUDIENCE as JWT_AUDIENCE
 from controlplane.services.secret_file import SECRETS_FILE, with_secrets
 from controlplane.settings import DEFAULT_SECRET, Settings
 from tests.support.apps import client_for

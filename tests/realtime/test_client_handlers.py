@@ -19,6 +19,7 @@ from controlplane.db import make_engine, make_sessionmaker
 from controlplane.models import Room, RoomParticipant, RoomStage, RoomStatus, User
 from controlplane.realtime.bus import InProcessBus
 from controlplane.realtime.client_handlers import ClientHandlers
+from controlplane.realtime.client_session import serve_client
 from controlplane.realtime.hub import Hub
 from controlplane.realtime.presence import MemoryPresence
 from controlplane.services.ratelimit import MemoryRateLimiter
@@ -69,7 +70,7 @@ class Room1:
 
     async def connect(self, user: User) -> FakeSocket:
         ws = FakeSocket()
-        serving = self.hub.serve_client(ws, self.room, user)  # type: ignore[arg-type]
+        serving = serve_client(self.hub, ws, self.room, user)  # type: ignore[arg-type]
         self.tasks.append(asyncio.create_task(serving))
         await ws.next("room.state")
         self.sockets.append(ws)

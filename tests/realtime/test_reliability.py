@@ -39,7 +39,7 @@ __all__ = ["live", "reaper_live"]
 def fail_first_publish_of(live: Live, type_: str) -> list[str]:
     """The bus refuses the first publish carrying a `type_` event (as Redis going away between
     the INSERT and the PUBLISH would); returns the list the refused types are appended to."""
-    bus = live.app.state.ctx.bus
+    bus = live.app.state.hub.bus
     publish = bus.publish
     refused: list[str] = []
 
@@ -118,7 +118,10 @@ async def test_failed_room_refuses_joins_with_the_reason_and_is_ended_keeping_ch
     await viewer.send("chat.send", {"text": "it froze", "client_id": "f-1"})
     await viewer.expect("chat.message", client_id="f-1")
     row = await room_row(ctx, room["code"])
-    assert await fail_room(ctx=ctx, room=row, reason="The room's browser stopped")
+    async with ctx.sessionmaker() as session:
+        assert await fail_room(
+            ctx=ctx, session=session, room=row, reason="The room's browser stopped"
+        )
     await viewer.expect("room.status", status="failed")
 
     guest = await signed_in(live.http)
@@ -230,7 +233,7 @@ async def test_sockets_swept_while_cut_off_from_redis_are_registered_again(redis
     a = await room_socket(live.ws_url, room["code"], host.access_token)
     b = await room_socket(live.ws_url, room["code"], guest.access_token)
     agent = await agent_socket(live.agent_ws_url, live.runtime.started[room["code"]])
-    rid, hub = room["id"], ctx.hub
+    rid, hub = room["id"], live.app.state.hub
     assert await ctx.presence.online(rid) == {host.id, guest.id}
 
     # The process was cut off from Redis past its liveness mark's TTL: another process sees it
@@ -247,7 +250,7 @@ async def test_sockets_swept_while_cut_off_from_redis_are_registered_again(redis
     assert await ctx.presence.online(rid) == set() and await ctx.presence.agent(rid) is None
 
     # Back in touch with Redis: its next heartbeat writes its live sockets back and says so.
-    hub._spawn(hub._instance_heartbeat(), "hub-instance-heartbeat")
+    hub.spawn(hub._instance_heartbeat(), "hub-instance-heartbeat")
     await a.expect("presence.joined", user_id=guest.id)
     await b.expect("presence.joined", user_id=host.id)
     await a.expect("room.status", agent_connected=True)

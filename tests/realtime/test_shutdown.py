@@ -101,7 +101,7 @@ async def test_a_task_that_lost_its_cancellation_does_not_keep_the_server_up(
     async with live_server(settings) as live:
         ctx = live.app.state.ctx
         ctx.spawn(_loses_one_cancellation(ended), name="app-task")
-        ctx.hub._spawn(_loses_one_cancellation(ended), "hub-task")
+        live.app.state.hub.spawn(_loses_one_cancellation(ended), "hub-task")
         await asyncio.sleep(0.2)
         stopping = time.monotonic()
     took = time.monotonic() - stopping

@@ -1,5 +1,6 @@
-"""Dependencies point one way: no import cycle in `controlplane`, no import hidden in a function
-to dodge one, and no module importing a layer above its own (docs/architecture.md, "Layers").
+"""Dependencies point one way: no import cycle in `controlplane`, between its modules or between
+its top-level packages, no import hidden in a function to dodge one, and no module importing a
+layer above its own (docs/architecture.md, "Layers").
 
 The graph is read from the source (every import statement, at any depth, including those under
 `TYPE_CHECKING`), so it sees what a reader sees, not only what runs.
@@ -47,6 +48,8 @@ LAYER_OF_PREFIX = {
     "controlplane.reaper.sweep": SERVICES,
     "controlplane.reaper.loop": SERVICES,
     "controlplane.realtime.hub": SERVICES,
+    "controlplane.realtime.client_session": SERVICES,
+    "controlplane.realtime.agent_session": SERVICES,
     "controlplane.realtime.client_handlers": SERVICES,
     "controlplane.realtime.agent_channel": SERVICES,
     "controlplane.realtime.state_snapshot": SERVICES,
@@ -186,3 +189,45 @@ def test_no_module_imports_a_layer_above_its_own():
         if layer_of(target) > layer_of(module)
     ]
     assert not upward, "imports against the layers:\n" + "\n".join(upward)
+
+
+def top_level(module: str) -> str:
+    """The top-level package (or module) of `controlplane` that `module` is in."""
+    return ".".join(module.split(".")[:2])
+
+
+def package_edges(graph: dict[str, list[tuple[str, int, bool]]]) -> dict[str, list[str]]:
+    """Which top-level packages import which (a package importing itself is no edge)."""
+    edges: dict[str, set[str]] = {}
+    for module, deps in graph.items():
+        for target, _, _ in deps:
+            if top_level(target) != top_level(module):
+                edges.setdefault(top_level(module), set()).add(top_level(target))
+    return {package: sorted(targets) for package, targets in edges.items()}
+
+
+def test_the_package_graph_sees_a_cycle_through_modules_that_do_not_form_one():
+    # rooms.service -> context -> realtime.hub -> rooms.queries: no module cycle, a package one.
+    graph = {
+        "controlplane.rooms.service": [("controlplane.context", 1, False)],
+        "controlplane.context": [("controlplane.realtime.hub", 1, False)],
+        "controlplane.realtime.hub": [("controlplane.rooms.queries", 1, False)],
+        "controlplane.rooms.queries": [],
+    }
+    assert find_cycles({m: [t for t, _, _ in d] for m, d in graph.items()}) == []
+    assert find_cycles(package_edges(graph)) == [
+        [
+            "controlplane.context",
+            "controlplane.realtime",
+            "controlplane.rooms",
+            "controlplane.context",
+        ]
+    ]
+
+
+def test_no_cycle_between_top_level_packages():
+    """A cycle between packages (auth, rooms, realtime, the context ...) ties them into one
+    tangle even when no two modules import each other: services reach what is above them
+    through the ports (`controlplane/ports.py`), never through the object behind them."""
+    cycles = find_cycles(package_edges(GRAPH))
+    assert not cycles, "package cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)

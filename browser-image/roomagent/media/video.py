@@ -17,6 +17,7 @@ import select
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -247,6 +248,27 @@ class RungEncoder:
         return self.scaled
 
 
+@dataclass
+class _Capture:
+    """The capture loop's own state (capture thread only): what it grabs from, its pacing, and
+    what it last grabbed and encoded."""
+
+    packets: Iterator[av.Packet]
+    watch: DamageWatch | None
+    normal: float  # the frame interval
+    boosted: float  # the frame interval while the input boost lasts
+    settle: float  # after a paint is reported, wait this long for the rest of it
+    refresh: float  # a keyframe at least this often
+    floor: float | None  # repeat an unchanged screen at least this often (None: never)
+    fds: list[int]
+    dirty_since: float | None  # when DAMAGE first reported a paint not grabbed yet
+    last_grab: float = -1e9
+    last_encode: float = -1e9
+    # The last converted grab: re-encoded (no grab, no conversion) while DAMAGE says the screen
+    # is unchanged.
+    last_image: av.VideoFrame | None = None
+
+
 class VideoPipeline:
     """Captures the display, encodes once per rung in use, publishes packets on the loop."""
 
@@ -397,91 +419,111 @@ class VideoPipeline:
         container, packets = open_x11grab(self.display, s.width, s.height)
         watch = DamageWatch.open(self.display) if s.capture == "damage" else None
         self.damage_driven = watch is not None
-        normal = 1.0 / s.fps
-        boosted = 1.0 / max(s.fps, s.input_boost_fps or s.fps)
-        settle = s.capture_settle_ms / 1000
-        refresh = s.keyframe_interval_s
-        fds = [self._wake_r] + ([watch.fileno()] if watch is not None else [])
+        c = _Capture(
+            packets=packets,
+            watch=watch,
+            normal=1.0 / s.fps,
+            boosted=1.0 / max(s.fps, s.input_boost_fps or s.fps),
+            settle=s.capture_settle_ms / 1000,
+            refresh=s.keyframe_interval_s,
+            floor=1.0 / s.static_fps if s.static_fps > 0 else None,
+            fds=[self._wake_r] + ([watch.fileno()] if watch is not None else []),
+            dirty_since=time.monotonic(),
+        )
         try:
-            last_grab = last_encode = -1e9
-            # the last converted grab: re-encoded (no grab, no conversion) while DAMAGE says the
-            # screen is unchanged
-            last_image: av.VideoFrame | None = None
-            floor = 1.0 / s.static_fps if s.static_fps > 0 else None
-            dirty_since: float | None = time.monotonic()
             while not self._stop.is_set():
-                if watch is not None and watch.changed() and dirty_since is None:
-                    dirty_since = time.monotonic()
-                    self.damage_events += 1
-                if self._nobody_watching():
-                    # Nobody to send to: sleep until a viewer subscribes (or the screen changes,
-                    # which is only noted). Whoever joins next starts from a keyframe of a fresh
-                    # grab: the image of before the wait is dropped (and its memory with it), so
-                    # what a viewer first sees never depends on DAMAGE having reported every
-                    # change made while nobody watched (a navigation, a warm room's hand-over).
-                    for r in self.rungs:
-                        r.force = True
-                        r.source = r.scaled = None
-                    last_image = None
-                    self.idle_waits += 1
-                    self._wait(fds, None)
-                    continue
-                now = time.monotonic()
-                interval = boosted if now < self._boost_until else normal
-                if watch is None:
-                    due = last_grab + interval
-                elif dirty_since is not None:
-                    due = max(last_grab + interval, dirty_since + settle)
-                elif any(r.force for r in self._active()):  # a keyframe of the unchanged screen
-                    due = last_grab + interval
-                else:  # unchanged: the refresh keyframe, or a repeat at the static floor rate
-                    due = min(r.last_keyframe for r in self._active()) + refresh
-                    if floor is not None and last_image is not None:
-                        due = min(due, last_encode + floor)
-                if now < due:
-                    self._wait(fds, due - now)
-                    continue
-                late = int((now - due) / interval) if watch is None and last_grab > 0 else 0
-                if late > 0:
-                    self.ticks_skipped += late
-                if (
-                    watch is not None
-                    and dirty_since is None
-                    and last_image is not None
-                    and self.frames is None
-                ):
-                    # Nothing was painted since the last grab: encode that image again (a
-                    # keyframe asked for, the refresh, or a repeat; x264 makes a repeat a few
-                    # skipped macroblocks that also sharpen a static page step by step).
-                    started = time.perf_counter()
-                    cpu0 = time.thread_time()
-                    at = time.monotonic()
-                    self.repeats += 1
-                    self._encode_image(last_image, at, started, started, cpu0)
-                    last_encode = at
-                    continue
-                if watch is not None:
-                    watch.subtract()  # paints from now on are reported again
-                    dirty_since = None
-                started = time.perf_counter()
-                cpu0 = time.thread_time()
-                grabbed_at = time.monotonic()
-                last_grab = grabbed_at
-                self.grabs += 1
-                self.boosted_frames += interval < normal
-                packet = next(packets, None)
-                if packet is None:
-                    raise RuntimeError("x11grab stopped delivering frames")
-                for frame in packet.decode():
-                    # bgr0 -> yuv420p once, in C (swscale); no per-pixel work in Python
-                    last_image = frame.reformat(format="yuv420p")
-                    converted = time.perf_counter()
-                    self._encode_image(last_image, grabbed_at, started, converted, cpu0)
-                    last_encode = grabbed_at
+                self._capture_step(c)
         finally:
             container.close()
             if watch is not None:
                 watch.close()
+
+    def _capture_step(self, c: _Capture) -> None:
+        """One turn of the capture loop: note damage, then sleep (nobody watching, or not due
+        yet), encode the last image again, or grab and encode a new one."""
+        if c.watch is not None and c.watch.changed() and c.dirty_since is None:
+            c.dirty_since = time.monotonic()
+            self.damage_events += 1
+        if self._nobody_watching():
+            self._idle(c)
+            return
+        now = time.monotonic()
+        interval = c.boosted if now < self._boost_until else c.normal
+        due = self._due(c, interval)
+        if now < due:
+            self._wait(c.fds, due - now)
+            return
+        late = int((now - due) / interval) if c.watch is None and c.last_grab > 0 else 0
+        if late > 0:
+            self.ticks_skipped += late
+        if (
+            c.watch is not None
+            and c.dirty_since is None
+            and c.last_image is not None
+            and self.frames is None
+        ):
+            self._repeat(c, c.last_image)
+            return
+        self._grab(c, interval)
+
+    def _idle(self, c: _Capture) -> None:
+        """Nobody to send to: sleep until a viewer subscribes (or the screen changes, which is
+        only noted). Whoever joins next starts from a keyframe of a fresh grab: the image of
+        before the wait is dropped (and its memory with it), so what a viewer first sees never
+        depends on DAMAGE having reported every change made while nobody watched (a
+        navigation, a warm room's hand-over)."""
+        for r in self.rungs:
+            r.force = True
+            r.source = r.scaled = None
+        c.last_image = None
+        self.idle_waits += 1
+        self._wait(c.fds, None)
+
+    def _due(self, c: _Capture, interval: float) -> float:
+        """When the next grab (or repeat) is due, on the monotonic clock."""
+        if c.watch is None:
+            return c.last_grab + interval
+        if c.dirty_since is not None:
+            return max(c.last_grab + interval, c.dirty_since + c.settle)
+        if any(r.force for r in self._active()):  # a keyframe of the unchanged screen
+            return c.last_grab + interval
+        # unchanged: the refresh keyframe, or a repeat at the static floor rate
+        due = min(r.last_keyframe for r in self._active()) + c.refresh
+        if c.floor is not None and c.last_image is not None:
+            due = min(due, c.last_encode + c.floor)
+        return due
+
+    def _repeat(self, c: _Capture, image: av.VideoFrame) -> None:
+        """Nothing was painted since the last grab: encode that image again (a keyframe asked
+        for, the refresh, or a repeat; x264 makes a repeat a few skipped macroblocks that also
+        sharpen a static page step by step)."""
+        started = time.perf_counter()
+        cpu0 = time.thread_time()
+        at = time.monotonic()
+        self.repeats += 1
+        self._encode_image(image, at, started, started, cpu0)
+        c.last_encode = at
+
+    def _grab(self, c: _Capture, interval: float) -> None:
+        """Grab the screen as it is now, convert it once and encode it for every active rung."""
+        if c.watch is not None:
+            c.watch.subtract()  # paints from now on are reported again
+            c.dirty_since = None
+        started = time.perf_counter()
+        cpu0 = time.thread_time()
+        grabbed_at = time.monotonic()
+        c.last_grab = grabbed_at
+        self.grabs += 1
+        self.boosted_frames += interval < c.normal
+        packet = next(c.packets, None)
+        if packet is None:
+            raise RuntimeError("x11grab stopped delivering frames")
+        for frame in packet.decode():
+            # bgr0 -> yuv420p once, in C (swscale); no per-pixel work in Python
+            c.last_image = frame.reformat(format="yuv420p")
+            converted = time.perf_counter()
+            self._encode_image(c.last_image, grabbed_at, started, converted, cpu0)
+            c.last_encode = grabbed_at
 
     def _wait(self, fds: list[int], timeout: float | None) -> None:
         """Sleep until a wake-up (viewer, keyframe request, boost, stop), X damage or timeout."""

@@ -7,10 +7,12 @@ import uuid
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from controlplane.api.deps import get_hub
 from controlplane.context import AppContext
 from controlplane.errors import DomainError
 from controlplane.models import Room, RoomStatus
 from controlplane.realtime import messages as m
+from controlplane.realtime.agent_session import serve_agent
 from controlplane.realtime.connections import CLOSE_ENDED, CLOSE_UNAUTHENTICATED
 from controlplane.rooms.agent_secret import verify_agent_secret
 
@@ -48,6 +50,6 @@ async def agent_socket(ws: WebSocket) -> None:
         await ws.close(CLOSE_ENDED, "room ended")
         return
     try:
-        await ctx.hub.serve_agent(ws, room)
+        await serve_agent(get_hub(ws), ws, room)
     except WebSocketDisconnect:
         pass

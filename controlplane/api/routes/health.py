@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from controlplane.api.deps import Ctx
+from controlplane.api.deps import Ctx, HubDep
 from controlplane.api.errors import ApiError
 from controlplane.observability import Metrics, set_agent_media
 from controlplane.rooms import service, warm_pool
@@ -63,7 +63,7 @@ async def readyz(ctx: Ctx) -> JSONResponse:
         401: {"description": "METRICS_TOKEN is set and the request does not carry it"},
     },
 )
-async def metrics(request: Request, ctx: Ctx) -> Response:
+async def metrics(request: Request, ctx: Ctx, hub: HubDep) -> Response:
     """With METRICS_TOKEN set, only `Authorization: Bearer <METRICS_TOKEN>` is answered (rooms
     and the pages they show can reach the API's port)."""
     token = ctx.settings.METRICS_TOKEN
@@ -79,7 +79,7 @@ async def metrics(request: Request, ctx: Ctx) -> Response:
             m.rooms.labels(status=status).set(n)
     for state, n in (await warm_pool.size(ctx=ctx)).items():
         m.warm_pool.labels(state=state).set(n)
-    for kind, n in ctx.hub.socket_counts().items():
+    for kind, n in hub.socket_counts().items():
         m.sockets.labels(kind=kind).set(n)
-    set_agent_media(m, ctx.hub.agent_media())
+    set_agent_media(m, hub.agent_media())
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)

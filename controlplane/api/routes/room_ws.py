@@ -11,10 +11,11 @@ import logging
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from watchparty_wire.room import Auth
 
-from controlplane.api.deps import client_ip
+from controlplane.api.deps import client_ip, get_access, get_hub
 from controlplane.context import AppContext
 from controlplane.errors import DomainError, Kind
 from controlplane.realtime import messages as m
+from controlplane.realtime.client_session import serve_client
 from controlplane.realtime.connections import CLOSE_UNAUTHENTICATED, close_for
 from controlplane.rooms import service
 
@@ -60,7 +61,7 @@ async def room_socket(ws: WebSocket, code: str) -> None:
         return
     async with ctx.sessionmaker() as db:
         try:
-            verified = await ctx.access.verify(token)
+            verified = await get_access(ws).verify(token)
             if verified is None:
                 raise DomainError(Kind.unauthenticated, "invalid_token", "Token is invalid")
             claims, user = verified
@@ -70,7 +71,7 @@ async def room_socket(ws: WebSocket, code: str) -> None:
             await ws.close(*close_for(exc))
             return
     try:
-        await ctx.hub.serve_client(ws, room, user, claims)
+        await serve_client(get_hub(ws), ws, room, user, claims)
     except WebSocketDisconnect:
         pass
     except DomainError as exc:  # refused before it was served (too many sockets)
