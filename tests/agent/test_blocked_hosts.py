@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import AgentProcess, Cdp, FakeControlPlane
+
+from tests.support.agent import AgentProcess, Cdp, FakeControlPlane
 
 pytestmark = pytest.mark.x11
 

@@ -19,8 +19,6 @@ import psutil
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.rtp import RtcpSrPacket
-from conftest import start_agent
-from harness import AgentProcess, FakeControlPlane, Viewer
 from roomagent.config import AgentSettings
 from roomagent.media.audio import RATE, CaptureStamper
 from roomagent.media.clock import NTP_UNIX_OFFSET, map_sender_reports
@@ -29,16 +27,11 @@ from roomagent.media.video import VideoPipeline
 from Xlib import X
 from Xlib.display import Display
 
+from tests.support.agent import AgentProcess, FakeControlPlane, Viewer, start_agent
 from tests.support.frames import is_colour, pixel
+from tests.support.waits import until
 
 pytestmark = pytest.mark.x11
-
-
-async def until(cond: Any, within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not cond():
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.01)
 
 
 # lip sync: timestamps are capture times --------------------------------------------------------
