@@ -31,6 +31,7 @@ from tests.support.rooms import (
     live_server,
 )
 from tests.support.users import signed_in
+from tests.support.waits import eventually
 
 __all__ = ["reaper_live"]  # a fixture: imported for pytest to find
 
@@ -80,7 +81,12 @@ async def test_connected_room_is_not_idle_and_the_clock_restarts(settings_factor
         assert (await sweep(ctx=ctx, now=t1)).ended == []
         assert (await room_row(ctx, room["code"])).last_active_at == t1
         await viewer.close()
-        await asyncio.sleep(0.5)  # presence grace
+
+        async def nobody_there() -> bool:
+            return not await ctx.presence.online(str(room["id"]))
+
+        # past the presence grace, once the server has handled the close (however late)
+        await eventually(nobody_there, what="the closed viewer gone from presence")
         assert (await sweep(ctx=ctx, now=t1 + timedelta(minutes=9))).ended == []
         assert (await sweep(ctx=ctx, now=t1 + timedelta(minutes=10))).ended == [room["code"]]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -161,9 +162,18 @@ def coturn(tmp_path: Path) -> Iterator[tuple[str, str]]:
         stdout=open(tmp_path / "coturn.log", "wb"),
         stderr=subprocess.STDOUT,
     )
-    time.sleep(1)
-    assert proc.poll() is None, (tmp_path / "coturn.log").read_text()
     try:
+        # Ready when its TCP listener (same port) takes connections, not after a fixed second
+        # that a busy box may not have given it.
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, (tmp_path / "coturn.log").read_text()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, (tmp_path / "coturn.log").read_text()
+                time.sleep(0.2)
         yield f"turn:127.0.0.1:{port}?transport=udp", secret
     finally:
         proc.terminate()
