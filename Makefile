@@ -68,8 +68,10 @@ unit: deps
 	$(BIN)/pytest -q -p no:cacheprovider $(UNIT_TESTS)
 
 ## check: the fast lane for the edit-test loop (under two minutes): lint and type checks, the
-## unit tests, the web app's units. Starts no service and builds no image; `make test` is the whole.
-check: lint unit web-test
+## unit tests, the web app's units, the three side by side (each one's output kept together).
+## Starts no service and builds no image; `make test` is the whole.
+check: deps frontend/node_modules/.package-lock.json
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint unit web-test
 
 ## test-map: rewrite tests/MAP.md (source module -> tests); tests/unit/test_test_tree.py fails while stale
 test-map: deps
