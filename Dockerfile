@@ -87,13 +87,14 @@ COPY --from=venv /opt/venv /opt/venv
 # migrations/ next to the controlplane package.
 COPY alembic.ini /opt/watchparty/alembic.ini
 COPY migrations/ /opt/watchparty/migrations/
+COPY wire/watchparty_wire/ /opt/watchparty/watchparty_wire/
 COPY controlplane/ /opt/watchparty/controlplane/
 COPY controlplane-image/watchparty /usr/local/bin/watchparty
 COPY controlplane-image/healthcheck.py /usr/local/lib/watchparty/healthcheck.py
 COPY --from=web /web/ /opt/watchparty/web/
 RUN chmod 0755 /usr/local/bin/watchparty \
  && find /opt/watchparty -name '__pycache__' -type d -prune -exec rm -rf {} + \
- && /opt/venv/bin/python -m compileall -q /opt/watchparty/controlplane /opt/watchparty/migrations \
+ && /opt/venv/bin/python -m compileall -q /opt/watchparty/controlplane /opt/watchparty/watchparty_wire /opt/watchparty/migrations \
  && chmod -R a+rX,go-w /opt/watchparty
 
 # DATA_DIR: only embedded mode (SQLite) writes there; production uses DATABASE_URL.

@@ -59,6 +59,7 @@ lint: deps frontend/node_modules/.package-lock.json
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	cd frontend && PYTHON=$(abspath $(BIN)/python) npm run --silent check:api
+	cd frontend && PYTHON=$(abspath $(BIN)/python) npm run --silent check:wire
 	cd frontend && npx tsc -b && npx eslint . --max-warnings 0
 
 ## unit: the unit tests alone: pure policy and the agent's parts, no browser, no container

@@ -28,6 +28,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
 IMAGE="${WP_BROWSER_IMAGE:-watchparty/browser:dev}"
 BASE_IMAGE="${WP_BASE_IMAGE:-debian:bookworm-slim}"
 CACHE_DIR="${WP_CACHE_DIR:-/var/cache/watchparty}"
@@ -167,15 +168,19 @@ ensure_base() {
 }
 
 # --- 3. context, hash, build ------------------------------------------------------------------
+# The context keeps the repository's layout (the Dockerfile's COPY paths are relative to the
+# root): the image's own directory and the wire package the agent imports.
 stage_context() {
   local stage="$1" ca="$2"
-  # Same exclusions as .dockerignore.
-  tar -C "$here" -cf - \
+  # Same exclusions as Dockerfile.dockerignore.
+  tar -C "$repo" -cf - \
     --exclude='__pycache__' --exclude='*.pyc' --exclude='.pytest_cache' --exclude='.mypy_cache' \
-    --exclude='./build.sh' --exclude='./README.md' --exclude='./DEVELOPERS.md' \
-    --exclude='./.gitignore' . | tar -C "$stage" -xf -
+    --exclude='browser-image/build.sh' --exclude='browser-image/README.md' \
+    --exclude='browser-image/DEVELOPERS.md' --exclude='browser-image/.gitignore' \
+    --exclude='browser-image/Dockerfile.dockerignore' \
+    browser-image wire/watchparty_wire | tar -C "$stage" -xf -
   if [ -n "$ca" ]; then
-    cp "$ca" "$stage/extra-ca/zz-build-extra-ca.crt"
+    cp "$ca" "$stage/browser-image/extra-ca/zz-build-extra-ca.crt"
   fi
 }
 
@@ -185,7 +190,7 @@ context_hash() {
     cd "$stage"
     printf 'base %s\npip-args %s\n' "$base_id" "${PIP_EXTRA_ARGS:-}"
     # Paths, modes and contents; the extra CA only affects the build stage's trust, not output.
-    find . -type f ! -path './extra-ca/*' -print0 | LC_ALL=C sort -z |
+    find . -type f ! -path './browser-image/extra-ca/*' -print0 | LC_ALL=C sort -z |
       while IFS= read -r -d '' f; do
         printf '%s %s %s\n' "$(stat -c '%a' "$f")" "$(sha256sum <"$f" | cut -d' ' -f1)" "$f"
       done
@@ -214,6 +219,7 @@ main() {
 
   [ -f "$here/requirements.txt" ] || die "$here/requirements.txt is missing"
   [ -d "$here/roomagent" ] || die "$here/roomagent/ is missing"
+  [ -d "$repo/wire/watchparty_wire" ] || die "$repo/wire/watchparty_wire/ is missing"
 
   local base_id hash current
   stage="$(mktemp -d "${TMPDIR:-/tmp}/wp-browser-context.XXXXXX")"
@@ -238,6 +244,7 @@ main() {
     export DOCKER_BUILDKIT=0
   fi
   docker build "${args[@]}" \
+    -f "$stage/browser-image/Dockerfile" \
     --build-arg "BASE_IMAGE=$BASE_IMAGE" \
     --label "$HASH_LABEL=$hash" \
     --label "org.opencontainers.image.revision=$revision" \

@@ -80,7 +80,7 @@ DOCKERFILE
 
 # --- 3. context, hash, build ------------------------------------------------------------------
 stage_context() {
-  local ca="$1" paths=(Dockerfile .dockerignore pyproject.toml alembic.ini migrations controlplane controlplane-image)
+  local ca="$1" paths=(Dockerfile .dockerignore pyproject.toml alembic.ini migrations wire/watchparty_wire controlplane controlplane-image)
   [ -d "$repo/frontend" ] && paths+=(frontend)
   tar -C "$repo" -cf - \
     --exclude='__pycache__' --exclude='*.pyc' --exclude='frontend/node_modules' \

@@ -11,6 +11,23 @@ from dataclasses import dataclass
 from typing import Any
 
 import psutil
+from watchparty_wire.agent import (
+    AgentAnswer,
+    AgentBrowserStatus,
+    AgentNavigate,
+    AgentOffer,
+    AgentReady,
+    AgentRemoteChanged,
+    AgentReport,
+    AgentStage,
+    AuthOk,
+    Heartbeat,
+    IceServers,
+    PeerClosed,
+    PeersSync,
+    RoomAssigned,
+)
+from watchparty_wire.envelope import read
 
 from .cdp import Browser, CdpError
 from .config import AgentSettings
@@ -213,8 +230,8 @@ class Agent:
         await self._set_stage("browser_ready")
         await asyncio.wait_for(asyncio.shield(video.first_packet), 20)
         self.is_ready = True
-        await self._send("ready", self._ready_data())
-        log.info("room ready", extra=self._ready_data())
+        await self.control.send(self._ready())
+        log.info("room ready", extra=self._ready().data())
         tasks.append(asyncio.create_task(self._heartbeat_loop(parts), name="heartbeat"))
         tasks.append(asyncio.create_task(self._wheel_loop(injector), name="wheel"))
         return parts, launcher
@@ -268,53 +285,48 @@ class Agent:
                     await asyncio.wait_for(result, 5 if name != "launcher" else None)
 
     # control channel ----------------------------------------------------------------------------
-    def _ready_data(self) -> dict[str, Any]:
-        return {
-            "width": self.s.width,
-            "height": self.s.height,
-            "fps": self.s.fps,
-            "codec": self.s.codec,
-        }
-
-    async def _send(self, type_: str, data: dict[str, Any]) -> None:
-        await self.control.send(type_, data)
+    def _ready(self) -> AgentReady:
+        return AgentReady(
+            width=self.s.width, height=self.s.height, fps=self.s.fps, codec=self.s.codec
+        )
 
     async def _set_stage(self, stage: str) -> None:
         self.stage = stage
-        await self._send("stage", {"stage": stage})
+        await self.control.send(AgentStage.model_validate({"stage": stage}))
 
     async def _on_control_up(self, data: dict[str, Any]) -> None:
-        if data.get("pooled"):
+        ok = read(AuthOk, data)
+        if ok.pooled:
             self.pooled = True
         elif self.pooled:
             # Handed to a room while we were reconnecting: the `room.assigned` was missed.
-            self.control.spawn(self._assign(data), "assign")
+            self.control.spawn(self._assign(ok.start_url, ok.holder_id), "assign")
         if self.stage is not None and not self.is_ready:
-            await self._send("stage", {"stage": self.stage})
+            await self.control.send(AgentStage.model_validate({"stage": self.stage}))
         await self._report_policy()
-        if data.get("ice_servers") is not None:
-            self.ice_servers = list(data["ice_servers"])
+        if ok.ice_servers is not None:
+            self.ice_servers = list(ok.ice_servers)
             if self.parts.done():
                 self.parts.result().peers.ice_servers = list(self.ice_servers)
-        self._set_holder(data.get("holder_id"))
-        if data.get("conns") is not None and self.parts.done():
+        self._set_holder(ok.holder_id)
+        if ok.conns is not None and self.parts.done():
             # Reconnected: the peers of sockets that left meanwhile (their `peer.closed` went
             # nowhere) are dropped now.
-            await self.parts.result().peers.reconcile({str(c) for c in data["conns"]})
+            await self.parts.result().peers.reconcile(set(ok.conns))
         if self.is_ready:
-            await self._send("ready", self._ready_data())
+            await self.control.send(self._ready())
         if self.parts.done() and self.parts.result().browser.status:
-            await self._send("browser.status", dict(self.parts.result().browser.status))
+            await self._on_status(self.parts.result().browser.status)
 
     async def _report_policy(self) -> None:
         """A browser without its managed policy is said on every connect, never only logged."""
         if self.browser_policy.startswith("unavailable"):
-            await self._send(
-                "error", {"code": "browser_policy_unavailable", "message": self.browser_policy}
+            await self.control.send(
+                AgentReport(code="browser_policy_unavailable", message=self.browser_policy)
             )
 
     async def _on_status(self, status: dict[str, Any]) -> None:
-        await self._send("browser.status", status)
+        await self.control.send(AgentBrowserStatus.model_validate(status))
 
     async def handle(self, type_: str, data: dict[str, Any]) -> None:
         """A control-plane message (docs/protocol.md, "Control plane → agent"), once every
@@ -322,42 +334,44 @@ class Agent:
         parts = await self.parts
         handler = self._handlers.get(type_)
         if handler is None:
-            await self._send("error", {"code": "unknown_type", "message": type_})
+            await self.control.send(AgentReport(code="unknown_type", message=type_))
             return
         await handler(parts, data)
 
     async def _rtc_offer(self, parts: Components, data: dict[str, Any]) -> None:
-        conn, user = str(data["conn"]), str(data["from"])
+        offer = read(AgentOffer, data)
+        conn, user = offer.conn, offer.from_
         try:
-            sdp = await parts.peers.answer(conn, user, str(data["sdp"]))
+            sdp = await parts.peers.answer(conn, user, offer.sdp)
         except OfferRefused as e:
             log.warning("offer refused", extra={"conn": conn, "code": e.code})
-            await self._send("error", {"code": e.code, "message": str(e), "conn": conn})
+            await self.control.send(AgentReport(code=e.code, message=str(e), conn=conn))
             return
         except Exception as e:
             log.exception("offer failed", extra={"conn": conn})
-            await self._send("error", {"code": "bad_offer", "message": str(e), "conn": conn})
+            await self.control.send(AgentReport(code="bad_offer", message=str(e), conn=conn))
             return
-        await self._send("rtc.answer", {"to": user, "conn": conn, "sdp": sdp})
+        await self.control.send(AgentAnswer(to=user, conn=conn, sdp=sdp))
 
     async def _peer_closed(self, parts: Components, data: dict[str, Any]) -> None:
-        await parts.peers.close(str(data["conn"]))
+        await parts.peers.close(read(PeerClosed, data).conn)
 
     async def _peers_sync(self, parts: Components, data: dict[str, Any]) -> None:
-        await parts.peers.reconcile({str(c) for c in data.get("conns") or []})
+        await parts.peers.reconcile(set(read(PeersSync, data).conns))
 
     async def _remote_changed(self, parts: Components, data: dict[str, Any]) -> None:
-        self._set_holder(data.get("holder_id"))
+        self._set_holder(read(AgentRemoteChanged, data).holder_id)
 
     async def _room_assigned(self, parts: Components, data: dict[str, Any]) -> None:
-        await self._assign(data)
+        assigned = read(RoomAssigned, data)
+        await self._assign(assigned.start_url, assigned.holder_id)
 
     async def _ice_servers(self, parts: Components, data: dict[str, Any]) -> None:
-        parts.peers.ice_servers = list(data.get("ice_servers") or [])
+        parts.peers.ice_servers = list(read(IceServers, data).ice_servers)
 
     async def _navigate(self, parts: Components, data: dict[str, Any]) -> None:
         parts.video.boost()
-        url = str(data["url"])
+        url = read(AgentNavigate, data).url
         if not url.startswith(("http://", "https://")):
             raise ValueError("only http(s) URLs")
         await parts.browser.navigate(url)
@@ -383,15 +397,15 @@ class Agent:
 
         return submit
 
-    async def _assign(self, data: dict[str, Any]) -> None:
+    async def _assign(self, start_url: str | None, holder_id: str | None) -> None:
         """This warm browser is a room's now: nothing of its wait may reach the room."""
         if not self.pooled:
             return
         self.pooled = False
         parts = await self.parts
-        self._set_holder(data.get("holder_id"))
+        self._set_holder(holder_id)
         await parts.browser.wipe()
-        url = str(data.get("start_url") or "")
+        url = start_url or ""
         await parts.browser.open_as_first(url if url.startswith(("http://", "https://")) else None)
         log.info("assigned to a room", extra={"start_url": url or None})
 
@@ -517,7 +531,7 @@ class Agent:
     async def _heartbeat_loop(self, parts: Components) -> None:
         while True:
             await asyncio.sleep(self.s.heartbeat_s)
-            await self._send("heartbeat", self.stats(parts))
+            await self.control.send(Heartbeat.model_validate(self.stats(parts)))
 
 
 def _to_viewers(peers: PeerManager, data: bytes, *, pointer: bool) -> None:

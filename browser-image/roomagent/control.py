@@ -1,4 +1,5 @@
-"""Client side of the agent channel (docs/protocol.md): auth, reconnect with backoff, dispatch."""
+"""Client side of the agent channel (docs/protocol.md): auth, reconnect with backoff, dispatch.
+Every message is a model of the wire package (`watchparty_wire.agent`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import websockets
+from watchparty_wire.agent import AgentAuth, AgentMessage, AgentReport
+from watchparty_wire.envelope import frame
 from websockets.asyncio.client import ClientConnection
 
 log = logging.getLogger("roomagent.control")
@@ -52,12 +55,12 @@ class ControlClient:
         self._down_since: float | None = time.monotonic()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def send(self, type_: str, data: dict[str, Any]) -> bool:
+    async def send(self, msg: AgentMessage) -> bool:
         ws = self._ws
         if ws is None:
             return False
         try:
-            await ws.send(json.dumps({"type": type_, "data": data}))
+            await ws.send(frame(msg.TYPE, msg.data()))
             return True
         except websockets.ConnectionClosed:
             return False
@@ -94,11 +97,8 @@ class ControlClient:
 
     async def _session(self) -> None:
         async with websockets.connect(self.url, open_timeout=10, max_size=4 * 1024 * 1024) as ws:
-            await ws.send(
-                json.dumps(
-                    {"type": "auth", "data": {"room_id": self.room_id, "secret": self.secret}}
-                )
-            )
+            auth = AgentAuth(room_id=self.room_id, secret=self.secret)
+            await ws.send(frame(auth.TYPE, auth.data()))
             try:
                 first = json.loads(await asyncio.wait_for(ws.recv(), 10))
             except websockets.ConnectionClosed as e:
@@ -121,7 +121,7 @@ class ControlClient:
                     if not isinstance(data, dict):
                         raise ValueError("data must be an object")
                 except (ValueError, KeyError, TypeError) as e:
-                    await self.send("error", {"code": "bad_message", "message": str(e)})
+                    await self.send(AgentReport(code="bad_message", message=str(e)))
                     continue
                 self.spawn(self.handler(type_, data), type_, data)
 
@@ -136,7 +136,5 @@ class ControlClient:
             await coro
         except Exception as e:
             log.exception("handler failed", extra={"type": type_})
-            err: dict[str, Any] = {"code": "handler_failed", "message": f"{type_}: {e}"}
-            if "conn" in data:
-                err["conn"] = data["conn"]
-            await self.send("error", err)
+            conn = {"conn": data["conn"]} if "conn" in data else {}
+            await self.send(AgentReport(code="handler_failed", message=f"{type_}: {e}", **conn))

@@ -4,32 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Text, Uuid, false
 from sqlmodel import Field, SQLModel
 
+# A room's status and stage are the wire's (room.state and room.status carry them); re-exported.
+from watchparty_wire.room import RoomStage as RoomStage
+from watchparty_wire.room import RoomStatus as RoomStatus
+
 from controlplane.models.types import UTCDateTime, utcnow
-
-
-class RoomStatus(StrEnum):
-    creating = "creating"
-    starting = "starting"
-    ready = "ready"
-    idle = "idle"
-    ending = "ending"
-    ended = "ended"
-    failed = "failed"
-
-
-class RoomStage(StrEnum):
-    """Start-up progress while a room is `starting` (docs/protocol.md, "Start stages")."""
-
-    scheduling = "scheduling"  # the runtime was asked for a browser (a pod waits for a node)
-    booting = "booting"  # Xvfb, PulseAudio and Chromium are starting
-    browser_ready = "browser_ready"  # Chromium shows its first page
-    ready = "ready"  # the stream is up
-
 
 LIVE_STATUSES = (
     RoomStatus.creating,

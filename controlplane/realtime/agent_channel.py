@@ -1,5 +1,5 @@
 """What the room agent's messages do (docs/protocol.md, "Agent → control plane"): a table from
-message type to a typed model (`messages.AGENT_MESSAGES`) and to its handler.
+message type to a typed model (`watchparty_wire.agent.AGENT_MESSAGES`) and to its handler.
 
 Status changes go through the lifecycle executor (`rooms/transitions.py`), so the agent's
 `stage` and `ready` race safely with the reaper and the start watcher.
@@ -21,6 +21,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from watchparty_wire import agent as w
+from watchparty_wire.agent import AgentError
+from watchparty_wire.room import BrowserStatus, ErrorOut, RtcAnswerOut
 
 from controlplane.errors import DomainError
 from controlplane.realtime import messages as m
@@ -28,7 +31,6 @@ from controlplane.realtime.agent_media import media_figures
 from controlplane.realtime.bus import Address
 from controlplane.realtime.client_handlers import RoomIO
 from controlplane.realtime.connections import AgentConn, Flood
-from controlplane.realtime.outbound import AgentError, BrowserStatus, ErrorOut, RtcAnswerOut
 from controlplane.realtime.presence import Presence
 from controlplane.rooms import lifecycle, queries
 from controlplane.rooms.events import RoomEvents
@@ -68,7 +70,7 @@ class AgentChannel:
             "rtc.answer": self._rtc_answer,
             "error": self._error,
         }
-        assert set(self.table) == set(m.AGENT_MESSAGES), "every agent message has a handler"
+        assert set(self.table) == set(w.AGENT_MESSAGES), "every agent message has a handler"
 
     async def handle(self, agent: AgentConn, text: str | None, room_code: str) -> None:
         """One frame from the agent. A malformed one is answered with `error`; a handler that
@@ -86,7 +88,7 @@ class AgentChannel:
             agent.send(AgentError(code="unknown_type", message=type_))
             return
         try:
-            msg = m.validate(type_, data, m.AGENT_MESSAGES)
+            msg = m.validate(type_, data, w.AGENT_MESSAGES)
         except DomainError as exc:
             agent.send(AgentError(code=exc.code, message=str(exc.detail)))
             return
@@ -95,7 +97,7 @@ class AgentChannel:
         except Exception:
             log.exception("agent message failed", extra={"room": room_code, "type": type_})
 
-    async def _heartbeat(self, agent: AgentConn, msg: m.Heartbeat) -> None:
+    async def _heartbeat(self, agent: AgentConn, msg: w.Heartbeat) -> None:
         agent.media = media_figures(msg.model_dump())
         if time.monotonic() - agent.last_seen > SEEN_EVERY_S:
             agent.last_seen = time.monotonic()
@@ -105,14 +107,14 @@ class AgentChannel:
         async with self.sessionmaker() as s:
             await queries.agent_seen(session=s, room_id=uuid.UUID(room_id))
 
-    async def _stage(self, agent: AgentConn, msg: m.AgentStage) -> None:
-        async def apply(stage: m.AgentStage) -> None:
+    async def _stage(self, agent: AgentConn, msg: w.AgentStage) -> None:
+        async def apply(stage: w.AgentStage) -> None:
             await self._transition(agent.room_id, lifecycle.AgentStage(stage=stage.stage))
 
         await agent.throttles.of("stage", REPORT_INTERVAL_S, dedupe=True).offer(msg, apply)
 
-    async def _ready(self, agent: AgentConn, msg: m.AgentReady) -> None:
-        async def apply(ready: m.AgentReady) -> None:
+    async def _ready(self, agent: AgentConn, msg: w.AgentReady) -> None:
+        async def apply(ready: w.AgentReady) -> None:
             # Seen first: whoever hears `ready` finds the heartbeat clock already started.
             await self._seen(agent.room_id)
             await self._transition(agent.room_id, lifecycle.AgentReady(video=ready.video()))
@@ -123,7 +125,7 @@ class AgentChannel:
         async with self.sessionmaker() as s:
             await transition(session=s, events=self.events, room_id=uuid.UUID(room_id), event=event)
 
-    async def _browser_status(self, agent: AgentConn, msg: m.AgentBrowserStatus) -> None:
+    async def _browser_status(self, agent: AgentConn, msg: w.AgentBrowserStatus) -> None:
         async def publish(fields: dict[str, Any]) -> None:
             status = BrowserStatus(**fields)
             await self.presence.set_browser(agent.room_id, status.data())
@@ -132,11 +134,11 @@ class AgentChannel:
         throttle = agent.throttles.of("browser.status", self.state_interval_s, dedupe=True)
         await throttle.offer(msg.model_dump(), publish)
 
-    async def _rtc_answer(self, agent: AgentConn, msg: m.AgentAnswer) -> None:
+    async def _rtc_answer(self, agent: AgentConn, msg: w.AgentAnswer) -> None:
         to = Address.conn(msg.conn) if msg.conn else Address.user(msg.to)
         await self.io.direct(agent.room_id, to, RtcAnswerOut(from_="agent", sdp=msg.sdp))
 
-    async def _error(self, agent: AgentConn, msg: m.AgentReport) -> None:
+    async def _error(self, agent: AgentConn, msg: w.AgentReport) -> None:
         flood = agent.errors.hit()
         if flood is Flood.warn:
             log.warning(

@@ -14,19 +14,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-
-from controlplane.errors import DomainError, Kind
-from controlplane.models import RoomStatus
-from controlplane.realtime import messages as m
-from controlplane.realtime.bus import AGENT, Address
-from controlplane.realtime.connections import ClientConn
-from controlplane.realtime.outbound import (
-    FORWARDED_INPUT,
-    AgentNavigate,
-    AgentOffer,
+from watchparty_wire import room as w
+from watchparty_wire.agent import FORWARDED_INPUT, AgentNavigate, AgentOffer
+from watchparty_wire.envelope import Inbound, Outbound
+from watchparty_wire.room import (
     ChatTypingOut,
     ErrorOut,
-    Outbound,
     Pong,
     RtcAnswerOut,
     RtcIceOut,
@@ -34,6 +27,12 @@ from controlplane.realtime.outbound import (
     VoiceLeftOut,
     VoiceStateOut,
 )
+
+from controlplane.errors import DomainError, Kind
+from controlplane.models import RoomStatus
+from controlplane.realtime import messages as m
+from controlplane.realtime.bus import AGENT, Address
+from controlplane.realtime.connections import ClientConn
 from controlplane.realtime.presence import Presence
 from controlplane.realtime.remote import Action, RemoteState, Transition, apply
 from controlplane.realtime.state_snapshot import chat_message
@@ -151,7 +150,7 @@ class ClientHandlers:
             "voice.state": self._voice_state,
             "voice.leave": self._voice_leave,
         }
-        assert set(self.table) == set(m.CLIENT_MESSAGES), "every client message has a handler"
+        assert set(self.table) == set(w.CLIENT_MESSAGES), "every client message has a handler"
         # Messages that change the room for everyone: checked against the database (member,
         # room live) before they run, so a kick, leave or end whose broadcast this process
         # missed still stops them. The rest (ping, typing, input for the holder, signalling)
@@ -199,7 +198,7 @@ class ClientHandlers:
         if status in (None, RoomStatus.ending, RoomStatus.ended):
             raise _refuse(Kind.gone, "room_ended", "This room has ended")
 
-    async def _auth(self, conn: ClientConn, msg: m.Auth) -> None:
+    async def _auth(self, conn: ClientConn, msg: w.Auth) -> None:
         await self.io.reauthenticate(conn, msg.token)
 
     async def _require_holder(self, conn: ClientConn) -> None:
@@ -215,10 +214,10 @@ class ClientHandlers:
 
     # ---------------------------------------------------------------- handlers
 
-    async def _ping(self, conn: ClientConn, msg: m.Empty) -> None:
+    async def _ping(self, conn: ClientConn, msg: w.Empty) -> None:
         self.io.reply(conn, Pong())
 
-    async def _chat_send(self, conn: ClientConn, msg: m.ChatSend) -> None:
+    async def _chat_send(self, conn: ClientConn, msg: w.ChatSend) -> None:
         text = clean_text(msg.text)
         if not text:
             raise _refuse(Kind.invalid, "empty_message", "The message is empty")
@@ -250,7 +249,7 @@ class ClientHandlers:
         # repeat by its `id` (docs/protocol.md). Either way the sender gets its echo.
         await self.io.broadcast(conn.room_id, chat_message(row, conn.username))
 
-    async def _chat_typing(self, conn: ClientConn, msg: m.ChatTyping) -> None:
+    async def _chat_typing(self, conn: ClientConn, msg: w.ChatTyping) -> None:
         # Coalesced per socket; `Typing.set` only broadcasts changes (a repeated `true` just
         # re-arms its expiry).
         interval = self.settings.ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS
@@ -260,7 +259,7 @@ class ClientHandlers:
 
     def _remote_action(self, action: Action) -> Handler:
         async def handle(conn: ClientConn, msg: Any) -> None:
-            target = str(msg.user_id) if isinstance(msg, m.RemoteTarget) else None
+            target = str(msg.user_id) if isinstance(msg, w.RemoteTarget) else None
             if action == "pass" and target is not None and target != conn.user_id:
                 await self._require_member(conn.room_id, target)
             release_to_host = self.settings.ROOM_RELEASE_TO_HOST
@@ -277,7 +276,7 @@ class ClientHandlers:
 
         return handle
 
-    async def _navigate(self, conn: ClientConn, msg: m.Navigate) -> None:
+    async def _navigate(self, conn: ClientConn, msg: w.Navigate) -> None:
         await self._require_holder(conn)
         try:
             url = await check_url_async(
@@ -291,13 +290,13 @@ class ClientHandlers:
     def _forward_as_holder(self, forwarded: type[Outbound]) -> Handler:
         """Input fallback (and back/forward/reload): to the agent, from the holder only."""
 
-        async def handle(conn: ClientConn, msg: m._Msg) -> None:
+        async def handle(conn: ClientConn, msg: Inbound) -> None:
             await self._require_holder(conn)
             await self.io.direct(conn.room_id, AGENT, forwarded.model_validate(msg.model_dump()))
 
         return handle
 
-    async def _rtc_offer(self, conn: ClientConn, msg: m.RtcOffer) -> None:
+    async def _rtc_offer(self, conn: ClientConn, msg: w.RtcOffer) -> None:
         if msg.to == "agent":
             await self._require_agent(conn.room_id)
             offer = AgentOffer(from_=conn.user_id, conn=conn.id, sdp=msg.sdp)
@@ -308,7 +307,7 @@ class ClientHandlers:
             conn.room_id, to, RtcOfferOut(from_=conn.user_id, conn=conn.id, sdp=msg.sdp)
         )
 
-    async def _rtc_answer(self, conn: ClientConn, msg: m.RtcAnswer) -> None:
+    async def _rtc_answer(self, conn: ClientConn, msg: w.RtcAnswer) -> None:
         if msg.to == "agent":
             raise _refuse(Kind.invalid, "invalid_target", "The agent only answers; it takes offers")
         to = await self._voice_peer(conn, msg.to, msg.conn)
@@ -316,7 +315,7 @@ class ClientHandlers:
             conn.room_id, to, RtcAnswerOut(from_=conn.user_id, conn=conn.id, sdp=msg.sdp)
         )
 
-    async def _rtc_ice(self, conn: ClientConn, msg: m.RtcIce) -> None:
+    async def _rtc_ice(self, conn: ClientConn, msg: w.RtcIce) -> None:
         if msg.to == "agent":
             return  # the agent answers with every candidate in its SDP and takes no trickle
         to = await self._voice_peer(conn, msg.to, msg.conn)
@@ -361,10 +360,10 @@ class ClientHandlers:
             raise _refuse(Kind.invalid, "invalid_target", "`conn` is not a socket of `to`")
         return Address.conn(conn_id)
 
-    async def _voice_state(self, conn: ClientConn, msg: m.VoiceState) -> None:
+    async def _voice_state(self, conn: ClientConn, msg: w.VoiceState) -> None:
         await self._voice(conn, msg.model_dump())
 
-    async def _voice_leave(self, conn: ClientConn, msg: m.Empty) -> None:
+    async def _voice_leave(self, conn: ClientConn, msg: w.Empty) -> None:
         # Voice state otherwise lasts until the user goes offline: leaving voice must say so,
         # or everyone would keep showing (and dialling) a voice peer that is gone.
         await self._voice(conn, None)

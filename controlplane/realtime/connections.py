@@ -18,11 +18,11 @@ from typing import Any
 
 from fastapi import WebSocket
 from starlette.websockets import WebSocketState
+from watchparty_wire.envelope import Outbound
 
 from controlplane.auth.access_tokens import AccessClaims
 from controlplane.errors import DomainError, Kind
 from controlplane.realtime.agent_media import AgentMedia
-from controlplane.realtime.outbound import Outbound
 
 # Close codes (also in docs/protocol.md)
 CLOSE_NORMAL = 1000

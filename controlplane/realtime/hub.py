@@ -22,6 +22,26 @@ from typing import Any, Literal
 
 from fastapi import WebSocket, WebSocketDisconnect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from watchparty_wire.agent import (
+    AgentError,
+    AgentRemoteChanged,
+    AuthOk,
+    PeerClosed,
+    PeersSync,
+    RoomAssigned,
+)
+from watchparty_wire.envelope import Outbound
+from watchparty_wire.room import (
+    ChatCleared,
+    ErrorOut,
+    HostChanged,
+    ParticipantRemoved,
+    PresenceJoined,
+    PresenceLeft,
+    RoomEnded,
+    RoomStatusData,
+    RoomWarning,
+)
 
 from controlplane.auth.access import AccessCheck
 from controlplane.auth.access_tokens import AccessClaims
@@ -44,24 +64,6 @@ from controlplane.realtime.connections import (
     Flood,
     Outbox,
     OutboxLimits,
-)
-from controlplane.realtime.outbound import (
-    AgentError,
-    AgentRemoteChanged,
-    AuthOk,
-    ChatCleared,
-    ErrorOut,
-    HostChanged,
-    Outbound,
-    ParticipantRemoved,
-    PeerClosed,
-    PeersSync,
-    PresenceJoined,
-    PresenceLeft,
-    RoomAssigned,
-    RoomEnded,
-    RoomStatusData,
-    RoomWarning,
 )
 from controlplane.realtime.presence import Presence
 from controlplane.realtime.remote import RemoteState, Transition, apply

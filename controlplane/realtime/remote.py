@@ -10,8 +10,9 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from watchparty_wire.room import RemoteChanged, RemoteRequested, RemoteRequests
+
 from controlplane.errors import DomainError, Kind
-from controlplane.realtime.outbound import RemoteChanged, RemoteRequested, RemoteRequests
 
 Action = Literal["request", "grant", "pass", "take", "revoke", "release", "left", "host_changed"]
 # (type, data) of a broadcast, as the bus publishes it.

@@ -11,9 +11,9 @@ import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from watchparty_wire.room import ChatMessage, ChatUser, RoomState, You
 
 from controlplane.models import Message, Room
-from controlplane.realtime.outbound import ChatMessage, ChatUser, RoomState
 from controlplane.realtime.presence import Presence
 from controlplane.realtime.remote import RemoteState
 from controlplane.rooms import queries
@@ -64,16 +64,12 @@ async def room_state(
         if queries.is_active(p)
     ]
     return RoomState(
-        room=RoomPublic.of(room, settings).model_dump(mode="json"),
-        you={
-            "user_id": user_id,
-            "conn_id": conn_id,
-            "role": "host" if user_id == host else "guest",
-        },
+        room=RoomPublic.of(room, settings),
+        you=You(user_id=user_id, conn_id=conn_id, role="host" if user_id == host else "guest"),
         participants=participants,
         remote=remote.public(),
         browser=await presence.browser(room_id),
         agent_connected=await presence.agent(room_id) is not None,
-        chat=[chat_message(msg, name).data() for msg, name in reversed(recent)],
+        chat=[chat_message(msg, name) for msg, name in reversed(recent)],
         ice_servers=ice_servers(settings, user=user_id, now=time.time()),
     )

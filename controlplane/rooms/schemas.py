@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
+from watchparty_wire import room as wire
 
 from controlplane.models import Room
 from controlplane.settings import Settings
@@ -20,21 +21,9 @@ class RoomCreate(BaseModel):
     start_url: Annotated[str | None, Field(max_length=2048)] = None
 
 
-class RoomPublic(BaseModel):
-    id: uuid.UUID
-    code: str
-    title: str
-    host_id: uuid.UUID
-    status: str
-    # While `starting`: scheduling, booting or browser_ready; `ready` once the browser streams.
-    stage: str | None
-    status_reason: str | None
-    created_at: datetime
-    ended_at: datetime | None
-    max_participants: int
-    start_url: str | None
-    join_url: str
-
+class RoomPublic(wire.RoomPublic):
+    # The fields are the wire package's (`room.state` carries the same object); this adds only
+    # how the control plane builds one from its database.
     @classmethod
     def of(cls, room: Room, settings: Settings) -> RoomPublic:
         if room.host_id is None:  # only warm-pool browsers, which no API path returns

@@ -201,6 +201,7 @@ CONTEXT = [
     "pyproject.toml",
     "alembic.ini",
     "migrations",
+    "wire/watchparty_wire",
     "controlplane",
     "controlplane-image",
     "browser-image/build.sh",

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 from starlette.websockets import WebSocketState
+from watchparty_wire.room import CLIENT_MESSAGES
 
 from controlplane.db import make_engine, make_sessionmaker
 from controlplane.models import Room, RoomParticipant, RoomStage, RoomStatus, User
-from controlplane.realtime import messages as m
 from controlplane.realtime.bus import InProcessBus
 from controlplane.realtime.client_handlers import ClientHandlers
 from controlplane.realtime.hub import Hub
@@ -117,7 +117,7 @@ async def room1(tmp_path: Path) -> AsyncIterator[Room1]:
 
 async def test_every_client_message_has_a_handler(room1: Room1):
     assert isinstance(room1.hub.handlers, ClientHandlers)
-    assert set(room1.hub.handlers.table) == set(m.CLIENT_MESSAGES)
+    assert set(room1.hub.handlers.table) == set(CLIENT_MESSAGES)
 
 
 async def test_ping_gets_a_pong_and_chat_reaches_everyone(room1: Room1):

@@ -31,25 +31,35 @@ class RedisServer:
         self.process.kill()
         self.process.wait()
 
+    def restart(self) -> None:
+        """Killed and started again, empty, on the same port: every connection a client had
+        pooled is dead, though the client has not noticed yet."""
+        self.kill()
+        self.process = _start(self.port)
+
+
+def _start(port: int) -> subprocess.Popen[bytes]:
+    args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1"]
+    args += ["--save", "", "--appendonly", "no"]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise
+            time.sleep(0.05)
+
 
 @contextmanager
 def redis_server() -> Iterator[RedisServer]:
     port = free_port()
-    args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1"]
-    args += ["--save", "", "--appendonly", "no"]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    server = RedisServer(port=port, process=process)
+    server = RedisServer(port=port, process=_start(port))
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.05)
         yield server
     finally:
-        if process.poll() is None:
+        if server.process.poll() is None:
             server.kill()

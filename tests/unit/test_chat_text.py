@@ -1,6 +1,7 @@
 """Client message parsing and chat text cleaning."""
 
 import pytest
+from watchparty_wire.room import Empty, Keypress
 
 from controlplane.errors import DomainError
 from controlplane.realtime import messages as m
@@ -38,8 +39,8 @@ def test_bad_messages(raw, code):
 
 
 def test_good_messages():
-    assert m.parse('{"type": "remote.take"}') == ("remote.take", m.Empty())
+    assert m.parse('{"type": "remote.take"}') == ("remote.take", Empty())
     t, msg = m.parse(
         '{"type": "browser.keypress", "data": {"key": "a", "code": "KeyA", "modifiers": ["ctrl"]}}'
     )
-    assert t == "browser.keypress" and msg == m.Keypress(key="a", code="KeyA", modifiers=["ctrl"])
+    assert t == "browser.keypress" and msg == Keypress(key="a", code="KeyA", modifiers=["ctrl"])

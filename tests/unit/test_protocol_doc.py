@@ -1,5 +1,6 @@
-"""docs/protocol.md stays true: its message tables name exactly the messages the code sends and
-takes, and every example in the server → client table is a valid message of its type."""
+"""docs/protocol.md stays true to the one wire contract (`watchparty_wire`): its message tables
+name exactly the messages of the package's four tables, and every example in the server →
+client table is a valid message of its type."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ import re
 from pathlib import Path
 
 import pytest
-
-from controlplane.realtime import messages as inbound
-from controlplane.realtime.outbound import AGENT_MESSAGES, ROOM_MESSAGES
+from watchparty_wire.agent import AGENT_MESSAGES, CONTROL_MESSAGES
+from watchparty_wire.room import CLIENT_MESSAGES, ROOM_MESSAGES
 
 PROTOCOL = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
 
@@ -40,14 +40,14 @@ def test_server_to_client_table_is_what_rooms_receive():
 def test_control_plane_to_agent_table_is_what_agents_receive():
     documented = types_in("Control plane → agent")
     # auth.ok is under "Authentication"; error replies are in the text under the table.
-    assert documented | {"auth.ok", "error"} == set(AGENT_MESSAGES)
+    assert documented | {"auth.ok", "error"} == set(CONTROL_MESSAGES)
     assert "auth.ok" in section("Authentication")
     assert "error {code:" in section("Control plane → agent")
 
 
 def test_inbound_tables_are_what_the_code_parses():
-    assert types_in("Agent → control plane") == set(inbound.AGENT_MESSAGES)
-    assert types_in("Client → server") == set(inbound.CLIENT_MESSAGES) | {"auth"}
+    assert types_in("Agent → control plane") == set(AGENT_MESSAGES)
+    assert types_in("Client → server") == set(CLIENT_MESSAGES)
 
 
 @pytest.mark.parametrize(

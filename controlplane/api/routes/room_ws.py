@@ -9,6 +9,7 @@ import asyncio
 import logging
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from watchparty_wire.room import Auth
 
 from controlplane.api.deps import client_ip
 from controlplane.context import AppContext
@@ -39,7 +40,7 @@ def _token(raw: str | None, max_bytes: int) -> str | None:
         type_, data = m.parse_envelope(raw)
         if type_ != "auth":
             return None
-        return m.Auth.model_validate(data).token
+        return Auth.model_validate(data).token
     except (DomainError, ValueError):
         return None
 

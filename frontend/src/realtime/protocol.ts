@@ -1,4 +1,21 @@
-// The room WebSocket's messages as docs/protocol.md defines them ("Room WebSocket").
+// The room WebSocket's messages as docs/protocol.md defines them ("Room WebSocket"). The message
+// types are generated from the wire package (./wire.ts, `npm run gen:wire`); this module names
+// them as the app uses them and holds the protocol's constants.
+import type {
+  BrowserInfo,
+  ChatMessage,
+  ParticipantInfo,
+  RoomPublic,
+  RoomStage,
+  RoomState,
+  RoomStatus,
+  ServerMessages,
+  VideoInfo,
+  VoiceInfo,
+} from "./wire";
+
+export type { BrowserInfo as BrowserStatus, ChatMessage, ParticipantInfo, RoomStage, RoomStatus, VideoInfo, VoiceInfo };
+export type { ClientMessages, ServerMessages } from "./wire";
 
 export interface Envelope<T = unknown> {
   type: string;
@@ -7,71 +24,13 @@ export interface Envelope<T = unknown> {
   ts?: string;
 }
 
-export type RoomStatus = "creating" | "starting" | "ready" | "idle" | "ending" | "ended" | "failed";
-export type RoomStage = "scheduling" | "booting" | "browser_ready" | "ready";
+/** A room as `room.state` carries it: the REST API's room, with its status and stage named. */
+export type RoomInfo = Omit<RoomPublic, "status" | "stage"> & { status: RoomStatus; stage: RoomStage | null };
 
-export interface RoomInfo {
-  id: string;
-  code: string;
-  title: string;
-  host_id: string;
-  status: RoomStatus;
-  stage: RoomStage | null;
-  status_reason: string | null;
-  created_at: string;
-  ended_at: string | null;
-  max_participants: number;
-  start_url: string | null;
-  join_url: string;
-}
+export type RoomStateData = Omit<RoomState, "room"> & { room: RoomInfo };
 
-export interface VoiceInfo {
-  muted: boolean;
-  deafened: boolean;
-  speaking: boolean;
-}
-
-export interface ParticipantInfo {
-  user_id: string;
-  username: string;
-  role: "host" | "guest";
-  online: boolean;
-  voice: VoiceInfo | null;
-}
-
-export interface BrowserStatus {
-  url: string;
-  title: string;
-  can_go_back: boolean;
-  can_go_forward: boolean;
-  loading: boolean;
-}
-
-export interface ChatMessage {
-  id: string;
-  user: { id: string; username: string };
-  text: string;
-  created_at: string;
-  client_id?: string | null;
-}
-
-export interface VideoInfo {
-  width: number;
-  height: number;
-  fps: number;
-  codec: string;
-}
-
-export interface RoomStateData {
-  room: RoomInfo;
-  you: { user_id: string; conn_id: string; role: "host" | "guest" };
-  participants: ParticipantInfo[];
-  remote: { holder_id: string | null; requests: string[] };
-  browser: BrowserStatus | null;
-  agent_connected: boolean;
-  chat: ChatMessage[];
-  ice_servers: RTCIceServer[];
-}
+/** A message the server sends, with its `data` typed by its `type`. */
+export type ServerMessage = { [K in keyof ServerMessages]: Envelope<ServerMessages[K]> & { type: K } }[keyof ServerMessages];
 
 /** Messages addressed to one socket or user: they carry no broadcast number of their own. */
 export const DIRECT_TYPES: ReadonlySet<string> = new Set(["room.state", "error", "pong", "rtc.offer", "rtc.answer", "rtc.ice"]);

@@ -1,0 +1,247 @@
+"""The agent channel, `/internal/agents/ws` (docs/protocol.md, "Agent channel"): what the room
+agent sends (`AGENT_MESSAGES`, "Agent → control plane") and what the control plane sends it
+(`CONTROL_MESSAGES`, "Control plane → agent").
+
+The agent is our own code but runs beside an untrusted browser: the control plane reads its
+messages as room messages are read, fields coerced and cut to size rather than trusted. The
+agent builds the same models to send them (`AgentMessage.data()`), and reads the control plane's
+with `envelope.read`, which ignores fields a newer control plane may add.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BeforeValidator, ConfigDict, Field
+
+from watchparty_wire.envelope import Inbound, Outbound, table
+from watchparty_wire.room import (
+    Click,
+    Empty,
+    Keypress,
+    MouseMove,
+    Navigate,
+    RoomEnded,
+    RoomStage,
+    Scroll,
+)
+
+# ---------------------------------------------------------------- room agent -> control plane
+
+
+def _text(limit: int) -> BeforeValidator:
+    return BeforeValidator(lambda v: str(v if v is not None else "")[:limit])
+
+
+def _flag(v: Any) -> bool:
+    return bool(v)
+
+
+def _int_or_none(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _str_or_none(v: Any) -> str | None:
+    return v[:32] if isinstance(v, str) else None
+
+
+class AgentMessage(Inbound):
+    """A message of the agent's: the control plane validates it, the agent builds it."""
+
+    TYPE: ClassVar[str]
+
+    def data(self) -> dict[str, Any]:
+        """The wire `data`: the fields the sender set."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class Heartbeat(AgentMessage):
+    """Counters for the logs and tests (docs/protocol.md, "Agent extensions", carried as they
+    are: `extra="allow"`); the hub records that the agent is alive and keeps the ladder's figures
+    for /metrics (read leniently by the control plane's `agent_media.media_figures`)."""
+
+    model_config = ConfigDict(extra="allow")
+    TYPE = "heartbeat"
+    rungs: Any = None
+    rung_switches: Any = None
+    viewer_quality: Any = None
+
+
+class AgentStage(AgentMessage):
+    TYPE = "stage"
+    stage: RoomStage
+
+
+class AgentReady(AgentMessage):
+    """The stream's parameters; a value of the wrong type is dropped (null), never an error."""
+
+    TYPE = "ready"
+    width: Annotated[int | None, BeforeValidator(_int_or_none)] = None
+    height: Annotated[int | None, BeforeValidator(_int_or_none)] = None
+    fps: Annotated[int | None, BeforeValidator(_int_or_none)] = None
+    codec: Annotated[str | None, BeforeValidator(_str_or_none)] = None
+
+    def video(self) -> dict[str, Any]:
+        """The stream's parameters the agent reported (only those it sent)."""
+        return self.model_dump(exclude_unset=True)
+
+
+class AgentBrowserStatus(AgentMessage):
+    TYPE = "browser.status"
+    url: Annotated[str, _text(2048)] = ""
+    title: Annotated[str, _text(300)] = ""
+    can_go_back: Annotated[bool, BeforeValidator(_flag)] = False
+    can_go_forward: Annotated[bool, BeforeValidator(_flag)] = False
+    loading: Annotated[bool, BeforeValidator(_flag)] = False
+
+
+class AgentAnswer(AgentMessage):
+    """Routed by `conn`, falling back to every socket of `to`."""
+
+    TYPE = "rtc.answer"
+    to: Annotated[str, _text(64)] = ""
+    conn: Annotated[str, _text(64)] = ""
+    sdp: Annotated[str, _text(60_000)] = ""
+
+
+class AgentReport(AgentMessage):
+    """An error the agent reports; with `conn`, it is relayed to that viewer."""
+
+    TYPE = "error"
+    code: Annotated[str, _text(64)] = ""
+    message: Annotated[str, _text(500)] = ""
+    conn: Annotated[str, _text(64)] = ""
+
+
+AGENT_MESSAGES: dict[str, type[AgentMessage]] = table(
+    Heartbeat, AgentStage, AgentReady, AgentBrowserStatus, AgentAnswer, AgentReport
+)
+
+
+class AgentAuth(Outbound):
+    """The agent's first frame (docs/protocol.md, "Authentication")."""
+
+    TYPE = "auth"
+    room_id: str
+    secret: str
+
+
+# ---------------------------------------------------------------- control plane -> agent
+
+
+# The control plane sends every field of these; the defaults are how the agent reads a message
+# that lacks one (an older control plane, a test's stand-in): absent = nothing to apply.
+
+
+class AuthOk(Outbound):
+    TYPE = "auth.ok"
+    room_id: str = ""
+    holder_id: str | None = None
+    # A warm browser waits for `room.assigned`; one that missed it while reconnecting sees
+    # here that it has a room now, and which page to load.
+    pooled: bool = False
+    start_url: str | None = None
+    ice_servers: list[dict[str, Any]] | None = None
+    # The room's present sockets (every replica's): the agent drops the peers of any other.
+    conns: list[str] | None = None
+
+
+class AgentOffer(Outbound):
+    TYPE = "rtc.offer"
+    from_: str = Field(alias="from")
+    conn: str
+    sdp: str
+
+
+class PeerClosed(Outbound):
+    TYPE = "peer.closed"
+    conn: str
+
+
+class PeersSync(Outbound):
+    """The room's present sockets, every ROOM_AGENT_PEER_SYNC_SECONDS: the agent closes the peer
+    of any other connection (its `peer.closed` may have been lost)."""
+
+    TYPE = "peers.sync"
+    conns: list[str] = []
+
+
+class AgentRemoteChanged(Outbound):
+    TYPE = "remote.changed"
+    holder_id: str | None = None
+
+
+class RoomAssigned(Outbound):
+    TYPE = "room.assigned"
+    start_url: str | None = None
+    holder_id: str | None = None
+
+
+class AgentNavigate(Outbound, Navigate):
+    TYPE = "browser.navigate"
+
+
+class AgentBack(Outbound, Empty):
+    TYPE = "browser.back"
+
+
+class AgentForward(Outbound, Empty):
+    TYPE = "browser.forward"
+
+
+class AgentReload(Outbound, Empty):
+    TYPE = "browser.reload"
+
+
+class AgentMouseMove(Outbound, MouseMove):
+    TYPE = "browser.mouse_move"
+
+
+class AgentClick(Outbound, Click):
+    TYPE = "browser.click"
+
+
+class AgentScroll(Outbound, Scroll):
+    TYPE = "browser.scroll"
+
+
+class AgentKeypress(Outbound, Keypress):
+    TYPE = "browser.keypress"
+
+
+class IceServers(Outbound):
+    TYPE = "ice_servers"
+    ice_servers: list[dict[str, Any]] = []
+
+
+class AgentError(Outbound):
+    TYPE = "error"
+    code: str
+    message: str
+
+
+# Holder input a room socket sends, as the agent receives it (same fields, checked once).
+_INPUT: tuple[type[Outbound], ...] = (
+    AgentBack,
+    AgentForward,
+    AgentReload,
+    AgentMouseMove,
+    AgentClick,
+    AgentScroll,
+    AgentKeypress,
+)
+FORWARDED_INPUT: dict[str, type[Outbound]] = table(*_INPUT)
+
+CONTROL_MESSAGES: dict[str, type[Outbound]] = table(
+    AuthOk,
+    AgentOffer,
+    PeerClosed,
+    PeersSync,
+    AgentRemoteChanged,
+    RoomAssigned,
+    AgentNavigate,
+    *_INPUT,
+    IceServers,
+    RoomEnded,
+    AgentError,
+)

@@ -1,0 +1,441 @@
+"""The room socket, `/api/rooms/{code}/ws` (docs/protocol.md, "Room WebSocket"): what a member's
+browser sends (`CLIENT_MESSAGES`, "Client → server") and what it receives (`ROOM_MESSAGES`,
+"Server → client"), and the room's status and start stages they carry.
+
+`tests/unit/test_protocol_doc.py` holds both tables against the documentation, and the web app's
+`frontend/src/realtime/wire.ts` is generated from them (`typescript.py`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from watchparty_wire.envelope import Inbound, Outbound, table
+
+
+class RoomStatus(StrEnum):
+    creating = "creating"
+    starting = "starting"
+    ready = "ready"
+    idle = "idle"
+    ending = "ending"
+    ended = "ended"
+    failed = "failed"
+
+
+class RoomStage(StrEnum):
+    """Start-up progress while a room is `starting` (docs/protocol.md, "Start stages")."""
+
+    scheduling = "scheduling"  # the runtime was asked for a browser (a pod waits for a node)
+    booting = "booting"  # Xvfb, PulseAudio and Chromium are starting
+    browser_ready = "browser_ready"  # Chromium shows its first page
+    ready = "ready"  # the stream is up
+
+
+# ---------------------------------------------------------------- client -> server
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Delta = Annotated[float, Field(ge=-100_000, le=100_000, allow_inf_nan=False)]
+Modifier = Literal["ctrl", "shift", "alt", "meta"]
+Sdp = Annotated[str, Field(min_length=1, max_length=60_000)]
+# "agent", or the id of a user in the room
+Peer = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class Empty(Inbound):
+    pass
+
+
+class Auth(Inbound):
+    token: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class ChatSend(Inbound):
+    text: Annotated[str, Field(max_length=20_000)]
+    client_id: Annotated[str | None, Field(max_length=64)] = None
+
+
+class ChatTyping(Inbound):
+    typing: bool
+
+
+class RemoteTarget(Inbound):
+    user_id: uuid.UUID
+
+
+class Navigate(Inbound):
+    url: Annotated[str, Field(min_length=1, max_length=2048)]
+
+
+class MouseMove(Inbound):
+    x: Fraction
+    y: Fraction
+
+
+class Click(Inbound):
+    x: Fraction
+    y: Fraction
+    button: Literal["left", "middle", "right"] = "left"
+
+
+class Scroll(Inbound):
+    x: Fraction
+    y: Fraction
+    dx: Delta
+    dy: Delta
+
+
+class Keypress(Inbound):
+    key: Annotated[str, Field(min_length=1, max_length=32)]
+    code: Annotated[str, Field(max_length=32)] = ""
+    modifiers: Annotated[list[Modifier], Field(max_length=4)] = []
+
+
+class RtcOffer(Inbound):
+    to: Peer
+    sdp: Sdp
+    conn: Annotated[str | None, Field(max_length=64)] = None
+
+
+class RtcAnswer(RtcOffer):
+    pass
+
+
+class RtcIce(Inbound):
+    to: Peer
+    candidate: Annotated[str | None, Field(max_length=2048)] = None
+    sdpMid: Annotated[str | None, Field(max_length=64)] = None
+    sdpMLineIndex: Annotated[int | None, Field(ge=0, le=64)] = None
+    conn: Annotated[str | None, Field(max_length=64)] = None
+
+
+class VoiceState(Inbound):
+    muted: bool = False
+    deafened: bool = False
+    speaking: bool = False
+
+
+CLIENT_MESSAGES: dict[str, type[Inbound]] = {
+    "auth": Auth,  # the first frame; again later, to extend the socket with a fresh token
+    "ping": Empty,
+    "chat.send": ChatSend,
+    "chat.typing": ChatTyping,
+    "remote.request": Empty,
+    "remote.grant": RemoteTarget,
+    "remote.pass": RemoteTarget,
+    "remote.take": Empty,
+    "remote.revoke": Empty,
+    "remote.release": Empty,
+    "browser.navigate": Navigate,
+    "browser.back": Empty,
+    "browser.forward": Empty,
+    "browser.reload": Empty,
+    "browser.mouse_move": MouseMove,
+    "browser.click": Click,
+    "browser.scroll": Scroll,
+    "browser.keypress": Keypress,
+    "rtc.offer": RtcOffer,
+    "rtc.answer": RtcAnswer,
+    "rtc.ice": RtcIce,
+    "voice.state": VoiceState,
+    "voice.leave": Empty,
+}
+
+
+# ---------------------------------------------------------------- server -> client
+
+
+class _Part(BaseModel):
+    """A part of a message the server builds from stored state (presence, Redis): what it
+    stored is sent as it is (`extra="allow"`), the fields named here are its documented shape."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+
+class RoomPublic(BaseModel):
+    """A room as the REST API returns it and as `room.state` carries it (the control plane's
+    `rooms/schemas.py` builds it from the database)."""
+
+    id: uuid.UUID
+    code: str
+    title: str
+    host_id: uuid.UUID
+    status: str
+    # While `starting`: scheduling, booting or browser_ready; `ready` once the browser streams.
+    stage: str | None
+    status_reason: str | None
+    created_at: datetime
+    ended_at: datetime | None
+    max_participants: int
+    start_url: str | None
+    join_url: str
+
+
+class VoiceInfo(_Part):
+    muted: bool
+    deafened: bool
+    speaking: bool
+
+
+Role = Literal["host", "guest"]
+
+
+class ParticipantInfo(_Part):
+    user_id: str
+    username: str
+    role: Role
+    online: bool
+    voice: VoiceInfo | None
+
+
+class You(_Part):
+    user_id: str
+    conn_id: str
+    role: Role
+
+
+class RemoteInfo(_Part):
+    holder_id: str | None
+    requests: list[str]
+
+
+class BrowserInfo(_Part):
+    url: str
+    title: str
+    can_go_back: bool
+    can_go_forward: bool
+    loading: bool
+
+
+class IceServer(_Part):
+    """As `RTCIceServer` takes it: `username` and `credential` only on TURN entries."""
+
+    urls: list[str]
+    # Absent (never null) on the wire: `RoomState.data` leaves out what was not set.
+    username: Annotated[str | None, WithJsonSchema({"type": "string"})] = None
+    credential: Annotated[str | None, WithJsonSchema({"type": "string"})] = None
+
+
+class ChatUser(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str
+    username: str
+
+
+class ChatMessage(Outbound):
+    TYPE = "chat.message"
+    id: str
+    user: ChatUser
+    text: str
+    created_at: str
+    client_id: str | None
+
+
+class RoomState(Outbound):
+    """Everything a socket needs to draw the room, sent first on every connect."""
+
+    TYPE = "room.state"
+    room: RoomPublic
+    you: You
+    participants: list[ParticipantInfo]
+    remote: RemoteInfo
+    browser: BrowserInfo | None
+    agent_connected: bool
+    chat: list[ChatMessage]
+    ice_servers: list[IceServer]
+
+    def data(self) -> dict[str, Any]:
+        # Stored parts go out as they were stored: an ICE server without TURN credentials has
+        # no `username`/`credential` keys (not nulls).
+        out = super().data()
+        out["ice_servers"] = [
+            s.model_dump(mode="json", exclude_unset=True) for s in self.ice_servers
+        ]
+        return out
+
+
+class VideoInfo(_Part):
+    """The stream's parameters, as the agent reported them (`ready`)."""
+
+    width: int | None = None
+    height: int | None = None
+    fps: int | None = None
+    codec: str | None = None
+
+
+class RoomStatusData(Outbound):
+    """The one `room.status` shape. Every part but `status` is optional and absent when it does
+    not apply: `stage` and `agent_connected` while a room starts, `video` once it is ready,
+    `reason` when it failed."""
+
+    TYPE = "room.status"
+    OMIT_NONE = True
+    status: RoomStatus
+    stage: RoomStage | None = None
+    agent_connected: bool | None = None
+    reason: str | None = None
+    video: VideoInfo | None = None
+
+
+class PresenceJoined(Outbound):
+    TYPE = "presence.joined"
+    user_id: str
+    username: str
+
+
+class PresenceLeft(Outbound):
+    TYPE = "presence.left"
+    user_id: str
+
+
+class ParticipantRemoved(Outbound):
+    TYPE = "participant.removed"
+    user_id: str
+    reason: Literal["left", "kicked"]
+    by: str
+
+
+class HostChanged(Outbound):
+    TYPE = "host.changed"
+    host_id: str
+    previous_host_id: str
+    by: str
+
+
+class RoomWarning(Outbound):
+    TYPE = "room.warning"
+    code: Literal["max_age"]
+    ends_at: str
+    seconds_left: int
+    detail: str
+
+
+class RoomEnded(Outbound):
+    TYPE = "room.ended"
+    reason: str
+    by: str | None
+
+
+class ChatTypingOut(Outbound):
+    TYPE = "chat.typing"
+    user_id: str
+    typing: bool
+
+
+class ChatCleared(Outbound):
+    TYPE = "chat.cleared"
+    by: str
+
+
+class RemoteChanged(Outbound):
+    TYPE = "remote.changed"
+    holder_id: str | None
+    by: str
+    reason: str
+    requests: list[str]
+
+
+class RemoteRequested(Outbound):
+    TYPE = "remote.requested"
+    user_id: str
+    requests: list[str]
+
+
+class RemoteRequests(Outbound):
+    TYPE = "remote.requests"
+    requests: list[str]
+
+
+class BrowserStatus(Outbound):
+    TYPE = "browser.status"
+    url: str
+    title: str
+    can_go_back: bool
+    can_go_forward: bool
+    loading: bool
+
+
+class VoiceStateOut(Outbound):
+    TYPE = "voice.state"
+    user_id: str
+    muted: bool
+    deafened: bool
+    speaking: bool
+
+
+class VoiceLeftOut(Outbound):
+    TYPE = "voice.left"
+    user_id: str
+
+
+class RtcOfferOut(Outbound):
+    TYPE = "rtc.offer"
+    from_: str = Field(alias="from")
+    conn: str
+    sdp: str
+
+
+class RtcAnswerOut(Outbound):
+    """From a voice peer (with its `conn`) or from the agent (`from: "agent"`, no `conn`)."""
+
+    TYPE = "rtc.answer"
+    OMIT_NONE = True
+    from_: str = Field(alias="from")
+    conn: str | None = None
+    sdp: str
+
+
+class RtcIceOut(Outbound):
+    TYPE = "rtc.ice"
+    from_: str = Field(alias="from")
+    conn: str
+    candidate: str | None
+    sdpMid: str | None
+    sdpMLineIndex: int | None
+
+
+class Pong(Outbound):
+    TYPE = "pong"
+
+
+class ErrorOut(Outbound):
+    """`type` names the message that failed when it was understood; `agent_code` is the agent's
+    own code on a relayed `agent_error`."""
+
+    TYPE = "error"
+    OMIT_NONE = True
+    code: str
+    detail: Any
+    type: str | None = None
+    agent_code: str | None = None
+
+
+ROOM_MESSAGES: dict[str, type[Outbound]] = table(
+    RoomState,
+    PresenceJoined,
+    PresenceLeft,
+    ParticipantRemoved,
+    HostChanged,
+    RoomStatusData,
+    RoomWarning,
+    RoomEnded,
+    ChatMessage,
+    ChatTypingOut,
+    ChatCleared,
+    RemoteChanged,
+    RemoteRequested,
+    RemoteRequests,
+    BrowserStatus,
+    VoiceStateOut,
+    VoiceLeftOut,
+    RtcOfferOut,
+    RtcAnswerOut,
+    RtcIceOut,
+    Pong,
+    ErrorOut,
+)
