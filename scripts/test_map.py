@@ -1,6 +1,6 @@
-"""Write tests/MAP.md: for every source module of the control plane and the room agent, the test
-modules that name it. `--check` exits 1 when the file on disk is stale (tests/unit/test_test_tree.py
-runs that in `make check` and `make test`).
+"""Write tests/MAP.md: for every source module of the control plane, the room agent and the wire
+package, the test modules that name it. `--check` exits 1 when the file on disk is stale
+(tests/unit/test_test_tree.py runs that in `make check` and `make test`).
 
 A test module names a source module when it
 - imports it (anywhere in the file, `from pkg import module` included),
@@ -30,9 +30,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MAP = ROOT / "tests" / "MAP.md"
 # Where each package's source lives: dotted names are relative to these roots.
-SOURCE_ROOTS = {"controlplane": ROOT, "roomagent": ROOT / "browser-image"}
-MODULE_STRING = re.compile(r"^(controlplane|roomagent)(\.\w+)+$")
-PATH_STRING = re.compile(r"(?:^|/)((?:controlplane|roomagent)(?:/\w+)*\.py)$")
+SOURCE_ROOTS = {
+    "controlplane": ROOT,
+    "roomagent": ROOT / "browser-image",
+    "watchparty_wire": ROOT / "wire",
+}
+MODULE_STRING = re.compile(r"^(controlplane|roomagent|watchparty_wire)(\.\w+)+$")
+PATH_STRING = re.compile(r"(?:^|/)((?:controlplane|roomagent|watchparty_wire)(?:/\w+)*\.py)$")
 
 
 def source_modules() -> dict[str, Path]:
