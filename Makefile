@@ -1,4 +1,5 @@
-# Watch Party: `make run` serves the product with embedded defaults; `make test` runs every test.
+# Watch Party: `make run` serves the product with embedded defaults; `make check` is the fast lane
+# (lint, types, unit tests, Vitest) for the edit-test loop; `make test` runs every test.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 AGENT_PORT ?= 8001
 
-.PHONY: run test lint format system-deps services image deps web web-test
+.PHONY: run test check unit test-map lint format system-deps services image deps web web-test
 
 # The web app (frontend/): installed when its lock file changes, built when a source is newer
 # than the build. Vite needs Node.js >= 20.19.
@@ -60,6 +61,22 @@ lint: deps frontend/node_modules/.package-lock.json
 	cd frontend && PYTHON=$(abspath $(BIN)/python) npm run --silent check:api
 	cd frontend && PYTHON=$(abspath $(BIN)/python) npm run --silent check:wire
 	cd frontend && npx tsc -b && npx eslint . --max-warnings 0
+
+## unit: the unit tests alone: pure policy and the agent's parts, no browser, no container
+## (tests/unit checks the migrations on PostgreSQL too: `make services` starts it)
+UNIT_TESTS := tests/unit tests/agent/unit
+unit: deps
+	$(BIN)/pytest -q -p no:cacheprovider $(UNIT_TESTS)
+
+## check: the fast lane for the edit-test loop (under two minutes): lint and type checks, the
+## unit tests, the web app's units, the three side by side (each one's output kept together).
+## Starts no service and builds no image; `make test` is the whole.
+check: deps frontend/node_modules/.package-lock.json
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint unit web-test
+
+## test-map: rewrite tests/MAP.md (source module -> tests); tests/unit/test_test_tree.py fails while stale
+test-map: deps
+	$(BIN)/python scripts/test_map.py
 
 format: deps
 	$(BIN)/ruff format .

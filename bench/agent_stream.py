@@ -13,7 +13,7 @@ i.e. frames delivered); one viewer in this process decodes every frame and is th
 clicks are timed. The load average is printed with every row, since other work on the machine
 moves these figures.
 
-    .venv/bin/python bench/agent_stream.py [--codec h264|vp8] [--viewers 1,3,10]
+    .venv/bin/python -m bench.agent_stream [--codec h264|vp8] [--viewers 1,3,10]
         [--modes shared,per_viewer] [--seconds 8] [--clicks 20] [--aiortc-jitter]
         [--static] [--capture damage|clock] [--quality latency|balanced|quality]
         [--ladder SPEC] [--no-pacing]
@@ -39,11 +39,7 @@ from typing import Any
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "agent"))
-
-from harness import AgentProcess, Cdp, FakeControlPlane, Viewer
-
+from tests.support.agent import AgentProcess, Cdp, FakeControlPlane, Viewer
 from tests.support.frames import is_colour, pixel
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)

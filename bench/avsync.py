@@ -62,11 +62,11 @@ from aiortc.rtp import RtcpSrPacket
 from playwright.async_api import Browser, Page, async_playwright
 
 from bench.webapp import DIST, admin_token, deployment, pool_ready
+from tests.support.browser import register, stream_playing
 from tests.support.rooms import create_room, room_socket
 from tests.support.servers import Server, static_files
 from tests.support.users import signed_in
-from tests.web.browser_helpers import register, stream_playing
-from tests.web.conftest import CHROMIUM_ARGS
+from tests.support.web import CHROMIUM_ARGS
 
 CLIP_SECONDS = 20
 FPS = 30

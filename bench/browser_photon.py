@@ -6,7 +6,7 @@ Starts a real agent (Xvfb + Chromium + PulseAudio, tests/agent/pages/anim.html),
 and one browser viewer via Playwright (system Chromium). The browser's own playout delay is
 included: this is what a person watching in Chromium would see, less their screen.
 
-    .venv/bin/python bench/browser_photon.py [--clicks 30] [--codec h264|vp8] [--low-delay]
+    .venv/bin/python -m bench.browser_photon [--clicks 30] [--codec h264|vp8] [--low-delay]
         [--static] [--sound] [--others 9]
 
 The page is silent unless `--sound` (a 440 Hz tone): with the agent's default
@@ -27,14 +27,10 @@ import asyncio
 import json
 import os
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "agent"))
-
-from harness import AgentProcess, Cdp, FakeControlPlane, Viewer
+from tests.support.agent import AgentProcess, Cdp, FakeControlPlane, Viewer
 
 ROOT = Path(__file__).resolve().parents[1]
 PANEL = (1050, 530)

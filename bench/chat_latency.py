@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import websockets
 
-from tests.realtime.test_multiprocess import api_server, fresh_backends
+from tests.support.cluster import api_server, fresh_backends
 from tests.support.users import signed_in
 
 

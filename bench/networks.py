@@ -1,7 +1,7 @@
 """Real networks: one good viewer and one weak one beside it, each weak link in turn
 (docs/performance.md, "Real networks").
 
-A real room (tests/agent/harness.py: agent + Xvfb + Chromium + PulseAudio, H.264 1280x720@30,
+A real room (tests/support/agent.py: agent + Xvfb + Chromium + PulseAudio, H.264 1280x720@30,
 the agent's default keyframe interval) shows a busy page (tests/agent/pages/busy.html: the whole
 frame pans like a camera move and objects cross it). The viewers are headless Chromium
 (`/usr/bin/chromium`, Playwright) on the test viewer page (tests/agent/pages/viewer.html, the
@@ -51,17 +51,13 @@ from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, Page, Playwright, async_playwright
+from roomagent.config import AgentSettings
+
+from tests.support.agent import AgentProcess, FakeControlPlane
+from tests.support.netns import NetnsLink, drop_udp_in, netns_link, shape_downlink
+from tests.support.web import CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "agent"))
-sys.path.insert(0, str(ROOT / "browser-image"))
-
-from harness import AgentProcess, FakeControlPlane  # noqa: E402
-from roomagent.config import AgentSettings  # noqa: E402
-
-from tests.support.netns import NetnsLink, drop_udp_in, netns_link, shape_downlink  # noqa: E402
-from tests.web.conftest import CHROMIUM_ARGS  # noqa: E402
 
 DOC = ROOT / "docs" / "performance.md"
 SECTION = "## Real networks (`bench/networks.py`)"

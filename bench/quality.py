@@ -18,7 +18,7 @@ Two paths are measured:
   and as a share of one core at 30 fps.
 - ``--through-room``: end to end. The clip is written as lossless VP9 in WebM (tagged BT.601
   limited range, the matrix the agent's BGR -> YUV conversion assumes, so colour differences are
-  the path's and not a matrix mismatch) and played by a real room (tests/agent/harness.py: agent
+  the path's and not a matrix mismatch) and played by a real room (tests/support/agent.py: agent
   + Xvfb + Chromium + PulseAudio, `WP_WIDTH=1280 WP_HEIGHT=720`, one agent per `WP_QUALITY`) on
   a page showing the video at its natural size at the top-left corner (checked through DevTools
   before it plays: no scaling). An aiortc viewer decodes the stream; every received frame is
@@ -29,7 +29,7 @@ Two paths are measured:
   (Chromium decoding and painting the clip, Xvfb) apart. The clip's own coding loss (decoded WebM
   against the generated frames) is printed as well.
 
-    .venv/bin/python bench/quality.py [--seconds 10] [--bitrate 3000] [--qualities latency,...]
+    .venv/bin/python -m bench.quality [--seconds 10] [--bitrate 3000] [--qualities latency,...]
         [--through-room] [--skip 1] [--source LAVFI_GRAPH]
 """
 
@@ -55,11 +55,6 @@ from typing import Any
 
 import av
 import psutil
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser-image"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "agent"))
-
 from roomagent.config import AgentSettings
 from roomagent.media.video import QUALITY, VIDEO_TIME_BASE, make_encoder, open_x11grab
 
@@ -376,8 +371,7 @@ async def through_room(
     """One room at `quality` plays the clip to a recording aiortc viewer; with `capture_pass`,
     the clip then plays once more with nobody watching (the agent does no media work then) and
     this process grabs the screen itself."""
-    from harness import AgentProcess, Cdp, FakeControlPlane, Viewer
-
+    from tests.support.agent import AgentProcess, Cdp, FakeControlPlane, Viewer
     from tests.support.servers import static_files
 
     received: list[Received] = []

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.realtime.test_multiprocess import api_server, fresh_backends, fresh_user, started
+from tests.support.cluster import api_server, fresh_backends, fresh_user, started
 from tests.support.rooms import Socket, agent_socket, room_socket
 
 

@@ -8,7 +8,7 @@
    PulseAudio, summed over each room's labelled processes) over a sampling window, plus the
    machine's load.
 
-    .venv/bin/python bench/rooms.py [--cold 3] [--warm 3] [--rooms 1,3,5] [--seconds 10]
+    .venv/bin/python -m bench.rooms [--cold 3] [--warm 3] [--rooms 1,3,5] [--seconds 10]
 
 Prints tables; writes nothing. Results go to docs/performance.md by hand.
 """
@@ -19,15 +19,12 @@ import argparse
 import asyncio
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import psutil
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from controlplane.rooms import warm_pool
 from controlplane.runtime.local import DEPLOYMENT_ENV, ROOM_ENV

@@ -44,11 +44,11 @@ import httpx
 from playwright.async_api import Browser, BrowserContext, Page, Response, async_playwright
 
 from tests.support.backends import base_env
+from tests.support.browser import PASSWORD, register, stream_point
 from tests.support.processes import kill_rooms
 from tests.support.servers import Server, run_server, static_files
 from tests.support.smtp import free_port
-from tests.web.browser_helpers import PASSWORD, register, stream_point
-from tests.web.conftest import CHROMIUM_ARGS
+from tests.support.web import CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
 DIST = ROOT / "frontend" / "dist"

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 import websockets
-from harness import AgentProcess, Cdp, FakeControlPlane, Viewer
 from roomagent.cdp import TITLE_MAX_CHARS, URL_MAX_CHARS
 from roomagent.input.keypolicy import RULES, Rule
 
+from tests.support.agent import AgentProcess, Cdp, FakeControlPlane, Viewer
 from tests.support.frames import is_colour, pixel
 
 pytestmark = pytest.mark.x11

@@ -8,9 +8,9 @@ import contextlib
 from typing import Any
 
 import pytest
-from harness import Cdp, Viewer
 from roomagent.input import wire
 
+from tests.support.agent import Cdp, Viewer
 from tests.support.frames import is_colour, pixel
 
 pytestmark = pytest.mark.x11

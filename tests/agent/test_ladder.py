@@ -9,8 +9,9 @@ import time
 from typing import Any
 
 import pytest
-from harness import FakeControlPlane, Viewer
-from test_media_behaviour import until
+
+from tests.support.agent import FakeControlPlane, Viewer
+from tests.support.waits import until
 
 pytestmark = pytest.mark.x11
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from harness import AgentProcess, FakeControlPlane
+
+from tests.support.agent import AgentProcess, FakeControlPlane
 
 pytestmark = pytest.mark.x11
 

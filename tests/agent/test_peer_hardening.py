@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from aiortc import RTCPeerConnection
-from conftest import start_agent
-from harness import Viewer
+
+from tests.support.agent import Viewer, start_agent
 
 pytestmark = pytest.mark.x11
 

@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 from aiortc.rtp import unpack_header_extensions
-from harness import AgentProcess, Cdp, FakeControlPlane, Viewer
 from roomagent.media.playout import IMMEDIATE, SYNCED, PlayoutLimits
 from roomagent.media.playout_extension import URI, decode_limits
-from test_interop import check_browser
-from test_media_behaviour import until
+
+from tests.support.agent import AgentProcess, Cdp, FakeControlPlane, Viewer
+from tests.support.agent_browser import check_browser
+from tests.support.waits import until
 
 pytestmark = pytest.mark.x11
 

@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 import pytest
-from harness import Cdp, FakeControlPlane, Viewer
 
+from tests.support.agent import Cdp, FakeControlPlane, Viewer
 from tests.support.frames import is_colour, pixel
 
 pytestmark = pytest.mark.x11

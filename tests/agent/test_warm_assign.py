@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from harness import AgentProcess, FakeControlPlane
+
+from tests.support.agent import AgentProcess, FakeControlPlane
 
 pytestmark = pytest.mark.x11
 

@@ -13,8 +13,8 @@ from controlplane.services.secret_file import SECRETS_FILE, with_secrets
 from controlplane.settings import DEFAULT_SECRET, Settings
 from tests.support.apps import client_for
 from tests.support.backends import migrate
+from tests.support.cli import cli
 from tests.support.users import signed_in
-from tests.unit.test_cli import cli
 
 
 def _unconfigured(data_dir) -> Settings:

@@ -7,7 +7,7 @@ their logs and health-check history are printed first.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from tests.support.docker_image import (
     REPO,
     Container,
     DockerClient,
+    RunContainer,
     browser_image,
     docker_client,
     dump_container,
@@ -54,8 +55,6 @@ HARDENED: dict[str, Any] = {
     "pids_limit": 512,
     "mem_limit": "2g",
 }
-
-RunContainer = Callable[..., Container]
 
 
 @pytest.fixture

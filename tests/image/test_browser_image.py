@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import BUILD_SCRIPT, REPO, RunContainer, exec_ok, wait_health
+from tests.support.docker_image import BUILD_SCRIPT, REPO, RunContainer, exec_ok, wait_health
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(3600)]
 

@@ -15,6 +15,7 @@ from sqlalchemy import event
 from controlplane.main import server_options
 from controlplane.realtime.connections import AGENT_ERRORS_PER_SECOND, AGENT_FLOOD_PER_SECOND
 from tests.support.rooms import Live, agent_socket, live, room_socket, room_with_guests
+from tests.support.waits import eventually, retried
 
 __all__ = ["live"]
 
@@ -95,11 +96,18 @@ async def test_a_flood_of_agent_reports_is_coalesced_and_limited(live: Live):
             await agent.ws.send(json.dumps({"type": "ready", "data": READY}))
             await agent.ws.send(json.dumps({"type": "stage", "data": {"stage": "ready"}}))
         await agent.send("heartbeat", {})
-        await asyncio.sleep(1.5)
-        errors = [
-            m for m in member.of_type("error")[before_errors:] if m["data"]["code"] == "agent_error"
-        ]
-        assert 1 <= len(errors) <= 2 * AGENT_ERRORS_PER_SECOND, len(errors)
+
+        def errors() -> list[dict[str, Any]]:
+            return [
+                m
+                for m in member.of_type("error")[before_errors:]
+                if m["data"]["code"] == "agent_error"
+            ]
+
+        # The first error is relayed however long the box takes to get to it...
+        await eventually(errors, what="an agent_error relayed to the member")
+        await asyncio.sleep(1.5)  # ...and what else will be, within the next second
+        assert len(errors()) <= 2 * AGENT_ERRORS_PER_SECOND, len(errors())
         # `ready` and `stage` repeated 100 times each: the room row is not written per frame.
         assert len(writes) <= 4, writes
     finally:
@@ -113,7 +121,14 @@ async def test_frames_past_the_agent_flood_guard_are_dropped_with_one_warning(li
     await agent.expect("error", code="rate_limited")
     await asyncio.sleep(1.2)
     assert len([m for m in agent.of_type("error") if m["data"]["code"] == "rate_limited"]) <= 3
-    # Still connected and still heard once the second is over.
-    await agent.send("browser.status", {"url": "https://example.com/after", "title": "after"})
-    await member.expect("browser.status", url="https://example.com/after")
+    # Still connected, and heard again once the flood is over: when the server has worked
+    # through it, which on a busy box can be seconds after the last frame was sent.
+    tries = iter(range(1000))
+
+    async def heard() -> None:
+        url = f"https://example.com/after-{next(tries)}"
+        await agent.send("browser.status", {"url": url, "title": "after"})
+        await member.expect("browser.status", url=url, within=1)
+
+    await retried(heard, what="a browser.status relayed after the flood")
     assert agent.close_code is None

@@ -3,101 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.support.backends import PG_URL, REDIS_URL, TABLES, base_env, make_settings, migrate
-from tests.support.rooms import Socket, Started, agent_socket, room_socket
-from tests.support.servers import Server, _wait_healthy, stop
+from tests.support.backends import make_settings
+from tests.support.cluster import (
+    MP_PG_URL,
+    MP_REDIS_URL,
+    api_server,
+    fresh_backends,
+    fresh_user,
+    started,
+)
+from tests.support.rooms import Socket, agent_socket, room_socket
+from tests.support.servers import Server
 from tests.support.smtp import free_port
-from tests.support.users import SignedIn, signed_in
-
-
-async def fresh_user(http: httpx.AsyncClient) -> SignedIn:
-    return await signed_in(http, username=f"mp{uuid.uuid4().hex[:12]}")
-
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
-
-
-# A database and Redis db of their own: other suites empty the shared test database while they
-# run, which must not pull users out from under server processes here. Named after the test
-# database (watchparty_test -> watchparty_test_realtime), so checkouts that set their own
-# WP_TEST_DATABASE_URL do not share (and migrate) one realtime database; WP_TEST_MP_REDIS_URL
-# moves the Redis db off 14 where that is another suite's.
-MP_DB_NAME = PG_URL.rsplit("/", 1)[1] + "_realtime"
-MP_PG_URL = PG_URL.rsplit("/", 1)[0] + "/" + MP_DB_NAME
-MP_REDIS_URL = os.environ.get("WP_TEST_MP_REDIS_URL", REDIS_URL.rsplit("/", 1)[0] + "/14")
-_mp_migrated = False
-
-
-async def fresh_backends() -> None:
-    """Create (once), migrate and empty the realtime test database; empty its Redis db."""
-    global _mp_migrated
-    if not _mp_migrated:
-        admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        async with admin.connect() as conn:
-            exists = await conn.scalar(
-                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": MP_DB_NAME}
-            )
-            if not exists:
-                await conn.execute(text(f'CREATE DATABASE "{MP_DB_NAME}"'))
-        await admin.dispose()
-        await migrate(make_settings(DATABASE_URL=MP_PG_URL, REDIS_URL=MP_REDIS_URL))
-        _mp_migrated = True
-    engine = create_async_engine(MP_PG_URL)
-    async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
-    await engine.dispose()
-    redis = Redis.from_url(MP_REDIS_URL)
-    await redis.flushdb()
-    await redis.aclose()
-
-
-@contextmanager
-def api_server(
-    log_dir: Path, runtime_dir: Path, port: int | None = None, *, chat_rate: int = 10
-) -> Iterator[Server]:
-    port = port or free_port()
-    agent_port = free_port()
-    env = base_env(
-        DATABASE_URL=MP_PG_URL,
-        REDIS_URL=MP_REDIS_URL,
-        ROOM_PRESENCE_GRACE_SECONDS="0.3",
-        WP_TEST_RUNTIME_DIR=str(runtime_dir),
-        LOG_LEVEL="WARNING",
-        ROOM_CHAT_RATE_COUNT=str(chat_rate),
-    )
-    log_path = log_dir / f"server-{port}-{uuid.uuid4().hex[:6]}.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [
-                *[sys.executable, "-m", "tests.support.app_server", "--port", str(port)],
-                *["--agent-port", str(agent_port)],
-            ],
-            env={**os.environ, **{k: str(v) for k, v in env.items()}},
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            cwd=Path(__file__).resolve().parents[2],
-        )
-    server = Server(port=port, process=process, log_path=log_path, agent_port=agent_port)
-    try:
-        _wait_healthy(server, timeout=60)
-        yield server
-    finally:
-        stop(server)
 
 
 @pytest.fixture
@@ -108,11 +35,6 @@ async def cluster(tmp_path: Path) -> Iterator[tuple[list[Server], Path]]:
     with ExitStack() as stack:
         servers = [stack.enter_context(api_server(tmp_path, runtime_dir)) for _ in range(3)]
         yield servers, runtime_dir
-
-
-def started(runtime_dir: Path, code: str) -> Started:
-    d = json.loads((runtime_dir / f"{code}.json").read_text())
-    return Started(uuid.UUID(d["room_id"]), code, d["secret"], None)
 
 
 async def test_chat_presence_remote_and_agent_relay_cross_processes(cluster):

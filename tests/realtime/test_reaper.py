@@ -9,82 +9,31 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-
-import pytest
 
 from controlplane.context import AppContext
 from controlplane.models import Room, utcnow
 from controlplane.reaper.sweep import sweep
-from controlplane.runtime.base import RuntimeInfo, RuntimeState
+from controlplane.runtime.base import RuntimeInfo
 from controlplane.settings import Settings
 from controlplane.wiring import build_context
 from tests.support.backends import base_env
+from tests.support.reaper import (
+    ReaperRuntime,
+    ctx_of,
+    ready_room,
+    reaper_live,
+    room_row,
+)
 from tests.support.rooms import (
     Live,
-    RecordingRuntime,
-    Socket,
-    agent_socket,
     create_room,
     live_server,
-    room_socket,
 )
-from tests.support.users import SignedIn, signed_in
+from tests.support.users import signed_in
+from tests.support.waits import eventually
 
-
-@dataclass
-class ReaperRuntime(RecordingRuntime):
-    states: dict[str, RuntimeState] = field(default_factory=dict)
-    managed: list[RuntimeInfo] = field(default_factory=list)
-
-    async def status(self, *, runtime_ref: str) -> RuntimeInfo:
-        return RuntimeInfo(
-            runtime_ref=runtime_ref, room_id=None, state=self.states.get(runtime_ref, "running")
-        )
-
-    async def list_managed(self) -> list[RuntimeInfo]:
-        return list(self.managed)
-
-
-@pytest.fixture
-async def reaper_live(settings_factory) -> AsyncIterator[Live]:
-    settings = await settings_factory(
-        ROOM_PRESENCE_GRACE_SECONDS=0.2,
-        ROOM_MAX_HOURS=1,
-        REAPER_INTERVAL_SECONDS=3600,
-        ROOM_START_TIMEOUT_SECONDS=86400,  # rooms here have no real browser; tested below
-    )
-    async with live_server(settings, runtime=ReaperRuntime()) as server:
-        yield server
-
-
-def ctx_of(live: Live) -> AppContext:
-    return live.app.state.ctx  # type: ignore[no-any-return]
-
-
-async def room_row(ctx: AppContext, code: str) -> Room:
-    from sqlalchemy import select
-
-    async with ctx.sessionmaker() as s:
-        return (await s.execute(select(Room).where(Room.room_code == code))).scalar_one()  # type: ignore[arg-type]
-
-
-async def hosted_ready_room(live: Live) -> tuple[dict, SignedIn, Socket, Socket]:
-    """A room whose agent said `ready`, its host's socket in it: (room, host, viewer, agent)."""
-    host = await signed_in(live.http)
-    room = await create_room(live.http, host.headers)
-    viewer = await room_socket(live.ws_url, room["code"], host.access_token)
-    agent = await agent_socket(live.agent_ws_url, live.runtime.started[room["code"]])
-    await agent.send("ready", {"width": 1280, "height": 720, "fps": 30, "codec": "h264"})
-    await viewer.expect("room.status", status="ready")
-    return room, host, viewer, agent
-
-
-async def ready_room(live: Live) -> tuple[dict, object, object]:
-    room, _host, viewer, agent = await hosted_ready_room(live)
-    return room, viewer, agent
+__all__ = ["reaper_live"]  # a fixture: imported for pytest to find
 
 
 async def test_idle_room_is_ended_and_its_runtime_stopped(reaper_live: Live):
@@ -132,7 +81,12 @@ async def test_connected_room_is_not_idle_and_the_clock_restarts(settings_factor
         assert (await sweep(ctx=ctx, now=t1)).ended == []
         assert (await room_row(ctx, room["code"])).last_active_at == t1
         await viewer.close()
-        await asyncio.sleep(0.5)  # presence grace
+
+        async def nobody_there() -> bool:
+            return not await ctx.presence.online(str(room["id"]))
+
+        # past the presence grace, once the server has handled the close (however late)
+        await eventually(nobody_there, what="the closed viewer gone from presence")
         assert (await sweep(ctx=ctx, now=t1 + timedelta(minutes=9))).ended == []
         assert (await sweep(ctx=ctx, now=t1 + timedelta(minutes=10))).ended == [room["code"]]
 

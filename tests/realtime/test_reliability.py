@@ -20,8 +20,8 @@ from controlplane.reaper import sweep as sweep_module
 from controlplane.reaper.policy import OutageClock
 from controlplane.reaper.sweep import sweep
 from controlplane.rooms.launch import fail_room
-from tests.realtime.test_reaper import ctx_of, hosted_ready_room, ready_room, reaper_live, room_row
 from tests.support.backends import pg_redis_settings
+from tests.support.reaper import ctx_of, hosted_ready_room, ready_room, reaper_live, room_row
 from tests.support.rooms import (
     Live,
     agent_socket,

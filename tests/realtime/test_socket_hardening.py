@@ -16,6 +16,7 @@ from controlplane.auth import access_tokens
 from tests.support.backends import TEST_SECRET
 from tests.support.rooms import (
     Live,
+    Socket,
     agent_socket,
     live,
     live_server,
@@ -24,6 +25,7 @@ from tests.support.rooms import (
     stalled_socket,
 )
 from tests.support.users import PASSWORD, SignedIn, deactivate, login
+from tests.support.waits import retried
 
 __all__ = ["live"]
 
@@ -58,9 +60,14 @@ async def test_binary_frames_count_against_the_flood_guard(live: Live):
     for _ in range(300):
         await sock.send_raw(b"\x00\xff")
     await sock.expect("error", code="rate_limited")
-    await asyncio.sleep(1.1)
-    await sock.send("ping")
-    await sock.expect("pong")
+
+    async def answered() -> None:
+        # The flood is over when the server has worked through it, which on a busy box can be
+        # seconds after the last frame was sent: until then a ping is dropped with the rest.
+        await sock.send("ping")
+        await sock.expect("pong", within=1)
+
+    await retried(answered, what="a ping answered after the flood")
     bad = [m for m in sock.of_type("error") if m["data"]["code"] == "bad_message"]
     assert len(bad) <= 100, len(bad)
 
@@ -138,8 +145,14 @@ async def test_sockets_per_user_and_room_are_capped(settings_factory):
         third = await room_socket(srv.ws_url, room["code"], host.access_token, state=False)
         assert await third.closed() == 4429
         await tabs[0].close()
-        await asyncio.sleep(0.3)
-        again = await room_socket(srv.ws_url, room["code"], host.access_token)
+
+        async def reopened() -> Socket:
+            # Refused (4429) until the server has handled the close, whenever that is.
+            sock = await room_socket(srv.ws_url, room["code"], host.access_token, state=False)
+            await sock.expect("room.state", within=2)
+            return sock
+
+        again = await retried(reopened, what="a socket in place of the closed one")
         await again.send("ping")
         await again.expect("pong")
 
@@ -245,17 +258,25 @@ async def test_voice_state_and_typing_floods_are_coalesced_per_socket(settings_f
         room, host, (guest,) = await room_with_guests(srv)
         h = await room_socket(srv.ws_url, room["code"], host.access_token)
         g = await room_socket(srv.ws_url, room["code"], guest.access_token)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         for i in range(40):  # 80 frames: under the 100 per second flood limit
             await g.send("voice.state", {"muted": False, "speaking": i % 2 == 0})
             await g.send("chat.typing", {"typing": i % 2 == 0})
         # the burst ends on speaking false, typing false
+        await g.send("ping")
+        await g.expect("pong")  # the server has read the whole burst
+        read = loop.time() - started
         await h.expect("voice.state", user_id=guest.id, speaking=False)
         await h.expect("chat.typing", user_id=guest.id, typing=False)
         await asyncio.sleep(1.2)
         voice = [m for m in h.of_type("voice.state") if m["data"]["user_id"] == guest.id]
         typing = [m for m in h.of_type("chat.typing") if m["data"]["user_id"] == guest.id]
-        assert 1 <= len(voice) <= 3, [m["data"] for m in voice]
-        assert 1 <= len(typing) <= 3, [m["data"] for m in typing]
+        # One broadcast at once, then at most one per interval while the burst was being read
+        # (a couple on an idle box; a busy one reads the burst more slowly), and the last one.
+        most = 3 + int(read / 0.5)
+        assert 1 <= len(voice) <= most, ([m["data"] for m in voice], read)
+        assert 1 <= len(typing) <= most, ([m["data"] for m in typing], read)
         assert voice[-1]["data"]["speaking"] is False
         assert typing[-1]["data"]["typing"] is False
         # the same state again is not re-broadcast
@@ -309,14 +330,19 @@ async def test_voice_leave_floods_are_coalesced_per_socket(settings_factory):
         await g.send("voice.state", {"muted": False, "deafened": False, "speaking": False})
         await h.expect("voice.state", user_id=guest.id)
         await asyncio.sleep(0.6)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         for _ in range(90):  # under the 100 per second flood limit
             await g.send("voice.leave", {})
         await h.expect("voice.left", user_id=guest.id)
         await g.send("ping")
         await g.expect("pong")
+        read = loop.time() - started  # the server has read the whole burst
         await asyncio.sleep(1.2)  # any coalesced leave has gone out by now
         left = [m for m in h.of_type("voice.left") if m["data"]["user_id"] == guest.id]
-        assert 1 <= len(left) <= 2, len(left)
+        # one at once and one coalesced; a busy box that reads the burst over several
+        # intervals may repeat it once per interval (a repeated leave is dropped)
+        assert 1 <= len(left) <= 2 + int(read / 0.5), (len(left), read)
         assert not [e for e in g.of_type("error") if e["data"]["code"] == "rate_limited"]
         # back in voice, and out again: each still reaches the room
         await g.send("voice.state", {"muted": True, "deafened": False, "speaking": False})

@@ -22,16 +22,7 @@ from tests.support.rooms import (
     room_socket,
 )
 from tests.support.users import make_superuser, signed_in
-
-
-async def eventually(check: Callable[[], Any], within: float = 10) -> Any:
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = check()
-        if value:
-            return value
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
+from tests.support.waits import eventually
 
 
 async def warm_agents(live: Live, count: int) -> dict[str, Socket]:
@@ -126,7 +117,14 @@ async def test_warm_browser_without_its_agent_is_skipped(settings_factory):
         agents = await warm_agents(live, 1)
         (code,) = agents
         await agents[code].close()  # ready in the database, but its agent is gone
-        await asyncio.sleep(0.3)
+        presence = live.app.state.ctx.presence
+        room_id = str(live.runtime.started[code].room_id)
+
+        async def agent_gone() -> bool:
+            return await presence.agent(room_id) is None
+
+        # once the server has handled the close, however long a busy box takes
+        await eventually(agent_gone, what="the warm browser's agent seen gone")
         host = await signed_in(live.http)
         room = await create_room(live.http, host.headers, start_url="https://example.com/")
         # A cold start instead: a new browser with the start URL on its command line.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 
 from controlplane.models import utcnow
 from controlplane.reaper.sweep import sweep
-from tests.support.backends import base_env, make_settings, pg_redis_settings
-from tests.support.processes import room_processes
+from tests.support.backends import base_env, make_settings, pg_redis_settings, settings_for
+from tests.support.processes import gone_within, room_processes
 from tests.support.rooms import Live, create_room, live_server, room_socket
 from tests.support.servers import run_server
 from tests.support.smtp import free_port
@@ -29,24 +29,6 @@ from tests.support.users import signed_in
 from tests.support.viewer import HubViewer
 
 pytestmark = pytest.mark.x11
-
-
-def gone_within(deployment: str, room_id: str, seconds: float) -> list[psutil.Process]:
-    deadline = time.monotonic() + seconds
-    while (left := room_processes(deployment, room_id)) and time.monotonic() < deadline:
-        time.sleep(0.3)
-    return left
-
-
-async def settings_for(settings_factory: Any, **extra: Any) -> Any:
-    # A fixed agent port: a restarted server is found again by the agents of its rooms.
-    return await settings_factory(
-        ROOM_RUNTIME="local",
-        AGENT_PORT=free_port(),
-        ROOM_PRESENCE_GRACE_SECONDS=0.2,
-        REAPER_INTERVAL_SECONDS=3600,
-        **extra,
-    )
 
 
 async def open_ready_room(live: Live) -> tuple[dict[str, Any], Any, Any]:
@@ -180,9 +162,18 @@ def coturn(tmp_path: Path) -> Iterator[tuple[str, str]]:
         stdout=open(tmp_path / "coturn.log", "wb"),
         stderr=subprocess.STDOUT,
     )
-    time.sleep(1)
-    assert proc.poll() is None, (tmp_path / "coturn.log").read_text()
     try:
+        # Ready when its TCP listener (same port) takes connections, not after a fixed second
+        # that a busy box may not have given it.
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, (tmp_path / "coturn.log").read_text()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, (tmp_path / "coturn.log").read_text()
+                time.sleep(0.2)
         yield f"turn:127.0.0.1:{port}?transport=udp", secret
     finally:
         proc.terminate()

@@ -15,9 +15,8 @@ from sqlmodel import col
 
 from controlplane.models import Room
 from controlplane.rooms import warm_pool
-from tests.runtime.test_local_rooms import gone_within, settings_for
-from tests.support.backends import pg_redis_settings
-from tests.support.processes import room_processes
+from tests.support.backends import pg_redis_settings, settings_for
+from tests.support.processes import gone_within, room_processes
 from tests.support.rooms import create_room, live_server, room_socket
 from tests.support.servers import static_files
 from tests.support.smtp import free_port

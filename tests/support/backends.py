@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from controlplane.migrate import upgrade_head
 from controlplane.settings import Settings
+from tests.support.smtp import free_port
 
 PG_URL = os.environ.get(
     "WP_TEST_DATABASE_URL",
@@ -74,3 +75,14 @@ async def pg_redis_settings(**overrides: Any) -> Settings:
     finally:
         await redis.aclose()
     return settings
+
+
+async def settings_for(settings_factory: Any, **extra: Any) -> Any:
+    # A fixed agent port: a restarted server is found again by the agents of its rooms.
+    return await settings_factory(
+        ROOM_RUNTIME="local",
+        AGENT_PORT=free_port(),
+        ROOM_PRESENCE_GRACE_SECONDS=0.2,
+        REAPER_INTERVAL_SECONDS=3600,
+        **extra,
+    )

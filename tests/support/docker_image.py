@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,9 @@ from docker.models.containers import Container  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO / "browser-image" / "build.sh"
 IMAGE = os.environ.get("WP_BROWSER_IMAGE", "watchparty/browser:dev")
+
+# What the `run_container` fixture (tests/image/conftest.py) hands a test: start a container.
+RunContainer = Callable[..., Container]
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -4,6 +4,8 @@ them here."""
 
 from __future__ import annotations
 
+import time
+
 import psutil
 
 from controlplane.runtime.local import DEPLOYMENT_ENV, ROOM_ENV
@@ -29,3 +31,10 @@ def kill_rooms(deployment: str) -> None:
             proc.kill()
         except psutil.Error:
             continue
+
+
+def gone_within(deployment: str, room_id: str, seconds: float) -> list[psutil.Process]:
+    deadline = time.monotonic() + seconds
+    while (left := room_processes(deployment, room_id)) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    return left

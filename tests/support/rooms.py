@@ -119,7 +119,26 @@ async def live_server(
             )
     finally:
         server.should_exit = True
-        await asyncio.wait_for(task, timeout=30)
+        await _stopped(task, settings)
+
+
+async def _stopped(task: asyncio.Task[None], settings: Settings) -> None:
+    """Wait for the server task to end, as long as the app's own bounds allow. Stopping is
+    bounded by the product itself: uvicorn's graceful wait, then each of the context's close
+    steps (background tasks, hub, runtime, Redis, database), each SHUTDOWN_TIMEOUT_SECONDS at
+    most. A fixed 30 s here was shorter than that sum, so a busy box that made two steps run
+    long failed the test in its teardown although the app did stop."""
+    bound = settings.SHUTDOWN_TIMEOUT_SECONDS * (1 + SHUTDOWN_STEPS) + 30
+    done, _ = await asyncio.wait({task}, timeout=bound)
+    if not done:
+        stack = "".join(f"{frame}\n" for frame in task.get_stack())
+        task.cancel()
+        raise AssertionError(f"the live server did not stop within {bound} s:\n{stack}")
+    task.result()
+
+
+# The close steps of AppContext.aclose (controlplane/context.py), each bounded on its own.
+SHUTDOWN_STEPS = 5
 
 
 class Socket:

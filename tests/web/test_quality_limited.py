@@ -19,14 +19,14 @@ import pytest
 from playwright.async_api import async_playwright, expect
 
 from tests.support.backends import base_env
+from tests.support.browser import frames_in, register, stream_playing
 from tests.support.netns import netns_link, shape_downlink
 from tests.support.processes import kill_rooms
 from tests.support.rooms import create_room
 from tests.support.servers import run_server, static_files
 from tests.support.smtp import free_port
 from tests.support.users import signed_in
-from tests.web.browser_helpers import frames_in, register, stream_playing
-from tests.web.conftest import CHROMIUM_ARGS, DIST, netns_viewer_skip_reason
+from tests.support.web import CHROMIUM_ARGS, DIST, netns_viewer_skip_reason
 
 pytestmark = [pytest.mark.x11, pytest.mark.timeout(300)]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, WebSocketRoute, expect
 
-from tests.web.browser_helpers import (
+from tests.support.browser import (
     PASSWORD,
     click_stream,
     cursor_drawn,
@@ -27,7 +27,7 @@ from tests.web.browser_helpers import (
     stream_playing,
     wait_colour,
 )
-from tests.web.conftest import Web
+from tests.support.web import Web
 
 pytestmark = [pytest.mark.x11, pytest.mark.timeout(420)]
 

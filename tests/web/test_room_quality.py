@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.web.browser_helpers import register, stream_playing
-from tests.web.conftest import Web
+from tests.support.browser import register, stream_playing
+from tests.support.web import Web
 
 pytestmark = [pytest.mark.x11, pytest.mark.timeout(240)]
 

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.web.browser_helpers import register
-from tests.web.conftest import Web
+from tests.support.browser import register
+from tests.support.web import Web
 
 STORAGE_JS = """() => ({
   local: Object.fromEntries(Object.entries(localStorage)),

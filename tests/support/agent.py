@@ -39,7 +39,8 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = Path(__file__).resolve().parent / "pages"
+# The test pages live beside the agent's tests; benches serve them too.
+PAGES = ROOT / "tests" / "agent" / "pages"
 PYTHON = sys.executable
 
 
@@ -455,3 +456,20 @@ class Viewer:
         await self.pc.close()
         with contextlib.suppress(Exception):
             await self.cp.send("peer.closed", {"conn": self.conn})
+
+
+async def start_agent(
+    log_dir: Path, codec: str = "h264", **kw: object
+) -> tuple[FakeControlPlane, AgentProcess]:
+    """A fake control plane and an agent on the moving test page, once the agent said `ready`."""
+    cp = FakeControlPlane()
+    await cp.start()
+    agent = AgentProcess(cp, codec=codec, start_url=cp.page_url("anim.html"), **kw)  # type: ignore[arg-type]
+    await agent.start(log_dir)
+    try:
+        await cp.wait_type("ready", timeout=45)
+    except TimeoutError:
+        await agent.stop()
+        await cp.stop()
+        raise AssertionError("agent never became ready:\n" + agent.log_tail()) from None
+    return cp, agent

@@ -16,6 +16,8 @@ from roomagent.media.fanout import Broadcaster
 from roomagent.media.pacing import TRANSPORT, PacedTransport, TokenBucket, pace_sender
 from roomagent.peers import PeerManager
 
+from tests.support.waits import eventually
+
 
 def test_an_ordinary_frame_leaves_at_once_a_keyframe_is_spread() -> None:
     bucket = TokenBucket(fps=30)
@@ -73,8 +75,11 @@ async def keyframe_arrival_spread(pacing: bool) -> float:
         packet.pts, packet.is_keyframe = 90_000, True
         packet.time_base = track_time_base()
         video_bc.publish(packet, track.rung)
-        await asyncio.sleep(1.5)  # all of it is in by then, paced or not
-        assert len(arrivals) >= 20
+        # All of it has arrived once nothing more has for a while (~0.6 s paced, at once not).
+        await eventually(
+            lambda: len(arrivals) >= 20 and time.monotonic() - arrivals[-1] > 0.5,
+            what="the whole keyframe at the viewer",
+        )
         return arrivals[-1] - arrivals[0]
     finally:
         await peers.close_all()
