@@ -75,6 +75,8 @@ AUTO_ATTACH: dict[str, Any] = {
 # A page that closes its window again and again is reopened on about:blank after this many
 # reopens in a minute.
 REOPEN_SAME_URL_PER_MINUTE = 3
+# The room's page leaves a blocked URL once its navigation has settled (waited for at most this).
+LEAVE_SETTLE_S = 2.0
 
 
 class CdpError(RuntimeError):
@@ -123,6 +125,7 @@ class Browser:
         self._refresh: asyncio.Task[None] | None = None
         self._dirty = asyncio.Event()
         self.loading = False
+        self._stopped_loading = asyncio.Event()  # set while the page's main frame is not loading
         self.status: dict[str, Any] = {}
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         # Others' interest in events (the media watcher: iframe targets attached and detached).
@@ -263,6 +266,10 @@ class Browser:
             if params.get("frameId") != self._target_id:  # main frame id == target id
                 return
             self.loading = method == "Page.frameStartedLoading"
+            if self.loading:
+                self._stopped_loading.clear()
+            else:
+                self._stopped_loading.set()
         elif method == "Page.frameNavigated" and params.get("frame", {}).get("parentId"):
             return
         self._dirty.set()
@@ -300,8 +307,18 @@ class Browser:
             if target_id != self._target_id:
                 await self.call("Target.closeTarget", {"targetId": target_id})
                 return
-            # The room's page: back to where it was, else a blank page.
+            # The room's page. Not while the navigation that brought the blocked URL is still
+            # under way: sending the page elsewhere while the policy's error page takes the
+            # frame makes Chromium stop on a CHECK (SIGTRAP, the room fails; about half the
+            # times a blocked URL was forced through DevTools). Once the frame has stopped
+            # loading, look again: a navigation the policy refused left nothing blocked shown;
+            # one that loaded (a browser without the policy) goes back to where the page was,
+            # else to a blank page.
+            await self._settled(LEAVE_SETTLE_S)
             index, entries = await self.history()
+            current = entries[index] if 0 <= index < len(entries) else {}
+            if not blocked_scheme(str(current.get("url", ""))):
+                return
             back = [e for e in entries[:index] if not blocked_scheme(str(e.get("url", "")))]
             if back:
                 await self.page("Page.navigateToHistoryEntry", {"entryId": back[-1]["id"]})
@@ -309,6 +326,15 @@ class Browser:
                 await self.navigate("about:blank")
         except (CdpError, TimeoutError) as e:
             log.warning("could not leave a blocked page", extra={"error": str(e)})
+
+    async def _settled(self, deadline_s: float) -> None:
+        """Until the room's page has stopped loading (frameStartedLoading/StoppedLoading of its
+        main frame) or `deadline_s` has passed; at least one event-loop round trip of the
+        events already sent."""
+        await asyncio.sleep(0.1)
+        if self.loading:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped_loading.wait(), deadline_s)
 
     async def _reopen(self, why: str) -> None:
         """The room's page target is gone (or its session is): attach to it again if it is still
