@@ -179,8 +179,8 @@ class Browser:
         self._target_id = target_id
         self._session = res["sessionId"]
         await self.page("Page.enable")
-        # No `Runtime.enable`: pages can detect it (its console and context events), and nothing
-        # here needs it: `Runtime.evaluate` works without it.
+        # No `Runtime.enable`: sites look for it (what it makes DevTools do with their console),
+        # and nothing here needs it: `Runtime.evaluate` works without it.
         await self.auto_attach(res["sessionId"])
         # A page's <input type=file> would open a dialog onto the machine's files: intercepted,
         # it opens nothing (the policy's AllowFileSelectionDialogs, again here).
