@@ -272,7 +272,8 @@ class AgentMediaCmd(Outbound):
     TYPE = "media.cmd"
     OMIT_NONE = True
     action: MediaAction
-    value: float | None = None
+    # Strict: the agent reading it takes a number, never a string or a boolean made one.
+    value: Annotated[float | None, Field(strict=True)] = None
 
 
 class IceServers(Outbound):
