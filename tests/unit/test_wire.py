@@ -26,8 +26,10 @@ from watchparty_wire.room import (
     ChatMessage,
     ChatUser,
     IceServer,
+    MediaStateOut,
     RemoteInfo,
     RoomPublic,
+    RoomSettingsInfo,
     RoomState,
     You,
 )
@@ -127,12 +129,16 @@ def test_room_state_sends_stored_ice_servers_as_stored():
                 text="hi",
                 created_at="t",
                 client_id=None,
+                kind="user",
             )
         ],
         ice_servers=[
             IceServer.model_validate({"urls": ["stun:x"]}),
             IceServer.model_validate({"urls": ["turn:x"], "username": "u", "credential": "c"}),
         ],
+        media=MediaStateOut(present=False, title="ignored when absent"),
+        queue=[],
+        settings=RoomSettingsInfo(anyone_can_pause=True, queue_host_only=False),
     )
     data = state.data()
     assert data["ice_servers"] == [
@@ -140,6 +146,8 @@ def test_room_state_sends_stored_ice_servers_as_stored():
         {"urls": ["turn:x"], "username": "u", "credential": "c"},
     ]
     assert data["chat"][0]["client_id"] is None
+    # The last media state as `media.state` sends it: `{present: false}` alone.
+    assert data["media"] == {"present": False}
     assert data["room"]["id"] == "6f1c0b7e-0000-4000-8000-000000000001"
 
 

@@ -278,15 +278,15 @@ class ChatUser(BaseModel):
 
 
 class ChatMessage(Outbound):
-    """A member's message (`kind: "user"`) or a system line the room says on a member's behalf
-    (`kind: "system"`: a media command, the queue moving on; `user` is who caused it)."""
-
     TYPE = "chat.message"
     id: str
     user: ChatUser
     text: str
     created_at: str
     client_id: str | None
+    # A member's message ("user") or a system line the room says on a member's behalf
+    # ("system": a media command, the queue moving on; `user` is who caused it). The server
+    # always sends it; optional in the web app's types, whose pending messages are a member's.
     kind: Literal["user", "system"] = "user"
 
 
