@@ -14,6 +14,7 @@ from watchparty_wire import envelope
 from watchparty_wire.agent import (
     AGENT_MESSAGES,
     CONTROL_MESSAGES,
+    AgentMediaCmd,
     AgentOffer,
     AgentReady,
     AgentReport,
@@ -165,3 +166,14 @@ def test_bad_frames(raw, code):
     with pytest.raises(envelope.WireError) as e:
         envelope.parse_envelope(raw)
     assert e.value.code == code
+
+
+def test_the_agent_reads_a_media_command_value_as_a_number_only():
+    # The control plane sends floats; the agent takes nothing else for one (not "5", not true).
+    assert envelope.read(AgentMediaCmd, {"action": "seek", "value": 5}).value == 5.0
+    assert envelope.read(AgentMediaCmd, {"action": "pause", "extra": 1}).value is None
+    for bad in ({"action": "seek", "value": "5"}, {"action": "rate", "value": True}):
+        with pytest.raises(ValidationError):
+            envelope.read(AgentMediaCmd, bad)
+    with pytest.raises(ValidationError):
+        envelope.read(AgentMediaCmd, {"action": "eject"})
