@@ -69,6 +69,12 @@ class RoomEvents(Protocol):
         """The room ends in `seconds_left` s (it reached its maximum length)."""
         ...
 
+    async def settings_changed(
+        self, room_id: uuid.UUID, *, anyone_can_pause: bool, queue_host_only: bool
+    ) -> None:
+        """The host changed the room's settings (`room.settings`)."""
+        ...
+
 
 # ---------------------------------------------------------------- who is really there
 

@@ -10,9 +10,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
 from watchparty_wire.agent import (
     AgentAnswer,
     AgentBrowserStatus,
+    AgentMediaCmd,
+    AgentMediaEnded,
+    AgentMediaState,
     AgentNavigate,
     AgentOffer,
     AgentReady,
@@ -42,6 +46,8 @@ from .media.fanout import Broadcaster, FrameBroadcaster
 from .media.playout import PlayoutPolicy
 from .media.video import VideoPipeline
 from .peers import OfferRefused, PeerManager, Viewer
+from .player.policy import BadCommand, parse_command
+from .player.watcher import MediaWatcher
 from .stats import AgentStats, StatsSampler
 
 log = logging.getLogger("roomagent")
@@ -69,7 +75,7 @@ class _Screen:
 Handler = Callable[[Components, dict[str, Any]], Awaitable[None]]
 
 # Stopped in this order on shutdown (viewers first, the browser's processes last).
-SHUTDOWN_ORDER = ("peers", "cursor", "browser", "audio", "video", "injector", "launcher")
+SHUTDOWN_ORDER = ("peers", "cursor", "player", "browser", "audio", "video", "injector", "launcher")
 
 
 class Agent:
@@ -111,6 +117,7 @@ class Agent:
             "browser.back": self._history(-1),
             "browser.forward": self._history(1),
             "browser.reload": self._reload,
+            "media.cmd": self._media_cmd,
             **{type_: self._input_fallback(type_) for type_ in FALLBACK_TYPES},
         }
         self._sampler = StatsSampler(t0=self.t0, video_bc=self.video_bc, audio_bc=self.audio_bc)
@@ -221,7 +228,11 @@ class Agent:
         browser = Browser(screen.cdp_port, self._on_status)
         self._stops["browser"] = browser.close
         await browser.connect()
-        return Components(video, injector, input_path, peers, cursor, browser, audio, playout)
+        player = MediaWatcher(browser, self._on_media_state, self._on_media_ended, s.media_poll_s)
+        self._stops["player"] = player.stop
+        return Components(
+            video, injector, input_path, peers, cursor, browser, audio, playout, player
+        )
 
     async def _until_ready(self, parts: Components) -> None:
         """Report `browser_ready` once the start page loaded, then `ready` with the first
@@ -237,6 +248,8 @@ class Agent:
         self.is_ready = True
         await self.control.send(self._ready())
         log.info("room ready", extra=self._ready().data())
+        # The page's media is reported from `ready` on (its first state follows at once).
+        parts.player.start()
 
     def _watch_viewers(
         self, video: VideoPipeline, audio: AudioPipeline | None, cursor: CursorWatcher
@@ -319,6 +332,8 @@ class Agent:
             await self.control.send(self._ready())
         if self.parts.done() and self.parts.result().browser.status:
             await self._on_status(self.parts.result().browser.status)
+        if self.parts.done() and self.parts.result().player.last_state is not None:
+            await self._on_media_state(self.parts.result().player.last_state or {})
 
     async def _report_policy(self) -> None:
         """A browser without its managed policy is said on every connect, never only logged."""
@@ -329,6 +344,12 @@ class Agent:
 
     async def _on_status(self, status: dict[str, Any]) -> None:
         await self.control.send(AgentBrowserStatus.model_validate(status))
+
+    async def _on_media_state(self, state: dict[str, Any]) -> None:
+        await self.control.send(AgentMediaState.model_validate(state))
+
+    async def _on_media_ended(self, url: str) -> None:
+        await self.control.send(AgentMediaEnded(url=url))
 
     async def handle(self, type_: str, data: dict[str, Any]) -> None:
         """A control-plane message (docs/protocol.md, "Control plane → agent"), once every
@@ -377,6 +398,22 @@ class Agent:
         if not url.startswith(("http://", "https://")):
             raise ValueError("only http(s) URLs")
         await parts.browser.navigate(url)
+
+    async def _media_cmd(self, parts: Components, data: dict[str, Any]) -> None:
+        """Play, pause, seek, seek by, rate: on the page's main media element; its next
+        `media.state` shows the result, `error {code: "no_media"}` says there is none."""
+        try:
+            cmd = read(AgentMediaCmd, data)
+            # The agent's own limits on top of the model's (a rate clamped to 0.25..4, a seek
+            # before the start taken as 0).
+            action, value = parse_command({"action": cmd.action, "value": cmd.value})
+        except (ValidationError, BadCommand) as e:
+            await self.control.send(AgentReport(code="bad_message", message=str(e)[:500]))
+            return
+        if not await parts.player.command(action, value):
+            await self.control.send(
+                AgentReport(code="no_media", message="the page has no main media element")
+            )
 
     def _history(self, delta: int) -> Handler:
         async def go(parts: Components, data: dict[str, Any]) -> None:

@@ -26,6 +26,9 @@ import websockets
 log = logging.getLogger("roomagent.cdp")
 
 StatusCallback = Callable[[dict[str, Any]], Awaitable[None]]
+# (method, params, session id or None for the browser's own): called on the reader for every
+# event, so it must not wait for a reply (spawn what needs one).
+EventListener = Callable[[str, dict[str, Any], str | None], None]
 
 _STATUS_EVENTS = {
     "Page.frameNavigated",
@@ -59,6 +62,15 @@ BLOCKED_SCHEMES = (
 # Chromium's own UI (`browser_ui`, `other`: the hidden omnibox popup is a chrome:// one) is
 # left alone: closing it breaks the window.
 _CONTENT_TARGETS = frozenset({"page"})
+
+# The page's out-of-process iframes (a cross-site player) are attached to, flattened onto this one
+# connection and running (never held for a debugger): the media watcher reads their media.
+AUTO_ATTACH: dict[str, Any] = {
+    "autoAttach": True,
+    "waitForDebuggerOnStart": False,
+    "flatten": True,
+    "filter": [{"type": "iframe", "exclude": False}],
+}
 
 # A page that closes its window again and again is reopened on about:blank after this many
 # reopens in a minute.
@@ -116,6 +128,8 @@ class Browser:
         self._stopped_loading = asyncio.Event()  # set while the page's main frame is not loading
         self.status: dict[str, Any] = {}
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # Others' interest in events (the media watcher: iframe targets attached and detached).
+        self.listeners: list[EventListener] = []
         # The guard's work, spawned from the reader (which must not wait on its own replies).
         self._guard_tasks: set[asyncio.Task[None]] = set()
         self._reopening = False
@@ -165,11 +179,22 @@ class Browser:
         self._target_id = target_id
         self._session = res["sessionId"]
         await self.page("Page.enable")
-        await self.page("Runtime.enable")
+        # No `Runtime.enable`: sites look for it (what it makes DevTools do with their console),
+        # and nothing here needs it: `Runtime.evaluate` works without it.
+        await self.auto_attach(res["sessionId"])
         # A page's <input type=file> would open a dialog onto the machine's files: intercepted,
         # it opens nothing (the policy's AllowFileSelectionDialogs, again here).
         await self.page("Page.setInterceptFileChooserDialog", {"enabled": True})
         self._dirty.set()
+
+    async def auto_attach(self, session: str) -> None:
+        """`AUTO_ATTACH` on a target's session; without its filter where Chromium has none (then
+        workers are attached too, and left alone)."""
+        try:
+            await self.call("Target.setAutoAttach", AUTO_ATTACH, session)
+        except CdpError:
+            plain = {k: v for k, v in AUTO_ATTACH.items() if k != "filter"}
+            await self.call("Target.setAutoAttach", plain, session)
 
     async def close(self) -> None:
         for task in [*self._guard_tasks, self._refresh, self._reader]:
@@ -195,6 +220,11 @@ class Browser:
         await self._ws.send(json.dumps(msg))
         return await asyncio.wait_for(fut, 30)
 
+    @property
+    def page_session(self) -> str | None:
+        """The DevTools session of the room's page (a new one after the window was reopened)."""
+        return self._session
+
     async def page(self, method: str, params: dict[str, Any] | None = None) -> Any:
         return await self.call(method, params, self._session)
 
@@ -210,7 +240,7 @@ class Browser:
                         else:
                             fut.set_result(msg.get("result", {}))
                     continue
-                self._on_event(msg.get("method", ""), msg.get("params", {}))
+                self._on_event(msg.get("method", ""), msg.get("params", {}), msg.get("sessionId"))
         except websockets.ConnectionClosed:
             pass
         finally:
@@ -220,8 +250,13 @@ class Browser:
             if not self.closed.done():
                 self.closed.set_result(None)
 
-    def _on_event(self, method: str, params: dict[str, Any]) -> None:
+    def _on_event(self, method: str, params: dict[str, Any], session: str | None = None) -> None:
         self._guard(method, params)
+        for listener in self.listeners:
+            try:
+                listener(method, params, session)
+            except Exception:
+                log.exception("DevTools event listener failed", extra={"event": method})
         if method not in _STATUS_EVENTS:
             return
         if method == "Target.targetInfoChanged":

@@ -12,6 +12,7 @@ from .media.audio import AudioPipeline
 from .media.playout import PlayoutPolicy
 from .media.video import VideoPipeline
 from .peers import PeerManager
+from .player.watcher import MediaWatcher
 
 
 @dataclass
@@ -27,3 +28,4 @@ class Components:
     browser: Browser
     audio: AudioPipeline | None
     playout: PlayoutPolicy
+    player: MediaWatcher

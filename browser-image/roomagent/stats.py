@@ -88,6 +88,9 @@ class AgentStats:
     window_reopens: int
     guarded_targets: int
     browser_policy: str
+    # the page's media (extension, player/): looks at it and media commands carried out
+    media_looks: int
+    media_commands: int
     audio_frames: int
     audio_packets: int
 
@@ -169,6 +172,8 @@ class StatsSampler:
             window_reopens=parts.browser.reopens,
             guarded_targets=parts.browser.guarded,
             browser_policy=browser_policy,
+            media_looks=parts.player.looks,
+            media_commands=parts.player.commands,
             audio_frames=audio.frames_encoded if audio is not None else 0,
             audio_packets=self.audio_bc.packets,
         )

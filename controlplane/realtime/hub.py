@@ -24,11 +24,7 @@ from typing import Any, Literal
 
 from fastapi import WebSocket
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from watchparty_wire.agent import (
-    AgentRemoteChanged,
-    PeerClosed,
-    RoomAssigned,
-)
+from watchparty_wire.agent import AgentRemoteChanged, PeerClosed, RoomAssigned
 from watchparty_wire.envelope import Outbound
 from watchparty_wire.room import (
     ChatCleared,
@@ -37,6 +33,7 @@ from watchparty_wire.room import (
     PresenceJoined,
     PresenceLeft,
     RoomEnded,
+    RoomSettingsOut,
     RoomStatusData,
     RoomWarning,
 )
@@ -62,6 +59,7 @@ from controlplane.realtime.connections import (
 )
 from controlplane.realtime.presence import Presence
 from controlplane.realtime.remote import RemoteState, Transition, apply
+from controlplane.realtime.together import Together
 from controlplane.rooms import queries
 from controlplane.services.ratelimit import RateLimiter
 from controlplane.settings import Settings
@@ -121,6 +119,14 @@ class Hub:
         # that raced a close can never leave a closed socket counted.
         self._presence_locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.together = together = Together(
+            io=self,
+            settings=settings,
+            presence=presence,
+            sessionmaker=sessionmaker,
+            rate_limiter=rate_limiter,
+            engine=engine,
+        )
         self.handlers = ClientHandlers(
             io=self,
             settings=settings,
@@ -128,12 +134,14 @@ class Hub:
             sessionmaker=sessionmaker,
             engine=engine,
             rate_limiter=rate_limiter,
+            together=together,
         )
         self.agent_channel = AgentChannel(
             io=self,
             events=self,
             presence=presence,
             sessionmaker=sessionmaker,
+            together=together,
             state_interval_s=settings.ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS,
         )
         bus.set_handler(self._on_bus)
@@ -202,6 +210,7 @@ class Hub:
         SHUTDOWN_TIMEOUT_SECONDS: a task stuck on a cut-off Redis is left behind."""
         timeout_s = self.settings.SHUTDOWN_TIMEOUT_SECONDS
         self.handlers.typing.cancel_all()
+        self.together.lines.cancel_all()
         await cancel_all(list(self._tasks), timeout_s, name="hub tasks")
         await within(timeout_s, self.bus.aclose(), name="bus")
 
@@ -403,6 +412,12 @@ class Hub:
 
     async def chat_cleared(self, room_id: uuid.UUID, *, by: str) -> None:
         await self.broadcast(room_id, ChatCleared(by=by))
+
+    async def settings_changed(
+        self, room_id: uuid.UUID, *, anyone_can_pause: bool, queue_host_only: bool
+    ) -> None:
+        msg = RoomSettingsOut(anyone_can_pause=anyone_can_pause, queue_host_only=queue_host_only)
+        await self.broadcast(room_id, msg)
 
     async def warned(self, room_id: uuid.UUID, *, ends_at: datetime, seconds_left: int) -> None:
         detail = f"This room ends in {seconds_left} s: it reached its maximum length"

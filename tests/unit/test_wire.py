@@ -14,6 +14,7 @@ from watchparty_wire import envelope
 from watchparty_wire.agent import (
     AGENT_MESSAGES,
     CONTROL_MESSAGES,
+    AgentMediaCmd,
     AgentOffer,
     AgentReady,
     AgentReport,
@@ -26,8 +27,10 @@ from watchparty_wire.room import (
     ChatMessage,
     ChatUser,
     IceServer,
+    MediaStateOut,
     RemoteInfo,
     RoomPublic,
+    RoomSettingsInfo,
     RoomState,
     You,
 )
@@ -127,12 +130,16 @@ def test_room_state_sends_stored_ice_servers_as_stored():
                 text="hi",
                 created_at="t",
                 client_id=None,
+                kind="user",
             )
         ],
         ice_servers=[
             IceServer.model_validate({"urls": ["stun:x"]}),
             IceServer.model_validate({"urls": ["turn:x"], "username": "u", "credential": "c"}),
         ],
+        media=MediaStateOut(present=False, title="ignored when absent"),
+        queue=[],
+        settings=RoomSettingsInfo(anyone_can_pause=True, queue_host_only=False),
     )
     data = state.data()
     assert data["ice_servers"] == [
@@ -140,6 +147,8 @@ def test_room_state_sends_stored_ice_servers_as_stored():
         {"urls": ["turn:x"], "username": "u", "credential": "c"},
     ]
     assert data["chat"][0]["client_id"] is None
+    # The last media state as `media.state` sends it: `{present: false}` alone.
+    assert data["media"] == {"present": False}
     assert data["room"]["id"] == "6f1c0b7e-0000-4000-8000-000000000001"
 
 
@@ -157,3 +166,14 @@ def test_bad_frames(raw, code):
     with pytest.raises(envelope.WireError) as e:
         envelope.parse_envelope(raw)
     assert e.value.code == code
+
+
+def test_the_agent_reads_a_media_command_value_as_a_number_only():
+    # The control plane sends floats; the agent takes nothing else for one (not "5", not true).
+    assert envelope.read(AgentMediaCmd, {"action": "seek", "value": 5}).value == 5.0
+    assert envelope.read(AgentMediaCmd, {"action": "pause", "extra": 1}).value is None
+    for bad in ({"action": "seek", "value": "5"}, {"action": "rate", "value": True}):
+        with pytest.raises(ValidationError):
+            envelope.read(AgentMediaCmd, bad)
+    with pytest.raises(ValidationError):
+        envelope.read(AgentMediaCmd, {"action": "eject"})

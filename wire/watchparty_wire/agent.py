@@ -10,6 +10,7 @@ with `envelope.read`, which ignores fields a newer control plane may add.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BeforeValidator, ConfigDict, Field
@@ -19,6 +20,7 @@ from watchparty_wire.room import (
     Click,
     Empty,
     Keypress,
+    MediaAction,
     MouseMove,
     Navigate,
     RoomEnded,
@@ -95,6 +97,54 @@ class AgentBrowserStatus(AgentMessage):
     loading: Annotated[bool, BeforeValidator(_flag)] = False
 
 
+def _seconds(v: Any) -> float:
+    """A finite, non-negative number of seconds (anything else: 0)."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return 0.0
+    return f if math.isfinite(f) and f >= 0 else 0.0
+
+
+def _duration(v: Any) -> float | None:
+    """Seconds, or None for a live stream or one whose length is unknown (NaN, infinite)."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) and f >= 0 else None
+
+
+def _playback_rate(v: Any) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return 1.0
+    return f if math.isfinite(f) else 1.0
+
+
+class AgentMediaState(AgentMessage):
+    """The page's main media element (docs/protocol.md, `media.state`); `present: false` when
+    the page has none, and the other fields are then left out when relayed."""
+
+    TYPE = "media.state"
+    present: Annotated[bool, BeforeValidator(_flag)] = False
+    paused: Annotated[bool, BeforeValidator(_flag)] = True
+    time: Annotated[float, BeforeValidator(_seconds)] = 0.0
+    duration: Annotated[float | None, BeforeValidator(_duration)] = None
+    rate: Annotated[float, BeforeValidator(_playback_rate)] = 1.0
+    muted: Annotated[bool, BeforeValidator(_flag)] = False
+    ended: Annotated[bool, BeforeValidator(_flag)] = False
+    title: Annotated[str, _text(300)] = ""
+
+
+class AgentMediaEnded(AgentMessage):
+    """The main media reached its end: the queue moves on."""
+
+    TYPE = "media.ended"
+    url: Annotated[str, _text(2048)] = ""
+
+
 class AgentAnswer(AgentMessage):
     """Routed by `conn`, falling back to every socket of `to`."""
 
@@ -114,7 +164,14 @@ class AgentReport(AgentMessage):
 
 
 AGENT_MESSAGES: dict[str, type[AgentMessage]] = table(
-    Heartbeat, AgentStage, AgentReady, AgentBrowserStatus, AgentAnswer, AgentReport
+    Heartbeat,
+    AgentStage,
+    AgentReady,
+    AgentBrowserStatus,
+    AgentMediaState,
+    AgentMediaEnded,
+    AgentAnswer,
+    AgentReport,
 )
 
 
@@ -209,6 +266,16 @@ class AgentKeypress(Outbound, Keypress):
     TYPE = "browser.keypress"
 
 
+class AgentMediaCmd(Outbound):
+    """A member's media command, checked by the control plane (docs/protocol.md)."""
+
+    TYPE = "media.cmd"
+    OMIT_NONE = True
+    action: MediaAction
+    # Strict: the agent reading it takes a number, never a string or a boolean made one.
+    value: Annotated[float | None, Field(strict=True)] = None
+
+
 class IceServers(Outbound):
     TYPE = "ice_servers"
     ice_servers: list[dict[str, Any]] = []
@@ -241,6 +308,7 @@ CONTROL_MESSAGES: dict[str, type[Outbound]] = table(
     RoomAssigned,
     AgentNavigate,
     *_INPUT,
+    AgentMediaCmd,
     IceServers,
     RoomEnded,
     AgentError,

@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from watchparty_wire.envelope import Inbound, Outbound, table
 
@@ -120,6 +120,50 @@ class VoiceState(Inbound):
     speaking: bool = False
 
 
+MediaAction = Literal["play", "pause", "seek", "seek_by", "rate"]
+# A `rate` command's playback rate, inclusive (the control plane's rules and the agent agree).
+RATE_MIN, RATE_MAX = 0.25, 4.0
+
+
+class MediaCmd(Inbound):
+    """A media command (docs/protocol.md): `seek` to absolute seconds, `seek_by` relative
+    seconds, `rate` a playback rate; `play` and `pause` take no value."""
+
+    action: MediaAction
+    value: Annotated[float | None, Field(ge=-10_000_000, le=10_000_000, allow_inf_nan=False)] = None
+
+    @model_validator(mode="after")
+    def _value_fits(self) -> MediaCmd:
+        if self.action in ("play", "pause"):
+            return self
+        if self.value is None:
+            raise ValueError(f"`{self.action}` needs a `value`")
+        if self.action == "seek" and self.value < 0:
+            raise ValueError("`seek` takes seconds from the start (0 or more)")
+        if self.action == "rate" and not RATE_MIN <= self.value <= RATE_MAX:
+            raise ValueError(f"`rate` is between {RATE_MIN} and {RATE_MAX}")
+        return self
+
+
+class ReactionSend(Inbound):
+    # Checked against the five reactions by the handler (`bad_request` otherwise).
+    emoji: Annotated[str, Field(max_length=16)]
+
+
+class PointerShow(Inbound):
+    x: Fraction
+    y: Fraction
+
+
+class QueueRemove(Inbound):
+    id: uuid.UUID
+
+
+class QueueMove(Inbound):
+    id: uuid.UUID
+    index: Annotated[int, Field(ge=0, le=10_000)]
+
+
 CLIENT_MESSAGES: dict[str, type[Inbound]] = {
     "auth": Auth,  # the first frame; again later, to extend the socket with a fresh token
     "ping": Empty,
@@ -144,6 +188,12 @@ CLIENT_MESSAGES: dict[str, type[Inbound]] = {
     "rtc.ice": RtcIce,
     "voice.state": VoiceState,
     "voice.leave": Empty,
+    "media.cmd": MediaCmd,
+    "reaction.send": ReactionSend,
+    "pointer.show": PointerShow,
+    "queue.add": Navigate,
+    "queue.remove": QueueRemove,
+    "queue.move": QueueMove,
 }
 
 
@@ -234,6 +284,52 @@ class ChatMessage(Outbound):
     text: str
     created_at: str
     client_id: str | None
+    # A member's message ("user") or a system line the room says on a member's behalf
+    # ("system": a media command, the queue moving on; `user` is who caused it). The server
+    # always sends it; optional in the web app's types, whose pending messages are a member's.
+    kind: Literal["user", "system"] = "user"
+
+
+class MediaStateOut(Outbound):
+    """The page's main media, as its agent reported it (`media.state`): `{present: false}`
+    alone when the page has none."""
+
+    TYPE = "media.state"
+    present: bool
+    paused: bool = True
+    time: float = 0.0
+    duration: float | None = None  # null: live, or not known
+    rate: float = 1.0
+    muted: bool = False
+    ended: bool = False
+    title: str = ""
+
+    def data(self) -> dict[str, Any]:
+        if not self.present:
+            return {"present": False}
+        return super().data()
+
+
+class QueueEntryOut(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str
+    url: str
+    title: str | None
+    added_by: ChatUser
+    added_at: str
+
+
+class RoomSettingsInfo(_Part):
+    """The host's settings (`room.state`'s `settings`, `room.settings`)."""
+
+    anyone_can_pause: bool
+    queue_host_only: bool
+
+
+class RoomSettingsOut(Outbound):
+    TYPE = "room.settings"
+    anyone_can_pause: bool
+    queue_host_only: bool
 
 
 class RoomState(Outbound):
@@ -248,6 +344,10 @@ class RoomState(Outbound):
     agent_connected: bool
     chat: list[ChatMessage]
     ice_servers: list[IceServer]
+    # The last `media.state` (None until the agent reports), the queue, the host's settings.
+    media: MediaStateOut | None
+    queue: list[QueueEntryOut]
+    settings: RoomSettingsInfo
 
     def data(self) -> dict[str, Any]:
         # Stored parts go out as they were stored: an ICE server without TURN credentials has
@@ -256,6 +356,8 @@ class RoomState(Outbound):
         out["ice_servers"] = [
             s.model_dump(mode="json", exclude_unset=True) for s in self.ice_servers
         ]
+        # As the `media.state` message: `{present: false}` alone when the page has none.
+        out["media"] = self.media.data() if self.media is not None else None
         return out
 
 
@@ -360,6 +462,29 @@ class BrowserStatus(Outbound):
     loading: bool
 
 
+class Reaction(Outbound):
+    TYPE = "reaction"
+    id: str
+    user_id: str
+    username: str
+    emoji: str
+
+
+class Pointer(Outbound):
+    TYPE = "pointer"
+    user_id: str
+    username: str
+    x: float
+    y: float
+
+
+class QueueChanged(Outbound):
+    """The whole queue, first entry next, after every change."""
+
+    TYPE = "queue.changed"
+    queue: list[QueueEntryOut]
+
+
 class VoiceStateOut(Outbound):
     TYPE = "voice.state"
     user_id: str
@@ -431,6 +556,11 @@ ROOM_MESSAGES: dict[str, type[Outbound]] = table(
     RemoteRequested,
     RemoteRequests,
     BrowserStatus,
+    MediaStateOut,
+    Reaction,
+    Pointer,
+    QueueChanged,
+    RoomSettingsOut,
     VoiceStateOut,
     VoiceLeftOut,
     RtcOfferOut,

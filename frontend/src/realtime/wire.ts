@@ -31,6 +31,7 @@ export interface ChatMessage {
   text: string;
   created_at: string;
   client_id: string | null;
+  kind?: "user" | "system";
 }
 
 export interface ChatSend {
@@ -90,6 +91,30 @@ export interface Keypress {
   modifiers?: ("ctrl" | "shift" | "alt" | "meta")[];
 }
 
+/**
+ * A media command (docs/protocol.md): `seek` to absolute seconds, `seek_by` relative
+ * seconds, `rate` a playback rate; `play` and `pause` take no value.
+ */
+export interface MediaCmd {
+  action: "play" | "pause" | "seek" | "seek_by" | "rate";
+  value?: number | null;
+}
+
+/**
+ * The page's main media, as its agent reported it (`media.state`): `{present: false}`
+ * alone when the page has none.
+ */
+export interface MediaStateOut {
+  present: boolean;
+  paused?: boolean;
+  time?: number;
+  duration?: number | null;
+  rate?: number;
+  muted?: boolean;
+  ended?: boolean;
+  title?: string;
+}
+
 export interface MouseMove {
   x: number;
   y: number;
@@ -113,6 +138,18 @@ export interface ParticipantRemoved {
   by: string;
 }
 
+export interface Pointer {
+  user_id: string;
+  username: string;
+  x: number;
+  y: number;
+}
+
+export interface PointerShow {
+  x: number;
+  y: number;
+}
+
 export type Pong = Record<string, never>;
 
 export interface PresenceJoined {
@@ -122,6 +159,39 @@ export interface PresenceJoined {
 
 export interface PresenceLeft {
   user_id: string;
+}
+
+/** The whole queue, first entry next, after every change. */
+export interface QueueChanged {
+  queue: QueueEntryOut[];
+}
+
+export interface QueueEntryOut {
+  id: string;
+  url: string;
+  title: string | null;
+  added_by: ChatUser;
+  added_at: string;
+}
+
+export interface QueueMove {
+  id: string;
+  index: number;
+}
+
+export interface QueueRemove {
+  id: string;
+}
+
+export interface Reaction {
+  id: string;
+  user_id: string;
+  username: string;
+  emoji: string;
+}
+
+export interface ReactionSend {
+  emoji: string;
 }
 
 export interface RemoteChanged {
@@ -173,6 +243,17 @@ export interface RoomPublic {
   join_url: string;
 }
 
+/** The host's settings (`room.state`'s `settings`, `room.settings`). */
+export interface RoomSettingsInfo {
+  anyone_can_pause: boolean;
+  queue_host_only: boolean;
+}
+
+export interface RoomSettingsOut {
+  anyone_can_pause: boolean;
+  queue_host_only: boolean;
+}
+
 /** Start-up progress while a room is `starting` (docs/protocol.md, "Start stages"). */
 export type RoomStage = "scheduling" | "booting" | "browser_ready" | "ready";
 
@@ -186,6 +267,9 @@ export interface RoomState {
   agent_connected: boolean;
   chat: ChatMessage[];
   ice_servers: IceServer[];
+  media: MediaStateOut | null;
+  queue: QueueEntryOut[];
+  settings: RoomSettingsInfo;
 }
 
 export type RoomStatus = "creating" | "starting" | "ready" | "idle" | "ending" | "ended" | "failed";
@@ -320,6 +404,12 @@ export interface ClientMessages {
   "rtc.ice": RtcIce;
   "voice.state": VoiceState;
   "voice.leave": Empty;
+  "media.cmd": MediaCmd;
+  "reaction.send": ReactionSend;
+  "pointer.show": PointerShow;
+  "queue.add": Navigate;
+  "queue.remove": QueueRemove;
+  "queue.move": QueueMove;
 }
 
 /** Server → client: what a room socket receives, by type (docs/protocol.md). */
@@ -339,6 +429,11 @@ export interface ServerMessages {
   "remote.requested": RemoteRequested;
   "remote.requests": RemoteRequests;
   "browser.status": BrowserStatus;
+  "media.state": MediaStateOut;
+  "reaction": Reaction;
+  "pointer": Pointer;
+  "queue.changed": QueueChanged;
+  "room.settings": RoomSettingsOut;
   "voice.state": VoiceStateOut;
   "voice.left": VoiceLeftOut;
   "rtc.offer": RtcOfferOut;

@@ -37,6 +37,9 @@ function stateData(over: Partial<RoomStateData> = {}): RoomStateData {
     agent_connected: true,
     chat: [chat("m1", ANA, "hi", "2026-11-23T19:59:01.123+00:00")],
     ice_servers: [{ urls: ["stun:turn.example.org:3478"] }],
+    media: null,
+    queue: [],
+    settings: { anyone_can_pause: true, queue_host_only: false },
     ...over,
   };
 }
