@@ -53,6 +53,59 @@ export interface ChatMessage {
   text: string;
   created_at: string;
   client_id?: string | null;
+  /** "system": a line the room wrote about `user`'s action ("ana paused at 12:31"), not their words. */
+  kind?: "user" | "system";
+}
+
+/** The room browser's main media element as the agent reports it (`media.state`). */
+export type MediaState =
+  | { present: false }
+  | {
+      present: true;
+      paused: boolean;
+      /** Seconds, when the agent read it. */
+      time: number;
+      /** Seconds; null = live or unknown. */
+      duration: number | null;
+      rate: number;
+      muted: boolean;
+      ended: boolean;
+      title: string;
+    };
+
+export type MediaAction = "play" | "pause" | "seek" | "seek_by" | "rate";
+
+export interface QueueEntry {
+  id: string;
+  url: string;
+  title?: string | null;
+  added_by: { id: string; username: string };
+  added_at: string;
+}
+
+export interface RoomSettings {
+  anyone_can_pause: boolean;
+  queue_host_only: boolean;
+}
+
+export const DEFAULT_SETTINGS: RoomSettings = { anyone_can_pause: true, queue_host_only: false };
+
+/** The five reactions the server accepts (`reaction.send`). */
+export const REACTION_EMOJI = ["👍", "😂", "😮", "❤️", "👏"] as const;
+export type ReactionEmoji = (typeof REACTION_EMOJI)[number];
+
+export interface Reaction {
+  id: string;
+  user_id: string;
+  username: string;
+  emoji: string;
+}
+
+export interface PointerMark {
+  user_id: string;
+  username: string;
+  x: number;
+  y: number;
 }
 
 export interface VideoInfo {
@@ -71,6 +124,10 @@ export interface RoomStateData {
   agent_connected: boolean;
   chat: ChatMessage[];
   ice_servers: RTCIceServer[];
+  /** The last `media.state` (null: none reported yet). Absent from servers before issue 21. */
+  media?: MediaState | null;
+  queue?: QueueEntry[];
+  settings?: RoomSettings;
 }
 
 /** Messages addressed to one socket or user: they carry no broadcast number of their own. */
