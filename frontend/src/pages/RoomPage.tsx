@@ -90,7 +90,7 @@ export function RoomPage() {
           <Clock className="size-4" aria-hidden /> {warning.detail}
         </div>
       ) : null}
-      <div className="flex min-h-0 flex-1 flex-col md:flex-row">
+      <div className="flex min-h-0 flex-1 flex-col overflow-y-auto md:flex-row md:overflow-hidden">
         <main className="flex min-h-[50vh] min-w-0 flex-1 flex-col md:basis-[74%]">
           <NavBar client={client} isHolder={isHolder} />
           <div ref={stage} className="flex min-h-0 flex-1 flex-col bg-black">
@@ -113,7 +113,7 @@ export function RoomPage() {
             <RemoteBar client={client} />
           </div>
         </main>
-        <aside className="flex min-h-0 w-full flex-col border-l border-zinc-800 bg-zinc-950 md:w-[26%] md:min-w-[300px] md:max-w-[420px]" aria-label="Room">
+        <aside className="flex min-h-[75dvh] w-full flex-col md:min-h-0 border-l border-zinc-800 bg-zinc-950 md:w-[26%] md:min-w-[300px] md:max-w-[420px]" aria-label="Room">
           <ParticipantsPanel client={client} code={code} speaking={speaking} />
           <QueuePanel client={client} code={code} />
           <ChatPanel client={client} code={code} />

@@ -51,7 +51,7 @@ export function MediaBar({ client, code }: { client: RoomClient | null; code: st
 
   return (
     <div className="flex shrink-0 flex-wrap items-center gap-x-3 gap-y-1 border-t border-zinc-800 bg-zinc-950 px-2 py-1.5 text-zinc-200">
-      <div role="toolbar" aria-label="Media" className="flex min-w-0 flex-1 items-center gap-2">
+      <div role="toolbar" aria-label="Media" className="flex min-w-[16rem] flex-1 items-center gap-2">
         <Button
           variant="secondary"
           size="iconSm"

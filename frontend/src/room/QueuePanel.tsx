@@ -90,7 +90,7 @@ export function QueuePanel({ client, code }: { client: RoomClient | null; code: 
           className="h-8 font-mono text-xs"
           value={url}
           disabled={!canAdd}
-          placeholder={canAdd ? "Paste an address to play next" : "Only the host and the remote can add"}
+          placeholder={canAdd ? "Paste an address to play next" : "Host and remote holder only"}
           onChange={(e) => setUrl(e.target.value)}
           spellCheck={false}
           autoComplete="off"

@@ -5,7 +5,7 @@ import type { RoomClient } from "../realtime/roomClient";
 export function ReactionsOverlay({ client }: { client: RoomClient | null }) {
   const reactions = useReactions(client);
   return (
-    <div role="log" aria-label="Reactions" aria-live="polite" className="pointer-events-none absolute bottom-3 right-3 flex max-h-[70%] flex-col items-end justify-end gap-1.5 overflow-hidden">
+    <div role="log" aria-label="Reactions" aria-live="polite" className="pointer-events-none absolute bottom-3 right-3 flex flex-col items-end justify-end gap-1.5">
       {reactions.map((r) => (
         <div key={r.id} className="wp-reaction flex items-center gap-1.5 rounded-full bg-black/55 py-0.5 pl-1 pr-2.5 shadow-lg backdrop-blur-sm">
           <span className="text-3xl leading-none" aria-hidden>

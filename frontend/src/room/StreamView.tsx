@@ -175,7 +175,7 @@ function Waiting({ text }: { text: string }) {
 function StatsLine({ words }: { words: ReturnType<typeof useQuality>["words"] }) {
   const stats = useRoomStore((s) => s.stats);
   const peer = useRoomStore((s) => s.peer);
-  if (peer !== "connected" || !stats) return <span className="text-xs text-zinc-500">No stream</span>;
+  if (peer !== "connected" || !stats) return <span className="truncate whitespace-nowrap text-xs text-zinc-500">No stream</span>;
   const rtt = stats.rttMs;
   const loss = stats.packetLossPct ?? 0;
   const tone = (rtt ?? 0) > 250 || loss > 5 ? "text-red-300" : (rtt ?? 0) > 120 || loss > 1 ? "text-amber-300" : "text-emerald-300";
