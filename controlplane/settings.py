@@ -173,6 +173,12 @@ class Settings(BaseSettings):
     ROOM_CHAT_RATE_COUNT: int = Field(default=10, ge=1)
     ROOM_CHAT_RATE_SECONDS: int = Field(default=5, ge=1)
     ROOM_RECENT_CHAT: int = Field(default=50, ge=0, le=500)
+    # Watching together (issue 21): reactions per user per window, the queue's length, and how
+    # long a member's burst of media commands is gathered into one chat line.
+    ROOM_REACTION_RATE_COUNT: int = Field(default=5, ge=1)
+    ROOM_REACTION_RATE_SECONDS: int = Field(default=3, ge=1)
+    ROOM_QUEUE_MAX: int = Field(default=50, ge=1, le=1000)
+    ROOM_MEDIA_LINE_COALESCE_SECONDS: float = Field(default=2.0, ge=0)
 
     # WebRTC: ICE servers handed to viewers and agents. TURN credentials are the TURN REST kind
     # (coturn `use-auth-secret` / `static-auth-secret` = TURN_SECRET), valid TURN_TTL_SECONDS.

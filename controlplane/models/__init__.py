@@ -4,6 +4,7 @@ from controlplane.models.auth_session import AuthSession
 from controlplane.models.room import (
     LIVE_STATUSES,
     Message,
+    QueueEntry,
     Room,
     RoomParticipant,
     RoomStage,
@@ -17,6 +18,7 @@ __all__ = [
     "AuthSession",
     "Base",
     "Message",
+    "QueueEntry",
     "Room",
     "RoomParticipant",
     "RoomStage",

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Text, Uuid, false
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Text, Uuid, false, true
 from sqlmodel import Field, SQLModel
 
 from controlplane.models.types import UTCDateTime, utcnow
@@ -79,6 +79,15 @@ class Room(SQLModel, table=True):
         default=False,
         sa_column=Column(Boolean, nullable=False, server_default=false(), index=True),
     )
+    # The host's settings (PATCH /api/rooms/{code}/settings): any member may use the media
+    # controls (else only the host and the remote's holder); only the host and the holder may
+    # add to the queue.
+    anyone_can_pause: bool = Field(
+        default=True, sa_column=Column(Boolean, nullable=False, server_default=true())
+    )
+    queue_host_only: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
 
 
 class RoomParticipant(SQLModel, table=True):
@@ -112,3 +121,27 @@ class Message(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     # The sender's id for the message (`chat.send`'s `client_id`), unique per user and room.
     client_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    # `user`: a member wrote it; `system`: the room said it on the member's behalf (a media
+    # command, the queue moving on), `user_id` being the one who caused it.
+    kind: str = Field(
+        default="user", sa_column=Column(String(16), nullable=False, server_default="user")
+    )
+
+
+class QueueEntry(SQLModel, table=True):
+    """One address in a room's "Up next" queue. The queue is ordered by `position` (then
+    `added_at`, `id`): rewritten 0..n-1 on every move, so two racing adds that took the same
+    position still come out in a stable order."""
+
+    __tablename__ = "queue_entries"
+    __table_args__ = (Index("ix_queue_entries_room_position", "room_id", "position"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    room_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False)
+    )
+    url: str = Field(sa_column=Column(String(2048), nullable=False))
+    title: str | None = Field(default=None, sa_column=Column(String(300), nullable=True))
+    added_by: uuid.UUID = Field(sa_column=_user_fk(index=False))
+    added_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    position: int = Field(sa_column=Column(Integer, nullable=False))

@@ -5,8 +5,9 @@ Status changes go through the lifecycle executor (`rooms/transitions.py`), so th
 `stage` and `ready` race safely with the reaper and the start watcher.
 
 Flood guard (a compromised room must not cost its members or the database a message per
-frame): `browser.status` is coalesced per agent connection like a member's `voice.state` (at
-most one relay per `state_interval_s`, the latest winning, repeats dropped); `stage` and `ready`,
+frame): `browser.status` and `media.state` are coalesced per agent connection like a member's
+`voice.state` (at most one relay per `state_interval_s`, the latest winning, repeats dropped);
+`media.ended` moves the queue on at most once per 2 s (`together.py`); `stage` and `ready`,
 which write the room row, at most once per `REPORT_INTERVAL_S` each; `error` reports are logged
 and relayed at most `AGENT_ERRORS_PER_SECOND` a second; and the hub drops frames past
 `AGENT_FLOOD_PER_SECOND` (`realtime/hub.py`, `serve_agent`).
@@ -30,6 +31,7 @@ from controlplane.realtime.client_handlers import RoomIO
 from controlplane.realtime.connections import AgentConn, Flood
 from controlplane.realtime.outbound import AgentError, BrowserStatus, ErrorOut, RtcAnswerOut
 from controlplane.realtime.presence import Presence
+from controlplane.realtime.together import Together
 from controlplane.rooms import lifecycle, queries
 from controlplane.rooms.events import RoomEvents
 from controlplane.rooms.transitions import transition
@@ -53,6 +55,7 @@ class AgentChannel:
         events: RoomEvents,
         presence: Presence,
         sessionmaker: async_sessionmaker[AsyncSession],
+        together: Together,
         state_interval_s: float = 0.25,
     ) -> None:
         self.state_interval_s = state_interval_s
@@ -65,6 +68,8 @@ class AgentChannel:
             "stage": self._stage,
             "ready": self._ready,
             "browser.status": self._browser_status,
+            "media.state": together.media_state,
+            "media.ended": together.media_ended,
             "rtc.answer": self._rtc_answer,
             "error": self._error,
         }

@@ -37,6 +37,7 @@ from controlplane.realtime.outbound import (
 from controlplane.realtime.presence import Presence
 from controlplane.realtime.remote import Action, RemoteState, Transition, apply
 from controlplane.realtime.state_snapshot import chat_message
+from controlplane.realtime.together import Together
 from controlplane.rooms import queries
 from controlplane.rooms.text import clean_text
 from controlplane.rooms.url_policy import UrlRejected, check_url_async
@@ -123,8 +124,10 @@ class ClientHandlers:
         sessionmaker: async_sessionmaker[AsyncSession],
         engine: AsyncEngine,
         rate_limiter: RateLimiter,
+        together: Together,
     ) -> None:
         self.io = io
+        self.together = together
         self.settings = settings
         self.presence = presence
         self.sessionmaker = sessionmaker
@@ -150,6 +153,12 @@ class ClientHandlers:
             "rtc.ice": self._rtc_ice,
             "voice.state": self._voice_state,
             "voice.leave": self._voice_leave,
+            "media.cmd": together.media_cmd,
+            "reaction.send": together.reaction,
+            "pointer.show": together.pointer,
+            "queue.add": together.queue_add,
+            "queue.remove": together.queue_remove,
+            "queue.move": together.queue_move,
         }
         assert set(self.table) == set(m.CLIENT_MESSAGES), "every client message has a handler"
         # Messages that change the room for everyone: checked against the database (member,
@@ -157,8 +166,8 @@ class ClientHandlers:
         # missed still stops them. The rest (ping, typing, input for the holder, signalling)
         # is checked by the socket's revocation and the holder check.
         self.state_changing = frozenset(
-            {"chat.send", "browser.navigate", "voice.state"}
-            | {t for t in self.table if t.startswith("remote.")}
+            {"chat.send", "browser.navigate", "voice.state", "media.cmd", "reaction.send"}
+            | {t for t in self.table if t.startswith(("remote.", "queue."))}
         )
 
     async def handle(self, conn: ClientConn, text: str) -> None:

@@ -338,9 +338,11 @@ class AgentConn:
     media: AgentMedia | None = None
     frames: RateWindow = field(default_factory=lambda: RateWindow(AGENT_FLOOD_PER_SECOND))
     errors: RateWindow = field(default_factory=lambda: RateWindow(AGENT_ERRORS_PER_SECOND))
-    # Coalesced reports (browser.status, stage, ready), by message type: relayed and written
-    # at most once per interval, the latest winning.
+    # Coalesced reports (browser.status, media.state, stage, ready), by message type: relayed
+    # and written at most once per interval, the latest winning.
     throttles: Throttles = field(default_factory=Throttles)
+    # When its last `media.ended` moved the room's queue on (monotonic).
+    last_advance: float = -math.inf
 
     def send(self, msg: Outbound) -> None:
         self.outbox.put(json.dumps({"type": msg.TYPE, "data": msg.data()}))

@@ -60,12 +60,15 @@ from controlplane.realtime.outbound import (
     PresenceLeft,
     RoomAssigned,
     RoomEnded,
+    RoomSettingsOut,
     RoomStatusData,
     RoomWarning,
 )
 from controlplane.realtime.presence import Presence
 from controlplane.realtime.remote import RemoteState, Transition, apply
 from controlplane.realtime.state_snapshot import room_state
+from controlplane.realtime.system_lines import SystemLines
+from controlplane.realtime.together import Together
 from controlplane.rooms import queries
 from controlplane.rooms.ice import ice_servers
 from controlplane.rooms.lifecycle import StatusNews
@@ -127,6 +130,17 @@ class Hub:
         # close can never leave a closed socket counted.
         self._presence_locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.lines = SystemLines(
+            io=self, engine=engine, window_s=settings.ROOM_MEDIA_LINE_COALESCE_SECONDS
+        )
+        together = Together(
+            io=self,
+            settings=settings,
+            presence=presence,
+            sessionmaker=sessionmaker,
+            rate_limiter=rate_limiter,
+            lines=self.lines,
+        )
         self.handlers = ClientHandlers(
             io=self,
             settings=settings,
@@ -134,12 +148,14 @@ class Hub:
             sessionmaker=sessionmaker,
             engine=engine,
             rate_limiter=rate_limiter,
+            together=together,
         )
         self.agent_channel = AgentChannel(
             io=self,
             events=self,
             presence=presence,
             sessionmaker=sessionmaker,
+            together=together,
             state_interval_s=settings.ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS,
         )
         bus.set_handler(self._on_bus)
@@ -208,6 +224,7 @@ class Hub:
         SHUTDOWN_TIMEOUT_SECONDS: a task stuck on a cut-off Redis is left behind."""
         timeout_s = self.settings.SHUTDOWN_TIMEOUT_SECONDS
         self.handlers.typing.cancel_all()
+        self.lines.cancel_all()
         await cancel_all(list(self._tasks), timeout_s, name="hub tasks")
         await within(timeout_s, self.bus.aclose(), name="bus")
 
@@ -380,6 +397,14 @@ class Hub:
 
     async def chat_cleared(self, room_id: uuid.UUID, *, by: str) -> None:
         await self.broadcast(room_id, ChatCleared(by=by))
+
+    async def settings_changed(
+        self, room_id: uuid.UUID, *, anyone_can_pause: bool, queue_host_only: bool
+    ) -> None:
+        settings = RoomSettingsOut(
+            anyone_can_pause=anyone_can_pause, queue_host_only=queue_host_only
+        )
+        await self.broadcast(room_id, settings)
 
     async def warned(self, room_id: uuid.UUID, *, ends_at: datetime, seconds_left: int) -> None:
         detail = f"This room ends in {seconds_left} s: it reached its maximum length"

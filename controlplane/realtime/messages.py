@@ -9,13 +9,15 @@ into an `error` reply.
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from controlplane.errors import DomainError, Kind
 from controlplane.models.room import RoomStage
+from controlplane.rooms.together import RATE_MAX, RATE_MIN, MediaAction
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Delta = Annotated[float, Field(ge=-100_000, le=100_000, allow_inf_nan=False)]
@@ -106,6 +108,45 @@ class VoiceState(_Msg):
     speaking: bool = False
 
 
+class MediaCmd(_Msg):
+    """A media command (docs/protocol.md): `seek` to absolute seconds, `seek_by` relative
+    seconds, `rate` a playback rate; `play` and `pause` take no value."""
+
+    action: MediaAction
+    value: Annotated[float | None, Field(ge=-10_000_000, le=10_000_000, allow_inf_nan=False)] = None
+
+    @model_validator(mode="after")
+    def _value_fits(self) -> MediaCmd:
+        if self.action in ("play", "pause"):
+            return self
+        if self.value is None:
+            raise ValueError(f"`{self.action}` needs a `value`")
+        if self.action == "seek" and self.value < 0:
+            raise ValueError("`seek` takes seconds from the start (0 or more)")
+        if self.action == "rate" and not RATE_MIN <= self.value <= RATE_MAX:
+            raise ValueError(f"`rate` is between {RATE_MIN} and {RATE_MAX}")
+        return self
+
+
+class ReactionSend(_Msg):
+    # Checked against the five reactions by the handler (`bad_request` otherwise).
+    emoji: Annotated[str, Field(max_length=16)]
+
+
+class PointerShow(_Msg):
+    x: Fraction
+    y: Fraction
+
+
+class QueueRemove(_Msg):
+    id: uuid.UUID
+
+
+class QueueMove(_Msg):
+    id: uuid.UUID
+    index: Annotated[int, Field(ge=0, le=10_000)]
+
+
 CLIENT_MESSAGES: dict[str, type[_Msg]] = {
     "auth": Auth,  # the first frame; again later, to extend the socket with a fresh token
     "ping": Empty,
@@ -130,6 +171,12 @@ CLIENT_MESSAGES: dict[str, type[_Msg]] = {
     "rtc.ice": RtcIce,
     "voice.state": VoiceState,
     "voice.leave": Empty,
+    "media.cmd": MediaCmd,
+    "reaction.send": ReactionSend,
+    "pointer.show": PointerShow,
+    "queue.add": Navigate,
+    "queue.remove": QueueRemove,
+    "queue.move": QueueMove,
 }
 
 
@@ -218,6 +265,52 @@ class AgentBrowserStatus(_Msg):
     loading: Annotated[bool, BeforeValidator(_flag)] = False
 
 
+def _seconds(v: Any) -> float:
+    """A finite, non-negative number of seconds (anything else: 0)."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return 0.0
+    return f if math.isfinite(f) and f >= 0 else 0.0
+
+
+def _duration(v: Any) -> float | None:
+    """Seconds, or None for a live stream or one whose length is unknown (NaN, infinite)."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) and f >= 0 else None
+
+
+def _playback_rate(v: Any) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return 1.0
+    return f if math.isfinite(f) else 1.0
+
+
+class AgentMediaState(_Msg):
+    """The page's main media element (docs/protocol.md, `media.state`); `present: false` when
+    the page has none, and the other fields are then left out when relayed."""
+
+    present: Annotated[bool, BeforeValidator(_flag)] = False
+    paused: Annotated[bool, BeforeValidator(_flag)] = True
+    time: Annotated[float, BeforeValidator(_seconds)] = 0.0
+    duration: Annotated[float | None, BeforeValidator(_duration)] = None
+    rate: Annotated[float, BeforeValidator(_playback_rate)] = 1.0
+    muted: Annotated[bool, BeforeValidator(_flag)] = False
+    ended: Annotated[bool, BeforeValidator(_flag)] = False
+    title: Annotated[str, _text(300)] = ""
+
+
+class AgentMediaEnded(_Msg):
+    """The main media reached its end: the queue moves on."""
+
+    url: Annotated[str, _text(2048)] = ""
+
+
 class AgentAnswer(_Msg):
     """Routed by `conn`, falling back to every socket of `to`."""
 
@@ -239,6 +332,8 @@ AGENT_MESSAGES: dict[str, type[_Msg]] = {
     "stage": AgentStage,
     "ready": AgentReady,
     "browser.status": AgentBrowserStatus,
+    "media.state": AgentMediaState,
+    "media.ended": AgentMediaEnded,
     "rtc.answer": AgentAnswer,
     "error": AgentReport,
 }

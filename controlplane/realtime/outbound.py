@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from controlplane.models.room import RoomStage, RoomStatus
 from controlplane.realtime.messages import Click, Empty, Keypress, MouseMove, Navigate, Scroll
+from controlplane.rooms.together import MediaAction
 
 
 class Outbound(BaseModel):
@@ -103,12 +104,16 @@ class ChatUser(BaseModel):
 
 
 class ChatMessage(Outbound):
+    """A member's message (`kind: "user"`) or a system line the room says on a member's behalf
+    (`kind: "system"`: a media command, the queue moving on; `user` is who caused it)."""
+
     TYPE = "chat.message"
     id: str
     user: ChatUser
     text: str
     created_at: str
     client_id: str | None
+    kind: Literal["user", "system"] = "user"
 
 
 class ChatTypingOut(Outbound):
@@ -148,6 +153,64 @@ class BrowserStatus(Outbound):
     can_go_back: bool
     can_go_forward: bool
     loading: bool
+
+
+class MediaStateOut(Outbound):
+    """The page's main media, as its agent reported it (`media.state`): `{present: false}`
+    alone when the page has none."""
+
+    TYPE = "media.state"
+    present: bool
+    paused: bool = True
+    time: float = 0.0
+    duration: float | None = None  # null: live, or not known
+    rate: float = 1.0
+    muted: bool = False
+    ended: bool = False
+    title: str = ""
+
+    def data(self) -> dict[str, Any]:
+        if not self.present:
+            return {"present": False}
+        return super().data()
+
+
+class Reaction(Outbound):
+    TYPE = "reaction"
+    id: str
+    user_id: str
+    username: str
+    emoji: str
+
+
+class Pointer(Outbound):
+    TYPE = "pointer"
+    user_id: str
+    username: str
+    x: float
+    y: float
+
+
+class QueueEntryOut(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str
+    url: str
+    title: str | None
+    added_by: ChatUser
+    added_at: str
+
+
+class QueueChanged(Outbound):
+    """The whole queue, first entry next, after every change."""
+
+    TYPE = "queue.changed"
+    queue: list[QueueEntryOut]
+
+
+class RoomSettingsOut(Outbound):
+    TYPE = "room.settings"
+    anyone_can_pause: bool
+    queue_host_only: bool
 
 
 class VoiceStateOut(Outbound):
@@ -215,6 +278,10 @@ class RoomState(Outbound):
     agent_connected: bool
     chat: list[dict[str, Any]]
     ice_servers: list[dict[str, Any]]
+    # The last `media.state` (None until the agent reports), the queue, the host's settings.
+    media: dict[str, Any] | None
+    queue: list[dict[str, Any]]
+    settings: dict[str, Any]
 
 
 # ---------------------------------------------------------------- control plane -> agent
@@ -296,6 +363,15 @@ class AgentKeypress(Outbound, Keypress):
     TYPE = "browser.keypress"
 
 
+class AgentMediaCmd(Outbound):
+    """A member's media command, checked by the control plane (docs/protocol.md)."""
+
+    TYPE = "media.cmd"
+    OMIT_NONE = True
+    action: MediaAction
+    value: float | None = None
+
+
 class IceServers(Outbound):
     TYPE = "ice_servers"
     ice_servers: list[dict[str, Any]]
@@ -329,6 +405,11 @@ ROOM_MESSAGES = _table(
     RemoteRequested,
     RemoteRequests,
     BrowserStatus,
+    MediaStateOut,
+    Reaction,
+    Pointer,
+    QueueChanged,
+    RoomSettingsOut,
     VoiceStateOut,
     VoiceLeftOut,
     RtcOfferOut,
@@ -359,6 +440,7 @@ AGENT_MESSAGES = _table(
     RoomAssigned,
     AgentNavigate,
     *_INPUT,
+    AgentMediaCmd,
     IceServers,
     RoomEnded,
     AgentError,

@@ -42,6 +42,12 @@ class Presence(Protocol):
 
     async def browser(self, room_id: str) -> dict[str, Any] | None: ...
 
+    async def set_media(self, room_id: str, state: dict[str, Any]) -> None:
+        """The agent's last `media.state` (relayed data), for `room.state` and `media.cmd`."""
+        ...
+
+    async def media(self, room_id: str) -> dict[str, Any] | None: ...
+
     async def set_agent(
         self, room_id: str, owner: str | None, *, only_if: str | None = None
     ) -> None:
@@ -78,6 +84,7 @@ class MemoryPresence:
         self._online: dict[str, set[str]] = {}
         self._voice: dict[str, dict[str, dict[str, Any]]] = {}
         self._browser: dict[str, dict[str, Any]] = {}
+        self._media: dict[str, dict[str, Any]] = {}
         self._agent: dict[str, str] = {}
 
     async def add(self, room_id: str, conn_id: str, user_id: str) -> bool:
@@ -121,6 +128,12 @@ class MemoryPresence:
 
     async def browser(self, room_id: str) -> dict[str, Any] | None:
         return self._browser.get(room_id)
+
+    async def set_media(self, room_id: str, state: dict[str, Any]) -> None:
+        self._media[room_id] = state
+
+    async def media(self, room_id: str) -> dict[str, Any] | None:
+        return self._media.get(room_id)
 
     async def set_agent(
         self, room_id: str, owner: str | None, *, only_if: str | None = None
@@ -219,6 +232,13 @@ class RedisPresence:
 
     async def browser(self, room_id: str) -> dict[str, Any] | None:
         raw = await self._r.get(self._k(room_id, "browser"))
+        return json.loads(raw) if raw else None
+
+    async def set_media(self, room_id: str, state: dict[str, Any]) -> None:
+        await self._r.set(self._k(room_id, "media"), json.dumps(state), ex=KEY_TTL_S)
+
+    async def media(self, room_id: str) -> dict[str, Any] | None:
+        raw = await self._r.get(self._k(room_id, "media"))
         return json.loads(raw) if raw else None
 
     async def set_agent(

@@ -16,9 +16,9 @@ from controlplane.models import Message, Room
 from controlplane.realtime.outbound import ChatMessage, ChatUser, RoomState
 from controlplane.realtime.presence import Presence
 from controlplane.realtime.remote import RemoteState
-from controlplane.rooms import queries
+from controlplane.rooms import queries, queue
 from controlplane.rooms.ice import ice_servers
-from controlplane.rooms.schemas import RoomPublic
+from controlplane.rooms.schemas import RoomPublic, RoomSettings
 from controlplane.settings import Settings
 
 
@@ -29,6 +29,7 @@ def chat_message(msg: Message, username: str) -> ChatMessage:
         text=msg.message,
         created_at=msg.created_at.isoformat(),
         client_id=msg.client_id,
+        kind="system" if msg.kind == "system" else "user",
     )
 
 
@@ -49,6 +50,7 @@ async def room_state(
         recent, _ = await queries.history(
             session=s, room_id=room.id, before=None, limit=settings.ROOM_RECENT_CHAT
         )
+        queued = await queue.entries(session=s, room_id=room.id)
     online = await presence.online(room_id)
     voices = await presence.voices(room_id)
     host = str(room.host_id)
@@ -76,4 +78,7 @@ async def room_state(
         agent_connected=await presence.agent(room_id) is not None,
         chat=[chat_message(msg, name).data() for msg, name in reversed(recent)],
         ice_servers=ice_servers(settings, user=user_id, now=time.time()),
+        media=await presence.media(room_id),
+        queue=[e.model_dump(mode="json") for e in queue.public(queued)],
+        settings=RoomSettings.of(room).model_dump(),
     )

@@ -42,6 +42,12 @@ class RoomEvents(Protocol):
 
     async def chat_cleared(self, room_id: uuid.UUID, *, by: str) -> None: ...
 
+    async def settings_changed(
+        self, room_id: uuid.UUID, *, anyone_can_pause: bool, queue_host_only: bool
+    ) -> None:
+        """The host changed the room's settings (`room.settings`)."""
+        ...
+
     async def warned(self, room_id: uuid.UUID, *, ends_at: datetime, seconds_left: int) -> None:
         """The room ends in `seconds_left` s (it reached its maximum length)."""
         ...

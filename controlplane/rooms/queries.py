@@ -82,6 +82,7 @@ async def add_message(
     user_id: uuid.UUID,
     text: str,
     client_id: str | None = None,
+    kind: str = "user",
 ) -> tuple[Message, bool]:
     """Store a chat message; returns it and whether it is new. It runs for every message, so it
     is one statement (no unit-of-work flush), meant for an autocommit connection: one round
@@ -91,7 +92,7 @@ async def add_message(
     `client_id` makes it idempotent per user and room: a retry of a message already stored (its
     INSERT committed, but the sender never saw the echo) returns the stored row, `False`. Two
     racing inserts of one id are settled by the unique index: the loser reads the winner's row."""
-    msg = Message(room_id=room_id, user_id=user_id, message=text, client_id=client_id)
+    msg = Message(room_id=room_id, user_id=user_id, message=text, client_id=client_id, kind=kind)
     try:
         await conn.execute(
             _INSERT_MESSAGE,
@@ -102,6 +103,7 @@ async def add_message(
                 "message": text,
                 "created_at": msg.created_at,
                 "client_id": client_id,
+                "kind": kind,
             },
         )
     except IntegrityError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -55,6 +55,45 @@ class RoomPublic(BaseModel):
         )
 
 
+class UserRef(BaseModel):
+    id: uuid.UUID
+    username: str
+
+
+class RoomSettings(BaseModel):
+    """The host's settings: any member may play, pause and seek (else only the host and the
+    remote's holder); only the host and the holder may add to the queue."""
+
+    anyone_can_pause: bool
+    queue_host_only: bool
+
+    @classmethod
+    def of(cls, room: Room) -> RoomSettings:
+        return cls(anyone_can_pause=room.anyone_can_pause, queue_host_only=room.queue_host_only)
+
+
+class RoomSettingsPatch(BaseModel):
+    """`PATCH /api/rooms/{code}/settings`: the settings to change; those left out stay."""
+
+    anyone_can_pause: bool | None = None
+    queue_host_only: bool | None = None
+
+
+class QueueEntryPublic(BaseModel):
+    id: uuid.UUID
+    url: str
+    title: str | None
+    added_by: UserRef
+    added_at: datetime
+
+
+class RoomDetail(RoomPublic):
+    """One room as `GET /api/rooms/{code}` shows it: with its queue (next first) and settings."""
+
+    queue: list[QueueEntryPublic]
+    settings: RoomSettings
+
+
 class RoomsPublic(BaseModel):
     data: list[RoomPublic]
     count: int
@@ -69,16 +108,13 @@ class ParticipantPublic(BaseModel):
     kicked: bool
 
 
-class UserRef(BaseModel):
-    id: uuid.UUID
-    username: str
-
-
 class MessagePublic(BaseModel):
     id: uuid.UUID
     user: UserRef
     text: str
     created_at: datetime
+    # `system`: a line the room said on `user`'s behalf (a media command, the queue moving on).
+    kind: Literal["user", "system"] = "user"
 
 
 class MessagesPage(BaseModel):

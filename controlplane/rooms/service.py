@@ -27,10 +27,18 @@ from controlplane.models import (
     User,
 )
 from controlplane.models.types import utcnow
-from controlplane.rooms import codes, warm_pool
+from controlplane.rooms import codes, queue, warm_pool
 from controlplane.rooms.launch import insert_room, start_runtime
 from controlplane.rooms.queries import get_participant, is_active, rowcount
-from controlplane.rooms.schemas import RoomCreate
+from controlplane.rooms.schemas import (
+    QueueEntryPublic,
+    RoomCreate,
+    RoomDetail,
+    RoomPublic,
+    RoomSettings,
+    RoomSettingsPatch,
+    UserRef,
+)
 from controlplane.rooms.start_watch import spawn_watch
 from controlplane.rooms.text import clean_text
 from controlplane.rooms.url_policy import UrlRejected, check_url_async
@@ -375,3 +383,46 @@ async def delete_history(*, ctx: AppContext, session: AsyncSession, room: Room, 
     await session.commit()
     await ctx.events.chat_cleared(room.id, by=str(actor.id))
     return rowcount(result)
+
+
+async def detail(*, ctx: AppContext, session: AsyncSession, room: Room) -> RoomDetail:
+    """The room with its queue and settings (`GET /api/rooms/{code}`)."""
+    rows = await queue.entries(session=session, room_id=room.id)
+    return RoomDetail(
+        **RoomPublic.of(room, ctx.settings).model_dump(),
+        queue=[
+            QueueEntryPublic(
+                id=e.id,
+                url=e.url,
+                title=e.title,
+                added_by=UserRef(id=e.added_by, username=name),
+                added_at=e.added_at,
+            )
+            for e, name in rows
+        ],
+        settings=RoomSettings.of(room),
+    )
+
+
+async def update_settings(
+    *, ctx: AppContext, session: AsyncSession, room: Room, actor: User, patch: RoomSettingsPatch
+) -> RoomSettings:
+    """The host changes the room's settings; the room hears `room.settings`."""
+    require_host(room, actor)
+    if room.status in ENDED:
+        raise DomainError(Kind.gone, "room_ended", "This room has ended")
+    values = patch.model_dump(exclude_none=True)
+    if values:
+        await session.execute(update(Room).where(col(Room.id) == room.id).values(**values))
+        await session.commit()
+        await session.refresh(room)
+        log.info(
+            "room settings changed",
+            extra={"room": room.room_code, "user_id": str(actor.id), **values},
+        )
+        await ctx.events.settings_changed(
+            room.id,
+            anyone_can_pause=room.anyone_can_pause,
+            queue_host_only=room.queue_host_only,
+        )
+    return RoomSettings.of(room)

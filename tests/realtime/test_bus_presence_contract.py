@@ -135,6 +135,15 @@ async def test_voice_goes_with_the_user_and_the_browser_status_stays(presence):
     assert await presence.browser(ROOM) == status
 
 
+async def test_the_last_media_state_is_kept_for_the_room(presence):
+    assert await presence.media(ROOM) is None
+    playing = {"present": True, "paused": False, "time": 12.5, "duration": None, "title": "Clip"}
+    await presence.set_media(ROOM, playing)
+    assert await presence.media(ROOM) == playing
+    await presence.set_media(ROOM, {"present": False})
+    assert await presence.media(ROOM) == {"present": False}
+
+
 async def test_the_agent_owner_is_cleared_only_by_its_owner(presence):
     assert await presence.agent(ROOM) is None
     await presence.set_agent(ROOM, "old")

@@ -20,7 +20,7 @@ PG_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("WP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
-TABLES = ["messages", "room_participants", "rooms", "auth_sessions", "users"]
+TABLES = ["queue_entries", "messages", "room_participants", "rooms", "auth_sessions", "users"]
 
 
 def base_env(**overrides: Any) -> dict[str, Any]:

@@ -17,7 +17,10 @@ from controlplane.rooms.schemas import (
     MessagesPage,
     ParticipantPublic,
     RoomCreate,
+    RoomDetail,
     RoomPublic,
+    RoomSettings,
+    RoomSettingsPatch,
     RoomsPublic,
     UserRef,
 )
@@ -59,8 +62,23 @@ async def list_my_rooms(
 
 
 @router.get("/{code}", responses=_ERRORS)
-async def get_room(room: RoomByCode, ctx: Ctx) -> RoomPublic:
-    return RoomPublic.of(room, ctx.settings)
+async def get_room(room: RoomByCode, db: DbSession, ctx: Ctx) -> RoomDetail:
+    return await service.detail(ctx=ctx, session=db, room=room)
+
+
+@router.patch(
+    "/{code}/settings",
+    responses={
+        **_ERRORS,
+        403: {"description": "Not the host"},
+        410: {"description": "Room ended"},
+    },
+)
+async def update_room_settings(
+    body: RoomSettingsPatch, user: CurrentUser, db: DbSession, ctx: Ctx, room: RoomByCode
+) -> RoomSettings:
+    """The host changes the room's settings; everyone in it gets `room.settings`."""
+    return await service.update_settings(ctx=ctx, session=db, room=room, actor=user, patch=body)
 
 
 @router.get("/{code}/participants", responses=_ERRORS)
@@ -157,6 +175,7 @@ async def chat_history(
                 user=UserRef(id=msg.user_id, username=name),
                 text=msg.message,
                 created_at=msg.created_at,
+                kind="system" if msg.kind == "system" else "user",
             )
             for msg, name in rows
         ],

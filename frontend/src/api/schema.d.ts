@@ -262,6 +262,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/rooms/{code}/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update Room Settings
+         * @description The host changes the room's settings; everyone in it gets `room.settings`.
+         */
+        patch: operations["rooms-update_room_settings"];
+        trace?: never;
+    };
     "/api/rooms/{code}/participants": {
         parameters: {
             query?: never;
@@ -511,6 +531,12 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /**
+             * Kind
+             * @default user
+             * @enum {string}
+             */
+            kind: "user" | "system";
         };
         /** MessagesPage */
         MessagesPage: {
@@ -539,6 +565,24 @@ export interface components {
             left_at: string | null;
             /** Kicked */
             kicked: boolean;
+        };
+        /** QueueEntryPublic */
+        QueueEntryPublic: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Url */
+            url: string;
+            /** Title */
+            title: string | null;
+            added_by: components["schemas"]["UserRef"];
+            /**
+             * Added At
+             * Format: date-time
+             */
+            added_at: string;
         };
         /** RefreshIn */
         RefreshIn: {
@@ -572,6 +616,48 @@ export interface components {
             max_participants?: number | null;
             /** Start Url */
             start_url?: string | null;
+        };
+        /**
+         * RoomDetail
+         * @description One room as `GET /api/rooms/{code}` shows it: with its queue (next first) and settings.
+         */
+        RoomDetail: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Code */
+            code: string;
+            /** Title */
+            title: string;
+            /**
+             * Host Id
+             * Format: uuid
+             */
+            host_id: string;
+            /** Status */
+            status: string;
+            /** Stage */
+            stage: string | null;
+            /** Status Reason */
+            status_reason: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Ended At */
+            ended_at: string | null;
+            /** Max Participants */
+            max_participants: number;
+            /** Start Url */
+            start_url: string | null;
+            /** Join Url */
+            join_url: string;
+            /** Queue */
+            queue: components["schemas"]["QueueEntryPublic"][];
+            settings: components["schemas"]["RoomSettings"];
         };
         /** RoomPublic */
         RoomPublic: {
@@ -608,6 +694,27 @@ export interface components {
             start_url: string | null;
             /** Join Url */
             join_url: string;
+        };
+        /**
+         * RoomSettings
+         * @description The host's settings: any member may play, pause and seek (else only the host and the
+         *     remote's holder); only the host and the holder may add to the queue.
+         */
+        RoomSettings: {
+            /** Anyone Can Pause */
+            anyone_can_pause: boolean;
+            /** Queue Host Only */
+            queue_host_only: boolean;
+        };
+        /**
+         * RoomSettingsPatch
+         * @description `PATCH /api/rooms/{code}/settings`: the settings to change; those left out stay.
+         */
+        RoomSettingsPatch: {
+            /** Anyone Can Pause */
+            anyone_can_pause?: boolean | null;
+            /** Queue Host Only */
+            queue_host_only?: boolean | null;
         };
         /** RoomsPublic */
         RoomsPublic: {
@@ -1391,7 +1498,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RoomPublic"];
+                    "application/json": components["schemas"]["RoomDetail"];
                 };
             };
             /** @description Not signed in */
@@ -1410,6 +1517,76 @@ export interface operations {
             };
             /** @description No such room */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Too many wrong room codes */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "rooms-update_room_settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoomSettingsPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoomSettings"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not the host */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such room */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Room ended */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
