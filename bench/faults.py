@@ -60,6 +60,8 @@ REDIS_URL = f"redis://127.0.0.1:{REDIS_PORT}/0"
 HEARTBEAT_TIMEOUT_S = 20  # shorter than the PostgreSQL outage: the reaper's grace is exercised
 REAPER_EVERY_S = 3.0
 RECOVERY_LIMIT_S = 120.0
+# the last "rooms alive after" check asks a room again for this long before counting it dead
+FINAL_CHECK_S = 15.0
 CHAT_EVERY_S = 1.5
 STALL_GIVE_UP_S = 30.0
 AUTH_RECHECK_S = 5
@@ -532,6 +534,16 @@ class Bench:
             return False
         return got.get("status") == "ready" and await room.members[0].reach_agent()
 
+    async def alive_within(self, room: Room, within: float) -> bool:
+        """`room_alive`, asked again for up to `within` seconds: the member it asks through may
+        be between two sockets at that moment (after Redis lost the login sessions, each socket
+        is closed 4401 at its next re-check and its member signs in and connects again)."""
+        try:
+            await self.until(lambda: self.room_alive(room), within)
+        except TimeoutError:
+            return False
+        return True
+
     async def until(self, check: Callable[[], Awaitable[bool]], within: float) -> float:
         started = time.monotonic()
         while not await check():
@@ -662,7 +674,7 @@ class Bench:
         await asyncio.sleep(2)
         await self.stop_chatting()
         lost, dup = await self.chat_counts(keepers, since)
-        alive = sum([await self.room_alive(r) for r in keepers])
+        alive = sum([await self.alive_within(r, FINAL_CHECK_S) for r in keepers])
         total = len(keepers) + (1 if victim else 0)
         orphans = self.orphans(await self.live_room_ids())
         sent = [m for r in keepers for mm in r.members for m in mm.sent if m.at >= since]
@@ -856,11 +868,26 @@ class Bench:
     async def host_socket(self, room: Room) -> Any:
         return await room_socket(self.urls[0], room.code, room.host.access_token)
 
+    async def holder_socket(self, room: Room) -> Any:
+        """The host's socket, holding the remote: an earlier fault may have left it with nobody
+        (a holder whose last socket goes gives it up), and what a holder's input does is what
+        the scenario checks: input from anyone else is refused before it reaches the room."""
+        sock = await self.host_socket(room)
+        remote = sock.of_type("room.state")[-1]["data"]["remote"]
+        if remote["holder_id"] != room.host.id:
+            await sock.send("remote.take", {})
+            await sock.expect("remote.changed", holder_id=room.host.id, within=10)
+        return sock
+
+    def refused(self, sock: Any) -> list[str]:
+        """The codes of every error the room answered this socket with."""
+        return [str(m["data"].get("code")) for m in sock.of_type("error")]
+
     async def long_title_page(self) -> str:
         """The holder opens a page whose title and URL are 200 000 characters each: the agent
         cuts them, the room keeps its agent (no 1009 loop) and members see the cut status."""
         room = self.rooms[0]
-        sock = await self.host_socket(room)
+        sock = await self.holder_socket(room)
         try:
             await sock.send("browser.navigate", {"url": f"{self.pages_url}/hostile.html?big"})
             status = None
@@ -875,12 +902,13 @@ class Bench:
             disconnects = [
                 m for m in sock.of_type("room.status") if m["data"].get("agent_connected") is False
             ]
+            refused = self.refused(sock)
         finally:
             await sock.close()
         if status is None or len(status["title"]) > 300 or disconnects or not alive:
             self.unexpected.append(
                 f"long title page: status {status and len(status['title'])}, agent lost"
-                f" {len(disconnects)} times, alive {alive}"
+                f" {len(disconnects)} times, alive {alive}, errors {refused}"
             )
         title = len(status["title"]) if status else None
         url = len(status["url"]) if status else None
@@ -924,7 +952,7 @@ class Bench:
         from roomagent.input.keypolicy import RULES
 
         room = self.rooms[0]
-        sock = await self.host_socket(room)
+        sock = await self.holder_socket(room)
         try:
             for rule in RULES:
                 key = rule.key.upper() if "shift" in rule.mods and len(rule.key) == 1 else rule.key
@@ -935,12 +963,15 @@ class Bench:
             await asyncio.sleep(3)
             alive = await self.room_alive(room)
             statuses = sock.of_type("browser.status")
+            refused = self.refused(sock)
         finally:
             await sock.close()
         shown = [m["data"]["url"] for m in statuses]
         bad = [u for u in shown if u.startswith(("file:", "chrome:", "view-source:", "devtools:"))]
-        if not alive or bad:
-            self.unexpected.append(f"blocked keys: alive {alive}, pages shown {bad}")
+        if not alive or bad or refused:
+            self.unexpected.append(
+                f"blocked keys: alive {alive}, pages shown {bad}, keys refused {refused}"
+            )
         return (
             f"{len(RULES)} shortcuts (DevTools, view-source, file dialogs, print, close, quit,"
             f" new windows and tabs): the room stayed {'ready' if alive else 'DOWN'},"

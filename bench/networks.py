@@ -90,9 +90,9 @@ CASES = [
 # Installed in a viewer page (tests/agent/pages/viewer.html, which defines connectViewer): the
 # room page's receiver behaviour (quality cap on open, receiver stats every second, the agent's
 # quality status kept) and the counters the bench reads.
-VIEWER_JS = """async ([conn]) => {
+VIEWER_JS = """async ([conn, lowDelay]) => {
   const video = document.getElementById('v');
-  const {pc, input} = await connectViewer(video, {conn, user: conn, lowDelay: true});
+  const {pc, input} = await connectViewer(video, {conn, user: conn, lowDelay});
   const W = (window.__wp = {pc, shown: [], status: null});
   const onFrame = (now) => { W.shown.push(now); video.requestVideoFrameCallback(onFrame); };
   video.requestVideoFrameCallback(onFrame);
@@ -274,12 +274,15 @@ def rung_cpu(agent: dict[str, Any]) -> str:
 
 
 @asynccontextmanager
-async def viewer_page(browser: Browser, url: str, conn: str) -> AsyncIterator[Page]:
-    """A viewer page connected to the room; closing it closes its peer (the relay's socket)."""
+async def viewer_page(
+    browser: Browser, url: str, conn: str, low_delay: bool = True
+) -> AsyncIterator[Page]:
+    """A viewer page connected to the room; closing it closes its peer (the relay's socket).
+    `low_delay`: the receiver asks for no playout buffering (`jitterBufferTarget = 0`)."""
     page = await browser.new_page(viewport={"width": 1280, "height": 800})
     try:
         await page.goto(url)
-        await page.evaluate(VIEWER_JS, [conn])
+        await page.evaluate(VIEWER_JS, [conn, low_delay])
         yield page
     finally:
         await page.close()
@@ -314,6 +317,7 @@ async def run_case(
     settle: float,
     seconds: float,
     hold: float,
+    low_delay: bool = True,
 ) -> CaseResult:
     result = CaseResult(case=case, load=os.getloadavg()[0])
     shape_downlink(link, case.kbps)
@@ -321,7 +325,9 @@ async def run_case(
         drop_udp_in(link, case.loss)
     url = f"http://{link.host_ip}:{cp.port}/pages/viewer.html"
     try:
-        async with viewer_page(weak_browser, url, f"weak-{uuid.uuid4().hex[:6]}") as weak:
+        async with viewer_page(
+            weak_browser, url, f"weak-{uuid.uuid4().hex[:6]}", low_delay
+        ) as weak:
             try:
                 await wait_playing(weak, 30)
             except Exception:
@@ -361,11 +367,20 @@ async def run_case(
 
 
 async def run(
-    cases: list[Case], *, settle: float, seconds: float, hold: float, tmp: Path
+    cases: list[Case],
+    *,
+    settle: float,
+    seconds: float,
+    hold: float,
+    tmp: Path,
+    low_delay: bool = True,
 ) -> list[CaseResult]:
     cp = FakeControlPlane(host="0.0.0.0")
     await cp.start()
-    keyframe_s = AgentSettings.model_fields["keyframe_interval_s"].default
+    # the agent's default, unless this process was given another (an experiment)
+    keyframe_s = os.environ.get(
+        "WP_KEYFRAME_INTERVAL_S", AgentSettings.model_fields["keyframe_interval_s"].default
+    )
     agent = AgentProcess(
         cp,
         start_url=cp.page_url("busy.html"),
@@ -397,6 +412,7 @@ async def run(
                                 settle=settle,
                                 seconds=seconds,
                                 hold=hold,
+                                low_delay=low_delay,
                             )
                             print(f"    {brief(r)}", file=sys.stderr, flush=True)
                             results.append(r)
@@ -551,13 +567,26 @@ def main() -> None:
     ap.add_argument("--cases", default="", help="1-based case numbers, comma list (all)")
     ap.add_argument("--label", default="before", help="this run's part of the doc's section")
     ap.add_argument("--no-write", action="store_true", help="print only, leave the doc alone")
+    ap.add_argument(
+        "--playout",
+        choices=("low", "default"),
+        default="low",
+        help="the weak viewer's playout: no buffering (jitterBufferTarget 0) or Chromium's own",
+    )
     args = ap.parse_args()
     if reason := why_not_here():
         raise SystemExit(f"bench/networks.py: {reason}")
     picked = [CASES[int(i) - 1] for i in args.cases.split(",") if i] or CASES
     tmp = Path(tempfile.mkdtemp(prefix="wp-bench-networks-"))
     results = asyncio.run(
-        run(picked, settle=args.settle, seconds=args.seconds, hold=args.hold, tmp=tmp)
+        run(
+            picked,
+            settle=args.settle,
+            seconds=args.seconds,
+            hold=args.hold,
+            tmp=tmp,
+            low_delay=args.playout == "low",
+        )
     )
     part = report(results, args.seconds, args.settle, args.label)
     print(part)

@@ -26,6 +26,8 @@ from .media.ladder import rung_names
 from .media.playout import IMMEDIATE, PlayoutPolicy
 from .media.video import VideoPipeline
 from .peers import OfferRefused, PeerManager, Viewer
+from .player.policy import BadCommand, parse_command
+from .player.watcher import MediaWatcher
 
 log = logging.getLogger("roomagent")
 
@@ -53,12 +55,13 @@ class Components:
     browser: Browser
     audio: AudioPipeline | None
     playout: PlayoutPolicy
+    player: MediaWatcher
 
 
 Handler = Callable[[Components, dict[str, Any]], Awaitable[None]]
 
 # Stopped in this order on shutdown (viewers first, the browser's processes last).
-SHUTDOWN_ORDER = ("peers", "cursor", "browser", "audio", "video", "injector", "launcher")
+SHUTDOWN_ORDER = ("peers", "cursor", "player", "browser", "audio", "video", "injector", "launcher")
 
 
 class Agent:
@@ -100,6 +103,7 @@ class Agent:
             "browser.back": self._history(-1),
             "browser.forward": self._history(1),
             "browser.reload": self._reload,
+            "media.cmd": self._media_cmd,
             **{type_: self._input_fallback(type_) for type_ in FALLBACK_TYPES},
         }
         self._stats_prev: tuple[float, int, float, float, float, int] | None = None
@@ -203,7 +207,11 @@ class Agent:
         browser = Browser(cdp_port, self._on_status)
         self._stops["browser"] = browser.close
         await browser.connect()
-        parts = Components(video, injector, input_path, peers, cursor, browser, audio, playout)
+        player = MediaWatcher(browser, self._on_media_state, self._on_media_ended, s.media_poll_s)
+        self._stops["player"] = player.stop
+        parts = Components(
+            video, injector, input_path, peers, cursor, browser, audio, playout, player
+        )
         self.parts.set_result(parts)
         await browser.wait_loaded(blank_ok=s.start_url == "about:blank")
         # The start page's status goes out before `browser_ready` and `ready`, whatever the order
@@ -215,6 +223,8 @@ class Agent:
         self.is_ready = True
         await self._send("ready", self._ready_data())
         log.info("room ready", extra=self._ready_data())
+        # The page's media is reported from `ready` on (its first state follows at once).
+        player.start()
         tasks.append(asyncio.create_task(self._heartbeat_loop(parts), name="heartbeat"))
         tasks.append(asyncio.create_task(self._wheel_loop(injector), name="wheel"))
         return parts, launcher
@@ -305,6 +315,8 @@ class Agent:
             await self._send("ready", self._ready_data())
         if self.parts.done() and self.parts.result().browser.status:
             await self._send("browser.status", dict(self.parts.result().browser.status))
+        if self.parts.done() and self.parts.result().player.last_state is not None:
+            await self._send("media.state", self.parts.result().player.last_state or {})
 
     async def _report_policy(self) -> None:
         """A browser without its managed policy is said on every connect, never only logged."""
@@ -315,6 +327,12 @@ class Agent:
 
     async def _on_status(self, status: dict[str, Any]) -> None:
         await self._send("browser.status", status)
+
+    async def _on_media_state(self, state: dict[str, Any]) -> None:
+        await self._send("media.state", state)
+
+    async def _on_media_ended(self, url: str) -> None:
+        await self._send("media.ended", {"url": url})
 
     async def handle(self, type_: str, data: dict[str, Any]) -> None:
         """A control-plane message (docs/protocol.md, "Control plane → agent"), once every
@@ -361,6 +379,19 @@ class Agent:
         if not url.startswith(("http://", "https://")):
             raise ValueError("only http(s) URLs")
         await parts.browser.navigate(url)
+
+    async def _media_cmd(self, parts: Components, data: dict[str, Any]) -> None:
+        """Play, pause, seek, seek by, rate: on the page's main media element; its next
+        `media.state` shows the result, `error {code: "no_media"}` says there is none."""
+        try:
+            action, value = parse_command(data)
+        except BadCommand as e:
+            await self._send("error", {"code": "bad_message", "message": str(e)})
+            return
+        if not await parts.player.command(action, value):
+            await self._send(
+                "error", {"code": "no_media", "message": "the page has no main media element"}
+            )
 
     def _history(self, delta: int) -> Handler:
         async def go(parts: Components, data: dict[str, Any]) -> None:
@@ -480,6 +511,9 @@ class Agent:
             "window_reopens": parts.browser.reopens,
             "guarded_targets": parts.browser.guarded,
             "browser_policy": self.browser_policy,
+            # the page's media (extension, player/): looks at it and media commands carried out
+            "media_looks": parts.player.looks,
+            "media_commands": parts.player.commands,
             "audio_frames": parts.audio.frames_encoded if parts.audio is not None else 0,
             "audio_packets": self.audio_bc.packets,
         }

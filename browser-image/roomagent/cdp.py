@@ -26,6 +26,9 @@ import websockets
 log = logging.getLogger("roomagent.cdp")
 
 StatusCallback = Callable[[dict[str, Any]], Awaitable[None]]
+# (method, params, session id or None for the browser's own): called on the reader for every
+# event, so it must not wait for a reply (spawn what needs one).
+EventListener = Callable[[str, dict[str, Any], str | None], None]
 
 _STATUS_EVENTS = {
     "Page.frameNavigated",
@@ -60,9 +63,20 @@ BLOCKED_SCHEMES = (
 # left alone: closing it breaks the window.
 _CONTENT_TARGETS = frozenset({"page"})
 
+# The page's out-of-process iframes (a cross-site player) are attached to, flattened onto this one
+# connection and running (never held for a debugger): the media watcher reads their media.
+AUTO_ATTACH: dict[str, Any] = {
+    "autoAttach": True,
+    "waitForDebuggerOnStart": False,
+    "flatten": True,
+    "filter": [{"type": "iframe", "exclude": False}],
+}
+
 # A page that closes its window again and again is reopened on about:blank after this many
 # reopens in a minute.
 REOPEN_SAME_URL_PER_MINUTE = 3
+# The room's page leaves a blocked URL once its navigation has settled (waited for at most this).
+LEAVE_SETTLE_S = 2.0
 
 
 class CdpError(RuntimeError):
@@ -111,8 +125,11 @@ class Browser:
         self._refresh: asyncio.Task[None] | None = None
         self._dirty = asyncio.Event()
         self.loading = False
+        self._stopped_loading = asyncio.Event()  # set while the page's main frame is not loading
         self.status: dict[str, Any] = {}
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # Others' interest in events (the media watcher: iframe targets attached and detached).
+        self.listeners: list[EventListener] = []
         # The guard's work, spawned from the reader (which must not wait on its own replies).
         self._guard_tasks: set[asyncio.Task[None]] = set()
         self._reopening = False
@@ -162,11 +179,22 @@ class Browser:
         self._target_id = target_id
         self._session = res["sessionId"]
         await self.page("Page.enable")
-        await self.page("Runtime.enable")
+        # No `Runtime.enable`: sites look for it (what it makes DevTools do with their console),
+        # and nothing here needs it: `Runtime.evaluate` works without it.
+        await self.auto_attach(res["sessionId"])
         # A page's <input type=file> would open a dialog onto the machine's files: intercepted,
         # it opens nothing (the policy's AllowFileSelectionDialogs, again here).
         await self.page("Page.setInterceptFileChooserDialog", {"enabled": True})
         self._dirty.set()
+
+    async def auto_attach(self, session: str) -> None:
+        """`AUTO_ATTACH` on a target's session; without its filter where Chromium has none (then
+        workers are attached too, and left alone)."""
+        try:
+            await self.call("Target.setAutoAttach", AUTO_ATTACH, session)
+        except CdpError:
+            plain = {k: v for k, v in AUTO_ATTACH.items() if k != "filter"}
+            await self.call("Target.setAutoAttach", plain, session)
 
     async def close(self) -> None:
         for task in [*self._guard_tasks, self._refresh, self._reader]:
@@ -192,6 +220,11 @@ class Browser:
         await self._ws.send(json.dumps(msg))
         return await asyncio.wait_for(fut, 30)
 
+    @property
+    def page_session(self) -> str | None:
+        """The DevTools session of the room's page (a new one after the window was reopened)."""
+        return self._session
+
     async def page(self, method: str, params: dict[str, Any] | None = None) -> Any:
         return await self.call(method, params, self._session)
 
@@ -207,7 +240,7 @@ class Browser:
                         else:
                             fut.set_result(msg.get("result", {}))
                     continue
-                self._on_event(msg.get("method", ""), msg.get("params", {}))
+                self._on_event(msg.get("method", ""), msg.get("params", {}), msg.get("sessionId"))
         except websockets.ConnectionClosed:
             pass
         finally:
@@ -217,8 +250,13 @@ class Browser:
             if not self.closed.done():
                 self.closed.set_result(None)
 
-    def _on_event(self, method: str, params: dict[str, Any]) -> None:
+    def _on_event(self, method: str, params: dict[str, Any], session: str | None = None) -> None:
         self._guard(method, params)
+        for listener in self.listeners:
+            try:
+                listener(method, params, session)
+            except Exception:
+                log.exception("DevTools event listener failed", extra={"event": method})
         if method not in _STATUS_EVENTS:
             return
         if method == "Target.targetInfoChanged":
@@ -228,6 +266,10 @@ class Browser:
             if params.get("frameId") != self._target_id:  # main frame id == target id
                 return
             self.loading = method == "Page.frameStartedLoading"
+            if self.loading:
+                self._stopped_loading.clear()
+            else:
+                self._stopped_loading.set()
         elif method == "Page.frameNavigated" and params.get("frame", {}).get("parentId"):
             return
         self._dirty.set()
@@ -265,8 +307,18 @@ class Browser:
             if target_id != self._target_id:
                 await self.call("Target.closeTarget", {"targetId": target_id})
                 return
-            # The room's page: back to where it was, else a blank page.
+            # The room's page. Not while the navigation that brought the blocked URL is still
+            # under way: sending the page elsewhere while the policy's error page takes the
+            # frame makes Chromium stop on a CHECK (SIGTRAP, the room fails; about half the
+            # times a blocked URL was forced through DevTools). Once the frame has stopped
+            # loading, look again: a navigation the policy refused left nothing blocked shown;
+            # one that loaded (a browser without the policy) goes back to where the page was,
+            # else to a blank page.
+            await self._settled(LEAVE_SETTLE_S)
             index, entries = await self.history()
+            current = entries[index] if 0 <= index < len(entries) else {}
+            if not blocked_scheme(str(current.get("url", ""))):
+                return
             back = [e for e in entries[:index] if not blocked_scheme(str(e.get("url", "")))]
             if back:
                 await self.page("Page.navigateToHistoryEntry", {"entryId": back[-1]["id"]})
@@ -274,6 +326,15 @@ class Browser:
                 await self.navigate("about:blank")
         except (CdpError, TimeoutError) as e:
             log.warning("could not leave a blocked page", extra={"error": str(e)})
+
+    async def _settled(self, deadline_s: float) -> None:
+        """Until the room's page has stopped loading (frameStartedLoading/StoppedLoading of its
+        main frame) or `deadline_s` has passed; at least one event-loop round trip of the
+        events already sent."""
+        await asyncio.sleep(0.1)
+        if self.loading:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped_loading.wait(), deadline_s)
 
     async def _reopen(self, why: str) -> None:
         """The room's page target is gone (or its session is): attach to it again if it is still

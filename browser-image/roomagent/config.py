@@ -107,6 +107,10 @@ class AgentSettings(BaseSettings):
     audio: bool = True
 
     heartbeat_s: float = Field(default=10.0, gt=0)
+    # How often the page's media is looked at (player/watcher.py): a change the page makes by
+    # itself (the holder clicks the site's own pause) is reported within this; a `media.cmd`'s
+    # result at once.
+    media_poll_s: float = Field(default=0.25, ge=0.05, le=5)
     # Viewer peers at most (the control plane passes its room capacity plus a margin); an offer
     # past it is refused with `too_many_viewers`.
     max_viewers: int = Field(default=60, ge=1)

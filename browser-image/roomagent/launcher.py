@@ -403,11 +403,30 @@ class Launcher:
         launched = self.launched
         if launched is not None:
             for child in reversed(launched.children):
+                if child.proc.returncode is not None:
+                    self._log_exit(child)
                 await self._kill(child)
             launched.children.clear()
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
+
+    def _log_exit(self, child: Child) -> None:
+        """A child that exited by itself (the room is failing because of it): the end of its own
+        output goes into the agent's log before the room's temporary directory is removed,
+        e.g. Chromium's CHECK message when it stops on SIGTRAP."""
+        tail: list[str] = []
+        if self._tmp is not None:
+            with contextlib.suppress(OSError):
+                with (self._tmp / f"{child.name}.log").open("rb") as f:
+                    f.seek(0, os.SEEK_END)
+                    f.seek(max(0, f.tell() - 4096))
+                    tail = f.read().decode("utf-8", "replace").splitlines()[-15:]
+        log.warning(
+            "%s exited by itself",
+            child.name,
+            extra={"rc": child.proc.returncode, "output": "\n".join(tail)},
+        )
 
     async def _kill(self, child: Child) -> None:
         # Collect descendants first: some may have left the process group.

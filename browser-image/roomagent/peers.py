@@ -430,7 +430,12 @@ class PeerManager:
                     "cut_by": est.cut_reason,
                 },
             )
-            track.move_to(rung)
+            # Up to a rung other viewers watch: its next periodic keyframe takes this viewer
+            # there (within keyframe_interval_s); asking for one now would send them an extra
+            # keyframe for nothing. Down (the link cannot carry the rung now) or to a rung only
+            # this viewer will watch: a keyframe at once.
+            others = self.video.viewers_per_rung().get(rung, 0) if self.video else 0
+            track.move_to(rung, ask_keyframe=not (rung < track.rung and others > 0))
         self.send_status(viewer)
 
     def _pace_kbps(self, viewer: Viewer) -> float:

@@ -69,13 +69,15 @@ class FakeControlPlane:
         self.messages: list[dict[str, Any]] = []
         self._waiters: list[tuple[Callable[[dict[str, Any]], bool], asyncio.Future[Any]]] = []
         self._server: Any = None
+        # Files served at /media/<name> (test clips made at test time), with byte ranges.
+        self.media: dict[str, Path] = {}
 
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
-    def page_url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.port}/pages/{name}"
+    def page_url(self, name: str, host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self.port}/pages/{name}"
 
     async def start(self) -> None:
         self._server = await serve(
@@ -100,6 +102,11 @@ class FakeControlPlane:
             }.get(name.rsplit(".", 1)[-1], "text/plain")
             headers = Headers({"Content-Type": ctype, "Content-Length": str(len(body))})
             return Response(200, "OK", headers, body)
+        if request.path.startswith("/media/"):
+            path = self.media.get(request.path.removeprefix("/media/").split("?")[0])
+            if path is None:
+                return conn.respond(HTTPStatus.NOT_FOUND, "not found\n")
+            return _ranged(path.read_bytes(), request.headers.get("Range"))
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:
@@ -210,6 +217,41 @@ class FakeControlPlane:
 
     def statuses(self) -> list[dict[str, Any]]:
         return [m["data"] for m in self.messages if m["type"] == "browser.status"]
+
+    async def after(
+        self,
+        type_: str,
+        data: dict[str, Any],
+        pred: Callable[[dict[str, Any]], bool],
+        timeout: float = 10,
+    ) -> dict[str, Any]:
+        """Send `type_` to the agent and wait for the first message after it that matches."""
+        waiter = asyncio.ensure_future(self.wait_for(pred, timeout))
+        await asyncio.sleep(0)  # the waiter is registered before anything can answer
+        await self.send(type_, data)
+        return await waiter
+
+
+def _ranged(body: bytes, range_header: str | None) -> Response:
+    """A media file, whole or the byte range asked for (a browser seeks in a clip by ranges)."""
+    headers = {"Content-Type": "video/webm", "Accept-Ranges": "bytes"}
+    m = re.fullmatch(r"bytes=(\d*)-(\d*)", (range_header or "").strip())
+    if not m or not (m.group(1) or m.group(2)):
+        headers["Content-Length"] = str(len(body))
+        return Response(200, "OK", Headers(headers), body)
+    if m.group(1):
+        start = int(m.group(1))
+        end = min(int(m.group(2)) if m.group(2) else len(body) - 1, len(body) - 1)
+    else:  # the last N bytes
+        start, end = max(0, len(body) - int(m.group(2))), len(body) - 1
+    if start >= len(body) or start > end:
+        headers["Content-Range"] = f"bytes */{len(body)}"
+        headers["Content-Length"] = "0"
+        return Response(416, "Range Not Satisfiable", Headers(headers), b"")
+    part = body[start : end + 1]
+    headers["Content-Range"] = f"bytes {start}-{end}/{len(body)}"
+    headers["Content-Length"] = str(len(part))
+    return Response(206, "Partial Content", Headers(headers), part)
 
 
 @dataclass

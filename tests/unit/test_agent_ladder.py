@@ -158,6 +158,54 @@ def test_packets_of_another_rung_wait_for_its_keyframe() -> None:
     assert bc.active == {1}  # rung 0 is no longer encoded
 
 
+def _packet(pts: int, key: bool) -> av.Packet:
+    p = av.Packet(b"x" * 10)
+    p.pts, p.is_keyframe = pts, key
+    return p
+
+
+def test_a_weak_viewer_falling_behind_on_a_shared_rung_asks_nobody_for_a_keyframe() -> None:
+    """The good viewer beside a weak one gets no more keyframes than alone: the weak viewer's
+    overflowing queue waits for the rung's periodic keyframe when others watch that rung; alone
+    on its rung it asks for one at once (nobody else pays)."""
+    asked: list[tuple[str, int]] = []
+    bc = Broadcaster("video", 4)
+    weak = bc.subscribe(lambda rung: asked.append(("weak", rung)))
+    good = bc.subscribe(lambda rung: asked.append(("good", rung)))
+    for t in (weak, good):
+        t._started = True
+    bc.publish(_packet(0, True), 0)
+    good._queue.clear()  # the good viewer's sender keeps up
+    for pts in range(1, 6):  # the weak one's does not: its queue (4) overflows
+        bc.publish(_packet(pts, False), 0)
+        good._queue.clear()
+    assert weak.need_keyframe and weak.dropped > 0
+    assert asked == []  # nobody's picture paid for it
+    bc.publish(_packet(6, True), 0)  # the rung's periodic keyframe
+    assert not weak.need_keyframe and [p.pts for p in weak._queue] == [6]
+
+    good.stop()  # alone on the rung now: an overflow asks at once
+    for pts in range(7, 12):
+        bc.publish(_packet(pts, False), 0)
+    assert asked == [("weak", 0)]
+
+
+def test_moving_up_to_a_rung_others_watch_waits_for_its_periodic_keyframe() -> None:
+    asked: list[int] = []
+    bc = Broadcaster("video", 8)
+    track = bc.subscribe(asked.append, rung=1)
+    track.move_to(0, ask_keyframe=False)
+    assert asked == [] and track.target == 0 and bc.active == {0, 1}
+    track.need_keyframe_now()  # a PLI while waiting: its own rung, not the shared one
+    assert asked == [1]
+    bc.publish(_packet(1, False), 0)
+    assert track.rung == 1  # a delta of rung 0: not yet
+    bc.publish(_packet(2, True), 0)
+    assert (track.rung, track.target) == (0, None)
+    track.move_to(1)  # down (or to a rung nobody else watches): asked at once
+    assert asked == [1, 1]
+
+
 async def test_a_switch_keyframe_never_repeats_a_timestamp_already_sent() -> None:
     bc = Broadcaster("video", 8)
     track = bc.subscribe()
@@ -229,6 +277,15 @@ async def test_viewers_on_two_rungs_decode_their_own_resolution_and_plis_stay_on
             await weak.pli(room.peers, "weak")
         await room.frames(3)
         assert room.video.rungs[1].keyframes - before <= 1
+
+        # back to Auto: up to the rung the good viewer watches, at that rung's periodic
+        # keyframe; no keyframe is asked of it for the weak viewer's sake
+        top_keyframes = room.video.rungs[0].keyframes
+        weak.input.send(quality_wire.encode_cap(0))
+        await until(lambda: room.track("weak").target == 0, 5, "the cap was not lifted")
+        await room.frames(12)
+        assert room.video.rungs[0].keyframes == top_keyframes
+        assert (room.track("weak").rung, room.track("weak").target) == (1, 0)
     finally:
         await good.close()
         await weak.close()

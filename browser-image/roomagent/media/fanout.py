@@ -45,9 +45,12 @@ class PacketTrack(_FanoutTrack):
         maxlen: int,
         on_need_keyframe: Callable[[int], None] | None = None,
         on_rung: Callable[[], None] | None = None,
+        watched_by_others: Callable[[int], bool] | None = None,
     ) -> None:
         super().__init__()
         self.kind = kind
+        # whether other viewers take packets from a rung (their picture pays for a keyframe)
+        self._watched_by_others = watched_by_others
         self._queue: collections.deque[av.Packet] = collections.deque(maxlen=maxlen)
         self._on_need_keyframe = on_need_keyframe
         # told when the rungs this track takes packets from change (the encoder's active rungs)
@@ -60,27 +63,34 @@ class PacketTrack(_FanoutTrack):
         # the rung this viewer's packets come from, and the one it moves to at its next keyframe
         self.rung = 0
         self.target: int | None = None
+        self._target_asked = False  # the target rung was asked for a keyframe (move_to)
         self.switches = 0
         self._last_pts: int | None = None  # of the last packet handed to the sender
         # called with each packet's size as the sender takes it (the rate sent to this viewer)
         self.on_delivered: Callable[[av.Packet], None] | None = None
 
-    def move_to(self, rung: int) -> None:
-        """Take packets from `rung` from its next keyframe on (asked for now)."""
+    def move_to(self, rung: int, ask_keyframe: bool = True) -> None:
+        """Take packets from `rung` from its next keyframe on: asked for now, or, with
+        `ask_keyframe` false, the one the rung's encoder makes anyway (every
+        keyframe_interval_s), so the other viewers on that rung get no extra keyframe."""
         target = None if rung == self.rung else rung
         if target == self.target:
             return
         self.target = target
+        self._target_asked = target is not None and ask_keyframe
         if self._on_rung is not None:
             self._on_rung()
-        if target is not None and self._on_need_keyframe is not None:
-            self._on_need_keyframe(target)
+        if self._target_asked and self._on_need_keyframe is not None:
+            self._on_need_keyframe(rung)
 
     def need_keyframe_now(self) -> None:
-        """The viewer lost a picture (PLI/FIR): a keyframe of the rung it is switching to if
-        any (which it waits for anyway), else of its own."""
+        """The viewer lost a picture (PLI/FIR): a keyframe of the rung it is switching to if it
+        asked that rung for one already (it waits for it anyway), else of its own (a switch
+        that waits for the target's periodic keyframe does not make the target's other viewers
+        pay for this viewer's loss)."""
         if self._on_need_keyframe is not None:
-            self._on_need_keyframe(self.rung if self.target is None else self.target)
+            asked = self.target is not None and self._target_asked
+            self._on_need_keyframe(self.target if asked and self.target is not None else self.rung)
 
     def push(self, packet: av.Packet, rung: int = 0) -> None:
         if self.readyState != "live":
@@ -116,7 +126,14 @@ class PacketTrack(_FanoutTrack):
                 if not packet.is_keyframe:
                     self.need_keyframe = True
                     self.dropped += 1
-                    if self._on_need_keyframe:
+                    # An overflow is this viewer's link falling behind its rung: on a rung
+                    # others watch it waits for the rung's periodic keyframe (or a move down,
+                    # which asks the lower rung) instead of sending all of them a keyframe
+                    # that would overflow here again.
+                    shared = self._watched_by_others is not None and self._watched_by_others(
+                        self.rung
+                    )
+                    if self._on_need_keyframe and not shared:
                         self._on_need_keyframe(self.rung)
                     return
         self._append(packet)
@@ -248,7 +265,15 @@ class Broadcaster:
     def subscribe(
         self, on_need_keyframe: Callable[[int], None] | None = None, rung: int = 0
     ) -> PacketTrack:
-        track = PacketTrack(self.kind, self.maxlen, on_need_keyframe, on_rung=self._recount)
+        track = PacketTrack(
+            self.kind,
+            self.maxlen,
+            on_need_keyframe,
+            on_rung=self._recount,
+            watched_by_others=lambda rung: any(
+                t is not track and t.rung == rung for t in self.tracks
+            ),
+        )
         track.rung = rung
         track.on_stop = lambda: self._remove(track)
         self.tracks.add(track)
