@@ -7,37 +7,28 @@ import { session } from "../auth/session";
 import type { RoomSettings } from "../realtime/protocol";
 import { useRoomStore } from "../store/roomStore";
 
+/** The settings as shown: what the host just chose shows at once (a checkbox that flicked back
+ * until the server answered would look broken), and falls back if the server refuses it. */
 export function useRoomSettings(code: string) {
-  const settings = useRoomStore((s) => s.settings);
-  const [saving, setSaving] = useState(false);
+  const stored = useRoomStore((s) => s.settings);
+  const [asked, setAsked] = useState<Partial<RoomSettings> | null>(null);
   const [error, setError] = useState<string | null>(null);
   const change = useCallback(
     async (patch: Partial<RoomSettings>) => {
-      setSaving(true);
+      setAsked((a) => ({ ...a, ...patch }));
       setError(null);
       try {
-        const next = await unwrap(patchSettings(code, patch));
+        const next = await unwrap(session.api.PATCH("/api/rooms/{code}/settings", { params: { path: { code } }, body: patch }));
         // The broadcast brings the same; apply the answer too so this tab never waits for it.
         useRoomStore.getState().update((v) => ({ ...v, settings: { ...v.settings, ...next } }));
       } catch (err) {
         setError(errorText(err));
       } finally {
-        setSaving(false);
+        setAsked(null);
       }
     },
     [code],
   );
-  return { settings, saving, error, change };
-}
-
-// TEMPORARY until the control plane's route is in the generated schema (npm run gen:api after
-// merging the server's part): the same call, typed here.
-type SettingsPatch = (
-  path: "/api/rooms/{code}/settings",
-  init: { params: { path: { code: string } }; body: Partial<RoomSettings> },
-) => Promise<{ data?: RoomSettings; error?: unknown; response: Response }>;
-
-function patchSettings(code: string, body: Partial<RoomSettings>) {
-  const api = session.api as unknown as { PATCH: SettingsPatch };
-  return api.PATCH("/api/rooms/{code}/settings", { params: { path: { code } }, body });
+  const settings = asked ? { ...stored, ...asked } : stored;
+  return { settings, saving: asked !== null, error, change };
 }

@@ -5,7 +5,7 @@ import { useCallback, useEffect, useRef, useState, useSyncExternalStore, type Re
 import type { ShownPointer, ShownReaction } from "../realtime/ephemeral";
 import { mediaPosition, type PresentMedia } from "../realtime/mediaClock";
 import type { RoomClient } from "../realtime/roomClient";
-import { isEditable, roomShortcut, type RoomShortcut } from "../realtime/shortcuts";
+import { focusKind, roomShortcut, type RoomShortcut } from "../realtime/shortcuts";
 import type { RoomView } from "../store/roomReducer";
 import { useRoomStore } from "../store/roomStore";
 
@@ -85,7 +85,7 @@ export function useRoomShortcuts(on: (s: RoomShortcut) => void, driving: () => b
       const active = document.activeElement;
       const shortcut = roomShortcut(
         { key: e.key, type: e.type === "keyup" ? "keyup" : "keydown", repeat: e.repeat, ctrlKey: e.ctrlKey, altKey: e.altKey, metaKey: e.metaKey },
-        { editable: isEditable(active), driving: isDriving.current() },
+        { ...focusKind(active), driving: isDriving.current() },
       );
       if (shortcut === null) return;
       if (shortcut !== "point_end") e.preventDefault();

@@ -16,8 +16,10 @@ export interface KeyInfo {
 }
 
 export interface FocusInfo {
-  /** The focus is in something that takes typing or its own Space (field, button, slider...). */
-  editable: boolean;
+  /** The focus is where typing goes (a field, a select, an editable element). */
+  typing: boolean;
+  /** The focus is on a control Space works itself (a button, checkbox, slider, link...). */
+  activates: boolean;
   /** The focus is on the stream area while you hold the remote: keys drive the room. */
   driving: boolean;
 }
@@ -29,22 +31,25 @@ export function roomShortcut(e: KeyInfo, focus: FocusInfo): RoomShortcut | null 
   const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
   // Letting go of P always ends pointing, wherever the focus went meanwhile.
   if (e.type === "keyup") return key === POINT_KEY ? "point_end" : null;
-  if (e.ctrlKey || e.altKey || e.metaKey || focus.driving || focus.editable) return null;
+  if (e.ctrlKey || e.altKey || e.metaKey || focus.driving || focus.typing) return null;
   if (key === POINT_KEY) return e.repeat ? null : "point_start";
   if (e.repeat) return null;
-  if (key === " ") return "toggle_play";
+  if (key === " ") return focus.activates ? null : "toggle_play";
   if (key === "f") return "fullscreen";
   return null;
 }
 
-const TYPING_ROLES = new Set(["textbox", "searchbox", "combobox", "slider", "spinbutton", "button", "checkbox", "switch", "menuitem", "option", "link"]);
+const TYPING_ROLES = new Set(["textbox", "searchbox", "combobox", "spinbutton"]);
+const ACTIVATING_ROLES = new Set(["button", "checkbox", "switch", "slider", "menuitem", "option", "link", "tab", "radio"]);
 
-/** Whether the element takes keys of its own (Space on a button presses it, a slider moves). */
-export function isEditable(el: Element | null): boolean {
-  if (!el) return false;
+/** Where the focus is, for `roomShortcut`: whether it takes typing, or Space of its own. */
+export function focusKind(el: Element | null): Pick<FocusInfo, "typing" | "activates"> {
+  if (!el) return { typing: false, activates: false };
   const tag = el.tagName;
-  if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || tag === "BUTTON" || tag === "A") return true;
-  if ((el as HTMLElement).isContentEditable) return true;
   const role = el.getAttribute("role");
-  return role !== null && TYPING_ROLES.has(role);
+  const input = tag === "INPUT" ? (el as HTMLInputElement).type : null;
+  const activatingInput = input !== null && ["button", "submit", "reset", "checkbox", "radio", "range", "file", "color"].includes(input);
+  const typing = (tag === "INPUT" && !activatingInput) || tag === "TEXTAREA" || tag === "SELECT" || (el as HTMLElement).isContentEditable || (role !== null && TYPING_ROLES.has(role));
+  const activates = activatingInput || tag === "BUTTON" || tag === "A" || tag === "SUMMARY" || (role !== null && ACTIVATING_ROLES.has(role));
+  return { typing, activates };
 }

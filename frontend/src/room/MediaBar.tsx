@@ -11,6 +11,7 @@ import { PositionSlider } from "./PositionSlider";
 const MEDIA_ERRORS: Record<string, string> = {
   not_allowed: "Only the host and the holder of the remote can control playback now.",
   no_media: "The page has no video to control.",
+  agent_unavailable: "The room’s browser is reconnecting: try again in a moment.",
 };
 
 /**

@@ -10,10 +10,13 @@ import { mayAddToQueue } from "../realtime/mediaClock";
 import type { RoomClient } from "../realtime/roomClient";
 import { useRoomStore } from "../store/roomStore";
 
+/** The server's refusals in words, by message and code (docs/protocol.md, "Watching together"). */
 const QUEUE_ERRORS: Record<string, string> = {
-  not_allowed: "Only the host and the holder of the remote can add to the queue now.",
-  forbidden: "Only the host or whoever added it can remove that.",
-  queue_full: "The queue is full.",
+  "queue.add not_allowed": "Only the host and the holder of the remote can add to the queue now.",
+  "queue.add queue_full": "The queue is full: remove something first.",
+  "queue.add url_not_allowed": "The room cannot open that address.",
+  "queue.remove not_allowed": "Only the host or whoever added it can remove that.",
+  "queue.move not_allowed": "Only the host can reorder the queue.",
 };
 
 /** "Up next": addresses the room's browser opens, in order, each time the playing media ends. */
@@ -24,7 +27,7 @@ export function QueuePanel({ client, code }: { client: RoomClient | null; code: 
   const { settings, saving, error: settingsError, change } = useRoomSettings(code);
   const [url, setUrl] = useState("");
   const refused = useRecentError("queue", 6_000);
-  const error = refused ? (QUEUE_ERRORS[refused.code] ?? refused.detail) : null;
+  const error = refused ? (QUEUE_ERRORS[`${refused.type} ${refused.code}`] ?? refused.detail) : null;
   const isHost = you?.role === "host";
   const canAdd = mayAddToQueue(settings, you, holderId);
 
