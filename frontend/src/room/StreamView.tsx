@@ -180,7 +180,7 @@ function StatsLine({ words }: { words: ReturnType<typeof useQuality>["words"] })
   const loss = stats.packetLossPct ?? 0;
   const tone = (rtt ?? 0) > 250 || loss > 5 ? "text-red-300" : (rtt ?? 0) > 120 || loss > 1 ? "text-amber-300" : "text-emerald-300";
   return (
-    <span className="flex min-w-0 items-center gap-3 overflow-hidden text-xs tabular-nums text-zinc-400" aria-label="Connection quality">
+    <span className="flex min-w-0 items-center gap-3 overflow-hidden whitespace-nowrap text-xs tabular-nums text-zinc-400" aria-label="Connection quality">
       <Gauge className={`size-4 ${tone}`} aria-hidden />
       {words ? <span className="text-zinc-200">{words.rung}</span> : null}
       {words?.why ? (
