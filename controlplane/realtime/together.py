@@ -16,6 +16,8 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -93,7 +95,7 @@ class Together:
         self.sessionmaker = sessionmaker
         self.rate_limiter = rate_limiter
         self.lines = lines
-        self._queue_locks: dict[str, asyncio.Lock] = {}
+        self._queue_locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     async def _who(self, conn_room: str, user_id: str, room: Room) -> Who:
         _, remote = await self.io.remote_state(conn_room)
@@ -233,8 +235,21 @@ class Together:
 
     # ---------------------------------------------------------------- the queue
 
-    def _queue_lock(self, room_id: str) -> asyncio.Lock:
-        return self._queue_locks.setdefault(room_id, asyncio.Lock())
+    @asynccontextmanager
+    async def _queue_lock(self, room_id: str) -> AsyncIterator[None]:
+        """This process's turn to change the room's queue. The lock is kept while anyone holds
+        or waits for it (counted), then forgotten, so ended rooms leave nothing behind."""
+        lock, users = self._queue_locks.get(room_id, (asyncio.Lock(), 0))
+        self._queue_locks[room_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._queue_locks[room_id]
+            if users <= 1:
+                del self._queue_locks[room_id]
+            else:
+                self._queue_locks[room_id] = (lock, users - 1)
 
     async def _announce(self, s: AsyncSession, room_id: uuid.UUID) -> None:
         rows = await queue.entries(session=s, room_id=room_id)
