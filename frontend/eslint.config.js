@@ -18,6 +18,22 @@ export default tseslint.config(
     },
   },
   {
+    // Every REST call goes through the query/mutation layer (src/queries): nowhere else may a
+    // module call the API client or the session's log-in and log-out.
+    files: ["src/**/*.{ts,tsx}"],
+    ignores: ["src/queries/**", "src/auth/**", "src/api/**", "src/test/**"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ group: ["**/api/http"], importNames: ["unwrap", "createApi"], message: "Call the API through src/queries." }] }],
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "MemberExpression[object.name='session'][property.name=/^(api|login|logout)$/]",
+          message: "Call the API through src/queries (a query or mutation of the layer).",
+        },
+      ],
+    },
+  },
+  {
     files: ["scripts/**/*.mjs"],
     extends: [js.configs.recommended],
     languageOptions: { globals: globals.node },

@@ -1,8 +1,8 @@
 import { LayoutDashboard, LogOut, MonitorPlay, ShieldCheck } from "lucide-react";
 import { Link, NavLink, Outlet, useLocation, useNavigate } from "react-router-dom";
-import { session } from "../auth/session";
 import { useAuth } from "../hooks/useAuth";
 import { cn } from "../lib/cn";
+import { useLogout } from "../queries/account";
 import { Button, buttonVariants } from "./ui/button";
 
 const navLink = ({ isActive }: { isActive: boolean }) =>
@@ -12,6 +12,7 @@ const navLink = ({ isActive }: { isActive: boolean }) =>
 export function AppShell() {
   const { status, user } = useAuth();
   const navigate = useNavigate();
+  const logout = useLogout({ onSuccess: () => navigate("/") });
   // These pages carry their own "Log in" / "Sign up" links: one of each per page, not two.
   const ownAuthLinks = ["/", "/login", "/register", "/forgot-password", "/reset-password"].includes(useLocation().pathname);
   return (
@@ -36,9 +37,7 @@ export function AppShell() {
                   variant="outline"
                   size="sm"
                   aria-label="Log out"
-                  onClick={() => {
-                    void session.logout().then(() => navigate("/"));
-                  }}
+                  onClick={() => logout.mutate()}
                 >
                   <LogOut aria-hidden /> <span className="hidden sm:inline">Log out</span>
                 </Button>

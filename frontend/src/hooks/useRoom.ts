@@ -2,8 +2,8 @@
 // client, mirrors its events into the room store, and hands the stream to the page.
 import { useEffect, useState } from "react";
 import { ApiError, errorText } from "../api/errors";
-import { unwrap } from "../api/http";
 import { session } from "../auth/session";
+import { useJoinRoom } from "../queries/rooms";
 import { RoomClient } from "../realtime/roomClient";
 import { addPendingChat } from "../store/roomReducer";
 import { useRoomStore } from "../store/roomStore";
@@ -34,6 +34,8 @@ export function useRoom(code: string, member = false): RoomHandle {
   const [client, setClient] = useState<RoomClient | null>(null);
   const [stream, setStream] = useState<MediaStream | null>(null);
   const [speaking, setSpeaking] = useState(false);
+  // Stable across renders (react-query's mutateAsync); each call is its own request.
+  const { mutateAsync: join } = useJoinRoom();
 
   useEffect(() => {
     const store = useRoomStore.getState();
@@ -60,7 +62,7 @@ export function useRoom(code: string, member = false): RoomHandle {
     // The server closes a socket whose token expires: hand it every refreshed token.
     const unsubscribe = session.onTokenRefreshed((token) => rc.socket.reauthenticate(token));
     // Join (idempotent for members) before the socket, which admits participants only.
-    const joined = member ? Promise.resolve() : unwrap(session.api.POST("/api/rooms/{code}/join", { params: { path: { code } } }));
+    const joined = member ? Promise.resolve() : join(code);
     joined
       .then(() => {
         if (cancelled) return;
@@ -79,7 +81,7 @@ export function useRoom(code: string, member = false): RoomHandle {
       setClient(null);
       setStream(null);
     };
-  }, [code, member]);
+  }, [code, member, join]);
 
   return { client, stream, speaking };
 }

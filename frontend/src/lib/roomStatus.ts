@@ -17,6 +17,11 @@ export function isLive(status: string): boolean {
   return (LIVE_STATUSES as readonly string[]).includes(status);
 }
 
+/** Still starting up: its browser is not streaming yet. */
+export function isStarting(room: Pick<RoomLike, "status">): boolean {
+  return room.status === "creating" || room.status === "starting";
+}
+
 const STAGE_WORDS: Record<string, string> = {
   scheduling: "scheduling",
   booting: "booting",

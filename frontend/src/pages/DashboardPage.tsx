@@ -1,6 +1,6 @@
-import { CreateRoomCard } from "../components/dashboard/CreateRoomCard";
-import { JoinRoomCard } from "../components/dashboard/JoinRoomCard";
-import { MyRooms } from "../components/dashboard/MyRooms";
+import { CreateRoomCard } from "../dashboard/CreateRoomCard";
+import { JoinRoomCard } from "../dashboard/JoinRoomCard";
+import { MyRooms } from "../dashboard/MyRooms";
 import { useAuth } from "../hooks/useAuth";
 
 export function DashboardPage() {

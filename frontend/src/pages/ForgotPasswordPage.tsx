@@ -1,36 +1,26 @@
-import { Loader2, MailCheck } from "lucide-react";
-import { useState, type FormEvent } from "react";
+import { MailCheck } from "lucide-react";
+import { useState } from "react";
 import { Link } from "react-router-dom";
-import { unwrap } from "../api/http";
-import { session } from "../auth/session";
 import { AuthCard, textLink } from "../components/AuthCard";
 import { Alert } from "../components/ui/alert";
 import { Button } from "../components/ui/button";
-import { Field } from "../components/ui/field";
+import { Form, FormAlert, FormField, SubmitButton } from "../components/ui/form";
+import { showErrors, useZodForm } from "../hooks/useZodForm";
+import { forgotPasswordSchema } from "../lib/authForms";
 import { splitError } from "../lib/formErrors";
+import { useForgotPassword } from "../queries/account";
 
 export function ForgotPasswordPage() {
-  const [email, setEmail] = useState("");
-  const [fieldError, setFieldError] = useState<string | null>(null);
-  const [formError, setFormError] = useState<string | null>(null);
-  const [pending, setPending] = useState(false);
+  const form = useZodForm(forgotPasswordSchema, { email: "" });
+  const forgot = useForgotPassword();
   const [sentTo, setSentTo] = useState<string | null>(null);
 
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    setFormError(null);
-    if (email.trim() === "") return setFieldError("Enter the e-mail address of your account.");
-    setFieldError(null);
-    setPending(true);
+  async function submit({ email }: { email: string }) {
     try {
-      await unwrap(session.api.POST("/api/auth/forgot-password", { body: { email: email.trim() } }));
-      setSentTo(email.trim());
+      await forgot.mutateAsync(email);
+      setSentTo(email);
     } catch (err) {
-      const split = splitError(err, ["email"] as const);
-      setFieldError(split.fields.email ?? null);
-      setFormError(split.form);
-    } finally {
-      setPending(false);
+      showErrors(form, splitError(err, ["email"] as const));
     }
   }
 
@@ -65,23 +55,13 @@ export function ForgotPasswordPage() {
 
   return (
     <AuthCard title="Reset your password" description="Enter your account's e-mail and we will send you a link to choose a new password." footer={footer}>
-      <form onSubmit={submit} noValidate className="space-y-4">
-        {formError ? <Alert>{formError}</Alert> : null}
-        <Field
-          label="Email"
-          type="email"
-          name="email"
-          autoComplete="email"
-          value={email}
-          onChange={(e) => setEmail(e.target.value)}
-          error={fieldError}
-          autoFocus
-        />
-        <Button type="submit" className="w-full" disabled={pending}>
-          {pending ? <Loader2 className="animate-spin" aria-hidden /> : null}
+      <Form form={form} onValid={submit} className="space-y-4">
+        <FormAlert />
+        <FormField form={form} name="email" label="Email" type="email" autoComplete="email" autoFocus />
+        <SubmitButton pending={forgot.isPending} className="w-full">
           Send reset link
-        </Button>
-      </form>
+        </SubmitButton>
+      </Form>
     </AuthCard>
   );
 }

@@ -1,45 +1,30 @@
-import { Loader2 } from "lucide-react";
-import { useState, type FormEvent } from "react";
 import { Link, Navigate, useLocation, useNavigate } from "react-router-dom";
-import { session } from "../auth/session";
 import { AuthCard, textLink } from "../components/AuthCard";
-import { Alert } from "../components/ui/alert";
-import { Button } from "../components/ui/button";
-import { Field } from "../components/ui/field";
+import { Form, FormAlert, FormField, SubmitButton } from "../components/ui/form";
 import { useAuth } from "../hooks/useAuth";
+import { showErrors, useZodForm } from "../hooks/useZodForm";
+import { loginSchema } from "../lib/authForms";
 import { splitError } from "../lib/formErrors";
 import { nextPath } from "../lib/nextPath";
-
-type F = "username" | "password";
+import { useLogin } from "../queries/account";
 
 export function LoginPage() {
   const { status } = useAuth();
   const navigate = useNavigate();
   const location = useLocation();
   const next = nextPath(location.search);
-  const [username, setUsername] = useState("");
-  const [password, setPassword] = useState("");
-  const [fieldErrors, setFieldErrors] = useState<Partial<Record<F, string>>>({});
-  const [formError, setFormError] = useState<string | null>(null);
-  const [pending, setPending] = useState(false);
+  const form = useZodForm(loginSchema, { username: "", password: "" });
+  const login = useLogin();
 
-  if (status === "signed-in" && !pending) return <Navigate to={next} replace />;
+  // Already signed in: go on. Once this page's log-in is under way or done, it navigates itself.
+  if (status === "signed-in" && !login.isPending && !login.isSuccess) return <Navigate to={next} replace />;
 
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    const missing: Partial<Record<F, string>> = {};
-    if (username.trim() === "") missing.username = "Enter your username or e-mail.";
-    if (password === "") missing.password = "Enter your password.";
-    setFieldErrors(missing);
-    setFormError(null);
-    if (Object.keys(missing).length > 0) return;
-    setPending(true);
+  async function submit(values: { username: string; password: string }) {
     try {
-      await session.login(username.trim(), password);
+      await login.mutateAsync(values);
       navigate(next, { replace: true });
     } catch (err) {
-      setFormError(splitError(err, []).form);
-      setPending(false);
+      showErrors(form, { fields: {}, form: splitError(err, []).form });
     }
   }
 
@@ -57,39 +42,21 @@ export function LoginPage() {
         </>
       }
     >
-      <form onSubmit={submit} noValidate className="space-y-4">
-        {formError ? <Alert>{formError}</Alert> : null}
-        <Field
-          label="Username"
-          name="username"
-          autoComplete="username"
-          value={username}
-          onChange={(e) => setUsername(e.target.value)}
-          error={fieldErrors.username}
-          hint="Your username or the e-mail you signed up with."
-          autoFocus
-        />
+      <Form form={form} onValid={submit} className="space-y-4">
+        <FormAlert />
+        <FormField form={form} name="username" label="Username" autoComplete="username" hint="Your username or the e-mail you signed up with." autoFocus />
         <div className="space-y-1.5">
-          <Field
-            label="Password"
-            type="password"
-            name="password"
-            autoComplete="current-password"
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-            error={fieldErrors.password}
-          />
+          <FormField form={form} name="password" label="Password" type="password" autoComplete="current-password" />
           <div className="text-right text-xs">
             <Link to="/forgot-password" className={textLink}>
               Forgot your password?
             </Link>
           </div>
         </div>
-        <Button type="submit" className="w-full" disabled={pending}>
-          {pending ? <Loader2 className="animate-spin" aria-hidden /> : null}
+        <SubmitButton pending={login.isPending} className="w-full">
           Log in
-        </Button>
-      </form>
+        </SubmitButton>
+      </Form>
     </AuthCard>
   );
 }

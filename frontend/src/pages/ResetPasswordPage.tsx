@@ -1,27 +1,25 @@
-import { CheckCircle2, Loader2 } from "lucide-react";
-import { useState, type FormEvent } from "react";
+import { CheckCircle2 } from "lucide-react";
+import { useState } from "react";
+import { useWatch } from "react-hook-form";
 import { Link, useSearchParams } from "react-router-dom";
 import { ApiError } from "../api/errors";
-import { unwrap } from "../api/http";
-import { session } from "../auth/session";
 import { AuthCard, textLink } from "../components/AuthCard";
-import { Alert } from "../components/ui/alert";
-import { Button, buttonVariants } from "../components/ui/button";
-import { Field } from "../components/ui/field";
-import { splitError } from "../lib/formErrors";
 import { PasswordHint } from "../components/PasswordHint";
-
-type F = "password" | "confirm";
+import { Alert } from "../components/ui/alert";
+import { buttonVariants } from "../components/ui/button";
+import { Form, FormAlert, FormField, SubmitButton } from "../components/ui/form";
+import { showErrors, useZodForm } from "../hooks/useZodForm";
+import { resetPasswordSchema } from "../lib/authForms";
+import { splitError } from "../lib/formErrors";
+import { useResetPassword } from "../queries/account";
 
 export function ResetPasswordPage() {
   const [params] = useSearchParams();
   const token = params.get("token")?.trim() ?? "";
-  const [password, setPassword] = useState("");
-  const [confirm, setConfirm] = useState("");
-  const [errors, setErrors] = useState<Partial<Record<F, string>>>({});
-  const [formError, setFormError] = useState<string | null>(null);
+  const form = useZodForm(resetPasswordSchema, { password: "", confirm: "" });
+  const password = useWatch({ control: form.control, name: "password" });
+  const reset = useResetPassword();
   const [badToken, setBadToken] = useState(false);
-  const [pending, setPending] = useState(false);
   const [done, setDone] = useState(false);
 
   if (token === "" || badToken) {
@@ -57,28 +55,13 @@ export function ResetPasswordPage() {
     );
   }
 
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    setFormError(null);
-    const next: Partial<Record<F, string>> = {};
-    if (password === "") next.password = "Choose a new password.";
-    else if (confirm !== password) next.confirm = "The two passwords are not the same.";
-    setErrors(next);
-    if (Object.keys(next).length > 0) return;
-    setPending(true);
+  async function submit({ password }: { password: string }) {
     try {
-      await unwrap(session.api.POST("/api/auth/reset-password", { body: { token, password } }));
+      await reset.mutateAsync({ token, password });
       setDone(true);
     } catch (err) {
-      if (err instanceof ApiError && err.code === "invalid_reset_token") {
-        setBadToken(true);
-      } else {
-        const split = splitError(err, ["password"] as const, { weak_password: "password" });
-        setErrors(split.fields);
-        setFormError(split.form);
-      }
-    } finally {
-      setPending(false);
+      if (err instanceof ApiError && err.code === "invalid_reset_token") setBadToken(true);
+      else showErrors(form, splitError(err, ["password"] as const, { weak_password: "password" }));
     }
   }
 
@@ -92,34 +75,22 @@ export function ResetPasswordPage() {
         </Link>
       }
     >
-      <form onSubmit={submit} noValidate className="space-y-4">
-        {formError ? <Alert>{formError}</Alert> : null}
-        <Field
+      <Form form={form} onValid={submit} className="space-y-4">
+        <FormAlert />
+        <FormField
+          form={form}
+          name="password"
           label="Password"
           type="password"
-          name="password"
           autoComplete="new-password"
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-          error={errors.password}
           hint={<PasswordHint length={password.length} />}
           autoFocus
         />
-        <Field
-          label="Confirm"
-          type="password"
-          name="confirm"
-          autoComplete="new-password"
-          value={confirm}
-          onChange={(e) => setConfirm(e.target.value)}
-          error={errors.confirm}
-          hint="Type the new password again."
-        />
-        <Button type="submit" className="w-full" disabled={pending}>
-          {pending ? <Loader2 className="animate-spin" aria-hidden /> : null}
+        <FormField form={form} name="confirm" label="Confirm" type="password" autoComplete="new-password" hint="Type the new password again." />
+        <SubmitButton pending={reset.isPending} className="w-full">
           Set new password
-        </Button>
-      </form>
+        </SubmitButton>
+      </Form>
     </AuthCard>
   );
 }

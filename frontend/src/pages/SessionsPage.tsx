@@ -1,9 +1,8 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Globe, Laptop, Loader2, ShieldCheck } from "lucide-react";
 import { useState } from "react";
 import { useNavigate } from "react-router-dom";
 import { errorText } from "../api/errors";
-import { unwrap, type SessionInfo } from "../api/http";
+import type { SessionInfo } from "../api/http";
 import { session } from "../auth/session";
 import { QueryError } from "../components/QueryError";
 import { Alert } from "../components/ui/alert";
@@ -13,34 +12,17 @@ import { Card } from "../components/ui/card";
 import { Confirm } from "../components/ui/confirm";
 import { describeUserAgent } from "../lib/userAgent";
 import { formatDateTime, relativeTime } from "../lib/time";
+import { useRevokeSession, useSessions } from "../queries/account";
 
 export function SessionsPage() {
   const navigate = useNavigate();
-  const queryClient = useQueryClient();
   // This device's session: the one its access token was issued for.
   const current = session.sessionId();
   const [confirming, setConfirming] = useState<SessionInfo | null>(null);
 
-  const sessions = useQuery({
-    queryKey: ["sessions"],
-    queryFn: () => unwrap(session.api.GET("/api/users/me/sessions")),
-  });
-
-  const revoke = useMutation({
-    mutationFn: async (s: SessionInfo) => {
-      await unwrap(session.api.DELETE("/api/users/me/sessions/{session_id}", { params: { path: { session_id: s.id } } }));
-      return s;
-    },
-    onSuccess: async (s) => {
-      if (s.id === current) {
-        await session.logout();
-        navigate("/login", { replace: true });
-        return;
-      }
-      queryClient.setQueryData<SessionInfo[]>(["sessions"], (old) => old?.filter((x) => x.id !== s.id));
-      void queryClient.invalidateQueries({ queryKey: ["sessions"] });
-    },
-  });
+  const sessions = useSessions();
+  // Revoking this device's own session logs it out (the layer does): then to the log-in page.
+  const revoke = useRevokeSession({ onSuccess: (s) => s.id === current && navigate("/login", { replace: true }) });
 
   const list = [...(sessions.data ?? [])].sort(
     (a, b) => Number(b.id === current) - Number(a.id === current) || Date.parse(b.last_used_at) - Date.parse(a.last_used_at),

@@ -1,12 +1,11 @@
 import { ArrowDown, Clapperboard, History, Loader2, SendHorizontal, Smile, Trash2 } from "lucide-react";
 import { useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import { errorText } from "../api/errors";
-import { unwrap } from "../api/http";
-import { session } from "../auth/session";
 import { Button } from "../components/ui/button";
 import { Confirm } from "../components/ui/confirm";
 import { useNow } from "../hooks/useNow";
 import { cn } from "../lib/cn";
+import { useClearChat, useFetchMessagesPage } from "../queries/rooms";
 import type { RoomClient } from "../realtime/roomClient";
 import { prependHistory, typingNames } from "../store/roomReducer";
 import { useRoomStore } from "../store/roomStore";
@@ -29,6 +28,8 @@ export function ChatPanel({ client, code }: { client: RoomClient | null; code: s
   const olderHistory = useRoomStore((s) => s.olderHistory);
   const [olderState, setOlderState] = useState<"idle" | "loading" | "done" | string>("idle");
   const [confirmClear, setConfirmClear] = useState(false);
+  const fetchPage = useFetchMessagesPage(code);
+  const clearChat = useClearChat({ onError: (err) => setOlderState(errorText(err)) });
   const log = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
   const seen = useRef(0);
@@ -96,11 +97,7 @@ export function ChatPanel({ client, code }: { client: RoomClient | null; code: s
     const first = timeline.find((i) => i.kind === "chat" && !i.pending);
     setOlderState("loading");
     try {
-      const page = await unwrap(
-        session.api.GET("/api/rooms/{code}/messages", {
-          params: { path: { code }, query: { limit: 50, ...(first?.kind === "chat" ? { before: first.msg.id } : {}) } },
-        }),
-      );
+      const page = await fetchPage(first?.kind === "chat" ? first.msg.id : null);
       useRoomStore.getState().update((v) => prependHistory(v, [...page.data].reverse()));
       setOlderState(page.has_more ? "idle" : "done");
     } catch (err) {
@@ -108,13 +105,9 @@ export function ChatPanel({ client, code }: { client: RoomClient | null; code: s
     }
   };
 
-  const clear = async () => {
+  const clear = () => {
     setConfirmClear(false);
-    try {
-      await unwrap(session.api.DELETE("/api/rooms/{code}/messages", { params: { path: { code } } }));
-    } catch (err) {
-      setOlderState(errorText(err));
-    }
+    clearChat.mutate(code);
   };
 
   const chatError = lastError && (lastError.type === "chat.send" || ["rate_limited", "too_long", "empty_message"].includes(lastError.code)) ? lastError.detail : null;
@@ -225,7 +218,7 @@ export function ChatPanel({ client, code }: { client: RoomClient | null; code: s
           <SendHorizontal aria-hidden />
         </Button>
       </form>
-      <Confirm open={confirmClear} title="Clear the chat history?" confirmLabel="Clear for everyone" destructive onConfirm={() => void clear()} onCancel={() => setConfirmClear(false)}>
+      <Confirm open={confirmClear} title="Clear the chat history?" confirmLabel="Clear for everyone" destructive onConfirm={clear} onCancel={() => setConfirmClear(false)}>
         Every message in this room is deleted for everyone. This cannot be undone.
       </Confirm>
     </section>

@@ -2,13 +2,12 @@ import { ArrowLeft, Check, Link2, Power } from "lucide-react";
 import { useState } from "react";
 import { Link, useNavigate } from "react-router-dom";
 import { errorText } from "../api/errors";
-import { unwrap } from "../api/http";
-import { session } from "../auth/session";
 import { Badge } from "../components/ui/badge";
 import { Button, buttonVariants } from "../components/ui/button";
 import { Confirm } from "../components/ui/confirm";
 import { useRoomStore } from "../store/roomStore";
 import { statusWords } from "../lib/roomStatus";
+import { useEndRoom } from "../queries/rooms";
 
 export function TopBar({ code }: { code: string }) {
   const room = useRoomStore((s) => s.room);
@@ -31,13 +30,10 @@ export function TopBar({ code }: { code: string }) {
     setTimeout(() => setCopied(false), 2000);
   };
 
-  const end = async () => {
+  const endRoom = useEndRoom({ onError: (err) => setError(errorText(err)) });
+  const end = () => {
     setConfirming(false);
-    try {
-      await unwrap(session.api.POST("/api/rooms/{code}/end", { params: { path: { code } } }));
-    } catch (err) {
-      setError(errorText(err));
-    }
+    endRoom.mutate(code);
   };
 
   return (
@@ -80,7 +76,7 @@ export function TopBar({ code }: { code: string }) {
         title="End this room for everyone?"
         confirmLabel="End the room"
         destructive
-        onConfirm={() => void end()}
+        onConfirm={end}
         onCancel={() => setConfirming(false)}
       >
         The shared browser stops and everyone is told the room has ended. The chat history stays on your dashboard.

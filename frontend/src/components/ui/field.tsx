@@ -1,8 +1,8 @@
-import { useId, type ReactNode } from "react";
+import { useId, type ComponentProps, type ReactNode } from "react";
 import { Input } from "./input";
-import type { InputHTMLAttributes } from "react";
 
-interface FieldProps extends InputHTMLAttributes<HTMLInputElement> {
+/** An input's props (its `ref` included, for react-hook-form's `register`) and the field's own. */
+export interface FieldProps extends ComponentProps<"input"> {
   /** The visible label, which is also the field's accessible name. */
   label: string;
   error?: string | null;

@@ -1,29 +1,21 @@
-import { useQuery } from "@tanstack/react-query";
 import { ChevronDown, Crown, ExternalLink, History, Loader2, Tv } from "lucide-react";
 import { useState } from "react";
 import { Link } from "react-router-dom";
-import { unwrap, type Room } from "../../api/http";
-import { session } from "../../auth/session";
-import { useAuth } from "../../hooks/useAuth";
-import { cn } from "../../lib/cn";
-import { reasonWords, splitRooms, statusWords } from "../../lib/roomStatus";
-import { durationWords, formatDateTime, relativeTime } from "../../lib/time";
-import { QueryError } from "../QueryError";
-import { Badge } from "../ui/badge";
-import { Button, buttonVariants } from "../ui/button";
-import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "../ui/card";
+import type { Room } from "../api/http";
+import { useAuth } from "../hooks/useAuth";
+import { cn } from "../lib/cn";
+import { isStarting, reasonWords, splitRooms, statusWords } from "../lib/roomStatus";
+import { durationWords, formatDateTime, relativeTime } from "../lib/time";
+import { QueryError } from "../components/QueryError";
+import { Badge } from "../components/ui/badge";
+import { Button, buttonVariants } from "../components/ui/button";
+import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "../components/ui/card";
+import { useMyRooms } from "../queries/rooms";
 import { ChatHistory } from "./ChatHistory";
-
-const starting = (r: Room) => r.status === "creating" || r.status === "starting";
 
 export function MyRooms() {
   const { user } = useAuth();
-  const rooms = useQuery({
-    queryKey: ["rooms", "all"],
-    queryFn: () => unwrap(session.api.GET("/api/rooms", { params: { query: { state: "all" } } })),
-    // Follow start-up stages closely; otherwise keep the list fresh without hammering the API.
-    refetchInterval: (q) => (q.state.data?.data.some(starting) ? 2_000 : 30_000),
-  });
+  const rooms = useMyRooms();
 
   return (
     <Card>
@@ -114,7 +106,7 @@ function LiveRoom({ room, hosted }: { room: Room; hosted: boolean }) {
         </p>
       </div>
       <Badge tone={status.tone} className="shrink-0">
-        {starting(room) ? <Loader2 className="animate-spin" aria-hidden /> : <span className={cn("size-1.5 rounded-full", status.tone === "good" ? "bg-emerald-400" : "bg-zinc-500")} />}
+        {isStarting(room) ? <Loader2 className="animate-spin" aria-hidden /> : <span className={cn("size-1.5 rounded-full", status.tone === "good" ? "bg-emerald-400" : "bg-zinc-500")} />}
         {status.label}
       </Badge>
       <Link to={`/room/${room.code}`} className={buttonVariants({ size: "sm" })} aria-describedby={titleId}>

@@ -1,24 +1,14 @@
-import { useInfiniteQuery } from "@tanstack/react-query";
 import { Loader2 } from "lucide-react";
-import { errorText } from "../../api/errors";
-import { unwrap } from "../../api/http";
-import { session } from "../../auth/session";
-import { dayKey, formatDateTime, formatDay, formatTime } from "../../lib/time";
-import { QueryError } from "../QueryError";
-import { Alert } from "../ui/alert";
-import { Button } from "../ui/button";
-
-const PAGE = 50;
+import { errorText } from "../api/errors";
+import { dayKey, formatDateTime, formatDay, formatTime } from "../lib/time";
+import { QueryError } from "../components/QueryError";
+import { Alert } from "../components/ui/alert";
+import { Button } from "../components/ui/button";
+import { useRoomHistory } from "../queries/rooms";
 
 /** A past room's chat, oldest at the top, older pages on demand. Text only: never parsed as HTML. */
 export function ChatHistory({ code, id }: { code: string; id: string }) {
-  const history = useInfiniteQuery({
-    queryKey: ["room-messages", code],
-    initialPageParam: null as string | null,
-    queryFn: ({ pageParam }) =>
-      unwrap(session.api.GET("/api/rooms/{code}/messages", { params: { path: { code }, query: { limit: PAGE, before: pageParam } } })),
-    getNextPageParam: (last) => (last.has_more ? (last.data[last.data.length - 1]?.id ?? null) : null),
-  });
+  const history = useRoomHistory(code);
 
   if (history.isPending) {
     return (
