@@ -168,6 +168,9 @@ async def test_the_room_page_speaks_the_watch_together_contract(
         await ana.get_by_role("textbox", name="Add to queue").fill("example.org/film")
         await ana.get_by_role("button", name="Add", exact=True).click()
         assert (await a_sock.wait_for("queue.add"))[-1] == {"url": "https://example.org/film"}
+        # Where the control plane has the queue it answers with queue.changed: let that pass
+        # before handing the page a queue of the test's own.
+        await ana.wait_for_timeout(1_000)
         entries = [
             {
                 "id": "q1",

@@ -1,9 +1,9 @@
 // The host's room settings (issue 21): read from the room store (room.state, room.settings),
-// changed over REST (`PATCH /api/rooms/{code}/settings`), whose broadcast updates everyone's store.
+// changed over REST through the queries layer (`PATCH /api/rooms/{code}/settings`), whose
+// broadcast updates everyone's store.
 import { useCallback, useState } from "react";
 import { errorText } from "../api/errors";
-import { unwrap } from "../api/http";
-import { session } from "../auth/session";
+import { useChangeRoomSettings } from "../queries/rooms";
 import type { RoomSettings } from "../realtime/protocol";
 import { useRoomStore } from "../store/roomStore";
 
@@ -13,12 +13,14 @@ export function useRoomSettings(code: string) {
   const stored = useRoomStore((s) => s.settings);
   const [asked, setAsked] = useState<Partial<RoomSettings> | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const mutation = useChangeRoomSettings();
+  const { mutateAsync } = mutation;
   const change = useCallback(
     async (patch: Partial<RoomSettings>) => {
       setAsked((a) => ({ ...a, ...patch }));
       setError(null);
       try {
-        const next = await unwrap(session.api.PATCH("/api/rooms/{code}/settings", { params: { path: { code } }, body: patch }));
+        const next = await mutateAsync({ code, patch });
         // The broadcast brings the same; apply the answer too so this tab never waits for it.
         useRoomStore.getState().update((v) => ({ ...v, settings: { ...v.settings, ...next } }));
       } catch (err) {
@@ -27,7 +29,7 @@ export function useRoomSettings(code: string) {
         setAsked(null);
       }
     },
-    [code],
+    [code, mutateAsync],
   );
   const settings = asked ? { ...stored, ...asked } : stored;
   return { settings, saving: asked !== null, error, change };
