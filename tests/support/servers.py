@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import http.server
+import io
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -105,11 +107,37 @@ def run_server(
 
 @contextmanager
 def static_files(directory: Path) -> Iterator[str]:
-    """Serve `directory` over HTTP on a free loopback port (pages for room browsers to show)."""
+    """Serve `directory` over HTTP on a free loopback port (pages for room browsers to show),
+    with byte ranges: a browser seeks in a video only where the server answers them."""
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
             pass
+
+        def send_head(self) -> Any:
+            path = self.translate_path(self.path)
+            ranges = re.fullmatch(r"bytes=(\d*)-(\d*)", self.headers.get("Range", "").strip())
+            if ranges is None or not os.path.isfile(path):
+                return super().send_head()
+            body = Path(path).read_bytes()
+            first, last = ranges.groups()
+            if first:
+                start, end = int(first), min(int(last or len(body) - 1), len(body) - 1)
+            else:  # "bytes=-N": the last N bytes
+                start, end = max(0, len(body) - int(last or 0)), len(body) - 1
+            if start >= len(body) or start > end:
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(body)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
+            self.send_response(206)
+            self.send_header("Content-Type", self.guess_type(path))
+            self.send_header("Accept-Ranges", "bytes")
+            self.send_header("Content-Range", f"bytes {start}-{end}/{len(body)}")
+            self.send_header("Content-Length", str(end - start + 1))
+            self.end_headers()
+            return io.BytesIO(body[start : end + 1])
 
     handler = functools.partial(Quiet, directory=str(directory))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)

@@ -1,9 +1,18 @@
 import { AlertTriangle, Clock, DoorClosed, Smartphone } from "lucide-react";
-import { useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { Link, useLocation, useParams } from "react-router-dom";
 import { buttonVariants } from "../components/ui/button";
 import { useRoom } from "../hooks/useRoom";
+import { useFullscreen, useRoomShortcuts } from "../hooks/useTogether";
+import { mayControlMedia } from "../realtime/mediaClock";
+import type { RoomShortcut } from "../realtime/shortcuts";
+import { ChatOverlay } from "../room/ChatOverlay";
 import { ChatPanel } from "../room/ChatPanel";
+import { MediaBar } from "../room/MediaBar";
+import { PointerOverlay } from "../room/PointerOverlay";
+import { QueuePanel } from "../room/QueuePanel";
+import { ReactionBar } from "../room/ReactionBar";
+import { ReactionsOverlay } from "../room/ReactionsOverlay";
 import { NavBar } from "../room/NavBar";
 import { ParticipantsPanel } from "../room/ParticipantsPanel";
 import { RemoteBar } from "../room/RemoteBar";
@@ -25,6 +34,32 @@ export function RoomPage() {
   const peer = useRoomStore((s) => s.peer);
   const isHolder = you !== null && holderId === you.user_id;
   const narrow = useNarrow();
+  // The room's stage goes fullscreen, not the bare video: stream, overlays, media bar, remote bar.
+  const stage = useRef<HTMLDivElement>(null);
+  const { fullscreen, toggle: toggleFullscreen } = useFullscreen(stage);
+  const [pointButton, setPointButton] = useState(false);
+  const [pointKey, setPointKey] = useState(false);
+  const pointing = pointButton || pointKey;
+
+  const onShortcut = useCallback(
+    (s: RoomShortcut) => {
+      if (s === "fullscreen") toggleFullscreen();
+      else if (s === "point_start") setPointKey(true);
+      else if (s === "point_end") setPointKey(false);
+      else if (s === "toggle_play") {
+        const { media, settings, you: me, holderId: holder } = useRoomStore.getState();
+        if (media && mayControlMedia(settings, me, holder)) client?.mediaCommand(!media.paused && !media.ended ? "pause" : "play");
+      }
+    },
+    [client, toggleFullscreen],
+  );
+  useRoomShortcuts(onShortcut, () => isHolder && document.activeElement?.hasAttribute("data-stream-area") === true);
+  // A P held while the tab lost focus never sends its key-up here.
+  useEffect(() => {
+    const off = () => setPointKey(false);
+    window.addEventListener("blur", off);
+    return () => window.removeEventListener("blur", off);
+  }, []);
 
   useEffect(() => {
     document.title = title ? `${title} · Watch Party` : "Room · Watch Party";
@@ -55,14 +90,32 @@ export function RoomPage() {
           <Clock className="size-4" aria-hidden /> {warning.detail}
         </div>
       ) : null}
-      <div className="flex min-h-0 flex-1 flex-col md:flex-row">
+      <div className="flex min-h-0 flex-1 flex-col overflow-y-auto md:flex-row md:overflow-hidden">
         <main className="flex min-h-[50vh] min-w-0 flex-1 flex-col md:basis-[74%]">
           <NavBar client={client} isHolder={isHolder} />
-          <StreamView client={client} stream={stream} isHolder={isHolder} />
-          <RemoteBar client={client} />
+          <div ref={stage} className="flex min-h-0 flex-1 flex-col bg-black">
+            <StreamView
+              client={client}
+              stream={stream}
+              isHolder={isHolder}
+              fullscreen={fullscreen}
+              onToggleFullscreen={toggleFullscreen}
+              overlays={(video) => (
+                <>
+                  <PointerOverlay client={client} video={video} active={pointing} />
+                  <ReactionsOverlay client={client} />
+                  {fullscreen ? <ChatOverlay client={client} /> : null}
+                </>
+              )}
+              below={<MediaBar client={client} code={code} />}
+              barExtra={<ReactionBar client={client} pointing={pointButton} onPointing={setPointButton} />}
+            />
+            <RemoteBar client={client} />
+          </div>
         </main>
-        <aside className="flex min-h-0 w-full flex-col border-l border-zinc-800 bg-zinc-950 md:w-[26%] md:min-w-[300px] md:max-w-[420px]" aria-label="Room">
+        <aside className="flex min-h-[75dvh] w-full flex-col md:min-h-0 border-l border-zinc-800 bg-zinc-950 md:w-[26%] md:min-w-[300px] md:max-w-[420px]" aria-label="Room">
           <ParticipantsPanel client={client} code={code} speaking={speaking} />
+          <QueuePanel client={client} code={code} />
           <ChatPanel client={client} code={code} />
         </aside>
       </div>

@@ -7,6 +7,7 @@ import { fakeApi, json } from "../test/fakeApi";
 import { makeQueryClient } from "./client";
 import { keys } from "./keys";
 import {
+  changeRoomSettingsMutation,
   clearChatMutation,
   createRoomMutation,
   endRoomMutation,
@@ -122,5 +123,14 @@ describe("room mutations", () => {
     await new MutationObserver(qc, clearChatMutation(api.session, qc)).mutate("abc");
     expect(qc.getQueryState(keys.roomMessagesPage("abc", null))?.isInvalidated).toBe(true);
     expect(qc.getQueryState(keys.roomMessagesPage("xyz", null))?.isInvalidated).toBe(false);
+  });
+
+  it("the host's settings go as a PATCH of only what changed, and the answer is the settings in force", async () => {
+    api = fakeApi({ "PATCH /api/rooms/abc/settings": () => json(200, { anyone_can_pause: false, queue_host_only: false }) });
+    const qc = makeQueryClient();
+    const got = await new MutationObserver(qc, changeRoomSettingsMutation(api.session)).mutate({ code: "abc", patch: { anyone_can_pause: false } });
+    expect(api.calls).toEqual(["PATCH /api/rooms/abc/settings"]);
+    expect(JSON.parse(api.bodies[0] ?? "")).toEqual({ anyone_can_pause: false });
+    expect(got).toEqual({ anyone_can_pause: false, queue_host_only: false });
   });
 });

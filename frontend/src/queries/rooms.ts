@@ -4,11 +4,13 @@
 // client) and a QueryClient, so tests run them against a fake server; the hooks bind them to
 // the app's session and the page's QueryClient.
 import { infiniteQueryOptions, queryOptions, useInfiniteQuery, useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
-import { unwrap, type Room } from "../api/http";
+import { unwrap, type Room, type Schemas } from "../api/http";
 import { session, type AuthSession } from "../auth/session";
 import { isStarting } from "../lib/roomStatus";
 import { chain, type Callbacks } from "./callbacks";
 import { keys } from "./keys";
+
+type RoomSettingsValues = Schemas["RoomSettings"];
 
 /** Messages per page of chat history. */
 export const MESSAGES_PAGE = 50;
@@ -107,6 +109,20 @@ export function clearChatMutation(s: AuthSession, qc: QueryClient, cb: Callbacks
   };
 }
 
+export interface SettingsChange {
+  code: string;
+  patch: Partial<RoomSettingsValues>;
+}
+
+/** The host changes the room's settings (issue 21); the answer is the settings now in force
+ * (everyone also gets them as `room.settings` on the room socket). */
+export function changeRoomSettingsMutation(s: AuthSession, cb: Callbacks<RoomSettingsValues, SettingsChange> = {}) {
+  return {
+    mutationFn: ({ code, patch }: SettingsChange) => unwrap(s.api.PATCH("/api/rooms/{code}/settings", { params: { path: { code } }, body: patch })),
+    ...cb,
+  };
+}
+
 export const useMyRooms = () => useQuery(myRoomsQuery(session));
 export const useRoomHistory = (code: string) => useInfiniteQuery(roomHistoryQuery(session, code));
 
@@ -121,4 +137,5 @@ export const useJoinRoom = (cb?: Callbacks<unknown, string>) => useMutation(join
 export const useEndRoom = (cb?: Callbacks<unknown, string>) => useMutation(endRoomMutation(session, useQueryClient(), cb));
 export const useMakeHost = (cb?: Callbacks<unknown, MemberAction>) => useMutation(makeHostMutation(session, cb));
 export const useRemoveParticipant = (cb?: Callbacks<unknown, MemberAction>) => useMutation(removeParticipantMutation(session, cb));
+export const useChangeRoomSettings = (cb?: Callbacks<RoomSettingsValues, SettingsChange>) => useMutation(changeRoomSettingsMutation(session, cb));
 export const useClearChat = (cb?: Callbacks<unknown, string>) => useMutation(clearChatMutation(session, useQueryClient(), cb));

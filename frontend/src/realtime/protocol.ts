@@ -4,8 +4,14 @@
 import type {
   BrowserInfo,
   ChatMessage,
+  MediaCmd,
+  MediaStateOut,
   ParticipantInfo,
+  Pointer,
+  QueueEntryOut,
+  Reaction,
   RoomPublic,
+  RoomSettingsInfo,
   RoomStage,
   RoomState,
   RoomStatus,
@@ -27,10 +33,29 @@ export interface Envelope<T = unknown> {
 /** A room as `room.state` carries it: the REST API's room, with its status and stage named. */
 export type RoomInfo = Omit<RoomPublic, "status" | "stage"> & { status: RoomStatus; stage: RoomStage | null };
 
-export type RoomStateData = Omit<RoomState, "room"> & { room: RoomInfo };
+export type RoomStateData = Omit<RoomState, "room" | "media"> & { room: RoomInfo; media: MediaState | null };
 
 /** A message the server sends, with its `data` typed by its `type`. */
 export type ServerMessage = { [K in keyof ServerMessages]: Envelope<ServerMessages[K]> & { type: K } }[keyof ServerMessages];
+
+/** The room browser's main media element as the agent reports it (`media.state`), narrowed:
+ * `{present: false}` alone when the page has none, else every field (`duration` null = live or
+ * unknown). */
+export type MediaState =
+  | { present: false }
+  | (Required<Omit<MediaStateOut, "present" | "duration">> & { present: true; duration: number | null });
+
+export type MediaAction = MediaCmd["action"];
+export type QueueEntry = QueueEntryOut;
+export type RoomSettings = RoomSettingsInfo;
+export type PointerMark = Pointer;
+export type { Reaction };
+
+export const DEFAULT_SETTINGS: RoomSettings = { anyone_can_pause: true, queue_host_only: false };
+
+/** The five reactions the server accepts (`reaction.send`). */
+export const REACTION_EMOJI = ["👍", "😂", "😮", "❤️", "👏"] as const;
+export type ReactionEmoji = (typeof REACTION_EMOJI)[number];
 
 /** Messages addressed to one socket or user: they carry no broadcast number of their own. */
 export const DIRECT_TYPES: ReadonlySet<string> = new Set(["room.state", "error", "pong", "rtc.offer", "rtc.answer", "rtc.ice"]);

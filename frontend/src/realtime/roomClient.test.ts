@@ -237,3 +237,72 @@ describe("RoomClient quality choice", () => {
     client.stop();
   });
 });
+
+describe("RoomClient watching together", () => {
+  beforeEach(() => {
+    FakeWS.all = [];
+    FakePC.all = [];
+    vi.useFakeTimers();
+    vi.stubGlobal("WebSocket", FakeWS);
+    vi.stubGlobal("RTCPeerConnection", FakePC);
+    vi.stubGlobal("MediaStream", class { addTrack() {} });
+  });
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.useRealTimers();
+  });
+
+  async function open() {
+    const applied: string[] = [];
+    const client = new RoomClient({ code: "abc", wsUrl: "ws://x/api/rooms/abc/ws", getToken: async () => "tok", sink: { ...sink(), apply: (m) => void applied.push(m.type) } });
+    client.start();
+    await settle();
+    const ws = FakeWS.all[0];
+    if (!ws) throw new Error("no socket");
+    ws.deliver(state(5, "starting", false));
+    await settle();
+    return { client, ws, applied };
+  }
+
+  it("sends media commands, reactions and queue changes as the contract names them", async () => {
+    const { client, ws } = await open();
+    client.mediaCommand("pause");
+    client.mediaCommand("seek", 42.5);
+    client.react("👏");
+    client.queueAdd("https://a.example/v");
+    client.queueRemove("q1");
+    client.queueMove("q2", 0);
+    expect(ws.sent.filter((m) => m.type !== "auth" && m.type !== "ping")).toEqual([
+      { type: "media.cmd", data: { action: "pause" } },
+      { type: "media.cmd", data: { action: "seek", value: 42.5 } },
+      { type: "reaction.send", data: { emoji: "👏" } },
+      { type: "queue.add", data: { url: "https://a.example/v" } },
+      { type: "queue.remove", data: { id: "q1" } },
+      { type: "queue.move", data: { id: "q2", index: 0 } },
+    ]);
+    client.stop();
+  });
+
+  it("coalesces pointing to 10 a second, the latest winning", async () => {
+    const { client, ws } = await open();
+    for (let i = 1; i <= 5; i++) client.pointAt(i / 10, 0.5);
+    const points = () => ws.sent.filter((m) => m.type === "pointer.show").map((m) => m.data.x);
+    expect(points()).toEqual([0.1]);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(points()).toEqual([0.1, 0.5]);
+    client.stop();
+  });
+
+  it("shows reactions and pointers for a moment, and still hands every message to the store", async () => {
+    const { client, ws, applied } = await open();
+    ws.deliver({ type: "reaction", seq: 6, data: { id: "r1", user_id: "u2", username: "ben", emoji: "😂" } });
+    ws.deliver({ type: "pointer", seq: 7, data: { user_id: "u2", username: "ben", x: 0.25, y: 0.75 } });
+    expect(client.reactions.snapshot().map((r) => r.emoji)).toEqual(["😂"]);
+    expect(client.pointers.snapshot().map((p) => [p.username, p.x, p.y])).toEqual([["ben", 0.25, 0.75]]);
+    expect(applied).toEqual(["room.state", "reaction", "pointer"]);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(client.reactions.snapshot()).toEqual([]);
+    expect(client.pointers.snapshot()).toEqual([]);
+    client.stop();
+  });
+});

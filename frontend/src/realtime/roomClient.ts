@@ -5,7 +5,8 @@
 // closes our agent peer when our socket goes), whenever the agent reconnects, and 1 s after the
 // peer fails; never while the room is not ready. Voice signalling from other users goes to the
 // mesh; the agent's answer goes to the current stream peer.
-import type { ChatMessage, Envelope, RoomStateData } from "./protocol";
+import { PointerBoard, PointerSender, ReactionFeed } from "./ephemeral";
+import type { ChatMessage, Envelope, MediaAction, PointerMark, Reaction, RoomStateData } from "./protocol";
 import { loadQualityCap, saveQualityCap, type QualityCap, type QualityStatus } from "./quality";
 import { RoomSocket, type SocketStatus } from "./roomSocket";
 import { StreamPeer, type CursorShape, type StreamStats } from "./streamPeer";
@@ -55,6 +56,11 @@ export class RoomClient {
   private stopped = false;
   private qualityCap: QualityCap = loadQualityCap();
   voice: VoiceMesh | null = null;
+  /** Reactions shown over the stream for a moment (fed by `reaction` broadcasts). */
+  readonly reactions = new ReactionFeed();
+  /** Members' pointers on the picture (fed by `pointer` broadcasts). */
+  readonly pointers = new PointerBoard();
+  private readonly pointerSender = new PointerSender((x, y) => void this.send("pointer.show", { x, y }));
 
   constructor(private readonly opts: RoomClientOptions) {
     this.socket = new RoomSocket({
@@ -86,6 +92,9 @@ export class RoomClient {
     this.voice?.leave();
     this.voice = null;
     if (this.statsTimer !== null) clearInterval(this.statsTimer);
+    this.pointerSender.stop();
+    this.reactions.clear();
+    this.pointers.clear();
   }
 
   send(type: string, data: object = {}): boolean {
@@ -98,6 +107,34 @@ export class RoomClient {
     if (!this.send("chat.send", { text, client_id: clientId })) return false;
     this.opts.sink.addPending({ id: clientId, user: self, text, created_at: new Date().toISOString(), client_id: clientId });
     return true;
+  }
+
+  // ------------------------------------------------------------------ watching together
+
+  /** Play, pause, seek (absolute seconds), seek_by (relative seconds) or rate the room's media. */
+  mediaCommand(action: MediaAction, value?: number): boolean {
+    return this.send("media.cmd", value === undefined ? { action } : { action, value });
+  }
+
+  react(emoji: string): boolean {
+    return this.send("reaction.send", { emoji });
+  }
+
+  /** Point at the picture (`x`, `y`: 0..1 of the stream); at most 10 a second leave, the latest wins. */
+  pointAt(x: number, y: number): void {
+    this.pointerSender.point(x, y);
+  }
+
+  queueAdd(url: string): boolean {
+    return this.send("queue.add", { url });
+  }
+
+  queueRemove(id: string): boolean {
+    return this.send("queue.remove", { id });
+  }
+
+  queueMove(id: string, index: number): boolean {
+    return this.send("queue.move", { id, index });
   }
 
   /** Caps only this viewer's rung (0 = Auto); saved for this browser's next rooms. */
@@ -192,6 +229,12 @@ export class RoomClient {
         else if (!wasUp) this.maybeConnectPeer();
         break;
       }
+      case "reaction":
+        this.reactions.add(d as unknown as Reaction);
+        break;
+      case "pointer":
+        this.pointers.show(d as unknown as PointerMark);
+        break;
       case "room.ended":
         this.closePeer("idle");
         this.voice?.leave();

@@ -1,4 +1,4 @@
-import { ArrowDown, History, Loader2, SendHorizontal, Smile, Trash2 } from "lucide-react";
+import { ArrowDown, Clapperboard, History, Loader2, SendHorizontal, Smile, Trash2 } from "lucide-react";
 import { useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import { errorText } from "../api/errors";
 import { Button } from "../components/ui/button";
@@ -143,6 +143,15 @@ export function ChatPanel({ client, code }: { client: RoomClient | null; code: s
           item.kind === "notice" ? (
             <p key={`n${item.notice.id}`} className="py-0.5 text-center text-xs text-zinc-500">
               {item.notice.text} · {formatTime(item.notice.at)}
+            </p>
+          ) : item.msg.kind === "system" ? (
+            // The room's own line about what someone did ("ana paused at 12:31"): not their words.
+            <p key={item.msg.id} data-kind="system" className="flex items-center justify-center gap-1.5 py-0.5 text-center text-xs italic text-amber-200/80">
+              <Clapperboard className="size-3.5 shrink-0 not-italic" aria-hidden />
+              <span>{item.msg.text}</span>
+              <time dateTime={item.msg.created_at} className="not-italic text-zinc-500">
+                · {formatTime(item.msg.created_at)}
+              </time>
             </p>
           ) : (
             <div key={item.msg.id} className={cn("group rounded-md px-1.5 py-1 hover:bg-zinc-900", item.pending && "opacity-60")}>

@@ -1,5 +1,5 @@
 import { AlertTriangle, Gauge, Loader2, Maximize, Minimize, Volume2, VolumeX } from "lucide-react";
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useRef, useState, type ReactNode } from "react";
 import { Button } from "../components/ui/button";
 import { useQuality } from "../hooks/useQuality";
 import { attachInput } from "../realtime/inputController";
@@ -14,14 +14,22 @@ interface Props {
   client: RoomClient | null;
   stream: MediaStream | null;
   isHolder: boolean;
+  /** Whether the room's stage (the element the page puts in fullscreen) is in fullscreen. */
+  fullscreen: boolean;
+  onToggleFullscreen: () => void;
+  /** Drawn over the picture (reactions, pointers, the fullscreen chat), given the video element. */
+  overlays?: (video: HTMLVideoElement | null) => ReactNode;
+  /** Between the picture and the stream's own bar (the media bar). */
+  below?: ReactNode;
+  /** In the stream's bar, before the quality menu (reactions). */
+  barExtra?: ReactNode;
 }
 
-export function StreamView({ client, stream, isHolder }: Props) {
+export function StreamView({ client, stream, isHolder, fullscreen, onToggleFullscreen, overlays, below, barExtra }: Props) {
   const room = useRoomStore((s) => s.room);
   const peer = useRoomStore((s) => s.peer);
   const agentConnected = useRoomStore((s) => s.agentConnected);
   const holderId = useRoomStore((s) => s.holderId);
-  const frame = useRef<HTMLDivElement>(null);
   const area = useRef<HTMLDivElement>(null);
   const videoRef = useRef<HTMLVideoElement>(null);
   // The element, once mounted, for effects and the cursor overlay (a ref is not reactive).
@@ -29,7 +37,6 @@ export function StreamView({ client, stream, isHolder }: Props) {
   const [soundBlocked, setSoundBlocked] = useState(false);
   const [muted, setMuted] = useState(false);
   const [volume, setVolume] = useState(1);
-  const [fullscreen, setFullscreen] = useState(false);
   const quality = useQuality(client);
   const holderRef = useRef(isHolder);
   useEffect(() => {
@@ -78,12 +85,6 @@ export function StreamView({ client, stream, isHolder }: Props) {
     });
   }, [client]);
 
-  useEffect(() => {
-    const onChange = () => setFullscreen(document.fullscreenElement === frame.current);
-    document.addEventListener("fullscreenchange", onChange);
-    return () => document.removeEventListener("fullscreenchange", onChange);
-  }, []);
-
   const enableSound = () => {
     const el = videoRef.current;
     if (!el) return;
@@ -91,11 +92,6 @@ export function StreamView({ client, stream, isHolder }: Props) {
     setMuted(false);
     setSoundBlocked(false);
     void el.play().catch(() => undefined);
-  };
-
-  const toggleFullscreen = () => {
-    if (document.fullscreenElement) void document.exitFullscreen();
-    else void frame.current?.requestFullscreen().catch(() => undefined);
   };
 
   const status = room?.status;
@@ -118,16 +114,18 @@ export function StreamView({ client, stream, isHolder }: Props) {
   }
 
   return (
-    <div ref={frame} className="flex min-h-0 flex-1 flex-col bg-black">
+    <div className="flex min-h-0 flex-1 flex-col bg-black">
       <div
         ref={area}
         tabIndex={isHolder ? 0 : -1}
         aria-label="Drive the browser"
+        data-stream-area=""
         className={`relative min-h-0 flex-1 outline-none ${isHolder ? "cursor-default focus-visible:ring-2 focus-visible:ring-inset focus-visible:ring-violet-500" : ""}`}
         onContextMenu={(e) => isHolder && e.preventDefault()}
       >
         <video ref={videoRef} aria-label="Shared browser" className="absolute inset-0 h-full w-full object-contain" autoPlay playsInline />
         <CursorOverlay client={client} video={video} visible={holderId !== null && !isHolder} />
+        {overlays?.(video)}
         {overlay ? <div className="absolute inset-0 flex items-center justify-center bg-black/60">{overlay}</div> : null}
         {soundBlocked && stream ? (
           <div className="absolute inset-x-0 top-4 flex justify-center">
@@ -137,6 +135,7 @@ export function StreamView({ client, stream, isHolder }: Props) {
           </div>
         ) : null}
       </div>
+      {below}
       <div className="flex h-10 shrink-0 items-center gap-2 border-t border-zinc-800 bg-zinc-950 px-2 text-zinc-300">
         <Button variant="ghost" size="iconSm" aria-label={muted || soundBlocked ? "Sound on" : "Sound off"} onClick={() => (soundBlocked ? enableSound() : setMuted(!muted))}>
           {muted || soundBlocked ? <VolumeX aria-hidden /> : <Volume2 aria-hidden />}
@@ -148,13 +147,14 @@ export function StreamView({ client, stream, isHolder }: Props) {
           step={0.05}
           value={volume}
           aria-label="Stream volume"
-          className="w-24 accent-violet-500"
+          className="hidden w-24 accent-violet-500 sm:block"
           onChange={(e) => setVolume(Number(e.target.value))}
         />
         <StatsLine words={quality.words} />
         <div className="ml-auto" />
+        {barExtra}
         <QualityMenu cap={quality.cap} onChoose={quality.choose} />
-        <Button variant="ghost" size="iconSm" aria-label={fullscreen ? "Exit fullscreen" : "Fullscreen"} onClick={toggleFullscreen}>
+        <Button variant="ghost" size="iconSm" aria-label={fullscreen ? "Exit fullscreen" : "Fullscreen"} title={fullscreen ? "Exit fullscreen (F)" : "Fullscreen (F)"} onClick={onToggleFullscreen}>
           {fullscreen ? <Minimize aria-hidden /> : <Maximize aria-hidden />}
         </Button>
       </div>
@@ -175,12 +175,12 @@ function Waiting({ text }: { text: string }) {
 function StatsLine({ words }: { words: ReturnType<typeof useQuality>["words"] }) {
   const stats = useRoomStore((s) => s.stats);
   const peer = useRoomStore((s) => s.peer);
-  if (peer !== "connected" || !stats) return <span className="text-xs text-zinc-500">No stream</span>;
+  if (peer !== "connected" || !stats) return <span className="truncate whitespace-nowrap text-xs text-zinc-500">No stream</span>;
   const rtt = stats.rttMs;
   const loss = stats.packetLossPct ?? 0;
   const tone = (rtt ?? 0) > 250 || loss > 5 ? "text-red-300" : (rtt ?? 0) > 120 || loss > 1 ? "text-amber-300" : "text-emerald-300";
   return (
-    <span className="flex min-w-0 items-center gap-3 overflow-hidden text-xs tabular-nums text-zinc-400" aria-label="Connection quality">
+    <span className="flex min-w-0 items-center gap-3 overflow-hidden whitespace-nowrap text-xs tabular-nums text-zinc-400" aria-label="Connection quality">
       <Gauge className={`size-4 ${tone}`} aria-hidden />
       {words ? <span className="text-zinc-200">{words.rung}</span> : null}
       {words?.why ? (

@@ -273,3 +273,45 @@ describe("remote, browser, voice, errors", () => {
     expect(reduce(v, env("something.new", { a: 1 }))).toBe(v);
   });
 });
+
+describe("watching together: media, queue, settings, system lines", () => {
+  const playing = { present: true as const, paused: false, time: 12.5, duration: 60, rate: 1, muted: false, ended: false, title: "clip" };
+  const entry = { id: "q1", url: "https://a.example/v", title: null, added_by: { id: BEN, username: "ben" }, added_at: "2026-11-23T20:00:00Z" };
+
+  it("room.state takes the media, the queue and the settings, with defaults from older servers", () => {
+    const v = reduce(emptyRoom, env("room.state", stateData({ media: playing, queue: [entry], settings: { anyone_can_pause: false, queue_host_only: true } })), 5_000);
+    expect(v.media).toEqual(playing);
+    expect(v.mediaAt).toBe(5_000);
+    expect(v.queue).toEqual([entry]);
+    expect(v.settings).toEqual({ anyone_can_pause: false, queue_host_only: true });
+    const old = state();
+    expect(old.media).toBeNull();
+    expect(old.queue).toEqual([]);
+    expect(old.settings).toEqual({ anyone_can_pause: true, queue_host_only: false });
+  });
+  it("media.state replaces the media and notes when it came; present: false hides it", () => {
+    let v = reduce(state(), env("media.state", playing), 7_000);
+    expect(v.media?.time).toBe(12.5);
+    expect(v.mediaAt).toBe(7_000);
+    v = reduce(v, env("media.state", { ...playing, paused: true, time: 13 }), 7_500);
+    expect(v.media?.paused).toBe(true);
+    v = reduce(v, env("media.state", { present: false }), 8_000);
+    expect(v.media).toBeNull();
+  });
+  it("queue.changed replaces the queue; room.settings changes the settings", () => {
+    let v = reduce(state(), env("queue.changed", { queue: [entry] }));
+    expect(v.queue.map((q) => q.id)).toEqual(["q1"]);
+    v = reduce(v, env("queue.changed", { queue: [] }));
+    expect(v.queue).toEqual([]);
+    v = reduce(v, env("room.settings", { anyone_can_pause: false, queue_host_only: false }));
+    expect(v.settings.anyone_can_pause).toBe(false);
+  });
+  it("a system line joins the chat in order but does not end its actor's typing", () => {
+    let v = reduce(state(), env("chat.typing", { user_id: ANA, typing: true }), 1_000);
+    v = reduce(v, env("chat.message", { ...chat("s1", ANA, "ana paused at 0:12", "2026-11-23T20:00:02Z"), kind: "system" }), 1_100);
+    expect(chats(v)).toEqual(["m1", "s1"]);
+    expect(typingNames(v, 1_200)).toEqual(["ana"]);
+    v = reduce(v, env("chat.message", chat("m2", ANA, "oops", "2026-11-23T20:00:03Z")), 1_300);
+    expect(typingNames(v, 1_400)).toEqual([]);
+  });
+});

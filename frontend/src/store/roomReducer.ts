@@ -3,12 +3,16 @@ import type {
   BrowserStatus,
   ChatMessage,
   Envelope,
+  MediaState,
   ParticipantInfo,
+  QueueEntry,
   RoomInfo,
+  RoomSettings,
   RoomStateData,
   VideoInfo,
   VoiceInfo,
 } from "../realtime/protocol";
+import { DEFAULT_SETTINGS } from "../realtime/protocol";
 
 export interface Notice {
   id: number;
@@ -37,6 +41,12 @@ export interface RoomView {
   ended: { reason: string; by: string | null } | null;
   lastError: { code: string; detail: string; type: string | null } | null;
   noticeSeq: number;
+  /** The room browser's main media (null: none, or nothing reported yet). */
+  media: Extract<MediaState, { present: true }> | null;
+  /** When (Date.now()) `media` arrived: the page advances its position from there. */
+  mediaAt: number;
+  queue: QueueEntry[];
+  settings: RoomSettings;
 }
 
 export const emptyRoom: RoomView = {
@@ -56,7 +66,15 @@ export const emptyRoom: RoomView = {
   ended: null,
   lastError: null,
   noticeSeq: 0,
+  media: null,
+  mediaAt: 0,
+  queue: [],
+  settings: DEFAULT_SETTINGS,
 };
+
+function presentMedia(m: MediaState | null | undefined): RoomView["media"] {
+  return m && m.present ? m : null;
+}
 
 /** How long a `chat.typing true` is believed without a refresh (the server expires it at 6 s). */
 export const TYPING_TTL_MS = 6_500;
@@ -90,7 +108,9 @@ function addChat(view: RoomView, msg: ChatMessage): RoomView {
   const timeline = view.timeline.filter(
     (item) => !(item.kind === "chat" && (item.msg.id === msg.id || (item.pending && msg.client_id && item.msg.client_id === msg.client_id))),
   );
-  return { ...view, typing: omit(view.typing, msg.user.id), timeline: [...timeline, { kind: "chat", msg }] };
+  // A system line tells what the user did; it is not them speaking, so they may still be typing.
+  const typing = msg.kind === "system" ? view.typing : omit(view.typing, msg.user.id);
+  return { ...view, typing, timeline: [...timeline, { kind: "chat", msg }] };
 }
 
 /** Our own message shown at once, marked pending until the server echoes its client_id. */
@@ -131,6 +151,10 @@ export function reduce(view: RoomView, msg: Envelope, now: number = Date.now()):
         typing: {},
         ended: s.room.status === "ended" ? { reason: s.room.status_reason ?? "The room has ended", by: null } : view.ended,
         lastError: null,
+        media: presentMedia(s.media),
+        mediaAt: now,
+        queue: s.queue ?? [],
+        settings: { ...DEFAULT_SETTINGS, ...s.settings },
       };
     }
     case "presence.joined": {
@@ -210,6 +234,12 @@ export function reduce(view: RoomView, msg: Envelope, now: number = Date.now()):
     }
     case "voice.left":
       return withParticipant(view, String(d.user_id), (p) => ({ ...p, voice: null }));
+    case "media.state":
+      return { ...view, media: presentMedia(msg.data as MediaState), mediaAt: now };
+    case "queue.changed":
+      return { ...view, queue: (d.queue as QueueEntry[] | undefined) ?? [] };
+    case "room.settings":
+      return { ...view, settings: { ...view.settings, ...(msg.data as Partial<RoomSettings>) } };
     case "error":
       return { ...view, lastError: { code: String(d.code), detail: String(d.detail ?? ""), type: (d.type as string | null) ?? null } };
     default:
