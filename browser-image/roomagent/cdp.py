@@ -126,6 +126,7 @@ class Browser:
         self._dirty = asyncio.Event()
         self.loading = False
         self._stopped_loading = asyncio.Event()  # set while the page's main frame is not loading
+        self._leaving = asyncio.Lock()  # the page is sent back from one blocked URL at a time
         self.status: dict[str, Any] = {}
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         # Others' interest in events (the media watcher: iframe targets attached and detached).
@@ -311,21 +312,42 @@ class Browser:
             # under way: sending the page elsewhere while the policy's error page takes the
             # frame makes Chromium stop on a CHECK (SIGTRAP, the room fails; about half the
             # times a blocked URL was forced through DevTools). Once the frame has stopped
-            # loading, look again: a navigation the policy refused left nothing blocked shown;
-            # one that loaded (a browser without the policy) goes back to where the page was,
-            # else to a blank page.
-            await self._settled(LEAVE_SETTLE_S)
-            index, entries = await self.history()
-            current = entries[index] if 0 <= index < len(entries) else {}
-            if not blocked_scheme(str(current.get("url", ""))):
-                return
-            back = [e for e in entries[:index] if not blocked_scheme(str(e.get("url", "")))]
-            if back:
-                await self.page("Page.navigateToHistoryEntry", {"entryId": back[-1]["id"]})
-            else:
-                await self.navigate("about:blank")
+            # loading, look again: if the page is still on a blocked scheme (the policy's error
+            # page keeps the refused URL; a browser without the policy shows the page itself),
+            # it goes back to its last allowed history entry, else to a blank page.
+            # One at a time: blocked URLs forced in a row each spawn this; the later ones find
+            # the page already sent back (or go on from where the earlier one left it).
+            async with self._leaving:
+                await self._settled(LEAVE_SETTLE_S)
+                info = await self.call("Target.getTargetInfo", {"targetId": target_id})
+                if not blocked_scheme(str(info["targetInfo"].get("url", ""))):
+                    return
+                index, entries = await self._history_when_attached()
+                allowed = [
+                    e for e in entries[: index + 1] if not blocked_scheme(str(e.get("url", "")))
+                ]
+                if not allowed:
+                    await self.navigate("about:blank")
+                elif allowed[-1] is entries[index]:
+                    # the refused URL made no history entry of its own: load the current again
+                    await self.navigate(str(allowed[-1]["url"]))
+                else:
+                    entry = allowed[-1]["id"]
+                    await self.page("Page.navigateToHistoryEntry", {"entryId": entry})
         except (CdpError, TimeoutError) as e:
             log.warning("could not leave a blocked page", extra={"error": str(e)})
+
+    async def _history_when_attached(self, tries: int = 5) -> tuple[int, list[dict[str, Any]]]:
+        """The page's history; the policy's error page moves the frame to another renderer,
+        which detaches the page's session for a moment (`_reopen` attaches it again)."""
+        for attempt in range(tries):
+            try:
+                return await self.history()
+            except CdpError:
+                if attempt == tries - 1:
+                    raise
+                await asyncio.sleep(0.2)
+        raise AssertionError("unreachable")
 
     async def _settled(self, deadline_s: float) -> None:
         """Until the room's page has stopped loading (frameStartedLoading/StoppedLoading of its
