@@ -114,3 +114,26 @@ _CURSOR_JS = """() => {
 async def cursor_drawn(page: Page) -> bool:
     """The holder's cursor is drawn over the stream (for viewers who do not hold the remote)."""
     return bool(await page.evaluate(_CURSOR_JS))
+
+
+async def blur(page: Page) -> None:
+    """Nothing has the focus: the room page's own keys (Space, F) apply."""
+    await page.evaluate(
+        "() => document.activeElement instanceof HTMLElement && document.activeElement.blur()"
+    )
+
+
+async def stage_is_fullscreen(page: Page) -> bool:
+    """Fullscreen is the room's stage (the stream with the media bar and the reactions), not the
+    bare video."""
+    return bool(
+        await page.evaluate(
+            """() => {
+              const stage = document.fullscreenElement;
+              return stage !== null && stage.tagName !== 'VIDEO'
+                && stage.querySelector('video') !== null
+                && stage.querySelector('[role=toolbar][aria-label=Media]') !== null
+                && stage.querySelector('[role=log][aria-label=Reactions]') !== null;
+            }"""
+        )
+    )

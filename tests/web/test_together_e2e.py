@@ -20,7 +20,15 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
-from tests.support.browser import near, pixel, register, stream_playing, wait_colour
+from tests.support.browser import (
+    blur,
+    near,
+    pixel,
+    register,
+    stage_is_fullscreen,
+    stream_playing,
+    wait_colour,
+)
 from tests.support.clip import PALETTE, make_clip
 from tests.support.servers import static_files
 from tests.support.web import Web
@@ -69,13 +77,6 @@ async def colour_holds(page: Page, seconds: float) -> bool:
         if not near(await pixel(page, *SPOT), want, tol=30):
             return False
     return True
-
-
-async def blur(page: Page) -> None:
-    """Nothing has the focus: the page's own keys (Space, F) apply."""
-    await page.evaluate(
-        "() => document.activeElement instanceof HTMLElement && document.activeElement.blur()"
-    )
 
 
 def chat(page: Page) -> Locator:
@@ -183,15 +184,7 @@ async def test_guest_pauses_seeks_reacts_queues_and_the_host_takes_pausing_back(
         await blur(ana)
         await ana.keyboard.press("f")
         await ana.wait_for_function("() => document.fullscreenElement !== null")
-        assert await ana.evaluate(
-            """() => {
-              const stage = document.fullscreenElement;
-              return stage.tagName !== 'VIDEO'
-                && stage.querySelector('[role=toolbar][aria-label=Media]') !== null
-                && stage.querySelector('[role=log][aria-label=Reactions]') !== null
-                && stage.querySelector('video') !== null;
-            }"""
-        )
+        assert await stage_is_fullscreen(ana)
         await ben.get_by_role("button", name="React ❤️").click()
         await ana.get_by_role("button", name="React 👏").click()
         await ana.wait_for_timeout(400)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, WebSocketRoute, expect
 
-from tests.support.browser import register, stream_playing, stream_point
+from tests.support.browser import blur, register, stage_is_fullscreen, stream_playing, stream_point
 from tests.support.web import Web
 
 pytestmark = [pytest.mark.x11, pytest.mark.timeout(300)]
@@ -97,12 +97,6 @@ async def join(
         await page.goto(f"{web.url}/room/{code}")
     await stream_playing(page, within=90)
     return ctx, page, sock, code
-
-
-async def blur(page: Page) -> None:
-    await page.evaluate(
-        "() => document.activeElement instanceof HTMLElement && document.activeElement.blur()"
-    )
 
 
 async def test_the_room_page_speaks_the_watch_together_contract(
@@ -237,15 +231,7 @@ async def test_the_room_page_speaks_the_watch_together_contract(
         await blur(ana)
         await ana.keyboard.press("f")
         await ana.wait_for_function("() => document.fullscreenElement !== null")
-        assert await ana.evaluate(
-            """() => {
-              const stage = document.fullscreenElement;
-              return stage.tagName !== 'VIDEO'
-                && stage.querySelector('video') !== null
-                && stage.querySelector('[role=toolbar][aria-label=Media]') !== null
-                && stage.querySelector('[role=log][aria-label=Reactions]') !== null;
-            }"""
-        )
+        assert await stage_is_fullscreen(ana)
         await expect(ana.get_by_role("textbox", name="Say something")).to_be_visible()
         a_sock.deliver(
             "chat.message",
