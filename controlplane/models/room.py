@@ -71,6 +71,19 @@ class Room(SQLModel, table=True):
     queue_host_only: bool = Field(
         default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
     )
+    # Chosen when the room is created. `keep_profile`: the host's saved browser profile is
+    # loaded into this room and saved back from it; `profile_others_drive`: while it is loaded,
+    # members other than the host may hold the remote; `block_ads`: the agent blocks ad and
+    # tracker requests and hides ad slots.
+    keep_profile: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+    profile_others_drive: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+    block_ads: bool = Field(
+        default=True, sa_column=Column(Boolean, nullable=False, server_default=true())
+    )
 
 
 class RoomParticipant(SQLModel, table=True):
