@@ -558,11 +558,13 @@ def why_not_here() -> str | None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--seconds", type=float, default=30, help="measuring window per case")
-    ap.add_argument("--settle", type=float, default=3, help="seconds before measuring")
+    # the targets are "30 s after a 5 s settle"
+    ap.add_argument("--settle", type=float, default=5, help="seconds before measuring")
     ap.add_argument("--hold", type=float, default=15, help="drop case: seconds at 1.2 Mbit/s")
     ap.add_argument("--cases", default="", help="1-based case numbers, comma list (all)")
     ap.add_argument("--label", default="before", help="this run's part of the doc's section")
     ap.add_argument("--no-write", action="store_true", help="print only, leave the doc alone")
+    ap.add_argument("--keep-logs", type=Path, help="copy the agent's log into this directory")
     ap.add_argument(
         "--playout",
         choices=("low", "default"),
@@ -589,6 +591,10 @@ def main() -> None:
     if not args.no_write:
         write_doc(part, args.label)
         print(f"(written to {DOC.relative_to(ROOT)})", file=sys.stderr)
+    if args.keep_logs is not None:
+        args.keep_logs.mkdir(parents=True, exist_ok=True)
+        for log in tmp.glob("agent-*.log"):
+            shutil.copy(log, args.keep_logs / log.name)
     shutil.rmtree(tmp, ignore_errors=True)
 
 

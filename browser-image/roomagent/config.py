@@ -29,6 +29,12 @@ class AgentSettings(BaseSettings):
     codec: Literal["h264", "vp8"] = "h264"
     bitrate_kbps: int = Field(default=3000, ge=100, le=50000)
     keyframe_interval_s: float = Field(default=4.0, gt=0)
+    # A keyframe on a rung below the top is bounded (x264's VBV buffer) to this many seconds of
+    # the rung's bitrate (the top rung's to half a second). The viewers of a lower rung are on
+    # links not much faster than the rung, and Chromium counts a frame later than its mean
+    # interval + 150 ms as a freeze: with a quarter second a 1.2 Mbit/s + 2 % viewer on 480p
+    # froze 1.2-1.5 s in 30 s, at every refresh; with an eighth, 0.0 (docs/performance.md).
+    lower_rung_keyframe_s: float = Field(default=0.125, gt=0, le=2)
     # After the holder clicks, types or scrolls, capture at this rate for input_boost_s: the
     # change is on screen half a frame sooner on average (0 = never boost).
     input_boost_fps: int = Field(default=60, ge=0, le=120)

@@ -410,6 +410,12 @@ class ViewerEstimate:
                 # link, the link's rate. The sent rate times the report's loss reads far lower
                 # when the window holds a keyframe burst into a short router queue (a 1.2 Mbit/s
                 # viewer starting on the top rung read 313 kbit/s and sat on 360p15 for 20 s).
+                # Bounded by half the loss off the rate sent: a count whose second began before
+                # the link fell (a cap coming down) read 2816 kbit/s beside a report of 77 %
+                # lost from 2248 sent through a 1.2 Mbit/s link, and the viewer, left on an
+                # estimate above the link, probed 720p again six seconds later.
+                if sent > 0:
+                    got = min(got, sent * (1 - loss / 2))
                 target = max(target, min(self.estimate_kbps, got))
             self._cut(now, target, "loss")
             self._high_windows = 0

@@ -120,10 +120,11 @@ def make_encoder(settings: AgentSettings, rung: Rung | None = None) -> av.VideoC
     preset, cpu_used, factor = QUALITY[settings.quality]
     kbps = round(rung.kbps * factor)
     lower = (rung.width, rung.height) != (settings.width, settings.height)
-    # The VBV buffer bounds a keyframe: half a second of the bitrate on the top rung, a quarter
-    # on the rungs below, whose viewers are on links not much faster than the rung (a 480p
-    # keyframe of half a second took 0.4 s through a 1.2 Mbit/s link: a freeze at every refresh)
-    bufsize = max(kbps // 4 if lower else kbps // 2, 100)
+    # The VBV buffer bounds a keyframe: half a second of the bitrate on the top rung,
+    # `lower_rung_keyframe_s` on the rungs below, whose viewers are on links not much faster
+    # than the rung (a 480p keyframe of half a second took 0.4 s through a 1.2 Mbit/s link: a
+    # freeze at every refresh)
+    bufsize = max(round(kbps * settings.lower_rung_keyframe_s) if lower else kbps // 2, 100)
     if settings.codec == "h264":
         ctx = av.CodecContext.create("libx264", "w")
         level = h264_level(rung.width, rung.height, rung.fps)

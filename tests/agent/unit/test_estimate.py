@@ -277,6 +277,22 @@ def test_a_loss_cut_keeps_what_the_viewer_page_says_it_received() -> None:
     assert est.tick(t + 0.6) == 1  # 480p, where 600 kbit/s would be 360p
 
 
+def test_a_viewer_count_from_before_the_link_fell_does_not_hold_the_estimate_up() -> None:
+    """A cap coming down mid-run: the viewer page's last second still counted the fast link
+    (2.8 Mbit/s) while the report says 77 % of 2.25 Mbit/s was lost. The cut keeps at most the
+    rate sent less half the loss (left at 2.8 Mbit/s, the viewer probed the top rung again six
+    seconds later through a 1.2 Mbit/s link)."""
+    est = ViewerEstimate(LADDER, 0.0)
+    est.on_viewer_stats(0.5, ViewerStats(bytes_received=0, packets_received=0))
+    t = _sending(est, 0.0, 1.5, 2250)
+    est.on_viewer_stats(1.5, ViewerStats(bytes_received=350_000, packets_received=290))
+    est.on_receiver_report(t, 100, 0, 1.0, 0.05)
+    est.on_receiver_report(t + 0.6, 400, 231, 1.0, 0.05)  # 77 % lost
+    assert est.cut_reason == "loss"
+    # the rate sent (2.25 Mbit/s, a little more as the window measures it) less half the loss
+    assert 1200 < est.estimate_kbps < 1600
+
+
 def test_a_report_window_from_before_a_cut_does_not_cut_again() -> None:
     """The reports right after a cut still count what the bottleneck dropped of the sending
     before it: that window is not judged, the next one is."""
