@@ -86,4 +86,4 @@ format: deps
 test: system-deps deps services
 	bash scripts/test-setup.sh
 	$(MAKE) lint web web-test
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider --durations=40
