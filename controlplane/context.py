@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi_users.password import PasswordHelper
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from controlplane.ports import Liveness, PresenceView, RoomEvents, SessionStore
 from controlplane.runtime.base import RoomRuntime
 from controlplane.services.jobs import JobQueue
 from controlplane.services.ratelimit import RateLimiter
+from controlplane.services.redis_client import RedisClient
 from controlplane.settings import Settings
 from controlplane.shutdown import cancel_all, within
 
@@ -33,7 +33,7 @@ class AppContext:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
-    redis: Redis | None
+    redis: RedisClient | None
     rate_limiter: RateLimiter
     session_store: SessionStore
     jobs: JobQueue

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, IPvAnyNetwork, field_validator
+from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET = "change-me"
@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     # Storage
     DATABASE_URL: str | None = None
     REDIS_URL: str | None = None
+    # REDIS_URL names one node of a Redis Cluster (>= 7): keys and shard channels are spread
+    # over its masters by room (docs/architecture.md, "Redis Cluster").
+    REDIS_CLUSTER: bool = False
+    # Celery's broker (the worker's and beat's queue, and e-mail jobs): REDIS_URL when unset.
+    # Celery speaks to one Redis only, so with REDIS_CLUSTER it must be set to a plain Redis.
+    CELERY_BROKER_URL: str | None = None
 
     # Secrets
     SECRET_KEY: str = DEFAULT_SECRET
@@ -329,6 +335,21 @@ class Settings(BaseSettings):
             raise ValueError("a cluster range cannot be the whole address space")
         return [str(n) for n in nets]
 
+    @model_validator(mode="after")
+    def _cluster_needs_a_plain_broker(self) -> Settings:
+        # (REDIS_CLUSTER says what REDIS_URL is; without REDIS_URL there is no Redis at all.)
+        if self.REDIS_CLUSTER and self.REDIS_URL and not self.CELERY_BROKER_URL:
+            raise ValueError(
+                "REDIS_CLUSTER=true needs CELERY_BROKER_URL: Celery's broker must be a plain "
+                "Redis (redis://host:6379/0), it does not speak the cluster protocol"
+            )
+        return self
+
+    @property
+    def celery_broker_url(self) -> str:
+        """Celery's broker: CELERY_BROKER_URL, else REDIS_URL; in-memory without either."""
+        return self.CELERY_BROKER_URL or self.REDIS_URL or "memory://"
+
     @cached_property
     def database_url(self) -> str:
         if self.DATABASE_URL:
@@ -349,7 +370,9 @@ class Settings(BaseSettings):
     def mode(self) -> str:
         """A one-line description of how this deployment stores things, for logs and `doctor`."""
         db = "sqlite" if self.is_sqlite else "postgresql"
-        bus = "redis" if self.REDIS_URL else "in-process"
+        bus = "in-process"
+        if self.REDIS_URL:
+            bus = "redis-cluster" if self.REDIS_CLUSTER else "redis"
         return f"database={db} bus={bus} runtime={self.ROOM_RUNTIME}"
 
     def unset_secrets(self) -> list[str]:

@@ -15,11 +15,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-
 from controlplane.auth.access import AccessCheck
 from controlplane.auth.session_store import RedisSessionStore, SqlSessionStore
 from controlplane.context import AppContext
@@ -33,6 +28,7 @@ from controlplane.rooms.warm_pool import fill
 from controlplane.runtime.base import RoomRuntime, UnavailableRuntime
 from controlplane.services.jobs import CeleryJobs, InProcessJobs, JobQueue
 from controlplane.services.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from controlplane.services.redis_client import RedisClient, redis_client
 from controlplane.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,20 +60,6 @@ def make_runtime(settings: Settings) -> RoomRuntime:
     return UnavailableRuntime(name)
 
 
-def redis_client(url: str) -> Redis:
-    """The API's Redis client. After a restart or failover every pooled connection is dead
-    without the client knowing: a connection idle for `health_check_interval` is pinged before
-    use, and a command whose connection turns out lost is sent again on a new one (twice at most,
-    briefly backed off), instead of each stale connection failing a request once (a 500). A
-    Redis that stays down still fails fast: the retries take well under a second."""
-    return Redis.from_url(
-        url,
-        health_check_interval=10,
-        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.25), 2),
-        retry_on_error=[RedisConnectionError],
-    )
-
-
 @dataclass(frozen=True)
 class Wired:
     """A process's parts: the services' context, and what only the entry layer holds: the hub
@@ -101,9 +83,9 @@ def build(settings: Settings, *, runtime: RoomRuntime | None = None) -> Wired:
     engine = make_engine(settings.database_url)
     maker = make_sessionmaker(engine)
     runtime = runtime or make_runtime(settings)
-    redis: Redis | None = None
+    redis: RedisClient | None = None
     if settings.REDIS_URL:
-        redis = redis_client(settings.REDIS_URL)
+        redis = redis_client(settings.REDIS_URL, cluster=settings.REDIS_CLUSTER)
         rate_limiter: RateLimiter = RedisRateLimiter(redis)
         bus: Bus = RedisBus(redis)
         presence: Presence = RedisPresence(redis)

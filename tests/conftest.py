@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from controlplane.main import create_app
 from controlplane.settings import Settings
 from tests.support.backends import embedded_settings, pg_redis_settings
+from tests.support.redis_cluster import RedisClusterServers, redis_cluster
 
 SettingsFactory = Callable[..., Awaitable[Settings]]
 
@@ -50,3 +51,11 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_servers() -> Iterator[RedisClusterServers]:
+    """One real 3-master Redis Cluster for the whole run, started by the first test that asks
+    for it (the contract tests' "cluster" parameter); each test flushes it first."""
+    with redis_cluster() as servers:
+        yield servers

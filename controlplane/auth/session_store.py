@@ -9,13 +9,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from redis.asyncio import Redis
-from redis.typing import EncodableT, FieldT
+from redis.typing import EncodableT
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from controlplane.models import AuthSession
 from controlplane.ports import SessionRecord
+from controlplane.services.redis_client import RedisClient
 
 
 def _now() -> datetime:
@@ -88,11 +88,26 @@ return 1
 """
 
 
+# KEYS[1] the session's hash; ARGV[1] when it expires (unix time), then field, value pairs.
+# A script rather than MULTI (see presence.py's _ADD): never a hash without its expiry.
+_CREATE_SCRIPT = """
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('EXPIREAT', KEYS[1], ARGV[1])
+return 1
+"""
+
+
 class RedisSessionStore:
-    def __init__(self, redis: Redis, *, prefix: str = "wp:sess:") -> None:
+    """A session is a hash (`wp:sess:<id>`), a user's sessions a set (`wp:sess:user:<id>`):
+    different slots on a cluster, so no command or script spans both. The set is written
+    first and is only an index: an entry whose hash is gone is tidied when listed, while a
+    session missing from it could not be revoked with the others."""
+
+    def __init__(self, redis: RedisClient, *, prefix: str = "wp:sess:") -> None:
         self._redis = redis
         self._prefix = prefix
         self._advance = redis.register_script(_ADVANCE_SCRIPT)
+        self._create = redis.register_script(_CREATE_SCRIPT)
 
     def _key(self, session_id: uuid.UUID) -> str:
         return f"{self._prefix}{session_id}"
@@ -101,14 +116,12 @@ class RedisSessionStore:
         return f"{self._prefix}user:{user_id}"
 
     async def create(self, record: SessionRecord) -> None:
-        fields: dict[FieldT, EncodableT] = {
-            k: v for k, v in record.model_dump(mode="json").items() if v is not None
-        }
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self._key(record.id), mapping=fields)
-            pipe.expireat(self._key(record.id), int(record.expires_at.timestamp()))
-            pipe.sadd(self._user_key(record.user_id), str(record.id))
-            await pipe.execute()
+        args: list[EncodableT] = [int(record.expires_at.timestamp())]
+        for field, value in record.model_dump(mode="json").items():
+            if value is not None:
+                args += [field, value]
+        await self._redis.sadd(self._user_key(record.user_id), str(record.id))
+        await self._create(keys=[self._key(record.id)], args=args)
 
     async def get(self, session_id: uuid.UUID) -> SessionRecord | None:
         data = await self._redis.hgetall(self._key(session_id))
@@ -158,7 +171,8 @@ class RedisSessionStore:
     async def delete_for_user(self, user_id: uuid.UUID) -> None:
         ids = await self._redis.smembers(self._user_key(user_id))
         keys = [self._key(uuid.UUID(_s(i))) for i in ids]
-        await self._redis.delete(self._user_key(user_id), *keys)
+        # One DEL on one Redis; on a cluster the client splits it by slot.
+        await self._redis.delete(*keys, self._user_key(user_id))
 
 
 def _s(value: bytes | str) -> str:

@@ -1,6 +1,6 @@
 """The room bus: every replica sees every room broadcast, in one order, with a gap-free `seq`.
 
-A broadcast is numbered when it is published (Redis: INCR and PUBLISH in one script, so the
+A broadcast is numbered when it is published (Redis: INCR and SPUBLISH in one script, so the
 numbering order is the delivery order on every subscriber). A publish can be guarded by a
 compare-and-set on a small per-room value (the remote-control state), so a state change and the
 events announcing it are one atomic step across replicas.
@@ -11,7 +11,6 @@ subscription and carry no `seq` of their own.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -19,11 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
-from redis.exceptions import RedisError
-
 from controlplane.realtime.remote import Event
+from controlplane.realtime.shard_channels import ShardChannels, topology_for
+from controlplane.services.redis_client import RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +165,9 @@ class InProcessBus:
         return None
 
 
+# KEYS[1] the room's seq, KEYS[2] (optional) the guarded value; ARGV[1] the room's broadcast
+# channel. Keys and channel carry the room id as hash tag, so on a cluster they share one slot
+# and SPUBLISH reaches that slot's node's subscribers only.
 _PUBLISH_SCRIPT = """
 if #KEYS == 2 then
   local cur = redis.call('GET', KEYS[2])
@@ -178,7 +178,7 @@ end
 local out = {1}
 for i = 5, #ARGV do
   local s = redis.call('INCR', KEYS[1])
-  redis.call('PUBLISH', ARGV[1], '{"seq":' .. s .. ',' .. ARGV[i])
+  redis.call('SPUBLISH', ARGV[1], '{"seq":' .. s .. ',' .. ARGV[i])
   out[#out + 1] = s
 end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
@@ -186,97 +186,61 @@ return out
 """
 
 
+def room_tag(prefix: str, room_id: str) -> str:
+    """`wp:room:{<id>}`: the room's keys and channels start with this, the id being their hash
+    tag (one slot per room on a cluster)."""
+    return f"{prefix}{{{room_id}}}"
+
+
 class RedisBus:
-    def __init__(self, redis: Redis, *, prefix: str = "wp:room:") -> None:
+    """The bus on Redis: broadcasts numbered and published by one script, channels sharded
+    (`SSUBSCRIBE`, `shard_channels.py`), on one Redis or a cluster alike."""
+
+    def __init__(self, redis: RedisClient, *, prefix: str = "wp:room:") -> None:
         self._redis = redis
         self._prefix = prefix
         self._script = redis.register_script(_PUBLISH_SCRIPT)
         self._handler: Handler = lambda room_id, kind, payload: None
-        self._pubsub: PubSub | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self._confirmed: dict[str, asyncio.Event] = {}
+        self.channels = ShardChannels(topology_for(redis), self._on_message)
 
     def _b(self, room_id: str) -> str:
-        return f"{self._prefix}{room_id}"
+        return room_tag(self._prefix, room_id)
 
     def _d(self, room_id: str) -> str:
-        return f"{self._prefix}{room_id}:d"
+        return room_tag(self._prefix, room_id) + ":d"
 
     def set_handler(self, handler: Handler) -> None:
         self._handler = handler
 
     async def start(self) -> None:
-        self._pubsub = self._redis.pubsub()
-        try:
-            # Keeps the pub/sub connection open while no room is subscribed.
-            await self._pubsub.subscribe(f"{self._prefix}_keepalive")
-        except (RedisError, OSError) as exc:
-            # Start anyway: /readyz reports Redis down, and rooms subscribe once it is back.
-            log.warning("redis unreachable at start", extra={"error": repr(exc)})
-        self._reader = asyncio.create_task(self._read(), name="redis-bus-reader")
+        # Nothing to open yet: a node's pub/sub connection opens with its first room.
+        return None
 
-    async def _read(self) -> None:
-        assert self._pubsub is not None
-        plen = len(self._prefix)
-        while True:
-            try:
-                msg = await self._pubsub.get_message(timeout=1.0)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("redis bus read failed; retrying")
-                await asyncio.sleep(0.5)
-                continue
-            if msg is None:
-                continue
-            channel = (
-                msg["channel"].decode() if isinstance(msg["channel"], bytes) else msg["channel"]
-            )
-            if msg["type"] == "subscribe":
-                event = self._confirmed.get(channel)
-                if event is not None:
-                    event.set()
-                continue
-            if msg["type"] != "message":
-                continue
-            name = channel[plen:]
-            kind = "b"
-            if name.endswith(":d"):
-                name, kind = name[:-2], "d"
-            data = msg["data"]
-            payload = data.decode() if isinstance(data, bytes) else str(data)
-            try:
-                self._handler(name, kind, payload)
-            except Exception:
-                log.exception("bus handler failed", extra={"room": name})
+    def _on_message(self, channel: str, data: bytes) -> None:
+        name = channel[len(self._prefix) :]
+        kind = "b"
+        if name.endswith(":d"):
+            name, kind = name[:-2], "d"
+        room_id = name.strip("{}")
+        try:
+            self._handler(room_id, kind, data.decode())
+        except Exception:
+            log.exception("bus handler failed", extra={"room": room_id})
 
     async def subscribe(self, room_id: str) -> None:
-        assert self._pubsub is not None
-        channels = [self._b(room_id), self._d(room_id)]
-        events = [self._confirmed.setdefault(ch, asyncio.Event()) for ch in channels]
-        for e in events:
-            e.clear()
-        await self._pubsub.subscribe(*channels)
-        try:
-            await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), timeout=5)
-        except TimeoutError:
-            log.warning("redis subscription not confirmed in time", extra={"room": room_id})
+        await self.channels.subscribe([self._b(room_id), self._d(room_id)])
 
     async def unsubscribe(self, room_id: str) -> None:
-        if self._pubsub is None:
-            return
-        channels = [self._b(room_id), self._d(room_id)]
-        for ch in channels:
-            self._confirmed.pop(ch, None)
-        await self._pubsub.unsubscribe(*channels)
+        await self.channels.unsubscribe([self._b(room_id), self._d(room_id)])
 
     async def publish(
         self, room_id: str, events: list[Event], *, guard: Guard | None = None
     ) -> list[int] | None:
-        keys = [f"{self._prefix}{room_id}:seq"]
+        tag = room_tag(self._prefix, room_id)
+        keys = [f"{tag}:seq"]
         args: list[str | int] = [self._b(room_id), "", "", KEY_TTL_S]
         if guard is not None:
-            keys.append(f"{self._prefix}{room_id}:v:{guard.name}")
+            keys.append(f"{tag}:v:{guard.name}")
             args[1], args[2] = guard.expected, guard.new
         args.extend(envelope_tail(t, d) for t, d in events)
         out = await self._script(keys=keys, args=args)
@@ -285,22 +249,15 @@ class RedisBus:
         return [int(s) for s in out[1:]]
 
     async def direct(self, room_id: str, to: Address, message: dict[str, Any]) -> None:
-        await self._redis.publish(self._d(room_id), json.dumps({"to": str(to), "msg": message}))
+        await self._redis.spublish(self._d(room_id), json.dumps({"to": str(to), "msg": message}))
 
     async def get_value(self, room_id: str, name: str) -> str | None:
-        raw = await self._redis.get(f"{self._prefix}{room_id}:v:{name}")
+        raw = await self._redis.get(f"{room_tag(self._prefix, room_id)}:v:{name}")
         return raw.decode() if isinstance(raw, bytes) else raw
 
     async def current_seq(self, room_id: str) -> int:
-        raw = await self._redis.get(f"{self._prefix}{room_id}:seq")
+        raw = await self._redis.get(f"{room_tag(self._prefix, room_id)}:seq")
         return int(raw or 0)
 
     async def aclose(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            try:
-                await self._reader
-            except (asyncio.CancelledError, Exception):
-                pass
-        if self._pubsub is not None:
-            await self._pubsub.aclose()
+        await self.channels.aclose()

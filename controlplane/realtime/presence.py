@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-from redis.asyncio import Redis
-
-from controlplane.realtime.bus import KEY_TTL_S
+from controlplane.realtime.bus import KEY_TTL_S, room_tag
+from controlplane.services.redis_client import RedisClient
 
 
 def _s(value: bytes | str) -> str:
@@ -178,25 +177,37 @@ return -1
 """
 
 
+# KEYS: the room's conns hash and online set. A user's first socket in the room returns 1.
+# One script rather than MULTI: atomic on one Redis and on a cluster alike (redis-py's cluster
+# transactions queue each command through a thread and event loop of its own).
+_ADD = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local added = redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return added
+"""
+
+
 class RedisPresence:
-    def __init__(self, redis: Redis, *, prefix: str = "wp:room:") -> None:
+    """Presence on Redis. A room's keys (`wp:room:{<id>}:conns`, `:online`, `:voice`,
+    `:browser`, `:media`, `:agent`) share the room's hash tag, so the script that adds a socket
+    touches one slot on a cluster. Liveness marks (`wp:instance:<id>`) are one key each,
+    read by a pipeline of single-key GETs (split by node on a cluster)."""
+
+    def __init__(self, redis: RedisClient, *, prefix: str = "wp:room:") -> None:
         self._r = redis
         self._p = prefix
         self._clear_if = redis.register_script(_CLEAR_IF)
         self._keep = redis.register_script(_KEEP)
+        self._add = redis.register_script(_ADD)
 
     def _k(self, room_id: str, name: str) -> str:
-        return f"{self._p}{room_id}:{name}"
+        return f"{room_tag(self._p, room_id)}:{name}"
 
     async def add(self, room_id: str, conn_id: str, user_id: str) -> bool:
-        conns, online = self._k(room_id, "conns"), self._k(room_id, "online")
-        async with self._r.pipeline(transaction=True) as pipe:
-            pipe.hset(conns, conn_id, user_id)
-            pipe.sadd(online, user_id)
-            pipe.expire(conns, KEY_TTL_S)
-            pipe.expire(online, KEY_TTL_S)
-            _, added, _, _ = await pipe.execute()
-        return int(added) == 1
+        keys = [self._k(room_id, "conns"), self._k(room_id, "online")]
+        return int(await self._add(keys=keys, args=[conn_id, user_id, KEY_TTL_S])) == 1
 
     async def remove(self, room_id: str, conn_id: str, user_id: str) -> int:
         await self._r.hdel(self._k(room_id, "conns"), conn_id)
@@ -273,5 +284,8 @@ class RedisPresence:
         ordered = sorted(instances)
         if not ordered:
             return set()
-        found = await self._r.mget([self._instance_key(i) for i in ordered])
+        async with self._r.pipeline(transaction=False) as pipe:
+            for i in ordered:
+                pipe.get(self._instance_key(i))
+            found = await pipe.execute()
         return {i for i, v in zip(ordered, found, strict=True) if v is not None}

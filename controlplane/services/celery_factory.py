@@ -1,4 +1,5 @@
-"""The Celery app's configuration: Redis is the broker; beat schedules the periodic sweeps.
+"""The Celery app's configuration: Redis is the broker (CELERY_BROKER_URL, else REDIS_URL; a
+plain Redis, never a cluster); beat schedules the periodic sweeps.
 
 No app is built at import: the API process builds a producer (`services/jobs.py`), the worker
 and beat the app of `controlplane/worker/celery_app.py`."""
@@ -11,7 +12,7 @@ from controlplane.settings import Settings
 
 
 def make_celery(settings: Settings) -> Celery:
-    broker = settings.REDIS_URL or "memory://"
+    broker = settings.celery_broker_url
     app = Celery("watchparty", broker=broker, backend=None, include=["controlplane.worker.tasks"])
     app.conf.update(
         task_serializer="json",

@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import Protocol
 
-from redis.asyncio import Redis
+from controlplane.services.redis_client import RedisClient
 
 
 class RateLimiter(Protocol):
@@ -63,7 +63,9 @@ return {count, redis.call('TTL', KEYS[1])}
 
 
 class RedisRateLimiter:
-    def __init__(self, redis: Redis, *, prefix: str = "wp:rl:") -> None:
+    """One key per limit (`wp:rl:<key>`), one slot: the same on one Redis or a cluster."""
+
+    def __init__(self, redis: RedisClient, *, prefix: str = "wp:rl:") -> None:
         self._redis = redis
         self._prefix = prefix
         self._script = redis.register_script(_HIT_SCRIPT)

@@ -36,7 +36,14 @@ helm = pytest.importorskip("helm_python")
 
 K8S_VERSIONS = ["1.30", kubernetes_validate.utils.latest_version()]
 IDS = [p.stem for p in CI_VALUES]
-SECRET_KEYS = {"SECRET_KEY", "AGENT_SECRET_KEY", "TURN_SECRET", "DATABASE_URL", "REDIS_URL"}
+SECRET_KEYS = {
+    "SECRET_KEY",
+    "AGENT_SECRET_KEY",
+    "TURN_SECRET",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+}
 
 
 def of_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -341,6 +348,32 @@ def test_rooms_namespace_and_turn_modes():
     assert "no-tcp-relay" in conf["data"]["turnserver.conf"]
 
 
+def test_a_redis_cluster_is_named_in_values_with_a_plain_broker_for_celery():
+    base = load_values(CHART / "ci" / "default-values.yaml")
+    broker = "redis://:pw@celery-redis.example.internal:6379/0"
+    redis = {"url": "redis://:pw@redis-cluster.example.internal:6379/0", "cluster": True}
+    objects = render({**base, "externalRedis": {**redis, "celeryBrokerUrl": broker}})
+    (cm,) = [c for c in of_kind(objects, "ConfigMap") if c["metadata"]["name"] == "wp-watchparty"]
+    assert cm["data"]["REDIS_CLUSTER"] == "true"
+    (secret,) = of_kind(objects, "Secret")
+    assert secret["stringData"]["CELERY_BROKER_URL"] == broker
+    env = {
+        e["name"]: e
+        for _, spec in pod_specs(objects)
+        for c in spec["containers"]
+        for e in c.get("env", [])
+    }
+    assert env["CELERY_BROKER_URL"]["valueFrom"]["secretKeyRef"]["key"] == "CELERY_BROKER_URL"
+    # As the pods get it (ConfigMap and Secret), the settings take it.
+    with mock.patch.dict(os.environ, {**cm["data"], **secret["stringData"]}, clear=True):
+        settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.REDIS_CLUSTER and settings.celery_broker_url == broker
+    plain = configmap_settings(render(base))
+    assert not plain.REDIS_CLUSTER
+    with pytest.raises(helm.HelmError, match="celeryBrokerUrl is required"):
+        render({**base, "externalRedis": redis})
+
+
 BAD_VALUES = {
     "unknown key": {"controlplane": {"replica": 3}},
     "beat replicas": {"beat": {"replicas": 2}},
@@ -350,6 +383,7 @@ BAD_VALUES = {
     "short secret key": {"secrets": {"secretKey": "too-short"}},
     "pull policy": {"image": {"pullPolicy": "Sometimes"}},
     "negative warm pool": {"rooms": {"warmPool": -1}},
+    "cluster not a boolean": {"externalRedis": {"cluster": "yes"}},
 }
 
 

@@ -1,5 +1,6 @@
-"""The Bus and Presence contracts, run against both implementations (in-process and Redis), as
-the rate limiter's are: the hub relies on exactly these promises."""
+"""The Bus and Presence contracts, run against every implementation (in-process, one Redis, a
+real 3-master Redis Cluster), as the rate limiter's are: the hub relies on exactly these
+promises."""
 
 from __future__ import annotations
 
@@ -12,18 +13,24 @@ from redis.asyncio import Redis
 
 from controlplane.realtime.bus import AGENT, Address, Bus, Guard, InProcessBus, RedisBus
 from controlplane.realtime.presence import MemoryPresence, Presence, RedisPresence
+from controlplane.services.redis_client import RedisClient
 from tests.support.backends import REDIS_URL
+from tests.support.redis_cluster import cluster_client
 
 ROOM = "6f1c0000-0000-0000-0000-000000000001"
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def redis_or_none(request: pytest.FixtureRequest) -> AsyncIterator[Redis | None]:
+@pytest.fixture(params=["memory", "redis", "cluster"])
+async def redis_or_none(request: pytest.FixtureRequest) -> AsyncIterator[RedisClient | None]:
     if request.param == "memory":
         yield None
         return
-    redis = Redis.from_url(REDIS_URL)
-    await redis.flushdb()
+    redis: RedisClient
+    if request.param == "cluster":
+        redis = await cluster_client(request.getfixturevalue("redis_cluster_servers"))
+    else:
+        redis = Redis.from_url(REDIS_URL)
+        await redis.flushdb()
     yield redis
     await redis.aclose()
 
@@ -44,7 +51,7 @@ class Heard:
 
 
 @pytest.fixture
-async def bus(redis_or_none: Redis | None) -> AsyncIterator[tuple[Bus, Heard]]:
+async def bus(redis_or_none: RedisClient | None) -> AsyncIterator[tuple[Bus, Heard]]:
     bus: Bus = InProcessBus() if redis_or_none is None else RedisBus(redis_or_none)
     heard = Heard()
     bus.set_handler(heard)
@@ -55,7 +62,7 @@ async def bus(redis_or_none: Redis | None) -> AsyncIterator[tuple[Bus, Heard]]:
 
 
 @pytest.fixture
-def presence(redis_or_none: Redis | None) -> Presence:
+def presence(redis_or_none: RedisClient | None) -> Presence:
     return MemoryPresence() if redis_or_none is None else RedisPresence(redis_or_none)
 
 
@@ -98,6 +105,27 @@ async def test_direct_messages_carry_their_address_and_no_seq(bus):
     assert [Address.parse(d["to"]) for d in sent] == [Address.user("u1"), AGENT]
     assert sent[0]["msg"] == {"type": "rtc.offer", "data": {"sdp": "v=0"}}
     assert await bus.current_seq(ROOM) == 0
+
+
+async def test_each_subscribed_room_hears_its_own_until_it_unsubscribes(bus):
+    """Many rooms (on a cluster, spread over every master: one connection and reader each)."""
+    bus, heard = bus
+    rooms = [f"6f1c0000-0000-0000-0000-00000000010{i}" for i in range(8)]
+    for room in rooms:
+        await bus.subscribe(room)
+    for i, room in enumerate(rooms):
+        assert await bus.publish(room, [("n", {"i": i})]) == [1]
+    got = await heard.wait_for(len(rooms))
+    assert sorted((r, json.loads(p)["data"]["i"]) for r, _, p in got) == [
+        (room, i) for i, room in enumerate(rooms)
+    ]
+    if isinstance(bus, InProcessBus):
+        return  # one process: the hub itself keeps rooms apart
+    await bus.unsubscribe(rooms[0])
+    await bus.publish(rooms[0], [("gone", {})])
+    await bus.publish(rooms[1], [("here", {})])
+    got = await heard.wait_for(len(rooms) + 1)
+    assert [(r, json.loads(p)["type"]) for r, _, p in got[len(rooms) :]] == [(rooms[1], "here")]
 
 
 def test_addresses_round_trip_and_junk_is_refused():

@@ -27,13 +27,29 @@ from tests.support.smtp import free_port
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 
-@pytest.fixture
-async def cluster(tmp_path: Path) -> Iterator[tuple[list[Server], Path]]:
+@pytest.fixture(params=["redis", "redis_cluster"])
+async def cluster(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[list[Server], Path]]:
+    """Three API processes on one Redis, or on a real 3-master Redis Cluster (Celery's broker
+    then the plain Redis)."""
     await fresh_backends()  # empty database and Redis, schema at head
+    redis_env: dict[str, str] = {}
+    if request.param == "redis_cluster":
+        redis_servers = request.getfixturevalue("redis_cluster_servers")
+        redis_servers.flush()
+        redis_env = {
+            "REDIS_URL": redis_servers.url,
+            "REDIS_CLUSTER": "true",
+            "CELERY_BROKER_URL": MP_REDIS_URL,
+        }
     runtime_dir = tmp_path / "runtime"
     runtime_dir.mkdir()
     with ExitStack() as stack:
-        servers = [stack.enter_context(api_server(tmp_path, runtime_dir)) for _ in range(3)]
+        servers = [
+            stack.enter_context(api_server(tmp_path, runtime_dir, redis_env=redis_env))
+            for _ in range(3)
+        ]
         yield servers, runtime_dir
 
 

@@ -65,8 +65,15 @@ async def fresh_backends() -> None:
 
 @contextmanager
 def api_server(
-    log_dir: Path, runtime_dir: Path, port: int | None = None, *, chat_rate: int = 10
+    log_dir: Path,
+    runtime_dir: Path,
+    port: int | None = None,
+    *,
+    chat_rate: int = 10,
+    redis_env: dict[str, str] | None = None,
 ) -> Iterator[Server]:
+    """`redis_env` replaces the Redis settings (e.g. REDIS_URL, REDIS_CLUSTER and
+    CELERY_BROKER_URL of a Redis Cluster)."""
     port = port or free_port()
     agent_port = free_port()
     env = base_env(
@@ -76,6 +83,7 @@ def api_server(
         WP_TEST_RUNTIME_DIR=str(runtime_dir),
         LOG_LEVEL="WARNING",
         ROOM_CHAT_RATE_COUNT=str(chat_rate),
+        **(redis_env or {}),
     )
     log_path = log_dir / f"server-{port}-{uuid.uuid4().hex[:6]}.log"
     with log_path.open("wb") as log_file:

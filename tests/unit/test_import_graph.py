@@ -68,6 +68,7 @@ LAYER_OF_PREFIX = {
     "controlplane.auth.session_store": ADAPTERS,
     "controlplane.realtime.bus": ADAPTERS,
     "controlplane.realtime.presence": ADAPTERS,
+    "controlplane.realtime.shard_channels": ADAPTERS,
     "controlplane.realtime.connections": ADAPTERS,
     "controlplane.runtime.docker": ADAPTERS,
     "controlplane.runtime.docker_firewall": ADAPTERS,

@@ -5,15 +5,19 @@ from redis.asyncio import Redis
 
 from controlplane.services.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from tests.support.backends import REDIS_URL
+from tests.support.redis_cluster import cluster_client
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def limiter(request):
     if request.param == "memory":
         yield MemoryRateLimiter()
         return
-    redis = Redis.from_url(REDIS_URL)
-    await redis.flushdb()
+    if request.param == "cluster":
+        redis = await cluster_client(request.getfixturevalue("redis_cluster_servers"))
+    else:
+        redis = Redis.from_url(REDIS_URL)
+        await redis.flushdb()
     yield RedisRateLimiter(redis)
     await redis.aclose()
 

@@ -23,6 +23,15 @@ def test_urls_switch_backends():
     assert s.mode == "database=postgresql bus=redis runtime=local"
 
 
+def test_a_redis_cluster_needs_a_plain_redis_for_celery():
+    with pytest.raises(ValueError, match="CELERY_BROKER_URL"):
+        make(REDIS_URL="redis://node-1:6379/0", REDIS_CLUSTER=True)
+    s = make(REDIS_URL="redis://node-1:6379/0", REDIS_CLUSTER=True, CELERY_BROKER_URL="redis://q/0")
+    assert s.celery_broker_url == "redis://q/0"
+    assert s.mode == "database=sqlite bus=redis-cluster runtime=local"
+    assert make(REDIS_URL="redis://r:6379/0").celery_broker_url == "redis://r:6379/0"
+
+
 def test_production_refuses_default_secrets_and_says_which():
     s = make(ENVIRONMENT="production", ROOM_RUNTIME="docker", AGENT_SECRET_KEY="a" * 40)
     with pytest.raises(InsecureSettingsError, match="SECRET_KEY is the default") as err:

@@ -110,6 +110,13 @@ env:
         name: {{ include "watchparty.secretName" $ }}
         key: {{ $name }}
   {{- end }}
+  # Only with a Redis Cluster (or a broker of its own): absent from the Secret, Celery uses REDIS_URL.
+  - name: CELERY_BROKER_URL
+    valueFrom:
+      secretKeyRef:
+        name: {{ include "watchparty.secretName" $ }}
+        key: CELERY_BROKER_URL
+        optional: true
   {{- if $.Values.coturn.enabled }}
   - name: TURN_SECRET
     valueFrom:
