@@ -21,6 +21,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from controlplane.auth.access import AccessCheck
+from controlplane.auth.passwords import password_helper
 from controlplane.auth.session_store import RedisSessionStore, SqlSessionStore
 from controlplane.context import AppContext
 from controlplane.db import make_engine, make_sessionmaker
@@ -140,6 +141,7 @@ def build(settings: Settings, *, runtime: RoomRuntime | None = None) -> Wired:
         events=hub,
         liveness=hub,
         runtime=runtime,
+        password_helper=password_helper(settings),
         closers=[("hub", hub.aclose)],
     )
     return Wired(ctx=ctx, hub=hub, access=access)
