@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from controlplane.auth.access import AccessCheck
+from controlplane.auth.passwords import password_helper
 from controlplane.auth.session_store import RedisSessionStore, SqlSessionStore
 from controlplane.context import AppContext
 from controlplane.db import make_engine, make_sessionmaker
@@ -122,6 +123,7 @@ def build(settings: Settings, *, runtime: RoomRuntime | None = None) -> Wired:
         events=hub,
         liveness=hub,
         runtime=runtime,
+        password_helper=password_helper(settings),
         closers=[("hub", hub.aclose)],
     )
     return Wired(ctx=ctx, hub=hub, access=access)

@@ -33,6 +33,10 @@ def base_env(**overrides: Any) -> dict[str, Any]:
         "ROOM_ALLOW_PRIVATE_URLS": "true",
         # No real browsers unless a test asks for them (they are heavy on a 2-core machine).
         "ROOM_RUNTIME": "none",
+        # The least Argon2id allows: a production-cost hash is 0.2 s of CPU, and the suite
+        # signs up and in a few thousand times (tests/unit/test_passwords.py covers the cost).
+        "PASSWORD_HASH_MEMORY_KIB": "1024",
+        "PASSWORD_HASH_TIME_COST": "1",
     }
     env.update(overrides)
     return env
