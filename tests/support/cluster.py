@@ -77,13 +77,15 @@ def api_server(
     port = port or free_port()
     agent_port = free_port()
     env = base_env(
-        DATABASE_URL=MP_PG_URL,
-        REDIS_URL=MP_REDIS_URL,
-        ROOM_PRESENCE_GRACE_SECONDS="0.3",
-        WP_TEST_RUNTIME_DIR=str(runtime_dir),
-        LOG_LEVEL="WARNING",
-        ROOM_CHAT_RATE_COUNT=str(chat_rate),
-        **(redis_env or {}),
+        **{
+            "DATABASE_URL": MP_PG_URL,
+            "REDIS_URL": MP_REDIS_URL,
+            "ROOM_PRESENCE_GRACE_SECONDS": "0.3",
+            "WP_TEST_RUNTIME_DIR": str(runtime_dir),
+            "LOG_LEVEL": "WARNING",
+            "ROOM_CHAT_RATE_COUNT": str(chat_rate),
+            **(redis_env or {}),
+        }
     )
     log_path = log_dir / f"server-{port}-{uuid.uuid4().hex[:6]}.log"
     with log_path.open("wb") as log_file:
