@@ -333,12 +333,15 @@ async def test_the_guard_holds_in_every_tab(log_dir: Path, tmp_path: Path) -> No
     port = agent.cdp_port
     try:
         green = (await tabs_when(cp, lambda s: titles(s) == ["Green"]))["tabs"][0]["id"]
-        # A second tab, sent to a blocked URL: refused like the first tab, sent back.
+        # A second tab sent to a blocked URL: refused like the first tab, sent back.
         magenta_url = cp.page_url("tabs.html?c=ff00ff&t=Magenta")
         await cp.send(*command("tabs.open", url=magenta_url))
         state = await tabs_when(cp, lambda s: titles(s) == ["Green", "Magenta"])
         magenta = state["tabs"][1]["id"]
         await viewer.wait_frame(centre_is(MAGENTA), 20)
+        # In the background (the first tab on screen), where only the guard sees it.
+        await cp.send(*command("tabs.switch", id=green))
+        await viewer.wait_frame(centre_is(GREEN), 20)
         res = await target_call(port, magenta, "Page.navigate", {"url": f"file://{secret}"})
         assert res["result"].get("errorText") == "net::ERR_BLOCKED_BY_ADMINISTRATOR", res
 
@@ -351,8 +354,9 @@ async def test_the_guard_holds_in_every_tab(log_dir: Path, tmp_path: Path) -> No
         )
         text = await tab_evaluate(port, magenta, "document.body.innerText")
         assert "do-not-show" not in str(text)
-        await viewer.wait_frame(centre_is(MAGENTA), 20)
         assert await _guarded(cp, 1)
+        await cp.send(*command("tabs.switch", id=magenta))
+        await viewer.wait_frame(centre_is(MAGENTA), 20)
 
         # Windows opened straight onto a blocked scheme beside the tabs: closed, never tabs.
         for url in (f"file://{secret}", "chrome://version"):
