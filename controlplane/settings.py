@@ -191,6 +191,9 @@ class Settings(BaseSettings):
     ROOM_REACTION_RATE_SECONDS: int = Field(default=3, ge=1)
     ROOM_QUEUE_MAX: int = Field(default=50, ge=1, le=1000)
     ROOM_MEDIA_LINE_COALESCE_SECONDS: float = Field(default=2.0, ge=0)
+    # Issue 22: tabs the room's browser holds at most (the agent's WP_MAX_TABS): the holder's
+    # `tabs.open` past it is refused with `too_many_tabs`, a page's new window is closed.
+    ROOM_MAX_TABS: int = Field(default=5, ge=1, le=20)
 
     # WebRTC: ICE servers handed to viewers and agents. TURN credentials are the TURN REST kind
     # (coturn `use-auth-secret` / `static-auth-secret` = TURN_SECRET), valid TURN_TTL_SECONDS.

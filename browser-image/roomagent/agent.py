@@ -23,6 +23,7 @@ from watchparty_wire.agent import (
     AgentRemoteChanged,
     AgentReport,
     AgentStage,
+    AgentTabsState,
     AuthOk,
     Heartbeat,
     IceServers,
@@ -32,6 +33,7 @@ from watchparty_wire.agent import (
 )
 from watchparty_wire.envelope import read
 
+from . import tabs_control
 from .cdp import Browser, CdpError
 from .components import Components
 from .config import AgentSettings
@@ -118,6 +120,7 @@ class Agent:
             "browser.forward": self._history(1),
             "browser.reload": self._reload,
             "media.cmd": self._media_cmd,
+            **tabs_control.handlers(self.control, lambda: self.holder_id),
             **{type_: self._input_fallback(type_) for type_ in FALLBACK_TYPES},
         }
         self._sampler = StatsSampler(t0=self.t0, video_bc=self.video_bc, audio_bc=self.audio_bc)
@@ -225,7 +228,7 @@ class Agent:
         cursor.start()
         self._stops["cursor"] = cursor.stop
         self._watch_viewers(video, audio, cursor)
-        browser = Browser(screen.cdp_port, self._on_status)
+        browser = Browser(screen.cdp_port, self._on_status, self._on_tabs, max_tabs=self.s.max_tabs)
         self._stops["browser"] = browser.close
         await browser.connect()
         player = MediaWatcher(browser, self._on_media_state, self._on_media_ended, s.media_poll_s)
@@ -332,6 +335,8 @@ class Agent:
             await self.control.send(self._ready())
         if self.parts.done() and self.parts.result().browser.status:
             await self._on_status(self.parts.result().browser.status)
+        if self.parts.done() and self.parts.result().browser.tabs_status:
+            await self._on_tabs(self.parts.result().browser.tabs_status)
         if self.parts.done() and self.parts.result().player.last_state is not None:
             await self._on_media_state(self.parts.result().player.last_state or {})
 
@@ -344,6 +349,9 @@ class Agent:
 
     async def _on_status(self, status: dict[str, Any]) -> None:
         await self.control.send(AgentBrowserStatus.model_validate(status))
+
+    async def _on_tabs(self, state: dict[str, Any]) -> None:
+        await self.control.send(AgentTabsState.model_validate(state))
 
     async def _on_media_state(self, state: dict[str, Any]) -> None:
         await self.control.send(AgentMediaState.model_validate(state))

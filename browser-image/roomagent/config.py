@@ -86,6 +86,9 @@ class AgentSettings(BaseSettings):
     pacing: bool = True
 
     start_url: str = "about:blank"
+    # Tabs the room's browser holds at most (the holder's "New tab" and pages' new windows
+    # alike; the control plane passes its ROOM_MAX_TABS).
+    max_tabs: int = Field(default=5, ge=1, le=20)
     ice_servers: list[dict[str, Any]] = Field(default_factory=list)
     # Hosts (`name`, `address` or `host:port`) the browser must never connect to: the control
     # plane's addresses and the host's, as the control plane sees them (JSON list).

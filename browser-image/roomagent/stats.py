@@ -88,6 +88,9 @@ class AgentStats:
     window_reopens: int
     guarded_targets: int
     browser_policy: str
+    # tabs (issue 22): how many, and pages' new windows closed because all tabs were open
+    tabs: int
+    tabs_refused: int
     # the page's media (extension, player/): looks at it and media commands carried out
     media_looks: int
     media_commands: int
@@ -172,6 +175,8 @@ class StatsSampler:
             window_reopens=parts.browser.reopens,
             guarded_targets=parts.browser.guarded,
             browser_policy=browser_policy,
+            tabs=len(parts.browser.tabs_state()["tabs"]),
+            tabs_refused=parts.browser.tabs_refused,
             media_looks=parts.player.looks,
             media_commands=parts.player.commands,
             audio_frames=audio.frames_encoded if audio is not None else 0,

@@ -5,8 +5,9 @@ Status changes go through the lifecycle executor (`rooms/transitions.py`), so th
 `stage` and `ready` race safely with the reaper and the start watcher.
 
 Flood guard (a compromised room must not cost its members or the database a message per
-frame): `browser.status` and `media.state` are coalesced per agent connection like a member's
-`voice.state` (at most one relay per `state_interval_s`, the latest winning, repeats dropped);
+frame): `browser.status`, `tabs.state` and `media.state` are coalesced per agent connection
+like a member's `voice.state` (at most one relay per `state_interval_s`, the latest winning,
+repeats dropped; `tabs.refused` is limited like `error`);
 `media.ended` moves the queue on at most once per 2 s (`together.py`); `stage` and `ready`,
 which write the room row, at most once per `REPORT_INTERVAL_S` each; `error` reports are logged
 and relayed at most `AGENT_ERRORS_PER_SECOND` a second; and the hub drops frames past
@@ -24,7 +25,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from watchparty_wire import agent as w
 from watchparty_wire.agent import AgentError
-from watchparty_wire.room import BrowserStatus, ErrorOut, RtcAnswerOut
+from watchparty_wire.room import BrowserStatus, ErrorOut, RtcAnswerOut, TabsStateOut
 
 from controlplane.errors import DomainError
 from controlplane.ports import RoomEvents
@@ -70,6 +71,8 @@ class AgentChannel:
             "stage": self._stage,
             "ready": self._ready,
             "browser.status": self._browser_status,
+            "tabs.state": self._tabs_state,
+            "tabs.refused": self._tabs_refused,
             "media.state": together.media_state,
             "media.ended": together.media_ended,
             "rtc.answer": self._rtc_answer,
@@ -138,6 +141,30 @@ class AgentChannel:
 
         throttle = agent.throttles.of("browser.status", self.state_interval_s, dedupe=True)
         await throttle.offer(msg.model_dump(), publish)
+
+    async def _tabs_state(self, agent: AgentConn, msg: w.AgentTabsState) -> None:
+        """The room browser's tabs: kept for `room.state` and relayed, coalesced like
+        `browser.status` (a page retitling its tabs in a loop costs the room 4 a second)."""
+
+        async def publish(fields: dict[str, Any]) -> None:
+            tabs = TabsStateOut.model_validate(fields)
+            await self.presence.set_tabs(agent.room_id, tabs.data())
+            await self.io.broadcast(agent.room_id, tabs)
+
+        throttle = agent.throttles.of("tabs.state", self.state_interval_s, dedupe=True)
+        await throttle.offer(msg.model_dump(), publish)
+
+    async def _tabs_refused(self, agent: AgentConn, msg: w.AgentTabsRefused) -> None:
+        """To the socket that asked, as the control plane's own refusals read (limited like
+        `error` reports: a flood of them is dropped)."""
+        if agent.errors.hit() is not Flood.ok or not msg.conn:
+            return
+        log.info(
+            "agent refused a tab command",
+            extra={"room": agent.room_id, "type": msg.type, "code": msg.code},
+        )
+        refused = ErrorOut(code=msg.code, detail=msg.message, type=msg.type or None)
+        await self.io.direct(agent.room_id, Address.conn(msg.conn), refused)
 
     async def _rtc_answer(self, agent: AgentConn, msg: w.AgentAnswer) -> None:
         to = Address.conn(msg.conn) if msg.conn else Address.user(msg.to)

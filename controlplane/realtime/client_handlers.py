@@ -36,6 +36,7 @@ from controlplane.realtime.connections import ClientConn
 from controlplane.realtime.presence import Presence
 from controlplane.realtime.remote import Action, RemoteState, Transition, apply
 from controlplane.realtime.state_snapshot import chat_message
+from controlplane.realtime.tabs import Tabs
 from controlplane.realtime.together import Together
 from controlplane.rooms import queries
 from controlplane.rooms.text import clean_text
@@ -134,6 +135,7 @@ class ClientHandlers:
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.rate_limiter = rate_limiter
         self.typing = Typing(io)
+        self.tabs = tabs = Tabs(io=io, settings=settings, presence=presence)
         self.table: dict[str, Handler] = {
             "auth": self._auth,
             "ping": self._ping,
@@ -158,6 +160,9 @@ class ClientHandlers:
             "queue.add": together.queue_add,
             "queue.remove": together.queue_remove,
             "queue.move": together.queue_move,
+            "tabs.open": tabs.open,
+            "tabs.switch": tabs.switch,
+            "tabs.close": tabs.close,
         }
         assert set(self.table) == set(w.CLIENT_MESSAGES), "every client message has a handler"
         # Messages that change the room for everyone: checked against the database (member,
@@ -166,7 +171,7 @@ class ClientHandlers:
         # is checked by the socket's revocation and the holder check.
         self.state_changing = frozenset(
             {"chat.send", "browser.navigate", "voice.state", "media.cmd", "reaction.send"}
-            | {t for t in self.table if t.startswith(("remote.", "queue."))}
+            | {t for t in self.table if t.startswith(("remote.", "queue.", "tabs."))}
         )
 
     async def handle(self, conn: ClientConn, text: str) -> None:

@@ -47,6 +47,12 @@ class Presence(Protocol):
 
     async def media(self, room_id: str) -> dict[str, Any] | None: ...
 
+    async def set_tabs(self, room_id: str, tabs: dict[str, Any]) -> None:
+        """The agent's last `tabs.state` (relayed data), for `room.state` and `tabs.*`."""
+        ...
+
+    async def tabs(self, room_id: str) -> dict[str, Any] | None: ...
+
     async def set_agent(
         self, room_id: str, owner: str | None, *, only_if: str | None = None
     ) -> None:
@@ -84,6 +90,7 @@ class MemoryPresence:
         self._voice: dict[str, dict[str, dict[str, Any]]] = {}
         self._browser: dict[str, dict[str, Any]] = {}
         self._media: dict[str, dict[str, Any]] = {}
+        self._tabs: dict[str, dict[str, Any]] = {}
         self._agent: dict[str, str] = {}
 
     async def add(self, room_id: str, conn_id: str, user_id: str) -> bool:
@@ -133,6 +140,12 @@ class MemoryPresence:
 
     async def media(self, room_id: str) -> dict[str, Any] | None:
         return self._media.get(room_id)
+
+    async def set_tabs(self, room_id: str, tabs: dict[str, Any]) -> None:
+        self._tabs[room_id] = tabs
+
+    async def tabs(self, room_id: str) -> dict[str, Any] | None:
+        return self._tabs.get(room_id)
 
     async def set_agent(
         self, room_id: str, owner: str | None, *, only_if: str | None = None
@@ -250,6 +263,13 @@ class RedisPresence:
 
     async def media(self, room_id: str) -> dict[str, Any] | None:
         raw = await self._r.get(self._k(room_id, "media"))
+        return json.loads(raw) if raw else None
+
+    async def set_tabs(self, room_id: str, tabs: dict[str, Any]) -> None:
+        await self._r.set(self._k(room_id, "tabs"), json.dumps(tabs), ex=KEY_TTL_S)
+
+    async def tabs(self, room_id: str) -> dict[str, Any] | None:
+        raw = await self._r.get(self._k(room_id, "tabs"))
         return json.loads(raw) if raw else None
 
     async def set_agent(

@@ -77,4 +77,5 @@ async def room_state(
         media=await presence.media(room_id),
         queue=queue.public(queued),
         settings=RoomSettings.of(room).model_dump(),
+        tabs=await presence.tabs(room_id),
     )

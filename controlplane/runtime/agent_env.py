@@ -89,6 +89,7 @@ def agent_env(
         "WP_LADDER": settings.ROOM_LADDER,
         "WP_LOG_LEVEL": settings.LOG_LEVEL,
         "WP_MAX_VIEWERS": str(max_viewers(settings)),
+        "WP_MAX_TABS": str(settings.ROOM_MAX_TABS),
         # The reaper fails a room whose agent was silent this long; the agent gives up as long
         # without its control plane, so a room never outlives a control plane gone for good.
         "WP_CONTROL_LOST_S": str(settings.ROOM_HEARTBEAT_TIMEOUT_SECONDS),

@@ -353,6 +353,51 @@ class Cdp:
                     return msg["result"]["result"].get("value")
 
 
+def _json_get(url: str) -> Any:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read())
+
+
+async def page_targets(port: int) -> list[dict[str, Any]]:
+    """The room browser's page targets (its tabs), without Chromium's own UI pages."""
+    listed = await asyncio.to_thread(_json_get, f"http://127.0.0.1:{port}/json/list")
+    return [t for t in listed if t["type"] == "page" and ".top-chrome/" not in t["url"]]
+
+
+async def _one_call(url: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    import websockets
+
+    async with websockets.connect(url, max_size=2**24) as ws:
+        await ws.send(json.dumps({"id": 1, "method": method, "params": params}))
+        while True:
+            msg = json.loads(await ws.recv())
+            if msg.get("id") == 1:
+                return dict(msg)
+
+
+async def target_call(
+    port: int, target_id: str, method: str, params: dict[str, Any]
+) -> dict[str, Any]:
+    """One DevTools command on one tab (by target id), over a connection of the test's own."""
+    return await _one_call(f"ws://127.0.0.1:{port}/devtools/page/{target_id}", method, params)
+
+
+async def tab_evaluate(port: int, target_id: str, expression: str) -> Any:
+    """`expression`'s value in one tab's page (its main world)."""
+    res = await target_call(
+        port, target_id, "Runtime.evaluate", {"expression": expression, "returnByValue": True}
+    )
+    return res["result"]["result"].get("value")
+
+
+async def browser_command(port: int, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """One command on a browser-level DevTools connection of the test's own."""
+    version = await asyncio.to_thread(_json_get, f"http://127.0.0.1:{port}/json/version")
+    return await _one_call(version["webSocketDebuggerUrl"], method, params)
+
+
 # viewer ----------------------------------------------------------------------------------------
 _conn_ids = itertools.count(1)
 

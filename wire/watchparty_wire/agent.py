@@ -313,3 +313,76 @@ CONTROL_MESSAGES: dict[str, type[Outbound]] = table(
     RoomEnded,
     AgentError,
 )
+
+
+# ---------------------------------------------------------------- tabs (issue 22)
+
+# How many tabs a `tabs.state` may list (the agent's own cap is at most 20).
+TABS_MAX_LISTED = 20
+
+
+class AgentTab(Inbound):
+    id: Annotated[str, _text(64)] = ""
+    title: Annotated[str, _text(300)] = ""
+    url: Annotated[str, _text(2048)] = ""
+
+
+def _tab_list(v: Any) -> Any:
+    return list(v)[:TABS_MAX_LISTED] if isinstance(v, list | tuple) else []
+
+
+def _tab_cap(v: Any) -> int:
+    return v if isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 100 else 1
+
+
+class AgentTabsState(AgentMessage):
+    """The room browser's tabs in strip order and the one on screen (`active`), on every
+    change; `max` is the agent's cap (WP_MAX_TABS)."""
+
+    TYPE = "tabs.state"
+    tabs: Annotated[list[AgentTab], BeforeValidator(_tab_list)] = []
+    active: Annotated[
+        str | None, BeforeValidator(lambda v: v[:64] if isinstance(v, str) else None)
+    ] = None
+    max: Annotated[int, BeforeValidator(_tab_cap)] = 1
+
+
+class AgentTabsRefused(AgentMessage):
+    """A tab command the agent did not carry out (`type`: which), for the socket `conn` alone:
+    relayed to it as `error {code, detail: message, type}`, like the control plane's own
+    refusals (a page may have opened a tab since the control plane's last `tabs.state`)."""
+
+    TYPE = "tabs.refused"
+    type: Annotated[str, _text(32)] = ""
+    code: Annotated[str, _text(64)] = ""
+    message: Annotated[str, _text(500)] = ""
+    conn: Annotated[str, _text(64)] = ""
+
+
+class AgentTabsOpen(Outbound):
+    """The holder opens a tab (`url` already checked against the URL policy; null: blank).
+    `by` is who asked (the agent obeys the current holder only), `conn` their socket (an
+    `error` with it reaches them)."""
+
+    TYPE = "tabs.open"
+    url: str | None = None
+    by: str
+    conn: str
+
+
+class AgentTabsSwitch(Outbound):
+    TYPE = "tabs.switch"
+    id: str
+    by: str
+    conn: str
+
+
+class AgentTabsClose(Outbound):
+    TYPE = "tabs.close"
+    id: str
+    by: str
+    conn: str
+
+
+AGENT_MESSAGES.update(table(AgentTabsState, AgentTabsRefused))
+CONTROL_MESSAGES.update(table(AgentTabsOpen, AgentTabsSwitch, AgentTabsClose))

@@ -332,6 +332,24 @@ class RoomSettingsOut(Outbound):
     queue_host_only: bool
 
 
+class TabInfo(_Part):
+    """One tab of the room's browser (`tabs.state`): `id` is opaque, `title` and `url` are the
+    page's, cut to 300 and 2048 characters."""
+
+    id: str
+    title: str
+    url: str
+
+
+class TabsInfo(_Part):
+    """The room browser's tabs, in strip order (`room.state`'s `tabs`): `active` is the one on
+    screen, `max` how many the room's browser holds at most."""
+
+    tabs: list[TabInfo]
+    active: str | None
+    max: int
+
+
 class RoomState(Outbound):
     """Everything a socket needs to draw the room, sent first on every connect."""
 
@@ -348,6 +366,8 @@ class RoomState(Outbound):
     media: MediaStateOut | None
     queue: list[QueueEntryOut]
     settings: RoomSettingsInfo
+    # The room browser's tabs (issue 22): None until the agent reported them.
+    tabs: TabsInfo | None = None
 
     def data(self) -> dict[str, Any]:
         # Stored parts go out as they were stored: an ICE server without TURN credentials has
@@ -569,3 +589,34 @@ ROOM_MESSAGES: dict[str, type[Outbound]] = table(
     Pong,
     ErrorOut,
 )
+
+
+# ---------------------------------------------------------------- tabs (issue 22)
+
+TabId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class TabsOpen(Inbound):
+    """Open a tab (the holder): on `url` (the URL policy as `browser.navigate`), else blank."""
+
+    url: Annotated[str | None, Field(min_length=1, max_length=2048)] = None
+
+
+class TabRef(Inbound):
+    """A tab of the room's browser, by its `id` in `tabs.state`."""
+
+    id: TabId
+
+
+class TabsStateOut(Outbound):
+    """The room browser's tabs after every change (opened, switched, closed, a tab's title or
+    address changed), as its agent reported them."""
+
+    TYPE = "tabs.state"
+    tabs: list[TabInfo]
+    active: str | None
+    max: int
+
+
+CLIENT_MESSAGES.update({"tabs.open": TabsOpen, "tabs.switch": TabRef, "tabs.close": TabRef})
+ROOM_MESSAGES.update(table(TabsStateOut))

@@ -83,8 +83,11 @@ class MediaWatcher:
         self.poll_s = poll_s
         self.reporter = Reporter()
         self.main: Candidate | None = None
-        # Out-of-process iframes attached under the page (session id -> target id).
+        # Out-of-process iframes attached under the page (session id -> target id), and the
+        # session each was attached under (a tab's, or another iframe's): only those under the
+        # tab on screen count (issue 22: the watcher follows the active tab).
         self.children: dict[str, str] = {}
+        self._parent: dict[str, str] = {}
         # Isolated world per (session, frame id, frame url); a navigated frame gets a new one.
         self._worlds: dict[tuple[str, str, str], int] = {}
         # Frames whose world could not be made (remote frames of another target, ...).
@@ -134,6 +137,8 @@ class MediaWatcher:
             child = str(params.get("sessionId", ""))
             if info.get("type") == "iframe" and child:
                 self.children[child] = str(info.get("targetId", ""))
+                if session:
+                    self._parent[child] = session
                 # Its own iframes too (a player nested in a cross-site embed).
                 task = asyncio.ensure_future(self._auto_attach(child))
                 self._attaching.add(task)
@@ -142,6 +147,7 @@ class MediaWatcher:
         elif method == "Target.detachedFromTarget":
             child = str(params.get("sessionId", ""))
             if self.children.pop(child, None) is not None:
+                self._parent.pop(child, None)
                 self._forget(child)
                 self._wake.set()
 
@@ -158,8 +164,19 @@ class MediaWatcher:
 
     # looking ------------------------------------------------------------------------------------
     def sessions(self) -> list[str]:
+        """The tab on screen's session and those of the iframes under it."""
         page = self.browser.page_session
-        return ([page] if page else []) + list(self.children)
+        if not page:
+            return []
+        return [page] + [c for c in self.children if self._root(c) == page]
+
+    def _root(self, session: str) -> str | None:
+        """The session at the top of an iframe's chain of parents (a tab's)."""
+        seen: set[str] = set()
+        while session in self._parent and session not in seen:
+            seen.add(session)
+            session = self._parent[session]
+        return session if session not in self.children else None
 
     async def candidates(self) -> list[Candidate]:
         sessions = self.sessions()

@@ -17,6 +17,7 @@ import { NavBar } from "../room/NavBar";
 import { ParticipantsPanel } from "../room/ParticipantsPanel";
 import { RemoteBar } from "../room/RemoteBar";
 import { StreamView } from "../room/StreamView";
+import { TabStrip } from "../room/TabStrip";
 import { TopBar } from "../room/TopBar";
 import { useRoomStore } from "../store/roomStore";
 
@@ -92,6 +93,7 @@ export function RoomPage() {
       ) : null}
       <div className="flex min-h-0 flex-1 flex-col overflow-y-auto md:flex-row md:overflow-hidden">
         <main className="flex min-h-[50vh] min-w-0 flex-1 flex-col md:basis-[74%]">
+          <TabStrip client={client} isHolder={isHolder} />
           <NavBar client={client} isHolder={isHolder} />
           <div ref={stage} className="flex min-h-0 flex-1 flex-col bg-black">
             <StreamView

@@ -16,6 +16,8 @@ import type {
   RoomState,
   RoomStatus,
   ServerMessages,
+  TabInfo,
+  TabsInfo,
   VideoInfo,
   VoiceInfo,
 } from "./wire";
@@ -50,6 +52,9 @@ export type QueueEntry = QueueEntryOut;
 export type RoomSettings = RoomSettingsInfo;
 export type PointerMark = Pointer;
 export type { Reaction };
+/** The room browser's tabs (`tabs.state`, `room.state`'s `tabs`): strip order, the one on screen, the cap. */
+export type TabsState = TabsInfo;
+export type { TabInfo };
 
 export const DEFAULT_SETTINGS: RoomSettings = { anyone_can_pause: true, queue_host_only: false };
 

@@ -137,6 +137,21 @@ export class RoomClient {
     return this.send("queue.move", { id, index });
   }
 
+  // ------------------------------------------------------------------ tabs (the holder's)
+
+  /** Opens a tab in the room's browser (on `url`, else blank); it comes to the front. */
+  tabsOpen(url?: string): boolean {
+    return this.send("tabs.open", url === undefined ? {} : { url });
+  }
+
+  tabsSwitch(id: string): boolean {
+    return this.send("tabs.switch", { id });
+  }
+
+  tabsClose(id: string): boolean {
+    return this.send("tabs.close", { id });
+  }
+
   /** Caps only this viewer's rung (0 = Auto); saved for this browser's next rooms. */
   setQualityCap(cap: QualityCap): void {
     this.qualityCap = cap;

@@ -270,6 +270,7 @@ export interface RoomState {
   media: MediaStateOut | null;
   queue: QueueEntryOut[];
   settings: RoomSettingsInfo;
+  tabs?: TabsInfo | null;
 }
 
 export type RoomStatus = "creating" | "starting" | "ready" | "idle" | "ending" | "ended" | "failed";
@@ -342,6 +343,46 @@ export interface Scroll {
   dy: number;
 }
 
+/**
+ * One tab of the room's browser (`tabs.state`): `id` is opaque, `title` and `url` are the
+ * page's, cut to 300 and 2048 characters.
+ */
+export interface TabInfo {
+  id: string;
+  title: string;
+  url: string;
+}
+
+/** A tab of the room's browser, by its `id` in `tabs.state`. */
+export interface TabRef {
+  id: string;
+}
+
+/**
+ * The room browser's tabs, in strip order (`room.state`'s `tabs`): `active` is the one on
+ * screen, `max` how many the room's browser holds at most.
+ */
+export interface TabsInfo {
+  tabs: TabInfo[];
+  active: string | null;
+  max: number;
+}
+
+/** Open a tab (the holder): on `url` (the URL policy as `browser.navigate`), else blank. */
+export interface TabsOpen {
+  url?: string | null;
+}
+
+/**
+ * The room browser's tabs after every change (opened, switched, closed, a tab's title or
+ * address changed), as its agent reported them.
+ */
+export interface TabsStateOut {
+  tabs: TabInfo[];
+  active: string | null;
+  max: number;
+}
+
 /** The stream's parameters, as the agent reported them (`ready`). */
 export interface VideoInfo {
   width?: number | null;
@@ -410,6 +451,9 @@ export interface ClientMessages {
   "queue.add": Navigate;
   "queue.remove": QueueRemove;
   "queue.move": QueueMove;
+  "tabs.open": TabsOpen;
+  "tabs.switch": TabRef;
+  "tabs.close": TabRef;
 }
 
 /** Server → client: what a room socket receives, by type (docs/protocol.md). */
@@ -441,4 +485,5 @@ export interface ServerMessages {
   "rtc.ice": RtcIceOut;
   "pong": Pong;
   "error": ErrorOut;
+  "tabs.state": TabsStateOut;
 }

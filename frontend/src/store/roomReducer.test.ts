@@ -315,3 +315,26 @@ describe("watching together: media, queue, settings, system lines", () => {
     expect(typingNames(v, 1_400)).toEqual([]);
   });
 });
+
+describe("tabs (issue 22)", () => {
+  const two = {
+    tabs: [
+      { id: "t1", title: "Example", url: "https://example.com/" },
+      { id: "t2", title: "Docs", url: "https://example.com/docs" },
+    ],
+    active: "t2",
+    max: 5,
+  };
+  it("room.state takes the tabs (null from a server or agent that sent none)", () => {
+    expect(state().tabs).toBeNull();
+    expect(state({ tabs: two }).tabs).toEqual(two);
+  });
+  it("tabs.state replaces them, and a reconnect's room.state replaces them again", () => {
+    let v = reduce(state(), env("tabs.state", two));
+    expect(v.tabs?.active).toBe("t2");
+    v = reduce(v, env("tabs.state", { ...two, tabs: [two.tabs[0]], active: "t1" }));
+    expect(v.tabs?.tabs.map((t) => t.id)).toEqual(["t1"]);
+    v = reduce(v, env("room.state", stateData({ tabs: two })));
+    expect(v.tabs).toEqual(two);
+  });
+});

@@ -9,6 +9,7 @@ import type {
   RoomInfo,
   RoomSettings,
   RoomStateData,
+  TabsState,
   VideoInfo,
   VoiceInfo,
 } from "../realtime/protocol";
@@ -47,6 +48,8 @@ export interface RoomView {
   mediaAt: number;
   queue: QueueEntry[];
   settings: RoomSettings;
+  /** The room browser's tabs (null until its agent reported them). */
+  tabs: TabsState | null;
 }
 
 export const emptyRoom: RoomView = {
@@ -70,6 +73,7 @@ export const emptyRoom: RoomView = {
   mediaAt: 0,
   queue: [],
   settings: DEFAULT_SETTINGS,
+  tabs: null,
 };
 
 function presentMedia(m: MediaState | null | undefined): RoomView["media"] {
@@ -155,6 +159,7 @@ export function reduce(view: RoomView, msg: Envelope, now: number = Date.now()):
         mediaAt: now,
         queue: s.queue ?? [],
         settings: { ...DEFAULT_SETTINGS, ...s.settings },
+        tabs: s.tabs ?? null,
       };
     }
     case "presence.joined": {
@@ -238,6 +243,8 @@ export function reduce(view: RoomView, msg: Envelope, now: number = Date.now()):
       return { ...view, media: presentMedia(msg.data as MediaState), mediaAt: now };
     case "queue.changed":
       return { ...view, queue: (d.queue as QueueEntry[] | undefined) ?? [] };
+    case "tabs.state":
+      return { ...view, tabs: msg.data as TabsState };
     case "room.settings":
       return { ...view, settings: { ...view.settings, ...(msg.data as Partial<RoomSettings>) } };
     case "error":
