@@ -59,7 +59,9 @@ class RoomEvents(Protocol):
         self, room_id: uuid.UUID, *, host_id: str, previous: str, by: str
     ) -> None: ...
 
-    async def room_assigned(self, room_id: uuid.UUID, *, start_url: str | None) -> None:
+    async def room_assigned(
+        self, room_id: uuid.UUID, *, start_url: str | None, block_ads: bool = True
+    ) -> None:
         """A warm-pool browser became this room: its agent wipes the profile and loads the page."""
         ...
 
@@ -70,9 +72,15 @@ class RoomEvents(Protocol):
         ...
 
     async def settings_changed(
-        self, room_id: uuid.UUID, *, anyone_can_pause: bool, queue_host_only: bool
+        self,
+        room_id: uuid.UUID,
+        *,
+        anyone_can_pause: bool,
+        queue_host_only: bool,
+        block_ads: bool,
     ) -> None:
-        """The host changed the room's settings (`room.settings`)."""
+        """The host changed the room's settings (`room.settings` to the room, and to its agent the
+        ones it applies)."""
         ...
 
 

@@ -19,3 +19,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# The room agent's ad-block filter lists (local rooms; the browser image fetches its own).
+bash "$(dirname "$0")/../browser-image/adblock-lists.sh"

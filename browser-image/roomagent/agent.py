@@ -22,6 +22,7 @@ from watchparty_wire.agent import (
     AgentReady,
     AgentRemoteChanged,
     AgentReport,
+    AgentRoomSettings,
     AgentStage,
     AgentTabsState,
     AuthOk,
@@ -34,6 +35,8 @@ from watchparty_wire.agent import (
 from watchparty_wire.envelope import read
 
 from . import tabs_control
+from .adblock import blocker as adblock
+from .adblock.filters import Filters
 from .cdp import Browser, CdpError
 from .components import Components
 from .config import AgentSettings
@@ -77,7 +80,17 @@ class _Screen:
 Handler = Callable[[Components, dict[str, Any]], Awaitable[None]]
 
 # Stopped in this order on shutdown (viewers first, the browser's processes last).
-SHUTDOWN_ORDER = ("peers", "cursor", "player", "browser", "audio", "video", "injector", "launcher")
+SHUTDOWN_ORDER = (
+    "peers",
+    "cursor",
+    "player",
+    "adblock",
+    "browser",
+    "audio",
+    "video",
+    "injector",
+    "launcher",
+)
 
 
 class Agent:
@@ -108,6 +121,11 @@ class Agent:
         # How the room browser's managed policy is applied (launcher.Launched.policy); "" when
         # the agent did not launch the browser (WP_DISPLAY).
         self.browser_policy = ""
+        # The room's `block_ads` (the control plane's word wins over WP_BLOCK_ADS) and the
+        # blocker applying it, once the browser runs; its lists compile while the browser starts.
+        self.block_ads = settings.block_ads
+        self.adblock: adblock.AdBlocker | None = None
+        self._filters: asyncio.Task[Filters | None] | None = None
         self._handlers: dict[str, Handler] = {
             "rtc.offer": self._rtc_offer,
             "peer.closed": self._peer_closed,
@@ -121,6 +139,7 @@ class Agent:
             "browser.reload": self._reload,
             "media.cmd": self._media_cmd,
             **tabs_control.handlers(self.control, lambda: self.holder_id),
+            "room.settings": self._room_settings,
             **{type_: self._input_fallback(type_) for type_ in FALLBACK_TYPES},
         }
         self._sampler = StatsSampler(t0=self.t0, video_bc=self.video_bc, audio_bc=self.audio_bc)
@@ -158,6 +177,7 @@ class Agent:
         """Start every component, each registered for shutdown as soon as it runs, then publish
         them together (`self.parts`) and report the stages up to `ready`."""
         tasks.append(asyncio.create_task(self.control.run(), name="control"))
+        self._filters = asyncio.create_task(adblock.load(self.s.adblock_lists), name="adblock")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.control.connected.wait(), 2)
         await self._set_stage("booting")
@@ -231,11 +251,38 @@ class Agent:
         browser = Browser(screen.cdp_port, self._on_status, self._on_tabs, max_tabs=self.s.max_tabs)
         self._stops["browser"] = browser.close
         await browser.connect()
+        # Not waited for: the room is ready without it (its lists may still be compiling on a
+        # busy machine); it blocks from the moment it runs.
+        self.control.spawn(self._start_adblock(browser), "adblock")
         player = MediaWatcher(browser, self._on_media_state, self._on_media_ended, s.media_poll_s)
         self._stops["player"] = player.stop
         return Components(
             video, injector, input_path, peers, cursor, browser, audio, playout, player
         )
+
+    async def _start_adblock(self, browser: Browser) -> None:
+        """The ad blocker on the room's browser, on or off as the room says (no lists: none, and
+        the control plane hears `adblock_unavailable` on every connect)."""
+        filters = await self._filters if self._filters is not None else None
+        if filters is None:
+            await self._report_policy()
+            return
+        self.adblock = adblock.AdBlocker(browser, filters)
+        self._stops["adblock"] = self.adblock.close
+        await self.adblock.start(enabled=self.block_ads)
+        # A `block_ads` that arrived while it started (the lock orders the two).
+        await self.adblock.set_enabled(self.block_ads)
+
+    async def _set_block_ads(self, on: bool) -> None:
+        """The room's `block_ads`, applied at once when the blocker runs (else when it starts)."""
+        if on != self.block_ads:
+            log.info("block ads: %s", on)
+        self.block_ads = on
+        if self.adblock is not None:
+            await self.adblock.set_enabled(on)
+
+    async def _room_settings(self, parts: Components, data: dict[str, Any]) -> None:
+        await self._set_block_ads(read(AgentRoomSettings, data).block_ads)
 
     async def _until_ready(self, parts: Components) -> None:
         """Report `browser_ready` once the start page loaded, then `ready` with the first
@@ -322,6 +369,7 @@ class Agent:
         if self.stage is not None and not self.is_ready:
             await self.control.send(AgentStage.model_validate({"stage": self.stage}))
         await self._report_policy()
+        await self._set_block_ads(ok.block_ads)
         if ok.ice_servers is not None:
             self.ice_servers = list(ok.ice_servers)
             if self.parts.done():
@@ -341,11 +389,15 @@ class Agent:
             await self._on_media_state(self.parts.result().player.last_state or {})
 
     async def _report_policy(self) -> None:
-        """A browser without its managed policy is said on every connect, never only logged."""
+        """A browser without its managed policy, or without its ad blocker's lists, is said on
+        every connect, never only logged."""
         if self.browser_policy.startswith("unavailable"):
             await self.control.send(
                 AgentReport(code="browser_policy_unavailable", message=self.browser_policy)
             )
+        if self._filters is not None and self._filters.done() and self._filters.result() is None:
+            message = f"no ad-block filter lists under {self.s.adblock_lists}"
+            await self.control.send(AgentReport(code="adblock_unavailable", message=message))
 
     async def _on_status(self, status: dict[str, Any]) -> None:
         await self.control.send(AgentBrowserStatus.model_validate(status))
@@ -395,6 +447,8 @@ class Agent:
 
     async def _room_assigned(self, parts: Components, data: dict[str, Any]) -> None:
         assigned = read(RoomAssigned, data)
+        if self.pooled:
+            await self._set_block_ads(assigned.block_ads)
         await self._assign(assigned.start_url, assigned.holder_id)
 
     async def _ice_servers(self, parts: Components, data: dict[str, Any]) -> None:
@@ -477,7 +531,15 @@ class Agent:
     async def _heartbeat_loop(self, parts: Components) -> None:
         while True:
             await asyncio.sleep(self.s.heartbeat_s)
-            await self.control.send(Heartbeat.model_validate(self.stats(parts).wire()))
+            figures = self.stats(parts).wire()
+            if self.adblock is not None:
+                # The ad blocker: on or off now, requests refused and let through since start.
+                figures["ads"] = {
+                    "on": self.adblock.enabled,
+                    "blocked": self.adblock.blocked,
+                    "allowed": self.adblock.allowed,
+                }
+            await self.control.send(Heartbeat.model_validate(figures))
 
 
 def _to_viewers(peers: PeerManager, data: bytes, *, pointer: bool) -> None:

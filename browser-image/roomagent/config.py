@@ -94,6 +94,14 @@ class AgentSettings(BaseSettings):
     # plane's addresses and the host's, as the control plane sees them (JSON list).
     blocked_hosts: list[str] = Field(default_factory=list)
 
+    # The ad blocker (adblock/): on until the control plane says otherwise (`auth.ok`,
+    # `room.assigned`, `room.settings` carry the room's `block_ads`), applied from the moment the
+    # agent's DevTools connection is up. Its filter lists (EasyList, EasyPrivacy:
+    # browser-image/adblock-lists.sh puts them there) are compiled when the agent starts;
+    # without them the room runs unblocked and says so (`adblock_unavailable`).
+    block_ads: bool = True
+    adblock_lists: str = "/usr/share/watchparty/adblock"
+
     # Chromium DevTools port on 127.0.0.1 (0: let Chromium pick, read DevToolsActivePort).
     cdp_port: int = 0
     pulse_sink: str = "wp_sink"

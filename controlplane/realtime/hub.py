@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from fastapi import WebSocket
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from watchparty_wire.agent import AgentRemoteChanged, PeerClosed, RoomAssigned
+from watchparty_wire.agent import AgentRemoteChanged, AgentRoomSettings, PeerClosed, RoomAssigned
 from watchparty_wire.envelope import Outbound
 from watchparty_wire.room import (
     ChatCleared,
@@ -395,12 +395,14 @@ class Hub:
     async def room_ended(self, room_id: uuid.UUID, *, by: str | None, reason: str) -> None:
         await self.broadcast(room_id, RoomEnded(reason=reason, by=by))
 
-    async def room_assigned(self, room_id: uuid.UUID, *, start_url: str | None) -> None:
-        """A warm-pool browser became a room: its agent wipes the profile, loads the start URL
-        and takes input from the new host (docs/protocol.md)."""
-        rid = str(room_id)
-        _, remote = await self.remote_state(rid)
-        assigned = RoomAssigned(start_url=start_url, holder_id=remote.holder_id or None)
+    async def room_assigned(
+        self, room_id: uuid.UUID, *, start_url: str | None, block_ads: bool = True
+    ) -> None:
+        """A warm-pool browser became a room: its agent wipes the profile, loads the start URL,
+        takes input from the new host and blocks ads or not (docs/protocol.md)."""
+        _, remote = await self.remote_state(rid := str(room_id))
+        holder = remote.holder_id or None
+        assigned = RoomAssigned(start_url=start_url, holder_id=holder, block_ads=block_ads)
         await self.direct(rid, AGENT, assigned)
 
     async def host_changed(
@@ -413,11 +415,10 @@ class Hub:
     async def chat_cleared(self, room_id: uuid.UUID, *, by: str) -> None:
         await self.broadcast(room_id, ChatCleared(by=by))
 
-    async def settings_changed(
-        self, room_id: uuid.UUID, *, anyone_can_pause: bool, queue_host_only: bool
-    ) -> None:
-        msg = RoomSettingsOut(anyone_can_pause=anyone_can_pause, queue_host_only=queue_host_only)
-        await self.broadcast(room_id, msg)
+    async def settings_changed(self, room_id: uuid.UUID, **settings: bool) -> None:
+        await self.broadcast(room_id, RoomSettingsOut.model_validate(settings))
+        # The agent applies `block_ads` at once, wherever it is connected.
+        await self.direct(str(room_id), AGENT, AgentRoomSettings(block_ads=settings["block_ads"]))
 
     async def warned(self, room_id: uuid.UUID, *, ends_at: datetime, seconds_left: int) -> None:
         detail = f"This room ends in {seconds_left} s: it reached its maximum length"

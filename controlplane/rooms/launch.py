@@ -34,6 +34,7 @@ async def insert_room(
     title: str,
     max_participants: int,
     start_url: str | None,
+    block_ads: bool = True,
 ) -> tuple[Room, str]:
     """A new room row at stage `scheduling` (with its host as participant, when it has one), and
     the agent secret its browser will authenticate with (only its hash is stored)."""
@@ -48,6 +49,7 @@ async def insert_room(
             agent_secret_hash=hash_agent_secret(settings, agent_secret),
             stage=RoomStage.scheduling,
             pooled=host_id is None,
+            block_ads=block_ads,
         )
         session.add(room)
         if host_id is not None:

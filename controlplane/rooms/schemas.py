@@ -19,6 +19,9 @@ class RoomCreate(BaseModel):
     title: Title
     max_participants: Annotated[int | None, Field(ge=1, le=1000)] = None
     start_url: Annotated[str | None, Field(max_length=2048)] = None
+    # The room's browser blocks ad and tracker requests and hides ad slots (the dashboard's
+    # "Block ads"); the host can change it later (PATCH /api/rooms/{code}/settings).
+    block_ads: bool = True
 
 
 class RoomPublic(wire.RoomPublic):
@@ -51,14 +54,20 @@ class UserRef(BaseModel):
 
 class RoomSettings(BaseModel):
     """The host's settings: any member may play, pause and seek (else only the host and the
-    remote's holder); only the host and the holder may add to the queue."""
+    remote's holder); only the host and the holder may add to the queue; the room's browser
+    blocks ads."""
 
     anyone_can_pause: bool
     queue_host_only: bool
+    block_ads: bool
 
     @classmethod
     def of(cls, room: Room) -> RoomSettings:
-        return cls(anyone_can_pause=room.anyone_can_pause, queue_host_only=room.queue_host_only)
+        return cls(
+            anyone_can_pause=room.anyone_can_pause,
+            queue_host_only=room.queue_host_only,
+            block_ads=room.block_ads,
+        )
 
 
 class RoomSettingsPatch(BaseModel):
@@ -66,6 +75,7 @@ class RoomSettingsPatch(BaseModel):
 
     anyone_can_pause: bool | None = None
     queue_host_only: bool | None = None
+    block_ads: bool | None = None
 
 
 class QueueEntryPublic(BaseModel):

@@ -200,6 +200,7 @@ async def create_room(
         title=title,
         max_participants=max_participants,
         start_url=start_url,
+        block_ads=body.block_ads,
     )
     if room is not None:
         return room
@@ -210,6 +211,7 @@ async def create_room(
         title=title,
         max_participants=max_participants,
         start_url=start_url,
+        block_ads=body.block_ads,
     )
     log.info("room created", extra={"room": room.room_code, "user_id": str(user.id)})
     await start_runtime(ctx=ctx, session=session, room=room, agent_secret=agent_secret)
@@ -424,5 +426,6 @@ async def update_settings(
             room.id,
             anyone_can_pause=room.anyone_can_pause,
             queue_host_only=room.queue_host_only,
+            block_ads=room.block_ads,
         )
     return RoomSettings.of(room)

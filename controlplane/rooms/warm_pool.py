@@ -48,6 +48,7 @@ async def claim(
     title: str,
     max_participants: int,
     start_url: str | None,
+    block_ads: bool = True,
 ) -> Room | None:
     """Turn a ready warm browser into the user's new room, or None when none is ready."""
     if not ctx.settings.ROOM_WARM_POOL:
@@ -78,6 +79,7 @@ async def claim(
                 title=title,
                 max_participants=max_participants,
                 start_url=start_url,
+                block_ads=block_ads,
                 # The room's life (idle clock, maximum age) starts now, not when it was warmed.
                 created_at=now,
                 last_active_at=now,
@@ -94,7 +96,7 @@ async def claim(
             "room created from the warm pool",
             extra={"room": room.room_code, "user_id": str(user.id)},
         )
-        await ctx.events.room_assigned(room.id, start_url=room.start_url)
+        await ctx.events.room_assigned(room.id, start_url=room.start_url, block_ads=room.block_ads)
         ctx.spawn(fill(ctx=ctx), name="warm-pool-fill")
         return room
     return None

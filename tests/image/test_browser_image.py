@@ -149,6 +149,28 @@ def test_policy_file_in_image(run_container: RunContainer) -> None:
         assert pattern in blocked
 
 
+def test_ad_block_lists_in_image_and_no_extension(run_container: RunContainer) -> None:
+    """The ad blocker's lists (issue 22) are in the image and compile; uBlock Origin's package
+    was only unpacked for them, never installed (it would load into every Chromium)."""
+    script = (
+        "from pathlib import Path; from roomagent.adblock.filters import load_lists;"
+        "f = load_lists(Path('/usr/share/watchparty/adblock'));"
+        "print(f.blocks_host('securepubads.g.doubleclick.net'), len(f.hosts), len(f.selectors))"
+    )
+    container = run_container(
+        "sh",
+        "-c",
+        f'python -c "{script}"; dpkg -s webext-ublock-origin-chromium >/dev/null 2>&1'
+        "; echo installed=$?; ls /usr/share/chromium/extensions 2>/dev/null | wc -l",
+    )
+    assert container.wait(timeout=120)["StatusCode"] == 0
+    out = container.logs().decode().splitlines()
+    blocked, hosts, selectors = out[0].split()
+    assert blocked == "True" and int(hosts) > 5_000 and int(selectors) > 5_000, out
+    assert out[1] == "installed=1", out  # dpkg knows no such package
+    assert out[2] == "0", out  # no system-wide extension for Chromium
+
+
 def test_base_pieces_hardened_healthy_and_policies_enforced(run_container: RunContainer) -> None:
     container = run_container("bash", "-c", BASE_PIECES)
     assert wait_health(container) == "healthy"

@@ -69,14 +69,22 @@ async def test_new_room_takes_a_ready_warm_browser_and_the_pool_refills(settings
 
         host = await signed_in(live.http)
         room = await create_room(
-            live.http, host.headers, title="Film club", start_url="https://example.com/"
+            live.http,
+            host.headers,
+            title="Film club",
+            start_url="https://example.com/",
+            block_ads=False,
         )
         # Live at once: the oldest warm browser, ready, with its new host and title.
         assert room["code"] == oldest
         assert (room["status"], room["stage"]) == ("ready", "ready")
         assert room["host_id"] == host.id and room["title"] == "Film club"
         assigned = await agents[oldest].expect("room.assigned")
-        assert assigned["data"] == {"start_url": "https://example.com/", "holder_id": host.id}
+        assert assigned["data"] == {
+            "start_url": "https://example.com/",
+            "holder_id": host.id,
+            "block_ads": False,  # the creator's choice, which the warm browser did not know
+        }
         # The other warm browser is told nothing.
         other = next(code for code in agents if code != oldest)
         await asyncio.sleep(0.3)

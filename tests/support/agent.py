@@ -9,6 +9,7 @@ peers that offer recvonly video + audio and the two data channels.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
@@ -324,6 +325,22 @@ class Cdp:
         self.port = port
 
     async def evaluate(self, expression: str) -> Any:
+        params = {
+            "expression": expression,
+            "returnByValue": True,
+            "awaitPromise": True,  # a promise's result, not the promise
+        }
+        return (await self.call("Runtime.evaluate", params))["result"].get("value")
+
+    async def screenshot(self, path: Path) -> Path:
+        """The room page as its browser draws it, as a PNG at `path`."""
+        shot = await self.call("Page.captureScreenshot", {"format": "png"})
+        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(path.write_bytes, base64.b64decode(shot["data"]))
+        return path
+
+    async def call(self, method: str, params: dict[str, Any]) -> Any:
+        """One DevTools command on the first page target; its result."""
         import urllib.request
 
         import websockets
@@ -333,24 +350,12 @@ class Cdp:
                 return json.loads(r.read())
 
         pages = [t for t in await asyncio.to_thread(targets) if t["type"] == "page"]
-        async with websockets.connect(pages[0]["webSocketDebuggerUrl"], max_size=2**24) as ws:
-            await ws.send(
-                json.dumps(
-                    {
-                        "id": 1,
-                        "method": "Runtime.evaluate",
-                        "params": {
-                            "expression": expression,
-                            "returnByValue": True,
-                            "awaitPromise": True,  # a promise's result, not the promise
-                        },
-                    }
-                )
-            )
+        async with websockets.connect(pages[0]["webSocketDebuggerUrl"], max_size=2**26) as ws:
+            await ws.send(json.dumps({"id": 1, "method": method, "params": params}))
             while True:
                 msg = json.loads(await ws.recv())
                 if msg.get("id") == 1:
-                    return msg["result"]["result"].get("value")
+                    return msg["result"]
 
 
 def _json_get(url: str) -> Any:

@@ -139,7 +139,7 @@ def test_room_state_sends_stored_ice_servers_as_stored():
         ],
         media=MediaStateOut(present=False, title="ignored when absent"),
         queue=[],
-        settings=RoomSettingsInfo(anyone_can_pause=True, queue_host_only=False),
+        settings=RoomSettingsInfo(anyone_can_pause=True, queue_host_only=False, block_ads=True),
     )
     data = state.data()
     assert data["ice_servers"] == [

@@ -255,7 +255,9 @@ async def test_the_room_page_speaks_the_watch_together_contract(
         await expect(ana.get_by_role("checkbox", name="Anyone can pause")).to_be_checked()
         b_media = ben.get_by_role("toolbar", name="Media")
         await expect(b_media.get_by_role("button", name="Pause", exact=True)).to_be_enabled()
-        b_sock.deliver("room.settings", {"anyone_can_pause": False, "queue_host_only": True})
+        b_sock.deliver(
+            "room.settings", {"anyone_can_pause": False, "queue_host_only": True, "block_ads": True}
+        )
         await expect(b_media.get_by_role("button", name="Pause", exact=True)).to_be_disabled()
         await expect(b_media.get_by_role("slider", name="Position")).to_be_disabled()
         await expect(ben.get_by_role("textbox", name="Add to queue")).to_be_disabled()

@@ -201,6 +201,8 @@ class AuthOk(Outbound):
     ice_servers: list[dict[str, Any]] | None = None
     # The room's present sockets (every replica's): the agent drops the peers of any other.
     conns: list[str] | None = None
+    # The room's `block_ads` setting (a warm browser: the default, until `room.assigned`).
+    block_ads: bool = True
 
 
 class AgentOffer(Outbound):
@@ -232,6 +234,7 @@ class RoomAssigned(Outbound):
     TYPE = "room.assigned"
     start_url: str | None = None
     holder_id: str | None = None
+    block_ads: bool = True
 
 
 class AgentNavigate(Outbound, Navigate):
@@ -287,6 +290,14 @@ class AgentError(Outbound):
     message: str
 
 
+class AgentRoomSettings(Outbound):
+    """The room's settings that the agent applies (issue 22): `block_ads` turns the ad blocker on
+    or off at once."""
+
+    TYPE = "room.settings"
+    block_ads: bool
+
+
 # Holder input a room socket sends, as the agent receives it (same fields, checked once).
 _INPUT: tuple[type[Outbound], ...] = (
     AgentBack,
@@ -312,6 +323,7 @@ CONTROL_MESSAGES: dict[str, type[Outbound]] = table(
     IceServers,
     RoomEnded,
     AgentError,
+    AgentRoomSettings,
 )
 
 

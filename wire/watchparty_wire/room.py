@@ -324,12 +324,15 @@ class RoomSettingsInfo(_Part):
 
     anyone_can_pause: bool
     queue_host_only: bool
+    # The room's browser blocks ad and tracker requests and hides ad slots (issue 22).
+    block_ads: bool
 
 
 class RoomSettingsOut(Outbound):
     TYPE = "room.settings"
     anyone_can_pause: bool
     queue_host_only: bool
+    block_ads: bool
 
 
 class TabInfo(_Part):

@@ -616,6 +616,11 @@ export interface components {
             max_participants?: number | null;
             /** Start Url */
             start_url?: string | null;
+            /**
+             * Block Ads
+             * @default true
+             */
+            block_ads: boolean;
         };
         /**
          * RoomDetail
@@ -698,13 +703,16 @@ export interface components {
         /**
          * RoomSettings
          * @description The host's settings: any member may play, pause and seek (else only the host and the
-         *     remote's holder); only the host and the holder may add to the queue.
+         *     remote's holder); only the host and the holder may add to the queue; the room's browser
+         *     blocks ads.
          */
         RoomSettings: {
             /** Anyone Can Pause */
             anyone_can_pause: boolean;
             /** Queue Host Only */
             queue_host_only: boolean;
+            /** Block Ads */
+            block_ads: boolean;
         };
         /**
          * RoomSettingsPatch
@@ -715,6 +723,8 @@ export interface components {
             anyone_can_pause?: boolean | null;
             /** Queue Host Only */
             queue_host_only?: boolean | null;
+            /** Block Ads */
+            block_ads?: boolean | null;
         };
         /** RoomsPublic */
         RoomsPublic: {

@@ -1,4 +1,5 @@
 import { Plus } from "lucide-react";
+import { useId } from "react";
 import { useNavigate } from "react-router-dom";
 import { ApiError, waitWords } from "../api/errors";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "../components/ui/card";
@@ -28,11 +29,12 @@ function createErrors(err: unknown): FormErrors<(typeof FIELDS)[number]> {
 
 export function CreateRoomCard() {
   const navigate = useNavigate();
-  const form = useZodForm(createRoomSchema, { title: "", capacity: "", start_url: "" });
+  const form = useZodForm(createRoomSchema, { title: "", capacity: "", start_url: "", block_ads: true });
   const create = useCreateRoom();
+  const id = useId();
 
-  async function submit({ title, capacity, start_url }: { title: string; capacity: number | null; start_url: string | null }) {
-    const body: CreateRoomBody = { title, max_participants: capacity, start_url };
+  async function submit({ title, capacity, start_url, block_ads }: { title: string; capacity: number | null; start_url: string | null; block_ads: boolean }) {
+    const body: CreateRoomBody = { title, max_participants: capacity, start_url, block_ads };
     try {
       const room = await create.mutateAsync(body);
       navigate(`/room/${room.code}`, { state: { member: true } });
@@ -76,6 +78,15 @@ export function CreateRoomCard() {
               clearErrorOnChange
               hint="Optional. The page the shared browser opens first."
             />
+          </div>
+          <div className="flex items-start gap-2 text-sm text-zinc-200">
+            <input id={`${id}-ads`} type="checkbox" aria-describedby={`${id}-ads-hint`} className="mt-0.5 size-4 accent-violet-500" {...form.register("block_ads")} />
+            <div>
+              <label htmlFor={`${id}-ads`}>Block ads</label>
+              <p id={`${id}-ads-hint`} className="text-xs text-zinc-400">
+                The shared browser skips ad and tracker requests and hides ad slots. You can change it in the room.
+              </p>
+            </div>
           </div>
           <div className="flex flex-wrap items-center gap-3">
             <SubmitButton pending={create.isPending} icon={<Plus aria-hidden />} className="w-full sm:w-auto">

@@ -43,13 +43,13 @@ describe("account forms", () => {
 
 describe("dashboard forms", () => {
   it("create a room: a title, a capacity in range or none, a start page with its scheme or none", () => {
-    expect(check(createRoomSchema, { title: " ", capacity: "99", start_url: "" })).toEqual({
+    expect(check(createRoomSchema, { title: " ", capacity: "99", start_url: "", block_ads: true })).toEqual({
       title: "Give the room a title, like “Friday movie night”.",
       capacity: "A room holds 1 to 50 people.",
     });
-    expect(check(createRoomSchema, { title: "Movie", capacity: "2.5", start_url: "" })).toEqual({ capacity: "Enter a whole number from 1 to 50." });
-    expect(check(createRoomSchema, { title: " Movie ", capacity: "", start_url: "youtube.com" })).toEqual({ title: "Movie", capacity: null, start_url: "https://youtube.com" });
-    expect(check(createRoomSchema, { title: "Movie", capacity: " 4 ", start_url: " " })).toEqual({ title: "Movie", capacity: 4, start_url: null });
+    expect(check(createRoomSchema, { title: "Movie", capacity: "2.5", start_url: "", block_ads: true })).toEqual({ capacity: "Enter a whole number from 1 to 50." });
+    expect(check(createRoomSchema, { title: " Movie ", capacity: "", start_url: "youtube.com", block_ads: true })).toEqual({ title: "Movie", capacity: null, start_url: "https://youtube.com", block_ads: true });
+    expect(check(createRoomSchema, { title: "Movie", capacity: " 4 ", start_url: " ", block_ads: false })).toEqual({ title: "Movie", capacity: 4, start_url: null, block_ads: false });
   });
 
   it("join: an invite link or a code, to the code", () => {

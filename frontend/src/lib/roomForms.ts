@@ -24,6 +24,8 @@ export const createRoomSchema = z.object({
   title: z.string().check(z.trim(), z.minLength(1, "Give the room a title, like “Friday movie night”.")),
   capacity: parsed((raw) => parseCapacity(raw, MAX_PEOPLE)),
   start_url: z.pipe(z.string(), z.transform(normaliseStartUrl)),
+  // The room's browser blocks ads (checked by default; the host can change it in the room).
+  block_ads: z.boolean(),
 });
 
 /** An invite link or a room code, to the code. */

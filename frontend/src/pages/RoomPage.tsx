@@ -1,4 +1,4 @@
-import { AlertTriangle, Clock, DoorClosed, Smartphone } from "lucide-react";
+import { AlertTriangle, Clock, DoorClosed } from "lucide-react";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { Link, useLocation, useParams } from "react-router-dom";
 import { buttonVariants } from "../components/ui/button";
@@ -6,6 +6,7 @@ import { useRoom } from "../hooks/useRoom";
 import { useFullscreen, useRoomShortcuts } from "../hooks/useTogether";
 import { mayControlMedia } from "../realtime/mediaClock";
 import type { RoomShortcut } from "../realtime/shortcuts";
+import { AdBlockToggle } from "../room/AdBlockToggle";
 import { ChatOverlay } from "../room/ChatOverlay";
 import { ChatPanel } from "../room/ChatPanel";
 import { MediaBar } from "../room/MediaBar";
@@ -34,7 +35,6 @@ export function RoomPage() {
   const socket = useRoomStore((s) => s.socket);
   const peer = useRoomStore((s) => s.peer);
   const isHolder = you !== null && holderId === you.user_id;
-  const narrow = useNarrow();
   // The room's stage goes fullscreen, not the bare video: stream, overlays, media bar, remote bar.
   const stage = useRef<HTMLDivElement>(null);
   const { fullscreen, toggle: toggleFullscreen } = useFullscreen(stage);
@@ -76,11 +76,6 @@ export function RoomPage() {
   return (
     <div className="flex h-dvh flex-col bg-zinc-950 text-zinc-100">
       <TopBar code={code} />
-      {narrow ? (
-        <div className="flex items-center gap-2 border-b border-amber-500/30 bg-amber-500/10 px-3 py-2 text-sm text-amber-100" role="status">
-          <Smartphone className="size-4 shrink-0" aria-hidden /> This room is made for a computer or tablet. On a phone you can watch and chat, but driving the browser needs a larger screen.
-        </div>
-      ) : null}
       {socket === "reconnecting" || (peer === "reconnecting" && socket === "open") ? (
         <div className="flex items-center justify-center gap-2 bg-amber-500/15 py-1 text-sm text-amber-100" role="status">
           Reconnecting… {socket === "reconnecting" ? "to the room" : "to the stream"}
@@ -94,7 +89,9 @@ export function RoomPage() {
       <div className="flex min-h-0 flex-1 flex-col overflow-y-auto md:flex-row md:overflow-hidden">
         <main className="flex min-h-[50vh] min-w-0 flex-1 flex-col md:basis-[74%]">
           <TabStrip client={client} isHolder={isHolder} />
-          <NavBar client={client} isHolder={isHolder} />
+          <NavBar client={client} isHolder={isHolder}>
+            <AdBlockToggle code={code} />
+          </NavBar>
           <div ref={stage} className="flex min-h-0 flex-1 flex-col bg-black">
             <StreamView
               client={client}
@@ -144,16 +141,4 @@ function RoomGone({ title, reason }: { title: string; reason: string }) {
       </div>
     </div>
   );
-}
-
-function useNarrow(): boolean {
-  const query = "(max-width: 639px)";
-  const [narrow, setNarrow] = useState(() => window.matchMedia(query).matches);
-  useEffect(() => {
-    const mq = window.matchMedia(query);
-    const on = () => setNarrow(mq.matches);
-    mq.addEventListener("change", on);
-    return () => mq.removeEventListener("change", on);
-  }, []);
-  return narrow;
 }

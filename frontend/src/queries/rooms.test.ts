@@ -81,7 +81,7 @@ describe("room mutations", () => {
         onSuccess: (created) => seen.push(`${created.code} stale=${String(qc.getQueryState(keys.myRooms)?.isInvalidated)}`),
       }),
     );
-    const body = { title: "Movie", max_participants: 4, start_url: null };
+    const body = { title: "Movie", max_participants: 4, start_url: null, block_ads: false };
     await mutation.mutate(body);
     expect(seen).toEqual(["new stale=true"]);
     expect(api.calls).toEqual(["POST /api/rooms"]);
@@ -93,7 +93,7 @@ describe("room mutations", () => {
     const qc = makeQueryClient();
     const errors: unknown[] = [];
     const mutation = new MutationObserver(qc, createRoomMutation(api.session, qc, { onError: (e) => errors.push(e) }));
-    await expect(mutation.mutate({ title: "x", max_participants: null, start_url: null })).rejects.toBeInstanceOf(ApiError);
+    await expect(mutation.mutate({ title: "x", max_participants: null, start_url: null, block_ads: true })).rejects.toBeInstanceOf(ApiError);
     expect((errors[0] as ApiError).fieldErrors).toEqual([{ field: "title", message: "too long" }]);
   });
 
@@ -126,11 +126,11 @@ describe("room mutations", () => {
   });
 
   it("the host's settings go as a PATCH of only what changed, and the answer is the settings in force", async () => {
-    api = fakeApi({ "PATCH /api/rooms/abc/settings": () => json(200, { anyone_can_pause: false, queue_host_only: false }) });
+    api = fakeApi({ "PATCH /api/rooms/abc/settings": () => json(200, { anyone_can_pause: false, queue_host_only: false, block_ads: true }) });
     const qc = makeQueryClient();
     const got = await new MutationObserver(qc, changeRoomSettingsMutation(api.session)).mutate({ code: "abc", patch: { anyone_can_pause: false } });
     expect(api.calls).toEqual(["PATCH /api/rooms/abc/settings"]);
     expect(JSON.parse(api.bodies[0] ?? "")).toEqual({ anyone_can_pause: false });
-    expect(got).toEqual({ anyone_can_pause: false, queue_host_only: false });
+    expect(got).toEqual({ anyone_can_pause: false, queue_host_only: false, block_ads: true });
   });
 });

@@ -19,6 +19,7 @@ export interface CreateRoomBody {
   title: string;
   max_participants: number | null;
   start_url: string | null;
+  block_ads: boolean;
 }
 
 export function myRoomsQuery(s: AuthSession) {

@@ -8,6 +8,7 @@
 // so a lost key-up never leaves a key stuck in the room's browser.
 import { contentBox, toStreamFraction, type Box } from "./coords";
 import { encodeButton, encodeKey, encodeMove, encodeReleaseAll, encodeText, encodeWheel, xButton } from "./inputEncoder";
+import { TouchGestures, type TouchAction } from "./touchGestures";
 
 export interface InputSink {
   /** Data channels open: input takes the fast path. */
@@ -55,6 +56,48 @@ export function attachInput(opts: InputControllerOptions): () => void {
     return toStreamFraction(e.clientX - r.left, e.clientY - r.top, box(), clamp);
   };
 
+  // Fingers (pointerType "touch") are gestures, not a mouse: touchGestures.ts.
+  const touch = new TouchGestures();
+  const local = (e: PointerEvent) => {
+    const r = video.getBoundingClientRect();
+    return { x: e.clientX - r.left, y: e.clientY - r.top };
+  };
+  const sendTouch = (actions: TouchAction[]) => {
+    const b = box();
+    for (const a of actions) {
+      const p = toStreamFraction(a.x, a.y, b, a.kind === "wheel");
+      if (!p) continue;
+      if (a.kind === "click") {
+        if (sink.channelsOpen()) {
+          sink.input(encodeButton(true, a.button, p.x, p.y));
+          sink.input(encodeButton(false, a.button, p.x, p.y));
+        } else sink.fallback("browser.click", { ...p, button: FALLBACK_BUTTON[a.button] });
+        opts.onInput?.("button");
+      } else {
+        if (sink.channelsOpen()) sink.input(encodeWheel(a.dx, a.dy, p.x, p.y));
+        else sink.fallback("browser.scroll", { ...p, dx: a.dx, dy: a.dy });
+        opts.onInput?.("wheel");
+      }
+    }
+  };
+  /** Stream pixels per element pixel: a drag scrolls the room's page as far as the finger went. */
+  const scale = () => {
+    const w = box().width;
+    return w > 0 && video.videoWidth > 0 ? video.videoWidth / w : 1;
+  };
+  const onTouch = (e: PointerEvent, phase: "down" | "move" | "up" | "cancel") => {
+    if (!isHolder()) {
+      touch.cancel(e.pointerId);
+      return;
+    }
+    e.preventDefault();
+    const { x, y } = local(e);
+    if (phase === "down") sendTouch(touch.down(e.pointerId, x, y, e.timeStamp));
+    else if (phase === "move") sendTouch(touch.move(e.pointerId, x, y, scale()));
+    else if (phase === "up") sendTouch(touch.up(e.pointerId, e.timeStamp));
+    else touch.cancel(e.pointerId);
+  };
+
   const releaseAll = () => {
     if (held.buttons.size === 0 && held.keys.size === 0) return;
     held.buttons.clear();
@@ -63,6 +106,7 @@ export function attachInput(opts: InputControllerOptions): () => void {
   };
 
   const onMove = (e: PointerEvent) => {
+    if (e.pointerType === "touch") return onTouch(e, "move");
     if (!isHolder()) return;
     const p = point(e, held.buttons.size > 0);
     if (!p) return;
@@ -72,6 +116,9 @@ export function attachInput(opts: InputControllerOptions): () => void {
   };
 
   const onDown = (e: PointerEvent) => {
+    // A finger does not take the focus: the holder's on-screen keyboard stays open while they
+    // tap the room's page (keys from a touch device come through that keyboard's field).
+    if (e.pointerType === "touch") return onTouch(e, "down");
     target.focus({ preventScroll: true });
     if (!isHolder()) return;
     const button = xButton(e.button);
@@ -86,6 +133,7 @@ export function attachInput(opts: InputControllerOptions): () => void {
   };
 
   const onUp = (e: PointerEvent) => {
+    if (e.pointerType === "touch") return onTouch(e, e.type === "pointercancel" ? "cancel" : "up");
     const button = xButton(e.button);
     if (button === null || !held.buttons.has(button)) return;
     held.buttons.delete(button);
@@ -137,6 +185,11 @@ export function attachInput(opts: InputControllerOptions): () => void {
     composing = false;
     sendText(e.data);
   };
+  // No emulated mouse events, click or focus change after the holder's touches (the gestures
+  // above are the whole of it).
+  const onTouchStart = (e: TouchEvent) => {
+    if (isHolder() && e.cancelable) e.preventDefault();
+  };
   const onContextMenu = (e: Event) => {
     if (isHolder()) e.preventDefault();
   };
@@ -150,6 +203,7 @@ export function attachInput(opts: InputControllerOptions): () => void {
     [target, "pointerup", onUp as EventListener],
     [target, "pointercancel", onUp as EventListener],
     [target, "wheel", onWheel as EventListener, { passive: false }],
+    [target, "touchstart", onTouchStart as EventListener, { passive: false }],
     [target, "keydown", onKeyDown as EventListener],
     [target, "keyup", onKeyUp as EventListener],
     [target, "paste", onPaste as EventListener],

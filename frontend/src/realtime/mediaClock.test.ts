@@ -68,8 +68,8 @@ describe("holdPendingSeek", () => {
 describe("who may control the media and add to the queue", () => {
   const host = { user_id: "h", role: "host" };
   const guest = { user_id: "g", role: "guest" };
-  const open = { anyone_can_pause: true, queue_host_only: false };
-  const closed = { anyone_can_pause: false, queue_host_only: true };
+  const open = { anyone_can_pause: true, queue_host_only: false, block_ads: true };
+  const closed = { anyone_can_pause: false, queue_host_only: true, block_ads: true };
   it("lets everyone while the room says so", () => {
     expect(mayControlMedia(open, guest, null)).toBe(true);
     expect(mayAddToQueue(open, guest, null)).toBe(true);

@@ -247,11 +247,13 @@ export interface RoomPublic {
 export interface RoomSettingsInfo {
   anyone_can_pause: boolean;
   queue_host_only: boolean;
+  block_ads: boolean;
 }
 
 export interface RoomSettingsOut {
   anyone_can_pause: boolean;
   queue_host_only: boolean;
+  block_ads: boolean;
 }
 
 /** Start-up progress while a room is `starting` (docs/protocol.md, "Start stages"). */

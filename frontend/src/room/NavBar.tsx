@@ -1,12 +1,13 @@
 import { ArrowLeft, ArrowRight, Globe, Loader2, RotateCw } from "lucide-react";
-import { useState, type FormEvent } from "react";
+import { useState, type FormEvent, type ReactNode } from "react";
 import { Button } from "../components/ui/button";
 import { Input } from "../components/ui/input";
 import type { RoomClient } from "../realtime/roomClient";
 import { useRoomStore } from "../store/roomStore";
 import { normaliseStartUrl } from "../lib/startUrl";
 
-export function NavBar({ client, isHolder }: { client: RoomClient | null; isHolder: boolean }) {
+/** The shared browser's address bar; `children` go at its end (the room's browser settings). */
+export function NavBar({ client, isHolder, children }: { client: RoomClient | null; isHolder: boolean; children?: ReactNode }) {
   const browser = useRoomStore((s) => s.browser);
   const lastError = useRoomStore((s) => s.lastError);
   // What you type while the field has focus; otherwise the field shows the shared browser's URL.
@@ -60,6 +61,7 @@ export function NavBar({ client, isHolder }: { client: RoomClient | null; isHold
           {urlError}
         </span>
       ) : null}
+      {children}
     </div>
   );
 }

@@ -1,8 +1,10 @@
 import { Gamepad2, Hand } from "lucide-react";
 import { Badge } from "../components/ui/badge";
 import { Button } from "../components/ui/button";
+import { useTouchDevice } from "../hooks/useTouchDevice";
 import type { RoomClient } from "../realtime/roomClient";
 import { useRoomStore } from "../store/roomStore";
+import { SoftKeyboard } from "./SoftKeyboard";
 
 /** Who holds the remote (always visible), and what you can do about it. */
 export function RemoteBar({ client }: { client: RoomClient | null }) {
@@ -15,6 +17,7 @@ export function RemoteBar({ client }: { client: RoomClient | null }) {
   const isHost = you?.role === "host";
   const requested = you !== null && requests.includes(you.user_id);
   const canGrant = isHolder || isHost;
+  const touch = useTouchDevice();
 
   return (
     <div className={`flex min-h-11 shrink-0 flex-wrap items-center gap-2 border-t px-3 py-1.5 ${isHolder ? "border-emerald-500/50 bg-emerald-950/60" : "border-zinc-800 bg-zinc-950"}`}>
@@ -31,7 +34,11 @@ export function RemoteBar({ client }: { client: RoomClient | null }) {
           <span className="text-zinc-400">Nobody has the remote</span>
         )}
       </span>
-      {isHolder ? <span className="hidden text-xs text-emerald-300/80 md:inline">Click the picture, then type: your keys go to the shared browser.</span> : null}
+      {isHolder ? (
+        <span className="hidden text-xs text-emerald-300/80 md:inline">
+          {touch ? "Tap to click, drag to scroll, hold for the right button; Keyboard to type." : "Click the picture, then type: your keys go to the shared browser."}
+        </span>
+      ) : null}
       <div className="ml-auto flex flex-wrap items-center gap-2">
         {canGrant && requests.length > 0 ? (
           <div className="flex items-center gap-1.5" aria-label="Remote requests">
@@ -43,6 +50,7 @@ export function RemoteBar({ client }: { client: RoomClient | null }) {
             ))}
           </div>
         ) : null}
+        {isHolder && touch ? <SoftKeyboard client={client} /> : null}
         {!isHolder ? (
           requested ? (
             <Badge tone="warn">Requested: waiting for {holderId ? name(holderId) : "the host"}</Badge>

@@ -120,7 +120,9 @@ export function StreamView({ client, stream, isHolder, fullscreen, onToggleFulls
         tabIndex={isHolder ? 0 : -1}
         aria-label="Drive the browser"
         data-stream-area=""
-        className={`relative min-h-0 flex-1 outline-none ${isHolder ? "cursor-default focus-visible:ring-2 focus-visible:ring-inset focus-visible:ring-violet-500" : ""}`}
+        // The holder's fingers drive the room's page (taps, drags: realtime/touchGestures.ts),
+        // so the phone must not scroll or zoom this page under them.
+        className={`relative min-h-0 flex-1 outline-none ${isHolder ? "cursor-default touch-none select-none focus-visible:ring-2 focus-visible:ring-inset focus-visible:ring-violet-500" : ""}`}
         onContextMenu={(e) => isHolder && e.preventDefault()}
       >
         <video ref={videoRef} aria-label="Shared browser" className="absolute inset-0 h-full w-full object-contain" autoPlay playsInline />

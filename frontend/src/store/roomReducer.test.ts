@@ -39,7 +39,7 @@ function stateData(over: Partial<RoomStateData> = {}): RoomStateData {
     ice_servers: [{ urls: ["stun:turn.example.org:3478"] }],
     media: null,
     queue: [],
-    settings: { anyone_can_pause: true, queue_host_only: false },
+    settings: { anyone_can_pause: true, queue_host_only: false, block_ads: true },
     ...over,
   };
 }
@@ -279,15 +279,15 @@ describe("watching together: media, queue, settings, system lines", () => {
   const entry = { id: "q1", url: "https://a.example/v", title: null, added_by: { id: BEN, username: "ben" }, added_at: "2026-11-23T20:00:00Z" };
 
   it("room.state takes the media, the queue and the settings, with defaults from older servers", () => {
-    const v = reduce(emptyRoom, env("room.state", stateData({ media: playing, queue: [entry], settings: { anyone_can_pause: false, queue_host_only: true } })), 5_000);
+    const v = reduce(emptyRoom, env("room.state", stateData({ media: playing, queue: [entry], settings: { anyone_can_pause: false, queue_host_only: true, block_ads: true } })), 5_000);
     expect(v.media).toEqual(playing);
     expect(v.mediaAt).toBe(5_000);
     expect(v.queue).toEqual([entry]);
-    expect(v.settings).toEqual({ anyone_can_pause: false, queue_host_only: true });
+    expect(v.settings).toEqual({ anyone_can_pause: false, queue_host_only: true, block_ads: true });
     const old = state();
     expect(old.media).toBeNull();
     expect(old.queue).toEqual([]);
-    expect(old.settings).toEqual({ anyone_can_pause: true, queue_host_only: false });
+    expect(old.settings).toEqual({ anyone_can_pause: true, queue_host_only: false, block_ads: true });
   });
   it("media.state replaces the media and notes when it came; present: false hides it", () => {
     let v = reduce(state(), env("media.state", playing), 7_000);
@@ -303,7 +303,7 @@ describe("watching together: media, queue, settings, system lines", () => {
     expect(v.queue.map((q) => q.id)).toEqual(["q1"]);
     v = reduce(v, env("queue.changed", { queue: [] }));
     expect(v.queue).toEqual([]);
-    v = reduce(v, env("room.settings", { anyone_can_pause: false, queue_host_only: false }));
+    v = reduce(v, env("room.settings", { anyone_can_pause: false, queue_host_only: false, block_ads: true }));
     expect(v.settings.anyone_can_pause).toBe(false);
   });
   it("a system line joins the chat in order but does not end its actor's typing", () => {
