@@ -11,6 +11,7 @@ import json
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
 
 from controlplane.realtime.bus import KEY_TTL_S
 
@@ -21,6 +22,11 @@ def _s(value: bytes | str) -> str:
 
 class Presence(Protocol):
     async def add(self, room_id: str, conn_id: str, user_id: str) -> bool: ...
+
+    async def add_many(self, room_id: str, conns: dict[str, str]) -> set[str]:
+        """`add` for several sockets of one room at once (conn id -> user id), in one round
+        trip; returns the users this brought online."""
+        ...
 
     async def remove(self, room_id: str, conn_id: str, user_id: str) -> int:
         """Forget a socket; return how many sockets the user still has in the room."""
@@ -88,12 +94,14 @@ class MemoryPresence:
         self._agent: dict[str, str] = {}
 
     async def add(self, room_id: str, conn_id: str, user_id: str) -> bool:
-        self._conns.setdefault(room_id, {})[conn_id] = user_id
+        return user_id in await self.add_many(room_id, {conn_id: user_id})
+
+    async def add_many(self, room_id: str, conns: dict[str, str]) -> set[str]:
+        self._conns.setdefault(room_id, {}).update(conns)
         online = self._online.setdefault(room_id, set())
-        if user_id in online:
-            return False
-        online.add(user_id)
-        return True
+        came = set(conns.values()) - online
+        online |= came
+        return came
 
     async def remove(self, room_id: str, conn_id: str, user_id: str) -> int:
         conns = self._conns.get(room_id, {})
@@ -189,14 +197,22 @@ class RedisPresence:
         return f"{self._p}{room_id}:{name}"
 
     async def add(self, room_id: str, conn_id: str, user_id: str) -> bool:
-        conns, online = self._k(room_id, "conns"), self._k(room_id, "online")
+        return user_id in await self.add_many(room_id, {conn_id: user_id})
+
+    async def add_many(self, room_id: str, conns: dict[str, str]) -> set[str]:
+        if not conns:
+            return set()
+        key, online = self._k(room_id, "conns"), self._k(room_id, "online")
+        users = sorted(set(conns.values()))
+        mapping: dict[FieldT, EncodableT] = dict(conns.items())
         async with self._r.pipeline(transaction=True) as pipe:
-            pipe.hset(conns, conn_id, user_id)
-            pipe.sadd(online, user_id)
-            pipe.expire(conns, KEY_TTL_S)
+            pipe.hset(key, mapping=mapping)
+            for user_id in users:  # one SADD each: its reply says whether that user came online
+                pipe.sadd(online, user_id)
+            pipe.expire(key, KEY_TTL_S)
             pipe.expire(online, KEY_TTL_S)
-            _, added, _, _ = await pipe.execute()
-        return int(added) == 1
+            replies = await pipe.execute()
+        return {u for u, added in zip(users, replies[1:-2], strict=True) if int(added) == 1}
 
     async def remove(self, room_id: str, conn_id: str, user_id: str) -> int:
         await self._r.hdel(self._k(room_id, "conns"), conn_id)
