@@ -275,7 +275,8 @@ async def make_rooms(
 async def socket_counts(servers: list[Server]) -> tuple[list[int], list[int]]:
     """Open room and agent sockets per API process, as each counts them (/metrics)."""
     rooms, agents = [], []
-    async with httpx.AsyncClient(timeout=30) as http:
+    # Generous: a saturated API process answers late (and that is a row worth having).
+    async with httpx.AsyncClient(timeout=300) as http:
         for server in servers:
             text = (await http.get(f"{server.url}/metrics")).text
             found = {"room": 0, "agent": 0}
