@@ -17,7 +17,9 @@ from bench.load_clients import Mix
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(240)]
 
 
-async def test_a_small_ramp_opens_every_socket_and_delivers_every_chat(tmp_path: Path) -> None:
+async def test_a_small_ramp_opens_every_socket_and_delivers_every_chat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if shutil.which("redis-server") is None:
         pytest.skip("the bench starts a redis-server of its own")
     mix = Mix(chat_per_min=20, typing_per_min=6, remote_per_min=10, reconnect_per_min=4)
@@ -52,3 +54,13 @@ async def test_a_small_ramp_opens_every_socket_and_delivers_every_chat(tmp_path:
     part = load.report(steps, cfg, "ci")
     assert part.startswith("### ci\n") and part.count("\n| 8 | 4 |") == 1
     assert "| 16 | 8 |" in part and "Every step met the target" in part
+    # Written into its own section of (a copy of) the doc, replacing its earlier part of that
+    # label, the sections after it untouched.
+    doc = tmp_path / "performance.md"
+    doc.write_text(load.DOC.read_text())
+    monkeypatch.setattr(load, "DOC", doc)
+    load.write_doc(part, "ci")
+    load.write_doc(part, "ci")
+    text = doc.read_text()
+    assert text.count("### ci\n") == 1
+    assert text.index(load.SECTION) < text.index("### ci\n") < text.index("## Capacity model")
