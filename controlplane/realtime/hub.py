@@ -184,19 +184,19 @@ class Hub:
         expired while it was cut off from Redis), rooms with people in them would look empty
         (and be reaped as idle) and their agent unreachable. Users this brings back online are
         announced (`presence.joined`), an agent it brings back too (`room.status`). Costs one
-        Redis round trip per socket per INSTANCE_HEARTBEAT_S."""
+        Redis round trip per room per INSTANCE_HEARTBEAT_S (one per socket made it 500 a second
+        at 5,000 sockets: docs/performance.md, "Sockets per API process")."""
         for room_id in list(self._rooms):
             async with self.presence_lock(room_id):
-                back = []
-                for conn in list(self._rooms.get(room_id, {}).values()):
-                    # Still open (checked under the lock its close's clean-up takes).
-                    if conn.id in self._rooms.get(room_id, {}):
-                        if await self.presence.add(room_id, conn.id, conn.user_id):
-                            back.append(conn)
-            for conn in back:
-                await self.broadcast(
-                    room_id, PresenceJoined(user_id=conn.user_id, username=conn.username)
+                # The sockets still open, read under the lock their close's clean-up takes.
+                conns = {c.id: c for c in self._rooms.get(room_id, {}).values()}
+                back = await self.presence.add_many(
+                    room_id, {cid: c.user_id for cid, c in conns.items()}
                 )
+            names = {c.user_id: c.username for c in conns.values()}
+            for user_id in sorted(back):
+                joined = PresenceJoined(user_id=user_id, username=names[user_id])
+                await self.broadcast(room_id, joined)
         for room_id, agent in list(self._agents.items()):
             async with self.presence_lock(room_id):
                 if self._agents.get(room_id) is not agent:

@@ -21,6 +21,11 @@ def _s(value: bytes | str) -> str:
 class Presence(Protocol):
     async def add(self, room_id: str, conn_id: str, user_id: str) -> bool: ...
 
+    async def add_many(self, room_id: str, conns: dict[str, str]) -> set[str]:
+        """`add` for several sockets of one room at once (conn id -> user id), in one round
+        trip; returns the users this brought online."""
+        ...
+
     async def remove(self, room_id: str, conn_id: str, user_id: str) -> int:
         """Forget a socket; return how many sockets the user still has in the room."""
         ...
@@ -94,12 +99,14 @@ class MemoryPresence:
         self._agent: dict[str, str] = {}
 
     async def add(self, room_id: str, conn_id: str, user_id: str) -> bool:
-        self._conns.setdefault(room_id, {})[conn_id] = user_id
+        return user_id in await self.add_many(room_id, {conn_id: user_id})
+
+    async def add_many(self, room_id: str, conns: dict[str, str]) -> set[str]:
+        self._conns.setdefault(room_id, {}).update(conns)
         online = self._online.setdefault(room_id, set())
-        if user_id in online:
-            return False
-        online.add(user_id)
-        return True
+        came = set(conns.values()) - online
+        online |= came
+        return came
 
     async def remove(self, room_id: str, conn_id: str, user_id: str) -> int:
         conns = self._conns.get(room_id, {})
@@ -190,15 +197,19 @@ return -1
 """
 
 
-# KEYS: the room's conns hash and online set. A user's first socket in the room returns 1.
-# One script rather than MULTI: atomic on one Redis and on a cluster alike (redis-py's cluster
-# transactions queue each command through a thread and event loop of its own).
+# KEYS: the room's conns hash and online set; ARGV: the TTL, then conn id, user id pairs.
+# Returns, per pair, 1 where that pair brought its user online (the user's first socket in the
+# room). One script rather than MULTI: atomic on one Redis and on a cluster alike (redis-py's
+# cluster transactions queue each command through a thread and event loop of its own).
 _ADD = """
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-local added = redis.call('SADD', KEYS[2], ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-return added
+local out = {}
+for i = 2, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  out[#out + 1] = redis.call('SADD', KEYS[2], ARGV[i + 1])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return out
 """
 
 
@@ -219,8 +230,18 @@ class RedisPresence:
         return f"{room_tag(self._p, room_id)}:{name}"
 
     async def add(self, room_id: str, conn_id: str, user_id: str) -> bool:
+        return user_id in await self.add_many(room_id, {conn_id: user_id})
+
+    async def add_many(self, room_id: str, conns: dict[str, str]) -> set[str]:
+        if not conns:
+            return set()
         keys = [self._k(room_id, "conns"), self._k(room_id, "online")]
-        return int(await self._add(keys=keys, args=[conn_id, user_id, KEY_TTL_S])) == 1
+        pairs = list(conns.items())
+        args: list[str | int] = [KEY_TTL_S]
+        for conn_id, user_id in pairs:
+            args += [conn_id, user_id]
+        added = await self._add(keys=keys, args=args)
+        return {user for (_, user), a in zip(pairs, added, strict=True) if int(a) == 1}
 
     async def remove(self, room_id: str, conn_id: str, user_id: str) -> int:
         await self._r.hdel(self._k(room_id, "conns"), conn_id)

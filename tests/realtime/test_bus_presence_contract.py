@@ -150,6 +150,17 @@ async def test_a_user_counts_once_however_many_sockets(presence):
     assert await presence.online(ROOM) == {"u2"}
 
 
+async def test_a_rooms_sockets_added_at_once_say_who_came_online(presence):
+    # The hub writes its sockets back this way (hub._reassert), one call per room.
+    assert await presence.add(ROOM, "c1", "u1") is True
+    came = await presence.add_many(ROOM, {"c1": "u1", "c2": "u1", "c3": "u2", "c4": "u2"})
+    assert came == {"u2"}  # u1 was online already; u2 counts once for its two sockets
+    assert await presence.conns(ROOM) == {"c1": "u1", "c2": "u1", "c3": "u2", "c4": "u2"}
+    assert await presence.online(ROOM) == {"u1", "u2"}
+    assert await presence.add_many(ROOM, {}) == set()
+    assert await presence.add_many(ROOM, {"c1": "u1"}) == set()
+
+
 async def test_voice_goes_with_the_user_and_the_browser_status_stays(presence):
     await presence.add(ROOM, "c1", "u1")
     voice = {"muted": True, "deafened": False, "speaking": False}

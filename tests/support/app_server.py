@@ -5,8 +5,11 @@ a test can play the agent against any replica."""
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
+import signal
+import sys
 import uuid
 from pathlib import Path
 
@@ -41,7 +44,22 @@ def main() -> None:
     options = {"host": "127.0.0.1", **server_options(settings)}
     config = uvicorn.Config(app, port=args.port, **options)
     agent = uvicorn.Config(app, port=args.agent_port, **options)
-    uvicorn.Server(config).run(sockets=[config.bind_socket(), agent.bind_socket()])
+    server = uvicorn.Server(config)
+    sockets = [config.bind_socket(), agent.bind_socket()]
+    # WP_TEST_PROFILE=<file>: the whole run under cProfile, its stats written there when the
+    # server stops (bench/load.py --profile; py-spy is not installed here).
+    profile_to = os.environ.get("WP_TEST_PROFILE")
+    if not profile_to:
+        server.run(sockets=sockets)
+        return
+    # uvicorn raises the SIGTERM it caught again once it has stopped: exit through Python then,
+    # so the stats are written.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    profiler = cProfile.Profile()
+    try:
+        profiler.runcall(server.run, sockets=sockets)
+    finally:
+        profiler.dump_stats(profile_to)
 
 
 if __name__ == "__main__":

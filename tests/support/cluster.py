@@ -42,6 +42,15 @@ _mp_migrated = False
 
 async def fresh_backends() -> None:
     """Create (once), migrate and empty the realtime test database; empty its Redis db."""
+    await fresh_database()
+    redis = Redis.from_url(MP_REDIS_URL)
+    await redis.flushdb()
+    await redis.aclose()
+
+
+async def fresh_database() -> None:
+    """Create (once), migrate and empty the realtime test database (bench/load.py brings a
+    Redis of its own)."""
     global _mp_migrated
     if not _mp_migrated:
         admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
@@ -58,9 +67,6 @@ async def fresh_backends() -> None:
     async with engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
     await engine.dispose()
-    redis = Redis.from_url(MP_REDIS_URL)
-    await redis.flushdb()
-    await redis.aclose()
 
 
 @contextmanager
@@ -70,23 +76,22 @@ def api_server(
     port: int | None = None,
     *,
     chat_rate: int = 10,
-    redis_env: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Server]:
-    """`redis_env` replaces the Redis settings (e.g. REDIS_URL, REDIS_CLUSTER and
+    """One API process on the realtime database and Redis db (`env` adds or overrides
+    settings, e.g. REDIS_URL for a Redis of the caller's own, or REDIS_URL, REDIS_CLUSTER and
     CELERY_BROKER_URL of a Redis Cluster)."""
     port = port or free_port()
     agent_port = free_port()
-    env = base_env(
-        **{
-            "DATABASE_URL": MP_PG_URL,
-            "REDIS_URL": MP_REDIS_URL,
-            "ROOM_PRESENCE_GRACE_SECONDS": "0.3",
-            "WP_TEST_RUNTIME_DIR": str(runtime_dir),
-            "LOG_LEVEL": "WARNING",
-            "ROOM_CHAT_RATE_COUNT": str(chat_rate),
-            **(redis_env or {}),
-        }
+    server_env = base_env(
+        DATABASE_URL=MP_PG_URL,
+        REDIS_URL=MP_REDIS_URL,
+        ROOM_PRESENCE_GRACE_SECONDS="0.3",
+        WP_TEST_RUNTIME_DIR=str(runtime_dir),
+        LOG_LEVEL="WARNING",
+        ROOM_CHAT_RATE_COUNT=str(chat_rate),
     )
+    server_env.update(env or {})
     log_path = log_dir / f"server-{port}-{uuid.uuid4().hex[:6]}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
@@ -94,7 +99,7 @@ def api_server(
                 *[sys.executable, "-m", "tests.support.app_server", "--port", str(port)],
                 *["--agent-port", str(agent_port)],
             ],
-            env={**os.environ, **{k: str(v) for k, v in env.items()}},
+            env={**os.environ, **{k: str(v) for k, v in server_env.items()}},
             stdout=log_file,
             stderr=subprocess.STDOUT,
             cwd=Path(__file__).resolve().parents[2],
