@@ -59,8 +59,9 @@ class RoomEvents(Protocol):
         self, room_id: uuid.UUID, *, host_id: str, previous: str, by: str
     ) -> None: ...
 
-    async def room_assigned(self, room_id: uuid.UUID, *, start_url: str | None) -> None:
-        """A warm-pool browser became this room: its agent wipes the profile and loads the page."""
+    async def room_assigned(self, room_id: uuid.UUID, *, start_url: str | None, keep: bool) -> None:
+        """A warm-pool browser became this room: its agent wipes the profile and loads the page
+        (after loading the host's saved browser profile, with `keep`)."""
         ...
 
     async def chat_cleared(self, room_id: uuid.UUID, *, by: str) -> None: ...
@@ -69,10 +70,10 @@ class RoomEvents(Protocol):
         """The room ends in `seconds_left` s (it reached its maximum length)."""
         ...
 
-    async def settings_changed(
-        self, room_id: uuid.UUID, *, anyone_can_pause: bool, queue_host_only: bool
-    ) -> None:
-        """The host changed the room's settings (`room.settings`)."""
+    async def settings_changed(self, room_id: uuid.UUID, *, settings: dict[str, bool]) -> None:
+        """The host changed the room's settings (`room.settings`, `settings` its fields); with
+        the host's profile loaded and others no longer allowed to drive, the remote goes back to
+        the host."""
         ...
 
 

@@ -19,6 +19,11 @@ class RoomCreate(BaseModel):
     title: Title
     max_participants: Annotated[int | None, Field(ge=1, le=1000)] = None
     start_url: Annotated[str | None, Field(max_length=2048)] = None
+    # "Keep my browser profile": the host's saved cookies and local storage are loaded into this
+    # room and saved back from it; "Let others drive my signed-in browser": meanwhile members
+    # other than the host may hold the remote.
+    keep_profile: bool = False
+    profile_others_drive: bool = False
 
 
 class RoomPublic(wire.RoomPublic):
@@ -55,10 +60,19 @@ class RoomSettings(BaseModel):
 
     anyone_can_pause: bool
     queue_host_only: bool
+    # Chosen at creation, not changed afterwards: the host's browser profile is loaded and saved.
+    keep_profile: bool = False
+    # While it is, members other than the host may hold the remote.
+    profile_others_drive: bool = False
 
     @classmethod
     def of(cls, room: Room) -> RoomSettings:
-        return cls(anyone_can_pause=room.anyone_can_pause, queue_host_only=room.queue_host_only)
+        return cls(
+            anyone_can_pause=room.anyone_can_pause,
+            queue_host_only=room.queue_host_only,
+            keep_profile=room.keep_profile,
+            profile_others_drive=room.profile_others_drive,
+        )
 
 
 class RoomSettingsPatch(BaseModel):
@@ -66,6 +80,7 @@ class RoomSettingsPatch(BaseModel):
 
     anyone_can_pause: bool | None = None
     queue_host_only: bool | None = None
+    profile_others_drive: bool | None = None
 
 
 class QueueEntryPublic(BaseModel):
@@ -119,3 +134,11 @@ class WarmPoolPublic(BaseModel):
     target: int
     ready: int
     starting: int
+
+
+class BrowserProfilePublic(BaseModel):
+    """`GET /api/users/me/profile`: whether a browser profile is saved, its size, when."""
+
+    saved: bool
+    bytes: int | None = None
+    updated_at: datetime | None = None

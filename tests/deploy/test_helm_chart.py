@@ -36,7 +36,14 @@ helm = pytest.importorskip("helm_python")
 
 K8S_VERSIONS = ["1.30", kubernetes_validate.utils.latest_version()]
 IDS = [p.stem for p in CI_VALUES]
-SECRET_KEYS = {"SECRET_KEY", "AGENT_SECRET_KEY", "TURN_SECRET", "DATABASE_URL", "REDIS_URL"}
+SECRET_KEYS = {
+    "SECRET_KEY",
+    "AGENT_SECRET_KEY",
+    "PROFILE_SECRET_KEY",
+    "TURN_SECRET",
+    "DATABASE_URL",
+    "REDIS_URL",
+}
 
 
 def of_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:

@@ -76,7 +76,11 @@ async def test_new_room_takes_a_ready_warm_browser_and_the_pool_refills(settings
         assert (room["status"], room["stage"]) == ("ready", "ready")
         assert room["host_id"] == host.id and room["title"] == "Film club"
         assigned = await agents[oldest].expect("room.assigned")
-        assert assigned["data"] == {"start_url": "https://example.com/", "holder_id": host.id}
+        assert assigned["data"] == {
+            "start_url": "https://example.com/",
+            "holder_id": host.id,
+            "keep_profile": False,
+        }
         # The other warm browser is told nothing.
         other = next(code for code in agents if code != oldest)
         await asyncio.sleep(0.3)

@@ -201,6 +201,9 @@ class AuthOk(Outbound):
     ice_servers: list[dict[str, Any]] | None = None
     # The room's present sockets (every replica's): the agent drops the peers of any other.
     conns: list[str] | None = None
+    # The room keeps its host's browser profile: the agent loads it (GET /internal/agents/profile)
+    # before it opens `start_url`, and saves it back (PUT) while the room runs and as it ends.
+    keep_profile: bool = False
 
 
 class AgentOffer(Outbound):
@@ -232,6 +235,8 @@ class RoomAssigned(Outbound):
     TYPE = "room.assigned"
     start_url: str | None = None
     holder_id: str | None = None
+    # As in `auth.ok`: load the new host's browser profile before opening `start_url`.
+    keep_profile: bool = False
 
 
 class AgentNavigate(Outbound, Navigate):

@@ -324,12 +324,18 @@ class RoomSettingsInfo(_Part):
 
     anyone_can_pause: bool
     queue_host_only: bool
+    # The host's browser profile is loaded and saved (chosen at creation), and whether members
+    # other than the host may then hold the remote (issue 22).
+    keep_profile: bool = False
+    profile_others_drive: bool = False
 
 
 class RoomSettingsOut(Outbound):
     TYPE = "room.settings"
     anyone_can_pause: bool
     queue_host_only: bool
+    keep_profile: bool = False
+    profile_others_drive: bool = False
 
 
 class RoomState(Outbound):
