@@ -24,11 +24,14 @@ from tests.support.rooms import (
     agent_socket,
     create_room,
     join,
+    live,
     live_server,
     room_socket,
 )
 from tests.support.users import SignedIn, signed_in
 from tests.support.waits import eventually
+
+__all__ = ["live"]  # the fixture
 
 COOKIE_VALUE = "s3cr3t-cookie-value-0123456789abcdef"
 PROFILE = {

@@ -43,13 +43,16 @@ describe("account forms", () => {
 
 describe("dashboard forms", () => {
   it("create a room: a title, a capacity in range or none, a start page with its scheme or none", () => {
-    expect(check(createRoomSchema, { title: " ", capacity: "99", start_url: "" })).toEqual({
+    const off = { keep_profile: false, profile_others_drive: false };
+    expect(check(createRoomSchema, { title: " ", capacity: "99", start_url: "", ...off })).toEqual({
       title: "Give the room a title, like “Friday movie night”.",
       capacity: "A room holds 1 to 50 people.",
     });
-    expect(check(createRoomSchema, { title: "Movie", capacity: "2.5", start_url: "" })).toEqual({ capacity: "Enter a whole number from 1 to 50." });
-    expect(check(createRoomSchema, { title: " Movie ", capacity: "", start_url: "youtube.com" })).toEqual({ title: "Movie", capacity: null, start_url: "https://youtube.com" });
-    expect(check(createRoomSchema, { title: "Movie", capacity: " 4 ", start_url: " " })).toEqual({ title: "Movie", capacity: 4, start_url: null });
+    expect(check(createRoomSchema, { title: "Movie", capacity: "2.5", start_url: "", ...off })).toEqual({ capacity: "Enter a whole number from 1 to 50." });
+    expect(check(createRoomSchema, { title: " Movie ", capacity: "", start_url: "youtube.com", ...off })).toEqual({ title: "Movie", capacity: null, start_url: "https://youtube.com", ...off });
+    // "Keep my browser profile" (issue 22) passes through as chosen.
+    const kept = { keep_profile: true, profile_others_drive: false };
+    expect(check(createRoomSchema, { title: "Movie", capacity: " 4 ", start_url: " ", ...kept })).toEqual({ title: "Movie", capacity: 4, start_url: null, ...kept });
   });
 
   it("join: an invite link or a code, to the code", () => {

@@ -24,6 +24,9 @@ export const createRoomSchema = z.object({
   title: z.string().check(z.trim(), z.minLength(1, "Give the room a title, like “Friday movie night”.")),
   capacity: parsed((raw) => parseCapacity(raw, MAX_PEOPLE)),
   start_url: z.pipe(z.string(), z.transform(normaliseStartUrl)),
+  // "Keep my browser profile" and, with it, "Let others drive my signed-in browser" (issue 22).
+  keep_profile: z.boolean(),
+  profile_others_drive: z.boolean(),
 });
 
 /** An invite link or a room code, to the code. */

@@ -51,7 +51,7 @@ export type RoomSettings = RoomSettingsInfo;
 export type PointerMark = Pointer;
 export type { Reaction };
 
-export const DEFAULT_SETTINGS: RoomSettings = { anyone_can_pause: true, queue_host_only: false };
+export const DEFAULT_SETTINGS: RoomSettings = { anyone_can_pause: true, queue_host_only: false, keep_profile: false, profile_others_drive: false };
 
 /** The five reactions the server accepts (`reaction.send`). */
 export const REACTION_EMOJI = ["👍", "😂", "😮", "❤️", "👏"] as const;

@@ -247,11 +247,15 @@ export interface RoomPublic {
 export interface RoomSettingsInfo {
   anyone_can_pause: boolean;
   queue_host_only: boolean;
+  keep_profile?: boolean;
+  profile_others_drive?: boolean;
 }
 
 export interface RoomSettingsOut {
   anyone_can_pause: boolean;
   queue_host_only: boolean;
+  keep_profile?: boolean;
+  profile_others_drive?: boolean;
 }
 
 /** Start-up progress while a room is `starting` (docs/protocol.md, "Start stages"). */

@@ -283,11 +283,12 @@ describe("watching together: media, queue, settings, system lines", () => {
     expect(v.media).toEqual(playing);
     expect(v.mediaAt).toBe(5_000);
     expect(v.queue).toEqual([entry]);
-    expect(v.settings).toEqual({ anyone_can_pause: false, queue_host_only: true });
+    const noProfile = { keep_profile: false, profile_others_drive: false };
+    expect(v.settings).toEqual({ anyone_can_pause: false, queue_host_only: true, ...noProfile });
     const old = state();
     expect(old.media).toBeNull();
     expect(old.queue).toEqual([]);
-    expect(old.settings).toEqual({ anyone_can_pause: true, queue_host_only: false });
+    expect(old.settings).toEqual({ anyone_can_pause: true, queue_host_only: false, ...noProfile });
   });
   it("media.state replaces the media and notes when it came; present: false hides it", () => {
     let v = reduce(state(), env("media.state", playing), 7_000);
