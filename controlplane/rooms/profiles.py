@@ -10,14 +10,16 @@ session and commit in it (docs/architecture.md, "Who owns a database session").
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -155,6 +157,28 @@ async def save(*, session: AsyncSession, settings: Settings, room: Room, raw: by
         },
     )
     return len(raw)
+
+
+async def await_last_save(
+    *, session: AsyncSession, user_id: uuid.UUID, since: datetime, within_s: float
+) -> bool:
+    """Wait, at most `within_s`, for a save of the user's profile at or after `since` (the
+    room's agent saves on `room.ended`; stopping its runtime at once would kill its browser
+    mid-save). Whether it came. Commits the caller's session between reads (it holds nothing
+    to write then), so each read sees the agent's commit."""
+    deadline = time.monotonic() + within_s
+    while True:
+        at = (
+            await session.execute(
+                select(col(BrowserProfile.updated_at)).where(col(BrowserProfile.user_id) == user_id)
+            )
+        ).scalar_one_or_none()
+        await session.commit()
+        if at is not None and at >= since:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.1)
 
 
 async def info(*, session: AsyncSession, user_id: uuid.UUID) -> ProfileInfo | None:
