@@ -15,7 +15,8 @@ from controlplane.api.body_limit import BodyLimit
 from controlplane.api.errors import install_error_handlers
 from controlplane.api.listeners import ListenerSplit
 from controlplane.api.main import api_router
-from controlplane.api.routes import agent_ws, health
+from controlplane.api.routes import agent_profile, agent_ws, health
+from controlplane.api.routes.agent_profile import AGENT_PROFILE_PATH
 from controlplane.api.routes.docs import install_docs
 from controlplane.observability import Metrics, RequestContextMiddleware, configure_logging
 from controlplane.runtime.base import RoomRuntime
@@ -70,7 +71,11 @@ def create_app(settings: Settings | None = None, *, runtime: RoomRuntime | None 
     app.state.metrics = Metrics()
     install_error_handlers(app)
     # Innermost: its 413 still gets CORS, security headers, a request id and a log line.
-    app.add_middleware(BodyLimit, max_bytes=settings.MAX_REQUEST_BODY_BYTES)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.MAX_REQUEST_BODY_BYTES,
+        by_path={AGENT_PROFILE_PATH: settings.PROFILE_MAX_BYTES},
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.CORS_ORIGINS,
@@ -84,6 +89,7 @@ def create_app(settings: Settings | None = None, *, runtime: RoomRuntime | None 
     app.include_router(health.router)
     app.include_router(api_router)
     app.include_router(agent_ws.router)
+    app.include_router(agent_profile.router)
     install_docs(app)
     mount_web_app(app, settings.web_dir)  # answers what no route above matched
     return app

@@ -60,9 +60,10 @@ class RoomEvents(Protocol):
     ) -> None: ...
 
     async def room_assigned(
-        self, room_id: uuid.UUID, *, start_url: str | None, block_ads: bool = True
+        self, room_id: uuid.UUID, *, start_url: str | None, keep: bool, block_ads: bool = True
     ) -> None:
-        """A warm-pool browser became this room: its agent wipes the profile and loads the page."""
+        """A warm-pool browser became this room: its agent wipes the profile and loads the page
+        (after loading the host's saved browser profile, with `keep`), blocking ads or not."""
         ...
 
     async def chat_cleared(self, room_id: uuid.UUID, *, by: str) -> None: ...
@@ -71,16 +72,10 @@ class RoomEvents(Protocol):
         """The room ends in `seconds_left` s (it reached its maximum length)."""
         ...
 
-    async def settings_changed(
-        self,
-        room_id: uuid.UUID,
-        *,
-        anyone_can_pause: bool,
-        queue_host_only: bool,
-        block_ads: bool,
-    ) -> None:
-        """The host changed the room's settings (`room.settings` to the room, and to its agent the
-        ones it applies)."""
+    async def settings_changed(self, room_id: uuid.UUID, *, settings: dict[str, bool]) -> None:
+        """The host changed the room's settings (`room.settings` to the room, `settings` its
+        fields, and to its agent the ones it applies); with the host's profile loaded and
+        others no longer allowed to drive, the remote goes back to the host."""
         ...
 
 

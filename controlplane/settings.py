@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_SECRET = "change-me"
 # Secrets anyone can read in this repository or its history: a token signed with one is forgeable.
 KNOWN_DEFAULT_SECRETS = frozenset({DEFAULT_SECRET, ""})
-SECRET_NAMES = ("SECRET_KEY", "AGENT_SECRET_KEY")
+SECRET_NAMES = ("SECRET_KEY", "AGENT_SECRET_KEY", "PROFILE_SECRET_KEY")
 
 
 def is_loopback_host(host: str) -> bool:
@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # Secrets
     SECRET_KEY: str = DEFAULT_SECRET
     AGENT_SECRET_KEY: str = DEFAULT_SECRET
+    # Wraps the data key of every saved browser profile (HKDF-derived; rooms/profile_crypto.py).
+    # Changing it makes every saved profile unreadable (refused, the rooms start clean).
+    PROFILE_SECRET_KEY: str = DEFAULT_SECRET
 
     # Accounts and sessions
     ACCESS_TOKEN_MINUTES: int = Field(default=15, ge=1)
@@ -158,6 +161,10 @@ class Settings(BaseSettings):
     ROOM_WARM_POOL: int = Field(default=0, ge=0, le=100)
     ROOM_HEARTBEAT_TIMEOUT_SECONDS: float = Field(default=120, gt=0)
     ROOM_MAX_AGE_WARNING_SECONDS: float = Field(default=60, ge=0)
+    # "Keep my browser profile" (issue 22): the largest profile kept (its JSON: cookies and local
+    # storage), and how often a running room saves it (and once more when it ends).
+    PROFILE_MAX_BYTES: int = Field(default=2 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    PROFILE_SAVE_INTERVAL_SECONDS: float = Field(default=180, ge=5)
     REAPER_INTERVAL_SECONDS: float = Field(default=60, gt=0)
     # When the holder releases the remote it goes back to the host (else to nobody).
     ROOM_RELEASE_TO_HOST: bool = False
@@ -406,7 +413,7 @@ class Settings(BaseSettings):
     def insecure_reasons(self) -> list[str]:
         """What makes this configuration unfit for production (empty when it is fit)."""
         reasons = []
-        for name in ("SECRET_KEY", "AGENT_SECRET_KEY"):
+        for name in SECRET_NAMES:
             value = getattr(self, name)
             if not value or value == DEFAULT_SECRET or len(value) < 32:
                 reasons.append(f"{name} is the default or shorter than 32 characters")

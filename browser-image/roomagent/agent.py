@@ -53,6 +53,7 @@ from .media.video import VideoPipeline
 from .peers import OfferRefused, PeerManager, Viewer
 from .player.policy import BadCommand, parse_command
 from .player.watcher import MediaWatcher
+from .profile import ProfileStore, ProfileSync
 from .stats import AgentStats, StatsSampler
 
 log = logging.getLogger("roomagent")
@@ -80,7 +81,9 @@ class _Screen:
 Handler = Callable[[Components, dict[str, Any]], Awaitable[None]]
 
 # Stopped in this order on shutdown (viewers first, the browser's processes last).
+# The host's profile is saved first, while the browser still runs.
 SHUTDOWN_ORDER = (
+    "profile",
     "peers",
     "cursor",
     "player",
@@ -126,6 +129,10 @@ class Agent:
         self.block_ads = settings.block_ads
         self.adblock: adblock.AdBlocker | None = None
         self._filters: asyncio.Task[Filters | None] | None = None
+        # The host's browser profile, once this room loads one (`auth.ok` / `room.assigned`
+        # with keep_profile); saved every profile_save_s and as the agent stops.
+        self.profile: ProfileSync | None = None
+        self._profile_wanted = False
         self._handlers: dict[str, Handler] = {
             "rtc.offer": self._rtc_offer,
             "peer.closed": self._peer_closed,
@@ -140,6 +147,7 @@ class Agent:
             "media.cmd": self._media_cmd,
             **tabs_control.handlers(self.control, lambda: self.holder_id),
             "room.settings": self._room_settings,
+            "room.ended": self._room_ended,
             **{type_: self._input_fallback(type_) for type_ in FALLBACK_TYPES},
         }
         self._sampler = StatsSampler(t0=self.t0, video_bc=self.video_bc, audio_bc=self.audio_bc)
@@ -365,7 +373,14 @@ class Agent:
             self.pooled = True
         elif self.pooled:
             # Handed to a room while we were reconnecting: the `room.assigned` was missed.
-            self.control.spawn(self._assign(ok.start_url, ok.holder_id), "assign")
+            assign = self._assign(ok.start_url, ok.holder_id, keep_profile=ok.keep_profile)
+            self.control.spawn(assign, "assign")
+        elif ok.keep_profile and not self._profile_wanted:
+            # A room started for a host who keeps their profile: the browser started on a blank
+            # page; the profile goes in, then the start page opens (signed in). Once per room
+            # (`auth.ok` comes again on every reconnect).
+            self._profile_wanted = True
+            self.control.spawn(self._with_profile(ok.start_url), "profile-load")
         if self.stage is not None and not self.is_ready:
             await self.control.send(AgentStage.model_validate({"stage": self.stage}))
         await self._report_policy()
@@ -449,7 +464,15 @@ class Agent:
         assigned = read(RoomAssigned, data)
         if self.pooled:
             await self._set_block_ads(assigned.block_ads)
-        await self._assign(assigned.start_url, assigned.holder_id)
+        await self._assign(
+            assigned.start_url, assigned.holder_id, keep_profile=assigned.keep_profile
+        )
+
+    async def _room_ended(self, parts: Components, data: dict[str, Any]) -> None:
+        """The room ended: its runtime stops us next. The host's profile is saved now, while
+        the browser still runs (the stop's SIGTERM waits for the same save)."""
+        if self.profile is not None:
+            await self.profile.last_save()
 
     async def _ice_servers(self, parts: Components, data: dict[str, Any]) -> None:
         parts.peers.ice_servers = list(read(IceServers, data).ice_servers)
@@ -498,17 +521,41 @@ class Agent:
 
         return submit
 
-    async def _assign(self, start_url: str | None, holder_id: str | None) -> None:
-        """This warm browser is a room's now: nothing of its wait may reach the room."""
+    async def _assign(
+        self, start_url: str | None, holder_id: str | None, *, keep_profile: bool = False
+    ) -> None:
+        """This warm browser is a room's now: nothing of its wait may reach the room. With
+        `keep_profile` the host's profile goes in after the wipe, before the start page."""
         if not self.pooled:
             return
         self.pooled = False
         parts = await self.parts
         self._set_holder(holder_id)
         await parts.browser.wipe()
+        if keep_profile and not self._profile_wanted:
+            self._profile_wanted = True
+            await self._with_profile(start_url)
+        else:
+            await self._open_start(parts, start_url)
+        log.info("assigned to a room", extra={"start_url": start_url or None})
+
+    async def _open_start(self, parts: Components, start_url: str | None) -> None:
         url = start_url or ""
         await parts.browser.open_as_first(url if url.startswith(("http://", "https://")) else None)
-        log.info("assigned to a room", extra={"start_url": url or None})
+
+    async def _with_profile(self, start_url: str | None) -> None:
+        """Load the host's saved profile (none, or a refused one: the room starts clean), open
+        the start page, and save the profile from then on."""
+        parts = await self.parts
+        store = ProfileStore(self.s.control_url, self.s.room_id, self.s.agent_secret)
+        sync = ProfileSync(parts.browser, store, self.s.profile_save_s)
+        loaded = await sync.load()
+        await self._open_start(parts, start_url)
+        if loaded == "failed":
+            return  # never saved over: the user's profile is kept for their next room
+        self.profile = sync
+        self._stops["profile"] = sync.stop
+        sync.start()
 
     def _set_holder(self, holder: Any) -> None:
         holder = None if holder is None else str(holder)

@@ -123,6 +123,10 @@ class AgentSettings(BaseSettings):
     # In launch mode the agent also needs audio; set False to run without PulseAudio.
     audio: bool = True
 
+    # "Keep my browser profile": how often the room's profile is saved while it runs (the
+    # control plane's PROFILE_SAVE_INTERVAL_SECONDS); it is saved once more as the agent stops.
+    profile_save_s: float = Field(default=180.0, gt=0)
+
     heartbeat_s: float = Field(default=10.0, gt=0)
     # How often the page's media is looked at (player/watcher.py): a change the page makes by
     # itself (the holder clicks the site's own pause) is reported within this; a `media.cmd`'s

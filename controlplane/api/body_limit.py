@@ -39,15 +39,20 @@ def _declared_length(scope: Scope) -> int | None:
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    """`max_bytes` for every path but those `by_path` names (the agent's profile upload)."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, by_path: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.by_path = dict(by_path or {})
 
-    async def _refuse(self, send: Send, *, close: bool) -> None:
+    async def _refuse(self, send: Send, *, limit: int, close: bool) -> None:
         body = json.dumps(
             error_body(
                 code="payload_too_large",
-                detail=f"The request body is larger than {self.max_bytes} bytes",
+                detail=f"The request body is larger than {limit} bytes",
             )
         ).encode()
         headers = [
@@ -63,9 +68,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.by_path.get(scope["path"], self.max_bytes)
         declared = _declared_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await self._refuse(send, close=declared > self.max_bytes + DRAIN_BYTES)
+        if declared is not None and declared > limit:
+            await self._refuse(send, limit=limit, close=declared > limit + DRAIN_BYTES)
             return
         received = 0
         refused = False
@@ -78,10 +84,10 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     refused = True
                     if not started:
-                        await self._refuse(send, close=True)
+                        await self._refuse(send, limit=limit, close=True)
                     return {"type": "http.disconnect"}
             return message
 

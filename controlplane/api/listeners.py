@@ -13,11 +13,16 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from controlplane.api.errors import error_body
+from controlplane.api.routes.agent_profile import AGENT_PROFILE_PATH
 from controlplane.api.routes.agent_ws import AGENT_WS_PATH
+
+# What the agent listener serves: the agent's socket and its profile's load and save.
+AGENT_PATHS = frozenset({AGENT_WS_PATH, AGENT_PROFILE_PATH})
 
 
 class ListenerSplit:
-    """Answers on the agent listener only the agent socket, and on any other only the rest."""
+    """Answers on the agent listener only the agent's paths (its socket, its profile), and on
+    any other only the rest."""
 
     def __init__(self, app: ASGIApp, *, agent_port: int) -> None:
         self.app = app
@@ -27,7 +32,7 @@ class ListenerSplit:
         if scope["type"] in ("http", "websocket"):
             server = scope.get("server")
             on_agent_listener = server is not None and server[1] == self.agent_port
-            if on_agent_listener != (scope["path"] == AGENT_WS_PATH):
+            if on_agent_listener != (scope["path"] in AGENT_PATHS):
                 await _not_here(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -1,6 +1,7 @@
 """Every table, imported here so `SQLModel.metadata` is complete for Alembic."""
 
 from controlplane.models.auth_session import AuthSession
+from controlplane.models.profile import BrowserProfile
 from controlplane.models.room import (
     LIVE_STATUSES,
     Message,
@@ -17,6 +18,7 @@ __all__ = [
     "LIVE_STATUSES",
     "AuthSession",
     "Base",
+    "BrowserProfile",
     "Message",
     "QueueEntry",
     "Room",

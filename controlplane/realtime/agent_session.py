@@ -49,6 +49,7 @@ async def serve_agent(hub: Hub, ws: WebSocket, room: Room) -> None:
                 ice_servers=ice_servers(hub.settings, user=f"agent-{room_id}", now=time.time()),
                 conns=sorted(await hub.presence.conns(room_id)),
                 block_ads=room.block_ads,
+                keep_profile=room.keep_profile and not room.pooled,
             )
         )
         syncing = asyncio.create_task(_sync_peers(hub, agent), name=f"peers-{agent.id}")

@@ -191,6 +191,10 @@ class ClientHandlers:
 
     # ---------------------------------------------------------------- checks
 
+    async def _owner_only(self, room_id: str) -> bool:
+        async with self.sessionmaker() as s:
+            return await queries.profile_owner_only(session=s, room_id=uuid.UUID(room_id))
+
     async def _require_member(self, room_id: str, user_id: str) -> None:
         async with self.sessionmaker() as s:
             p = await queries.get_participant(
@@ -277,6 +281,7 @@ class ClientHandlers:
             if action == "pass" and target is not None and target != conn.user_id:
                 await self._require_member(conn.room_id, target)
             release_to_host = self.settings.ROOM_RELEASE_TO_HOST
+            owner_only = await self._owner_only(conn.room_id)
             await self.io.remote_transact(
                 conn.room_id,
                 lambda s: apply(
@@ -285,6 +290,7 @@ class ClientHandlers:
                     actor=conn.user_id,
                     target=target,
                     release_to_host=release_to_host,
+                    owner_only=owner_only,
                 ),
             )
 

@@ -58,7 +58,7 @@ from controlplane.realtime.connections import (
     OutboxLimits,
 )
 from controlplane.realtime.presence import Presence
-from controlplane.realtime.remote import RemoteState, Transition, apply
+from controlplane.realtime.remote import RemoteState, Transition, apply, back_to_host
 from controlplane.realtime.together import Together
 from controlplane.rooms import queries
 from controlplane.services.ratelimit import RateLimiter
@@ -396,13 +396,16 @@ class Hub:
         await self.broadcast(room_id, RoomEnded(reason=reason, by=by))
 
     async def room_assigned(
-        self, room_id: uuid.UUID, *, start_url: str | None, block_ads: bool = True
+        self, room_id: uuid.UUID, *, start_url: str | None, keep: bool, block_ads: bool = True
     ) -> None:
-        """A warm-pool browser became a room: its agent wipes the profile, loads the start URL,
-        takes input from the new host and blocks ads or not (docs/protocol.md)."""
+        """A warm-pool browser became a room: its agent wipes the profile, loads the host's
+        saved one (`keep`), the start URL, takes input from the new host and blocks ads or not
+        (docs/protocol.md)."""
         _, remote = await self.remote_state(rid := str(room_id))
         holder = remote.holder_id or None
-        assigned = RoomAssigned(start_url=start_url, holder_id=holder, block_ads=block_ads)
+        assigned = RoomAssigned(
+            start_url=start_url, holder_id=holder, keep_profile=keep, block_ads=block_ads
+        )
         await self.direct(rid, AGENT, assigned)
 
     async def host_changed(
@@ -415,10 +418,13 @@ class Hub:
     async def chat_cleared(self, room_id: uuid.UUID, *, by: str) -> None:
         await self.broadcast(room_id, ChatCleared(by=by))
 
-    async def settings_changed(self, room_id: uuid.UUID, **settings: bool) -> None:
-        await self.broadcast(room_id, RoomSettingsOut.model_validate(settings))
+    async def settings_changed(self, room_id: uuid.UUID, *, settings: dict[str, bool]) -> None:
+        await self.broadcast(room_id, RoomSettingsOut(**settings))
         # The agent applies `block_ads` at once, wherever it is connected.
         await self.direct(str(room_id), AGENT, AgentRoomSettings(block_ads=settings["block_ads"]))
+        if settings.get("keep_profile") and not settings.get("profile_others_drive"):
+            # Nobody but the host may drive their signed-in browser now: back to the host.
+            await self.remote_transact(str(room_id), back_to_host)
 
     async def warned(self, room_id: uuid.UUID, *, ends_at: datetime, seconds_left: int) -> None:
         detail = f"This room ends in {seconds_left} s: it reached its maximum length"

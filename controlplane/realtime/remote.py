@@ -62,6 +62,29 @@ def _changed(state: RemoteState, holder: str | None, *, by: str, reason: str) ->
     return Transition(new, [event.event()])
 
 
+def may_hold(state: RemoteState, user: str | None, *, owner_only: bool) -> bool:
+    """Whether `user` may be given the remote. `owner_only`: the room has its host's browser
+    profile loaded (signed in to their sites) and the host did not "Let others drive my
+    signed-in browser": then nobody but the host holds it."""
+    return user is None or not owner_only or user == state.host_id
+
+
+def back_to_host(state: RemoteState) -> Transition:
+    """The remote back to the host when someone else holds it (the host's profile is loaded and
+    others may no longer drive); nobody holding it stays so."""
+    if state.holder_id in (None, state.host_id):
+        return Transition(state)
+    return apply(state, "take", actor=state.host_id)
+
+
+def _owner_only_refusal() -> DomainError:
+    return DomainError(
+        Kind.forbidden,
+        "profile_owner_only",
+        "Only the host drives this room: it has their signed-in browser profile",
+    )
+
+
 def apply(
     state: RemoteState,
     action: Action,
@@ -70,11 +93,16 @@ def apply(
     target: str | None = None,
     release_to_host: bool = False,
     reason: str | None = None,
+    owner_only: bool = False,
 ) -> Transition:
     """One step. `actor` is the user acting (for `left`, the user who left or was kicked;
-    for `host_changed`, the new host). Membership of `target` is the caller's to check."""
+    for `host_changed`, the new host). Membership of `target` is the caller's to check.
+    `owner_only` (`may_hold`): request, grant and pass give the remote to the host alone."""
     is_host = actor == state.host_id
     is_holder = state.holder_id is not None and actor == state.holder_id
+    receiver = {"request": actor, "grant": target, "pass": target}.get(action)
+    if receiver is not None and not may_hold(state, receiver, owner_only=owner_only):
+        raise _owner_only_refusal()
 
     if action == "request":
         if is_holder:

@@ -13,10 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from controlplane.context import AppContext
 from controlplane.models import Room, RoomStatus
+from controlplane.models.types import utcnow
+from controlplane.rooms import profiles
 from controlplane.rooms.lifecycle import ClaimEnd, FinishEnd, ReclaimEnd
 from controlplane.rooms.transitions import transition
 
 log = logging.getLogger(__name__)
+
+LAST_SAVE_WAIT_S = 5.0
 
 
 async def end_room(
@@ -52,8 +56,16 @@ async def claim_end(
 async def finish_end(
     *, ctx: AppContext, session: AsyncSession, room: Room, by: str | None, reason: str
 ) -> None:
-    """The rest of ending a room, for the caller that won `claim_end`."""
+    """The rest of ending a room, for the caller that won `claim_end`. A room with its host's
+    browser profile gets up to LAST_SAVE_WAIT_S for its agent's last save (sent on
+    `room.ended`) before its runtime is stopped: the stop's signal reaches the browser too."""
+    since = utcnow()
     await ctx.events.room_ended(room.id, by=by, reason=reason)
+    if room.keep_profile and room.host_id is not None and room.runtime_ref:
+        saved = await profiles.await_last_save(
+            session=session, user_id=room.host_id, since=since, within_s=LAST_SAVE_WAIT_S
+        )
+        log.info("browser profile last save", extra={"room": room.room_code, "saved": saved})
     if room.runtime_ref:
         try:
             await ctx.runtime.stop(runtime_ref=room.runtime_ref)

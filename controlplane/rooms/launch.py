@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +27,18 @@ from controlplane.settings import Settings
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class RoomChoices:
+    """What the host chose when creating the room (issue 22), stored on its row."""
+
+    keep_profile: bool = False
+    profile_others_drive: bool = False
+    block_ads: bool = True
+
+    def columns(self) -> dict[str, bool]:
+        return asdict(self)
+
+
 async def insert_room(
     *,
     session: AsyncSession,
@@ -34,11 +47,13 @@ async def insert_room(
     title: str,
     max_participants: int,
     start_url: str | None,
-    block_ads: bool = True,
+    choices: RoomChoices | None = None,
 ) -> tuple[Room, str]:
     """A new room row at stage `scheduling` (with its host as participant, when it has one), and
-    the agent secret its browser will authenticate with (only its hash is stored)."""
+    the agent secret its browser will authenticate with (only its hash is stored). `choices`:
+    the room's creation choices (`keep_profile`, ...), as columns of the row."""
     agent_secret = new_agent_secret()
+    choices = choices or RoomChoices()
     for _attempt in range(5):
         room = Room(
             room_code=codes.new_code(),
@@ -49,7 +64,9 @@ async def insert_room(
             agent_secret_hash=hash_agent_secret(settings, agent_secret),
             stage=RoomStage.scheduling,
             pooled=host_id is None,
-            block_ads=block_ads,
+            keep_profile=choices.keep_profile,
+            profile_others_drive=choices.profile_others_drive,
+            block_ads=choices.block_ads,
         )
         session.add(room)
         if host_id is not None:
@@ -74,8 +91,10 @@ async def start_runtime(
             room_id=room.id,
             room_code=room.room_code,
             agent_secret=agent_secret,
-            # A warm browser gets its page when it is handed to a room.
-            start_url=None if room.pooled else room.start_url,
+            # A warm browser gets its page when it is handed to a room; a room with the host's
+            # profile when the agent has loaded it (the start URL then comes in `auth.ok`), so
+            # the first page is already signed in.
+            start_url=None if room.pooled or room.keep_profile else room.start_url,
         )
     except Exception as exc:
         reason = (str(exc) or type(exc).__name__)[:500]

@@ -61,6 +61,19 @@ async def host_of(*, session: AsyncSession, room_id: uuid.UUID) -> str:
     return str(host) if host else ""
 
 
+async def profile_owner_only(*, session: AsyncSession, room_id: uuid.UUID) -> bool:
+    """Whether only the host may hold the room's remote: it keeps their browser profile and
+    they did not let others drive (`realtime/remote.may_hold`)."""
+    row = (
+        await session.execute(
+            select(col(Room.keep_profile), col(Room.profile_others_drive)).where(
+                col(Room.id) == room_id
+            )
+        )
+    ).one_or_none()
+    return row is not None and bool(row[0]) and not bool(row[1])
+
+
 async def status_of(*, session: AsyncSession, room_id: uuid.UUID) -> RoomStatus | None:
     status = (
         await session.execute(select(col(Room.status)).where(col(Room.id) == room_id))

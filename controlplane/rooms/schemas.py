@@ -22,6 +22,11 @@ class RoomCreate(BaseModel):
     # The room's browser blocks ad and tracker requests and hides ad slots (the dashboard's
     # "Block ads"); the host can change it later (PATCH /api/rooms/{code}/settings).
     block_ads: bool = True
+    # "Keep my browser profile": the host's saved cookies and local storage are loaded into this
+    # room and saved back from it; "Let others drive my signed-in browser": meanwhile members
+    # other than the host may hold the remote.
+    keep_profile: bool = False
+    profile_others_drive: bool = False
 
 
 class RoomPublic(wire.RoomPublic):
@@ -60,6 +65,10 @@ class RoomSettings(BaseModel):
     anyone_can_pause: bool
     queue_host_only: bool
     block_ads: bool
+    # Chosen at creation, not changed afterwards: the host's browser profile is loaded and saved.
+    keep_profile: bool = False
+    # While it is, members other than the host may hold the remote.
+    profile_others_drive: bool = False
 
     @classmethod
     def of(cls, room: Room) -> RoomSettings:
@@ -67,6 +76,8 @@ class RoomSettings(BaseModel):
             anyone_can_pause=room.anyone_can_pause,
             queue_host_only=room.queue_host_only,
             block_ads=room.block_ads,
+            keep_profile=room.keep_profile,
+            profile_others_drive=room.profile_others_drive,
         )
 
 
@@ -76,6 +87,7 @@ class RoomSettingsPatch(BaseModel):
     anyone_can_pause: bool | None = None
     queue_host_only: bool | None = None
     block_ads: bool | None = None
+    profile_others_drive: bool | None = None
 
 
 class QueueEntryPublic(BaseModel):
@@ -129,3 +141,11 @@ class WarmPoolPublic(BaseModel):
     target: int
     ready: int
     starting: int
+
+
+class BrowserProfilePublic(BaseModel):
+    """`GET /api/users/me/profile`: whether a browser profile is saved, its size, when."""
+
+    saved: bool
+    bytes: int | None = None
+    updated_at: datetime | None = None

@@ -28,7 +28,7 @@ from controlplane.models import (
 )
 from controlplane.models.types import utcnow
 from controlplane.rooms import codes, queue, warm_pool
-from controlplane.rooms.launch import insert_room, start_runtime
+from controlplane.rooms.launch import RoomChoices, insert_room, start_runtime
 from controlplane.rooms.queries import get_participant, is_active, rowcount
 from controlplane.rooms.schemas import (
     QueueEntryPublic,
@@ -193,6 +193,12 @@ async def create_room(
             f"This deployment already runs its limit of {settings.ROOM_MAX_LIVE} rooms; "
             "try again when one ends",
         )
+    choices = RoomChoices(
+        keep_profile=body.keep_profile,
+        # Meaningless without a profile: kept off so the room's settings say what applies.
+        profile_others_drive=body.keep_profile and body.profile_others_drive,
+        block_ads=body.block_ads,
+    )
     room = await warm_pool.claim(
         ctx=ctx,
         session=session,
@@ -200,7 +206,7 @@ async def create_room(
         title=title,
         max_participants=max_participants,
         start_url=start_url,
-        block_ads=body.block_ads,
+        choices=choices,
     )
     if room is not None:
         return room
@@ -211,7 +217,7 @@ async def create_room(
         title=title,
         max_participants=max_participants,
         start_url=start_url,
-        block_ads=body.block_ads,
+        choices=choices,
     )
     log.info("room created", extra={"room": room.room_code, "user_id": str(user.id)})
     await start_runtime(ctx=ctx, session=session, room=room, agent_secret=agent_secret)
@@ -364,6 +370,14 @@ async def transfer_host(
         raise DomainError(Kind.not_found, "not_participant", "That user is not in this room")
     if user_id == room.host_id:
         return room
+    if room.keep_profile:
+        # The room's browser is signed in as its host (their saved profile, saved back to
+        # them): handing the room over would hand over their accounts.
+        raise DomainError(
+            Kind.conflict,
+            "profile_room",
+            "This room has the host's browser profile; the host role cannot be handed over",
+        )
     previous = room.host_id
     await session.execute(
         update(RoomParticipant)
@@ -422,10 +436,5 @@ async def update_settings(
             "room settings changed",
             extra={"room": room.room_code, "user_id": str(actor.id), **values},
         )
-        await ctx.events.settings_changed(
-            room.id,
-            anyone_can_pause=room.anyone_can_pause,
-            queue_host_only=room.queue_host_only,
-            block_ads=room.block_ads,
-        )
+        await ctx.events.settings_changed(room.id, settings=RoomSettings.of(room).model_dump())
     return RoomSettings.of(room)

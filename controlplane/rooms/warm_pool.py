@@ -23,7 +23,7 @@ from controlplane.context import AppContext
 from controlplane.models import LIVE_STATUSES, Room, RoomParticipant, RoomStatus, User
 from controlplane.models.types import utcnow
 from controlplane.rooms.ending import claim_end, finish_end
-from controlplane.rooms.launch import insert_room, start_runtime
+from controlplane.rooms.launch import RoomChoices, insert_room, start_runtime
 from controlplane.rooms.queries import rowcount
 from controlplane.rooms.start_watch import spawn_watch
 
@@ -48,9 +48,11 @@ async def claim(
     title: str,
     max_participants: int,
     start_url: str | None,
-    block_ads: bool = True,
+    choices: RoomChoices | None = None,
 ) -> Room | None:
-    """Turn a ready warm browser into the user's new room, or None when none is ready."""
+    """Turn a ready warm browser into the user's new room, or None when none is ready. A warm
+    browser never had anyone's profile (it is loaded only once the browser is a room's, after
+    the wipe), and a room's browser never goes back to the pool: it ends with its room."""
     if not ctx.settings.ROOM_WARM_POOL:
         return None
     candidates = (
@@ -79,10 +81,10 @@ async def claim(
                 title=title,
                 max_participants=max_participants,
                 start_url=start_url,
-                block_ads=block_ads,
                 # The room's life (idle clock, maximum age) starts now, not when it was warmed.
                 created_at=now,
                 last_active_at=now,
+                **(choices or RoomChoices()).columns(),
             )
         )
         if not rowcount(won):
@@ -96,7 +98,9 @@ async def claim(
             "room created from the warm pool",
             extra={"room": room.room_code, "user_id": str(user.id)},
         )
-        await ctx.events.room_assigned(room.id, start_url=room.start_url, block_ads=room.block_ads)
+        await ctx.events.room_assigned(
+            room.id, start_url=room.start_url, keep=room.keep_profile, block_ads=room.block_ads
+        )
         ctx.spawn(fill(ctx=ctx), name="warm-pool-fill")
         return room
     return None

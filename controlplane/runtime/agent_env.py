@@ -100,6 +100,8 @@ def agent_env(
         # Loopback and internal hosts stay off the browser policy the agent installs itself
         # (a local room's); its schemes (file:, chrome:, ...) are blocked whatever this says.
         "WP_ALLOW_PRIVATE_URLS": "true" if settings.ROOM_ALLOW_PRIVATE_URLS else "false",
+        # Used only by a room that keeps its host's browser profile (`auth.ok`'s keep_profile).
+        "WP_PROFILE_SAVE_S": str(settings.PROFILE_SAVE_INTERVAL_SECONDS),
     }
     if profile_dir:
         env["WP_PROFILE_DIR"] = profile_dir

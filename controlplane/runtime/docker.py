@@ -44,6 +44,9 @@ UID_GID = "1000:1000"  # the image's unprivileged user (browser-image/Dockerfile
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 NETWORK_COMPONENT = "room-network"
 LOG_TAIL_LINES = 20
+# A room's container is stopped with SIGTERM first: its agent saves the host's browser profile
+# and stops its browser in this time, then it is removed (forced).
+STOP_GRACE_SECONDS = 10
 # Room containers have no IPv6 (the rooms network is IPv4-only and the firewall rejects IPv6).
 SYSCTLS = {"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1"}
 
@@ -329,6 +332,10 @@ class DockerRuntime:
             container = self._docker().containers.get(container_id)
         except NotFound:
             return
+        try:
+            container.stop(timeout=STOP_GRACE_SECONDS)
+        except (NotFound, APIError):
+            pass  # gone already, or not running: removed below either way
         _remove(container)
         log.info("room container removed", extra={"container": container.name})
 

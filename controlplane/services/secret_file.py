@@ -8,13 +8,15 @@ fails if another process won), and every process reads the one that won.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import os
 import secrets
 from pathlib import Path
 
-from controlplane.settings import Settings
+from controlplane.settings import SECRET_NAMES, Settings
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +29,7 @@ def _generate(path: Path) -> None:
     fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(
-                {"SECRET_KEY": secrets.token_hex(32), "AGENT_SECRET_KEY": secrets.token_hex(32)}, f
-            )
+            json.dump({name: secrets.token_hex(32) for name in SECRET_NAMES}, f)
             f.flush()
             os.fsync(f.fileno())
         try:
@@ -42,7 +42,13 @@ def _generate(path: Path) -> None:
 
 def _read(path: Path) -> dict[str, str]:
     data = json.loads(path.read_text())
-    return {k: str(v) for k, v in data.items() if isinstance(v, str) and len(v) >= 32}
+    stored = {k: str(v) for k, v in data.items() if isinstance(v, str) and len(v) >= 32}
+    if "PROFILE_SECRET_KEY" not in stored and "SECRET_KEY" in stored:
+        # A file written before profiles existed: every process derives the same key from it
+        # (rewriting the file would race the other processes reading it).
+        mac = hmac.new(stored["SECRET_KEY"].encode(), b"PROFILE_SECRET_KEY", hashlib.sha256)
+        stored["PROFILE_SECRET_KEY"] = mac.hexdigest()
+    return stored
 
 
 def with_secrets(settings: Settings) -> Settings:
@@ -50,9 +56,7 @@ def with_secrets(settings: Settings) -> Settings:
     where each secret came from. Production keeps its refusal of unset secrets (replicas on other
     hosts would each generate their own), so nothing is generated there."""
     unset = settings.unset_secrets()
-    sources = {
-        name: "environment" for name in ("SECRET_KEY", "AGENT_SECRET_KEY") if name not in unset
-    }
+    sources = {name: "environment" for name in SECRET_NAMES if name not in unset}
     if unset and settings.ENVIRONMENT != "production":
         path = (settings.DATA_DIR / SECRETS_FILE).resolve()
         verb = "kept in"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import stat
 import time
@@ -48,6 +49,10 @@ def test_generated_secrets_are_private_kept_and_sourced_in_the_log(tmp_path, cap
     assert len(first.SECRET_KEY) >= 32 and first.SECRET_KEY != first.AGENT_SECRET_KEY
     again = with_secrets(_unconfigured(tmp_path))
     assert (again.SECRET_KEY, again.AGENT_SECRET_KEY) == (first.SECRET_KEY, first.AGENT_SECRET_KEY)
+    # The browser profiles' key is generated and kept with them, distinct from both.
+    assert len(first.PROFILE_SECRET_KEY) >= 32
+    assert again.PROFILE_SECRET_KEY == first.PROFILE_SECRET_KEY
+    assert first.PROFILE_SECRET_KEY not in (first.SECRET_KEY, first.AGENT_SECRET_KEY)
     mixed = with_secrets(
         Settings(_env_file=None, DATA_DIR=tmp_path, SECRET_KEY="e" * 40)  # type: ignore[call-arg]
     )
@@ -71,3 +76,16 @@ def test_serve_refuses_a_public_address_with_a_default_secret(tmp_path):
     )
     assert done.returncode != 0
     assert "SECRET_KEY is a published default" in done.stderr
+
+
+def test_a_secrets_file_from_before_profiles_gives_a_profile_key_derived_from_it(tmp_path):
+    """`secrets.json` written before PROFILE_SECRET_KEY existed: every process derives the same
+    key from its SECRET_KEY instead of rewriting the file (which would race the others)."""
+    (tmp_path / SECRETS_FILE).write_text(
+        json.dumps({"SECRET_KEY": "k" * 64, "AGENT_SECRET_KEY": "a" * 64})
+    )
+    one = with_secrets(_unconfigured(tmp_path))
+    two = with_secrets(_unconfigured(tmp_path))
+    assert one.SECRET_KEY == "k" * 64
+    assert len(one.PROFILE_SECRET_KEY) >= 32 and one.PROFILE_SECRET_KEY == two.PROFILE_SECRET_KEY
+    assert one.PROFILE_SECRET_KEY not in ("k" * 64, DEFAULT_SECRET)

@@ -86,6 +86,7 @@ async def test_compose_stack_serves_a_room_through_its_turn(
             "REDIS_PASSWORD": SECRET,
             "SECRET_KEY": SECRET,
             "AGENT_SECRET_KEY": SECRET,
+            "PROFILE_SECRET_KEY": SECRET,
             "TURN_SECRET": SECRET,
             # production refuses to start without SMTP (no e-mail is sent here)
             "SMTP_HOST": "127.0.0.1",

@@ -72,6 +72,7 @@ def api_env() -> Iterator[dict[str, str]]:
         "REDIS_URL": REDIS_URL,
         "SECRET_KEY": TEST_SECRET,
         "AGENT_SECRET_KEY": TEST_SECRET,
+        "PROFILE_SECRET_KEY": TEST_SECRET,
         "ROOM_RUNTIME": "docker",
         "DEPLOYMENT_ID": DEPLOYMENT,
         # The agent listener; rooms get the bridge gateway as its host.

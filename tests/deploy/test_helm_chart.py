@@ -39,6 +39,7 @@ IDS = [p.stem for p in CI_VALUES]
 SECRET_KEYS = {
     "SECRET_KEY",
     "AGENT_SECRET_KEY",
+    "PROFILE_SECRET_KEY",
     "TURN_SECRET",
     "DATABASE_URL",
     "REDIS_URL",

@@ -47,8 +47,7 @@ async def cluster(
     runtime_dir.mkdir()
     with ExitStack() as stack:
         servers = [
-            stack.enter_context(api_server(tmp_path, runtime_dir, env=redis_env))
-            for _ in range(3)
+            stack.enter_context(api_server(tmp_path, runtime_dir, env=redis_env)) for _ in range(3)
         ]
         yield servers, runtime_dir
 

@@ -84,6 +84,7 @@ async def test_new_room_takes_a_ready_warm_browser_and_the_pool_refills(settings
             "start_url": "https://example.com/",
             "holder_id": host.id,
             "block_ads": False,  # the creator's choice, which the warm browser did not know
+            "keep_profile": False,
         }
         # The other warm browser is told nothing.
         other = next(code for code in agents if code != oldest)

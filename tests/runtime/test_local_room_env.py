@@ -19,6 +19,7 @@ pytestmark = pytest.mark.x11
 LEAKS = {
     "SECRET_KEY": "api-secret-key-not-for-rooms",
     "AGENT_SECRET_KEY": "agent-master-key-not-for-rooms",
+    "PROFILE_SECRET_KEY": "profile-master-key-not-for-rooms",
     "DATABASE_URL": "postgresql+asyncpg://wp:db-password@db/wp",
     "REDIS_URL": "redis://:redis-password@redis:6379/0",
     "SMTP_PASSWORD": "smtp-password",

@@ -23,7 +23,15 @@ PG_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("WP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
-TABLES = ["queue_entries", "messages", "room_participants", "rooms", "auth_sessions", "users"]
+TABLES = [
+    "browser_profiles",
+    "queue_entries",
+    "messages",
+    "room_participants",
+    "rooms",
+    "auth_sessions",
+    "users",
+]
 
 
 def base_env(**overrides: Any) -> dict[str, Any]:
@@ -32,6 +40,7 @@ def base_env(**overrides: Any) -> dict[str, Any]:
         "ENVIRONMENT": "test",
         "SECRET_KEY": TEST_SECRET,
         "AGENT_SECRET_KEY": TEST_SECRET,
+        "PROFILE_SECRET_KEY": TEST_SECRET,
         "ROOM_ALLOW_PRIVATE_URLS": "true",
         # No real browsers unless a test asks for them (they are heavy on a 2-core machine).
         "ROOM_RUNTIME": "none",

@@ -46,6 +46,7 @@ LAYER_OF_PREFIX = {
     "controlplane.rooms.transitions": SERVICES,
     "controlplane.rooms.queries": SERVICES,
     "controlplane.rooms.queue": SERVICES,
+    "controlplane.rooms.profiles": SERVICES,
     "controlplane.reaper.sweep": SERVICES,
     "controlplane.reaper.loop": SERVICES,
     "controlplane.realtime.hub": SERVICES,

@@ -28,6 +28,7 @@ def test_production_without_smtp_is_refused_with_the_reason():
         ENVIRONMENT="production",
         SECRET_KEY="s" * 40,
         AGENT_SECRET_KEY="a" * 40,
+        PROFILE_SECRET_KEY="p" * 40,
         ROOM_RUNTIME="docker",
     )
     assert any("SMTP_HOST is unset" in r for r in settings.insecure_reasons())

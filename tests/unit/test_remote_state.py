@@ -132,3 +132,46 @@ def test_host_change_moves_host_rights():
 def test_state_round_trips_through_json():
     s = held_by(A, B, C)
     assert RemoteState.from_json(s.to_json()) == s
+
+
+# With the host's browser profile loaded and others not allowed to drive (`owner_only`), the
+# remote reaches nobody but the host, whatever the action.
+
+
+@pytest.mark.parametrize(
+    ("state", "action", "actor", "target"),
+    [
+        (held_by(None), "request", A, None),
+        (held_by(HOST), "request", A, None),
+        (held_by(HOST, A), "grant", HOST, A),
+        (held_by(HOST), "pass", HOST, A),
+        (held_by(B), "pass", B, A),
+    ],
+)
+def test_owner_only_gives_the_remote_to_nobody_but_the_host(state, action, actor, target):
+    with pytest.raises(DomainError) as e:
+        apply(state, action, actor=actor, target=target, owner_only=True)
+    assert e.value.code == "profile_owner_only"
+    # The same step without the profile rule is allowed.
+    apply(state, action, actor=actor, target=target)
+
+
+def test_owner_only_still_lets_the_host_hold_release_and_take_it():
+    claimed = apply(held_by(None), "request", actor=HOST, owner_only=True)
+    assert claimed.state.holder_id == HOST
+    released = apply(claimed.state, "release", actor=HOST, owner_only=True)
+    assert released.state.holder_id is None
+    taken = apply(held_by(A), "take", actor=HOST, owner_only=True)
+    assert taken.state.holder_id == HOST
+    passed = apply(held_by(A), "pass", actor=A, target=HOST, owner_only=True)
+    assert passed.state.holder_id == HOST
+
+
+def test_may_hold():
+    from controlplane.realtime.remote import may_hold
+
+    state = held_by(HOST)
+    assert may_hold(state, HOST, owner_only=True)
+    assert may_hold(state, None, owner_only=True)
+    assert not may_hold(state, A, owner_only=True)
+    assert may_hold(state, A, owner_only=False)

@@ -37,13 +37,20 @@ def test_production_refuses_default_secrets_and_says_which():
     with pytest.raises(InsecureSettingsError, match="SECRET_KEY is the default") as err:
         s.check_production()
     assert "AGENT_SECRET_KEY" not in str(err.value)
+    # The key of saved browser profiles is a secret like the others (default: refused).
+    assert "PROFILE_SECRET_KEY is the default" in str(err.value)
     with pytest.raises(InsecureSettingsError):
         create_app(s)
 
 
 def test_production_refuses_local_rooms_without_override():
     # (production also needs SMTP: reset links have nowhere else to go)
-    secrets = {"SECRET_KEY": "s" * 40, "AGENT_SECRET_KEY": "a" * 40, "SMTP_HOST": "mail"}
+    secrets = {
+        "SECRET_KEY": "s" * 40,
+        "AGENT_SECRET_KEY": "a" * 40,
+        "PROFILE_SECRET_KEY": "p" * 40,
+        "SMTP_HOST": "mail",
+    }
     with pytest.raises(InsecureSettingsError, match="ROOM_RUNTIME=local"):
         make(ENVIRONMENT="production", **secrets).check_production()
     make(

@@ -203,6 +203,9 @@ class AuthOk(Outbound):
     conns: list[str] | None = None
     # The room's `block_ads` setting (a warm browser: the default, until `room.assigned`).
     block_ads: bool = True
+    # The room keeps its host's browser profile: the agent loads it (GET /internal/agents/profile)
+    # before it opens `start_url`, and saves it back (PUT) while the room runs and as it ends.
+    keep_profile: bool = False
 
 
 class AgentOffer(Outbound):
@@ -235,6 +238,8 @@ class RoomAssigned(Outbound):
     start_url: str | None = None
     holder_id: str | None = None
     block_ads: bool = True
+    # As in `auth.ok`: load the new host's browser profile before opening `start_url`.
+    keep_profile: bool = False
 
 
 class AgentNavigate(Outbound, Navigate):

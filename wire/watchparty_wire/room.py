@@ -326,6 +326,10 @@ class RoomSettingsInfo(_Part):
     queue_host_only: bool
     # The room's browser blocks ad and tracker requests and hides ad slots (issue 22).
     block_ads: bool
+    # The host's browser profile is loaded and saved (chosen at creation), and whether members
+    # other than the host may then hold the remote (issue 22).
+    keep_profile: bool = False
+    profile_others_drive: bool = False
 
 
 class RoomSettingsOut(Outbound):
@@ -333,6 +337,8 @@ class RoomSettingsOut(Outbound):
     anyone_can_pause: bool
     queue_host_only: bool
     block_ads: bool
+    keep_profile: bool = False
+    profile_others_drive: bool = False
 
 
 class TabInfo(_Part):

@@ -103,7 +103,7 @@ envFrom:
   - configMapRef:
       name: {{ include "watchparty.fullname" . }}
 env:
-  {{- range $name, $key := dict "SECRET_KEY" "secretKey" "AGENT_SECRET_KEY" "agentSecretKey" "DATABASE_URL" "databaseUrl" "REDIS_URL" "redisUrl" }}
+  {{- range $name, $key := dict "SECRET_KEY" "secretKey" "AGENT_SECRET_KEY" "agentSecretKey" "PROFILE_SECRET_KEY" "profileSecretKey" "DATABASE_URL" "databaseUrl" "REDIS_URL" "redisUrl" }}
   - name: {{ $name }}
     valueFrom:
       secretKeyRef:

@@ -7,10 +7,12 @@ import uuid
 from fastapi import APIRouter, Response, status
 from fastapi_users import exceptions as fu_exc
 
-from controlplane.api.deps import Ctx, CurrentSessionId, CurrentUser, Users, enforce
+from controlplane.api.deps import Ctx, CurrentSessionId, CurrentUser, DbSession, Users, enforce
 from controlplane.api.errors import ApiError
 from controlplane.auth.schemas import MeUpdateIn, SessionOut, UserRead, UserUpdate
 from controlplane.auth.sessions import revoke_other_sessions
+from controlplane.rooms import profiles
+from controlplane.rooms.schemas import BrowserProfilePublic
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -90,4 +92,29 @@ async def revoke_session(session_id: uuid.UUID, user: CurrentUser, ctx: Ctx) -> 
     if record is None or record.user_id != user.id:
         raise ApiError(404, "session_not_found", "No such session")
     await ctx.session_store.delete(session_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/me/profile",
+    response_model=BrowserProfilePublic,
+    responses={401: {"description": "Not signed in"}},
+)
+async def read_browser_profile(user: CurrentUser, db: DbSession) -> BrowserProfilePublic:
+    """Whether a browser profile is saved for you ("Keep my browser profile"), and its size."""
+    found = await profiles.info(session=db, user_id=user.id)
+    if found is None:
+        return BrowserProfilePublic(saved=False)
+    return BrowserProfilePublic(saved=True, bytes=found.bytes, updated_at=found.updated_at)
+
+
+@router.delete(
+    "/me/profile",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={401: {"description": "Not signed in"}},
+)
+async def forget_browser_profile(user: CurrentUser, db: DbSession) -> Response:
+    """ "Forget my browser profile": the saved cookies and local storage are deleted (also when
+    there were none)."""
+    await profiles.forget(session=db, user_id=user.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

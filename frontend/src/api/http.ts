@@ -11,6 +11,7 @@ export type Room = Schemas["RoomPublic"];
 export type Participant = Schemas["ParticipantPublic"];
 export type ChatMessageRest = Schemas["MessagePublic"];
 export type SessionInfo = Schemas["SessionOut"];
+export type BrowserProfileInfo = Schemas["BrowserProfilePublic"];
 export type TokenPair = Schemas["TokenPair"];
 export type ApiClient = Client<paths>;
 

@@ -227,6 +227,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/users/me/profile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Browser Profile
+         * @description Whether a browser profile is saved for you ("Keep my browser profile"), and its size.
+         */
+        get: operations["users-read_browser_profile"];
+        put?: never;
+        post?: never;
+        /**
+         * Forget Browser Profile
+         * @description "Forget my browser profile": the saved cookies and local storage are deleted (also when
+         *     there were none).
+         */
+        delete: operations["users-forget_browser_profile"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/rooms": {
         parameters: {
             query?: never;
@@ -484,6 +509,18 @@ export interface components {
              */
             client_secret?: string | null;
         };
+        /**
+         * BrowserProfilePublic
+         * @description `GET /api/users/me/profile`: whether a browser profile is saved, its size, when.
+         */
+        BrowserProfilePublic: {
+            /** Saved */
+            saved: boolean;
+            /** Bytes */
+            bytes?: number | null;
+            /** Updated At */
+            updated_at?: string | null;
+        };
         /** ForgotPasswordIn */
         ForgotPasswordIn: {
             /**
@@ -621,6 +658,16 @@ export interface components {
              * @default true
              */
             block_ads: boolean;
+            /**
+             * Keep Profile
+             * @default false
+             */
+            keep_profile: boolean;
+            /**
+             * Profile Others Drive
+             * @default false
+             */
+            profile_others_drive: boolean;
         };
         /**
          * RoomDetail
@@ -713,6 +760,16 @@ export interface components {
             queue_host_only: boolean;
             /** Block Ads */
             block_ads: boolean;
+            /**
+             * Keep Profile
+             * @default false
+             */
+            keep_profile: boolean;
+            /**
+             * Profile Others Drive
+             * @default false
+             */
+            profile_others_drive: boolean;
         };
         /**
          * RoomSettingsPatch
@@ -725,6 +782,8 @@ export interface components {
             queue_host_only?: boolean | null;
             /** Block Ads */
             block_ads?: boolean | null;
+            /** Profile Others Drive */
+            profile_others_drive?: boolean | null;
         };
         /** RoomsPublic */
         RoomsPublic: {
@@ -1412,6 +1471,58 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+        };
+    };
+    "users-read_browser_profile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrowserProfilePublic"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "users-forget_browser_profile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

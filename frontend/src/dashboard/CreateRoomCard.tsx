@@ -1,5 +1,6 @@
 import { Plus } from "lucide-react";
 import { useId } from "react";
+import { useWatch } from "react-hook-form";
 import { useNavigate } from "react-router-dom";
 import { ApiError, waitWords } from "../api/errors";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "../components/ui/card";
@@ -8,9 +9,20 @@ import { showErrors, useZodForm } from "../hooks/useZodForm";
 import { sentence, splitError, type FormErrors } from "../lib/formErrors";
 import { createRoomSchema, MAX_PEOPLE } from "../lib/roomForms";
 import { useCreateRoom, type CreateRoomBody } from "../queries/rooms";
+import { ProfileChoices } from "./ProfileChoices";
 
 const FIELDS = ["title", "max_participants", "start_url"] as const;
 const CODES = { invalid_title: "title", too_many_participants: "max_participants" } as const;
+
+/** What the form gives once its rules passed (`createRoomSchema`'s output). */
+interface CreateValues {
+  title: string;
+  capacity: number | null;
+  start_url: string | null;
+  block_ads: boolean;
+  keep_profile: boolean;
+  profile_others_drive: boolean;
+}
 
 /** Words for a failed create: the wait for 429, the limit for 503, a refused start page next to it. */
 function createErrors(err: unknown): FormErrors<(typeof FIELDS)[number]> {
@@ -29,12 +41,13 @@ function createErrors(err: unknown): FormErrors<(typeof FIELDS)[number]> {
 
 export function CreateRoomCard() {
   const navigate = useNavigate();
-  const form = useZodForm(createRoomSchema, { title: "", capacity: "", start_url: "", block_ads: true });
+  const form = useZodForm(createRoomSchema, { title: "", capacity: "", start_url: "", block_ads: true, keep_profile: false, profile_others_drive: false });
   const create = useCreateRoom();
   const id = useId();
+  const keepProfile = useWatch({ control: form.control, name: "keep_profile" });
 
-  async function submit({ title, capacity, start_url, block_ads }: { title: string; capacity: number | null; start_url: string | null; block_ads: boolean }) {
-    const body: CreateRoomBody = { title, max_participants: capacity, start_url, block_ads };
+  async function submit({ title, capacity, start_url, block_ads, keep_profile, profile_others_drive }: CreateValues) {
+    const body: CreateRoomBody = { title, max_participants: capacity, start_url, block_ads, keep_profile, profile_others_drive: keep_profile && profile_others_drive };
     try {
       const room = await create.mutateAsync(body);
       navigate(`/room/${room.code}`, { state: { member: true } });
@@ -88,6 +101,7 @@ export function CreateRoomCard() {
               </p>
             </div>
           </div>
+          <ProfileChoices keep={form.register("keep_profile")} othersDrive={form.register("profile_others_drive")} keepProfile={keepProfile} />
           <div className="flex flex-wrap items-center gap-3">
             <SubmitButton pending={create.isPending} icon={<Plus aria-hidden />} className="w-full sm:w-auto">
               Create room

@@ -43,13 +43,16 @@ describe("account forms", () => {
 
 describe("dashboard forms", () => {
   it("create a room: a title, a capacity in range or none, a start page with its scheme or none", () => {
-    expect(check(createRoomSchema, { title: " ", capacity: "99", start_url: "", block_ads: true })).toEqual({
+    const off = { block_ads: true, keep_profile: false, profile_others_drive: false };
+    expect(check(createRoomSchema, { title: " ", capacity: "99", start_url: "", ...off })).toEqual({
       title: "Give the room a title, like “Friday movie night”.",
       capacity: "A room holds 1 to 50 people.",
     });
-    expect(check(createRoomSchema, { title: "Movie", capacity: "2.5", start_url: "", block_ads: true })).toEqual({ capacity: "Enter a whole number from 1 to 50." });
-    expect(check(createRoomSchema, { title: " Movie ", capacity: "", start_url: "youtube.com", block_ads: true })).toEqual({ title: "Movie", capacity: null, start_url: "https://youtube.com", block_ads: true });
-    expect(check(createRoomSchema, { title: "Movie", capacity: " 4 ", start_url: " ", block_ads: false })).toEqual({ title: "Movie", capacity: 4, start_url: null, block_ads: false });
+    expect(check(createRoomSchema, { title: "Movie", capacity: "2.5", start_url: "", ...off })).toEqual({ capacity: "Enter a whole number from 1 to 50." });
+    expect(check(createRoomSchema, { title: " Movie ", capacity: "", start_url: "youtube.com", ...off })).toEqual({ title: "Movie", capacity: null, start_url: "https://youtube.com", ...off });
+    // "Block ads" off and "Keep my browser profile" on (issue 22) pass through as chosen.
+    const kept = { block_ads: false, keep_profile: true, profile_others_drive: false };
+    expect(check(createRoomSchema, { title: "Movie", capacity: " 4 ", start_url: " ", ...kept })).toEqual({ title: "Movie", capacity: 4, start_url: null, ...kept });
   });
 
   it("join: an invite link or a code, to the code", () => {

@@ -26,6 +26,9 @@ export const createRoomSchema = z.object({
   start_url: z.pipe(z.string(), z.transform(normaliseStartUrl)),
   // The room's browser blocks ads (checked by default; the host can change it in the room).
   block_ads: z.boolean(),
+  // "Keep my browser profile" and, with it, "Let others drive my signed-in browser" (issue 22).
+  keep_profile: z.boolean(),
+  profile_others_drive: z.boolean(),
 });
 
 /** An invite link or a room code, to the code. */

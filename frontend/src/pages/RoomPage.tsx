@@ -109,7 +109,7 @@ export function RoomPage() {
               below={<MediaBar client={client} code={code} />}
               barExtra={<ReactionBar client={client} pointing={pointButton} onPointing={setPointButton} />}
             />
-            <RemoteBar client={client} />
+            <RemoteBar client={client} code={code} />
           </div>
         </main>
         <aside className="flex min-h-[75dvh] w-full flex-col md:min-h-0 border-l border-zinc-800 bg-zinc-950 md:w-[26%] md:min-w-[300px] md:max-w-[420px]" aria-label="Room">

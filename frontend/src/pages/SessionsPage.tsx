@@ -1,6 +1,7 @@
 import { Globe, Laptop, Loader2, ShieldCheck } from "lucide-react";
 import { useState } from "react";
 import { useNavigate } from "react-router-dom";
+import { BrowserProfileCard } from "../account/BrowserProfileCard";
 import { errorText } from "../api/errors";
 import type { SessionInfo } from "../api/http";
 import { session } from "../auth/session";
@@ -37,6 +38,7 @@ export function SessionsPage() {
           expires (minutes at most).
         </p>
       </div>
+      <BrowserProfileCard />
       {revoke.isError ? <Alert className="mb-4">Could not revoke the session: {errorText(revoke.error)}</Alert> : null}
       {sessions.isPending ? (
         <div role="status" aria-label="Loading sessions" className="space-y-3">

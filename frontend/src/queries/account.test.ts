@@ -5,7 +5,16 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ApiError } from "../api/errors";
 import type { SessionInfo } from "../api/http";
 import { fakeApi, json, USER } from "../test/fakeApi";
-import { forgotPasswordMutation, loginMutation, registerMutation, resetPasswordMutation, revokeSessionMutation, sessionsQuery } from "./account";
+import {
+  browserProfileQuery,
+  forgetBrowserProfileMutation,
+  forgotPasswordMutation,
+  loginMutation,
+  registerMutation,
+  resetPasswordMutation,
+  revokeSessionMutation,
+  sessionsQuery,
+} from "./account";
 import { chain } from "./callbacks";
 import { makeQueryClient, shouldRetry } from "./client";
 import { keys } from "./keys";
@@ -95,5 +104,21 @@ describe("layer plumbing", () => {
     );
     await both(1, "x");
     expect(order).toEqual(["layer 1", "page 1 x"]);
+  });
+});
+
+describe("browser profile", () => {
+  it("reads whether one is saved, and forgetting it says none at once and reloads", async () => {
+    api = fakeApi({
+      "GET /api/users/me/profile": () => json(200, { saved: true, bytes: 2048, updated_at: "2026-12-07T09:00:00Z" }),
+      "DELETE /api/users/me/profile": () => new Response(null, { status: 204 }),
+    });
+    const qc = makeQueryClient();
+    const saved = await qc.fetchQuery(browserProfileQuery(api.session));
+    expect(saved.saved).toBe(true);
+    await new MutationObserver(qc, forgetBrowserProfileMutation(api.session, qc)).mutate();
+    expect(qc.getQueryData(keys.browserProfile)).toEqual({ saved: false, bytes: null, updated_at: null });
+    expect(qc.getQueryState(keys.browserProfile)?.isInvalidated).toBe(true);
+    expect(api.calls).toEqual(["GET /api/users/me/profile", "DELETE /api/users/me/profile"]);
   });
 });

@@ -2,7 +2,7 @@
 // Log in and out go through the AuthSession (it keeps the tokens); the rest through its
 // authenticated client. Factories over (session, QueryClient) for tests; hooks for the pages.
 import { queryOptions, useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
-import { unwrap, type SessionInfo, type User } from "../api/http";
+import { unwrap, type BrowserProfileInfo, type SessionInfo, type User } from "../api/http";
 import { session, type AuthSession } from "../auth/session";
 import { chain, type Callbacks } from "./callbacks";
 import { keys } from "./keys";
@@ -74,6 +74,26 @@ export function revokeSessionMutation(s: AuthSession, qc: QueryClient, cb: Callb
   };
 }
 
+/** Whether a browser profile is saved for the user, its size and when it was saved. */
+export function browserProfileQuery(s: AuthSession) {
+  return queryOptions({
+    queryKey: keys.browserProfile,
+    queryFn: () => unwrap(s.api.GET("/api/users/me/profile")),
+  });
+}
+
+/** "Forget my browser profile": the saved cookies and site storage are deleted. */
+export function forgetBrowserProfileMutation(s: AuthSession, qc: QueryClient, cb: Callbacks<unknown, void> = {}) {
+  return {
+    mutationFn: () => unwrap(s.api.DELETE("/api/users/me/profile")),
+    onSuccess: chain(() => {
+      qc.setQueryData<BrowserProfileInfo>(keys.browserProfile, { saved: false, bytes: null, updated_at: null });
+      void qc.invalidateQueries({ queryKey: keys.browserProfile });
+    }, cb.onSuccess),
+    onError: cb.onError,
+  };
+}
+
 export const useRegister = (cb?: Callbacks<User, RegisterBody>) => useMutation(registerMutation(session, cb));
 export const useLogin = (cb?: Callbacks<User, Credentials>) => useMutation(loginMutation(session, cb));
 export const useLogout = (cb?: Callbacks<void, void>) => useMutation(logoutMutation(session, cb));
@@ -81,3 +101,5 @@ export const useForgotPassword = (cb?: Callbacks<unknown, string>) => useMutatio
 export const useResetPassword = (cb?: Callbacks<unknown, ResetBody>) => useMutation(resetPasswordMutation(session, cb));
 export const useSessions = () => useQuery(sessionsQuery(session));
 export const useRevokeSession = (cb?: Callbacks<SessionInfo, SessionInfo>) => useMutation(revokeSessionMutation(session, useQueryClient(), cb));
+export const useBrowserProfile = () => useQuery(browserProfileQuery(session));
+export const useForgetBrowserProfile = (cb?: Callbacks<unknown, void>) => useMutation(forgetBrowserProfileMutation(session, useQueryClient(), cb));

@@ -12,4 +12,6 @@ export const keys = {
   roomMessagesPage: (code: string, before: string | null) => ["room-messages", code, "page", before] as const,
   /** The signed-in devices (login sessions) of the user. */
   sessions: ["sessions"] as const,
+  /** Whether a browser profile is saved for the user ("Keep my browser profile"). */
+  browserProfile: ["browser-profile"] as const,
 };

@@ -85,7 +85,8 @@ describe("room mutations", () => {
     await mutation.mutate(body);
     expect(seen).toEqual(["new stale=true"]);
     expect(api.calls).toEqual(["POST /api/rooms"]);
-    expect(JSON.parse(api.bodies[0] ?? "")).toEqual(body);
+    // Without the profile choices, the room keeps none (issue 22).
+    expect(JSON.parse(api.bodies[0] ?? "")).toEqual({ ...body, keep_profile: false, profile_others_drive: false });
   });
 
   it("hands a failed create to the page as an ApiError with the field errors", async () => {

@@ -20,6 +20,9 @@ export interface CreateRoomBody {
   max_participants: number | null;
   start_url: string | null;
   block_ads: boolean;
+  /** "Keep my browser profile" and "Let others drive my signed-in browser" (off when left out). */
+  keep_profile?: boolean;
+  profile_others_drive?: boolean;
 }
 
 export function myRoomsQuery(s: AuthSession) {
@@ -57,7 +60,7 @@ export function roomMessagesPageQuery(s: AuthSession, code: string, before: stri
 
 export function createRoomMutation(s: AuthSession, qc: QueryClient, cb: Callbacks<Room, CreateRoomBody> = {}) {
   return {
-    mutationFn: (body: CreateRoomBody) => unwrap(s.api.POST("/api/rooms", { body })),
+    mutationFn: (body: CreateRoomBody) => unwrap(s.api.POST("/api/rooms", { body: { keep_profile: false, profile_others_drive: false, ...body } })),
     onSuccess: chain(() => void qc.invalidateQueries({ queryKey: keys.rooms }), cb.onSuccess),
     onError: cb.onError,
   };

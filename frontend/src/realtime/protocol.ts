@@ -56,7 +56,7 @@ export type { Reaction };
 export type TabsState = TabsInfo;
 export type { TabInfo };
 
-export const DEFAULT_SETTINGS: RoomSettings = { anyone_can_pause: true, queue_host_only: false, block_ads: true };
+export const DEFAULT_SETTINGS: RoomSettings = { anyone_can_pause: true, queue_host_only: false, block_ads: true, keep_profile: false, profile_others_drive: false };
 
 /** The five reactions the server accepts (`reaction.send`). */
 export const REACTION_EMOJI = ["👍", "😂", "😮", "❤️", "👏"] as const;

@@ -248,12 +248,16 @@ export interface RoomSettingsInfo {
   anyone_can_pause: boolean;
   queue_host_only: boolean;
   block_ads: boolean;
+  keep_profile?: boolean;
+  profile_others_drive?: boolean;
 }
 
 export interface RoomSettingsOut {
   anyone_can_pause: boolean;
   queue_host_only: boolean;
   block_ads: boolean;
+  keep_profile?: boolean;
+  profile_others_drive?: boolean;
 }
 
 /** Start-up progress while a room is `starting` (docs/protocol.md, "Start stages"). */

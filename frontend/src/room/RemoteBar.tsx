@@ -5,9 +5,10 @@ import { useTouchDevice } from "../hooks/useTouchDevice";
 import type { RoomClient } from "../realtime/roomClient";
 import { useRoomStore } from "../store/roomStore";
 import { SoftKeyboard } from "./SoftKeyboard";
+import { ProfileDriveSetting } from "./ProfileDriveSetting";
 
 /** Who holds the remote (always visible), and what you can do about it. */
-export function RemoteBar({ client }: { client: RoomClient | null }) {
+export function RemoteBar({ client, code }: { client: RoomClient | null; code: string }) {
   const you = useRoomStore((s) => s.you);
   const holderId = useRoomStore((s) => s.holderId);
   const requests = useRoomStore((s) => s.requests);
@@ -40,6 +41,7 @@ export function RemoteBar({ client }: { client: RoomClient | null }) {
         </span>
       ) : null}
       <div className="ml-auto flex flex-wrap items-center gap-2">
+        <ProfileDriveSetting code={code} />
         {canGrant && requests.length > 0 ? (
           <div className="flex items-center gap-1.5" aria-label="Remote requests">
             <Hand className="size-4 text-amber-300" aria-hidden />

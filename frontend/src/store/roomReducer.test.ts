@@ -39,7 +39,7 @@ function stateData(over: Partial<RoomStateData> = {}): RoomStateData {
     ice_servers: [{ urls: ["stun:turn.example.org:3478"] }],
     media: null,
     queue: [],
-    settings: { anyone_can_pause: true, queue_host_only: false, block_ads: true },
+    settings: { anyone_can_pause: true, queue_host_only: false, block_ads: true, keep_profile: false, profile_others_drive: false },
     ...over,
   };
 }
@@ -279,15 +279,16 @@ describe("watching together: media, queue, settings, system lines", () => {
   const entry = { id: "q1", url: "https://a.example/v", title: null, added_by: { id: BEN, username: "ben" }, added_at: "2026-11-23T20:00:00Z" };
 
   it("room.state takes the media, the queue and the settings, with defaults from older servers", () => {
-    const v = reduce(emptyRoom, env("room.state", stateData({ media: playing, queue: [entry], settings: { anyone_can_pause: false, queue_host_only: true, block_ads: true } })), 5_000);
+    const v = reduce(emptyRoom, env("room.state", stateData({ media: playing, queue: [entry], settings: { anyone_can_pause: false, queue_host_only: true, block_ads: true, keep_profile: false, profile_others_drive: false } })), 5_000);
     expect(v.media).toEqual(playing);
     expect(v.mediaAt).toBe(5_000);
     expect(v.queue).toEqual([entry]);
-    expect(v.settings).toEqual({ anyone_can_pause: false, queue_host_only: true, block_ads: true });
+    const noProfile = { block_ads: true, keep_profile: false, profile_others_drive: false };
+    expect(v.settings).toEqual({ anyone_can_pause: false, queue_host_only: true, ...noProfile });
     const old = state();
     expect(old.media).toBeNull();
     expect(old.queue).toEqual([]);
-    expect(old.settings).toEqual({ anyone_can_pause: true, queue_host_only: false, block_ads: true });
+    expect(old.settings).toEqual({ anyone_can_pause: true, queue_host_only: false, ...noProfile });
   });
   it("media.state replaces the media and notes when it came; present: false hides it", () => {
     let v = reduce(state(), env("media.state", playing), 7_000);
