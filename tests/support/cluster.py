@@ -65,17 +65,26 @@ async def fresh_backends() -> None:
 
 @contextmanager
 def api_server(
-    log_dir: Path, runtime_dir: Path, port: int | None = None, *, chat_rate: int = 10
+    log_dir: Path,
+    runtime_dir: Path,
+    port: int | None = None,
+    *,
+    chat_rate: int = 10,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Server]:
+    """One API process (`tests.support.app_server`); `env` adds or replaces settings."""
     port = port or free_port()
     agent_port = free_port()
     env = base_env(
-        DATABASE_URL=MP_PG_URL,
-        REDIS_URL=MP_REDIS_URL,
-        ROOM_PRESENCE_GRACE_SECONDS="0.3",
-        WP_TEST_RUNTIME_DIR=str(runtime_dir),
-        LOG_LEVEL="WARNING",
-        ROOM_CHAT_RATE_COUNT=str(chat_rate),
+        **{
+            "DATABASE_URL": MP_PG_URL,
+            "REDIS_URL": MP_REDIS_URL,
+            "ROOM_PRESENCE_GRACE_SECONDS": "0.3",
+            "WP_TEST_RUNTIME_DIR": str(runtime_dir),
+            "LOG_LEVEL": "WARNING",
+            "ROOM_CHAT_RATE_COUNT": str(chat_rate),
+            **(env or {}),
+        }
     )
     log_path = log_dir / f"server-{port}-{uuid.uuid4().hex[:6]}.log"
     with log_path.open("wb") as log_file:
