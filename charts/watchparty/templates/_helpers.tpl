@@ -110,7 +110,7 @@ env:
         name: {{ include "watchparty.secretName" $ }}
         key: {{ $name }}
   {{- end }}
-  {{- if $.Values.coturn.enabled }}
+  {{- if include "watchparty.coturn.enabled" $ }}
   - name: TURN_SECRET
     valueFrom:
       secretKeyRef:
