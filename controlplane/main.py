@@ -18,7 +18,9 @@ from controlplane.api.main import api_router
 from controlplane.api.routes import agent_profile, agent_ws, health
 from controlplane.api.routes.agent_profile import AGENT_PROFILE_PATH
 from controlplane.api.routes.docs import install_docs
+from controlplane.draining import drain_on_stop
 from controlplane.observability import Metrics, RequestContextMiddleware, configure_logging
+from controlplane.realtime.drain import Drain
 from controlplane.runtime.base import RoomRuntime
 from controlplane.security_headers import SecurityHeadersMiddleware
 from controlplane.services.secret_file import with_secrets
@@ -48,6 +50,13 @@ def create_app(settings: Settings | None = None, *, runtime: RoomRuntime | None 
             app.state.ctx = wired.ctx
             app.state.hub = wired.hub
             app.state.access = wired.access
+            # SIGTERM moves this process's sockets to the others before it stops.
+            app.state.drain = drain = Drain(
+                wired.hub,
+                spread_s=settings.SHUTDOWN_DRAIN_SECONDS,
+                wait_s=settings.SHUTDOWN_TIMEOUT_SECONDS,
+            )
+            bound_s = settings.SHUTDOWN_DRAIN_SECONDS + settings.SHUTDOWN_TIMEOUT_SECONDS + 1
             log.info(
                 "control plane started",
                 extra={
@@ -57,7 +66,8 @@ def create_app(settings: Settings | None = None, *, runtime: RoomRuntime | None 
                     "agent_control_url": settings.AGENT_CONTROL_URL,
                 },
             )
-            yield
+            with drain_on_stop(drain.run, bound_s=bound_s):
+                yield
 
     app = FastAPI(
         title="Watch Party",

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
+from watchparty_wire.room import RoomStatusData
 
 from controlplane.models.room import RoomStage, RoomStatus
 
@@ -31,6 +32,16 @@ class StatusNews:
     agent_connected: bool | None = None
     reason: str | None = None
     video: dict[str, Any] | None = None
+
+    def message(self) -> RoomStatusData:
+        """The one `room.status` shape."""
+        return RoomStatusData(
+            status=self.status,
+            stage=self.stage,
+            agent_connected=self.agent_connected,
+            reason=self.reason,
+            video=self.video,
+        )
 
 
 class RoomEvents(Protocol):

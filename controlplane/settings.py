@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     # (background tasks, the hub, the runtime, Redis, the database), so a dependency that hangs
     # (Redis cut off) cannot keep it up.
     SHUTDOWN_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    # On SIGTERM an API process first moves its room and agent sockets to the others (a rolling
+    # upgrade): it stops accepting, closes them with 1012 "service restart" spread over this
+    # long (so the others are not hit by every client at once), then waits at most
+    # SHUTDOWN_TIMEOUT_SECONDS for them to be gone before stopping (controlplane/draining.py).
+    SHUTDOWN_DRAIN_SECONDS: float = Field(default=5.0, ge=0)
     # Largest HTTP request body any route accepts (a larger one is refused with 413 before it
     # is read); no route takes more than a few KiB.
     MAX_REQUEST_BODY_BYTES: int = Field(default=65536, ge=1024)

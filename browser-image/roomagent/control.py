@@ -22,6 +22,17 @@ Handler = Callable[[str, dict[str, Any]], Awaitable[None]]
 OnConnected = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+# The control plane's "service restart" close (docs/protocol.md, agent channel close codes).
+CLOSE_SERVICE_RESTART = 1012
+
+
+def _close_code(error: BaseException) -> int | None:
+    """The close code the control plane sent, when `error` is the channel closing."""
+    if isinstance(error, websockets.ConnectionClosed) and error.rcvd is not None:
+        return error.rcvd.code
+    return None
+
+
 class AuthRejected(RuntimeError):
     pass
 
@@ -40,6 +51,7 @@ class ControlClient:
         on_connected: OnConnected,
         *,
         give_up_after_s: float = 0.0,
+        backoff_s: float = 0.5,
     ) -> None:
         self.url = control_url.rstrip("/") + "/internal/agents/ws"
         self.room_id = room_id
@@ -53,6 +65,8 @@ class ControlClient:
         # authenticated channel (refused, unreachable or rejecting the secret alike).
         self.give_up_after_s = give_up_after_s
         self._down_since: float | None = time.monotonic()
+        # The first wait before reconnecting, doubled per failure up to 30 s.
+        self.backoff_s = backoff_s
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def send(self, msg: AgentMessage) -> bool:
@@ -68,24 +82,30 @@ class ControlClient:
     async def run(self) -> None:
         """Keep the channel up (cancel to stop); raise ControlLost once it stayed down for
         `give_up_after_s`."""
-        delay = 0.5
+        delay = self.backoff_s
         while True:
+            moved = False
+            connects = self.connects
             try:
                 await self._session()
-                delay = 0.5
+                delay = self.backoff_s
             except asyncio.CancelledError:
                 raise
             except AuthRejected:
                 log.error("control plane rejected the agent secret")
                 delay = max(delay, 5.0)
             except (OSError, websockets.WebSocketException, TimeoutError) as e:
-                log.warning("control channel down", extra={"error": repr(e)})
+                # 1012 on an authenticated channel: that control-plane process is stopping (a
+                # rolling upgrade); another one takes the channel at once, before the room's
+                # viewers would miss the agent. (Refused with 1012 before auth.ok: backoff.)
+                moved = self.connects > connects and _close_code(e) == CLOSE_SERVICE_RESTART
+                log.warning("control channel down", extra={"error": repr(e), "moving": moved})
             finally:
                 self._ws = None
                 self.connected.clear()
                 if self._down_since is None:
                     self._down_since = time.monotonic()
-            wait = delay * (0.8 + 0.4 * random.random())
+            wait = 0.0 if moved else delay * (0.8 + 0.4 * random.random())
             if self.give_up_after_s:
                 down_for = time.monotonic() - self._down_since
                 if down_for >= self.give_up_after_s:

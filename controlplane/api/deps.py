@@ -18,6 +18,7 @@ from controlplane.auth.identity import client_address
 from controlplane.auth.users import UserManager, user_manager_for
 from controlplane.context import AppContext
 from controlplane.models import Room, User
+from controlplane.realtime.drain import Drain
 from controlplane.realtime.hub import Hub
 from controlplane.rooms import service as rooms
 from controlplane.settings import Settings
@@ -38,6 +39,13 @@ def get_hub(conn: HTTPConnection) -> Hub:
 
 
 HubDep = Annotated[Hub, Depends(get_hub)]
+
+
+def draining(conn: HTTPConnection) -> bool:
+    """This process is moving its sockets to the others (SIGTERM: `realtime/drain.py`): a new
+    socket is told 1012 at once, and /readyz answers 503."""
+    drain: Drain | None = getattr(conn.app.state, "drain", None)
+    return drain is not None and drain.started
 
 
 def get_access(conn: HTTPConnection) -> AccessCheck:

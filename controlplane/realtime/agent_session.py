@@ -20,12 +20,13 @@ from controlplane.models import Room, RoomStatus
 from controlplane.ports import StatusNews
 from controlplane.realtime.connections import (
     CLOSE_NORMAL,
+    CLOSE_SERVICE_RESTART,
     AgentConn,
     Flood,
     end_writer,
     until_over,
 )
-from controlplane.realtime.hub import Hub, status_message
+from controlplane.realtime.hub import Hub
 from controlplane.rooms.ice import ice_servers
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ async def serve_agent(hub: Hub, ws: WebSocket, room: Room) -> None:
         )
         syncing = asyncio.create_task(_sync_peers(hub, agent), name=f"peers-{agent.id}")
         news = StatusNews(status=RoomStatus(room.status), agent_connected=True)
-        await hub.broadcast(room_id, status_message(news))
+        await hub.broadcast(room_id, news.message())
         log.info("agent connected", extra={"room": room.room_code})
         await until_over(_agent_loop(hub, ws, agent, room.room_code), agent.outbox)
     finally:
@@ -64,7 +65,8 @@ async def serve_agent(hub: Hub, ws: WebSocket, room: Room) -> None:
         hub.drop_agent(agent)
         agent.outbox.close(CLOSE_NORMAL)
         cancelled = await end_writer(writer)
-        hub.spawn(_after_agent(hub, room_id, agent.id), f"agent-cleanup-{agent.id}")
+        moved = agent.outbox.close_code == CLOSE_SERVICE_RESTART
+        hub.spawn(_after_agent(hub, room_id, agent.id, moved), f"agent-cleanup-{agent.id}")
         if cancelled:
             raise asyncio.CancelledError
 
@@ -115,9 +117,15 @@ async def _sync_peers(hub: Hub, agent: AgentConn) -> None:
         agent.send(PeersSync(conns=sorted(conns)))
 
 
-async def _after_agent(hub: Hub, room_id: str, owner: str) -> None:
+async def _after_agent(hub: Hub, room_id: str, owner: str, moved: bool) -> None:
+    """Release the room's agent slot, and say the agent is gone unless another socket of it
+    took the slot meanwhile. An agent this process moved away (1012: `drain.py`) reconnects to
+    another process at once: its slot is released only after ROOM_PRESENCE_GRACE_SECONDS, so
+    viewers do not drop their stream for a move."""
     try:
         await hub.detach(room_id)
+        if moved:
+            await asyncio.sleep(hub.settings.ROOM_PRESENCE_GRACE_SECONDS)
         async with hub.presence_lock(room_id):
             await hub.presence.set_agent(room_id, None, only_if=owner)
         if await hub.presence.agent(room_id) is None:

@@ -35,6 +35,8 @@ CLOSE_ENDED = 4410
 CLOSE_TOO_BIG = 1009
 CLOSE_TOO_SLOW = 1013
 CLOSE_TOO_MANY = 4429
+# The process is stopping (a rolling upgrade): reconnect at once, to another one.
+CLOSE_SERVICE_RESTART = 1012
 
 # A domain error that refuses a socket, as the close code and reason the client sees.
 _CLOSE_FOR: dict[Kind, tuple[int, str]] = {

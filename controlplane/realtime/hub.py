@@ -1,15 +1,14 @@
 """The per-process room hub: the sockets this replica holds, the bus that joins replicas, and
 this process's liveness mark. It implements `RoomEvents`, the door services use to tell a room
 something, and `RoomIO`, the one handlers use.
-
 Broadcasts go out through the bus (which numbers them) and come back in through `_on_bus`, on
 every replica alike, so a client on replica A and one on replica B see the same stream. Shared
 facts (presence, remote holder, browser status, which socket serves the agent) live in the
 presence store and the bus's guarded values, never only in this process. What a message does
 is in `client_handlers.py` (room sockets) and `agent_channel.py` (the agent); serving one socket
 from its first frame to its clean-up is `client_session.py` and `agent_session.py`, on top of the
-registry kept here. The hub also implements `Liveness`, the reaper's port to the sockets of
-API processes that died (`reap_dead_instances`).
+registry kept here (moved elsewhere by `drain.py` when the process stops). The hub also
+implements `Liveness`, the reaper's port to the sockets of API processes that died.
 """
 
 from __future__ import annotations
@@ -34,7 +33,6 @@ from watchparty_wire.room import (
     PresenceLeft,
     RoomEnded,
     RoomSettingsOut,
-    RoomStatusData,
     RoomWarning,
 )
 
@@ -72,17 +70,6 @@ log = logging.getLogger(__name__)
 INSTANCE_HEARTBEAT_S = 10.0
 INSTANCE_TTL_S = 30.0
 REMOTE_RETRIES = 50
-
-
-def status_message(news: StatusNews) -> RoomStatusData:
-    """The one `room.status` shape, from the lifecycle's news."""
-    return RoomStatusData(
-        status=news.status,
-        stage=news.stage,
-        agent_connected=news.agent_connected,
-        reason=news.reason,
-        video=news.video,
-    )
 
 
 class Hub:
@@ -220,9 +207,13 @@ class Hub:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def socket_counts(self) -> dict[str, int]:
-        """Open sockets on this process (for /metrics)."""
-        return {"room": sum(len(c) for c in self._rooms.values()), "agent": len(self._agents)}
+    def open_sockets(self) -> tuple[list[ClientConn], list[AgentConn]]:
+        """This process's room and agent sockets (for /metrics; `drain.py` moves them away)."""
+        return [c for cs in self._rooms.values() for c in cs.values()], list(self._agents.values())
+
+    def cleanups(self) -> list[asyncio.Task[Any]]:
+        """Closed sockets' clean-ups still running (presence, the remote, the agent's peer)."""
+        return [t for t in self._tasks if t.get_name().startswith(("ws-clean", "agent-clean"))]
 
     def agent_media(self) -> dict[str, AgentMedia]:
         """Each connected agent's last media figures, by room id (for /metrics)."""
@@ -382,7 +373,7 @@ class Hub:
     # ---------------------------------------------------------------- RoomEvents
 
     async def status_changed(self, room_id: uuid.UUID, news: StatusNews) -> None:
-        await self.broadcast(room_id, status_message(news))
+        await self.broadcast(room_id, news.message())
 
     async def participant_removed(
         self, room_id: uuid.UUID, *, user_id: str, reason: Literal["left", "kicked"], by: str
@@ -495,7 +486,7 @@ class Hub:
         if status not in (None, RoomStatus.ended, RoomStatus.ending):
             assert status is not None
             news = StatusNews(status=status, agent_connected=connected)
-            await self.broadcast(room_id, status_message(news))
+            await self.broadcast(room_id, news.message())
 
 
 def _instance_of(socket_id: str) -> str:

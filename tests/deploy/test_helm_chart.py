@@ -3,19 +3,28 @@ values file in charts/watchparty/ci, every rendered object validated against the
 schemas (kubernetes-validate), and what an admin relies on asserted: RBAC grants only what the
 runtime calls, every pod is hardened, beat is one replica, the rooms NetworkPolicy is the
 runtime's own and blocks private, link-local and metadata egress, values outside the schema are
-rejected, no secret is in a ConfigMap, and the README's values table matches values.yaml."""
+rejected, no secret is in a ConfigMap, and the README's values table matches values.yaml.
+Issue 23: a first install with no values comes up for development (bundled stores, generated
+secrets an upgrade keeps, TURN off until a host is given) while production values keep their
+"required" errors, and the API pods' autoscaler, disruption budget, anti-affinity and grace
+period fit their drain."""
 
 from __future__ import annotations
 
+import base64
+import http.server
 import ipaddress
+import json
 import os
 import re
+import threading
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import kubernetes_validate
 import pytest
+import yaml
 
 from controlplane.runtime import k8s_manifests
 from controlplane.settings import Settings
@@ -216,8 +225,11 @@ def test_controlplane_settings_follow_the_values(rendered):
     pod_labels = api["spec"]["template"]["metadata"]["labels"]
     assert settings.KUBERNETES_CONTROLPLANE_LABELS.items() <= pod_labels.items()
     turn = values.get("coturn", {})
-    if turn.get("enabled", True):
+    if turn.get("enabled", True) and turn.get("host"):
         assert settings.TURN_URLS == [f"turn:{turn['host']}:3478?transport=udp"]
+    else:  # off, or (development) no host given yet
+        assert settings.TURN_URLS == []
+    assert settings.ENVIRONMENT == values.get("environment", "development")
 
 
 def test_rooms_reach_the_agent_listener_only(rendered):
@@ -385,6 +397,10 @@ BAD_VALUES = {
     "pull policy": {"image": {"pullPolicy": "Sometimes"}},
     "negative warm pool": {"rooms": {"warmPool": -1}},
     "cluster not a boolean": {"externalRedis": {"cluster": "yes"}},
+    "environment": {"environment": "staging"},
+    "anti-affinity": {"controlplane": {"antiAffinity": "sometimes"}},
+    "autoscaling bounds": {"controlplane": {"autoscaling": {"enabled": True, "maxReplicas": 0}}},
+    "drain": {"controlplane": {"shutdown": {"drainSeconds": -1}}},
 }
 
 
@@ -408,3 +424,250 @@ def test_every_value_is_documented_and_the_readme_table_is_current():
     readme = (CHART / "README.md").read_text()
     current = readme[readme.index(TABLE_START) : readme.index(TABLE_END) + len(TABLE_END)]
     assert current == values_table(), "regenerate: python -m tests.support.chart"
+
+
+# ------------------------------------------------------- issue 23: first install, scale-out
+
+
+def rendered_with_notes(values: dict[str, Any], **options: Any) -> tuple[list[dict[str, Any]], str]:
+    chart = helm.Chart.load(CHART)
+    out = chart.render(values, name="wp", namespace="watchparty", **options)
+    notes = next(text for path, text in out.items() if path.endswith("NOTES.txt"))
+    objects = [
+        doc
+        for path, text in out.items()
+        if not path.endswith("NOTES.txt")
+        for doc in yaml.safe_load_all(text)
+        if doc
+    ]
+    return objects, notes
+
+
+def the_secret(objects: list[dict[str, Any]]) -> dict[str, str]:
+    (secret,) = of_kind(objects, "Secret")
+    return dict(secret["stringData"])
+
+
+def test_a_first_install_with_no_values_comes_up_for_development():
+    """`helm install wp charts/watchparty` with no values: its own PostgreSQL and Redis, secrets
+    generated (long enough for production's rules, too), TURN off until a host is given, the
+    control plane in development, and NOTES that say what is not production-ready."""
+    objects, notes = rendered_with_notes({}, is_install=True)
+    sets = {o["metadata"]["name"] for o in of_kind(objects, "StatefulSet")}
+    assert sets == {"wp-watchparty-postgresql", "wp-watchparty-redis"}
+    data = the_secret(objects)
+    assert len(data["SECRET_KEY"]) >= 32 and len(data["AGENT_SECRET_KEY"]) >= 32
+    assert data["SECRET_KEY"] != data["AGENT_SECRET_KEY"]
+    assert data["DATABASE_URL"] == (
+        f"postgresql+asyncpg://watchparty:{data['POSTGRES_PASSWORD']}"
+        "@wp-watchparty-postgresql:5432/watchparty"
+    )
+    assert data["REDIS_URL"] == f"redis://:{data['REDIS_PASSWORD']}@wp-watchparty-redis:6379/0"
+    assert "TURN_SECRET" not in data
+    assert not [
+        d for d in of_kind(objects, "Deployment") if d["metadata"]["name"].endswith("coturn")
+    ]
+    settings = configmap_settings(objects)
+    assert settings.ENVIRONMENT == "development" and settings.TURN_URLS == []
+    (job,) = of_kind(objects, "Job")  # the schema upgrade waits for the bundled database
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
+    assert "NOT PRODUCTION-READY" in notes
+    for words in ("single-pod PostgreSQL Redis", "secrets it generated", "no TURN server"):
+        assert words in notes, words
+    # external stores named: the bundled ones are off
+    external = {
+        "externalDatabase": {"url": "postgresql+asyncpg://u:p@db:5432/wp"},
+        "externalRedis": {"url": "redis://r:6379/0"},
+    }
+    objects, notes = rendered_with_notes(external, is_install=True)
+    assert of_kind(objects, "StatefulSet") == []
+    assert the_secret(objects)["DATABASE_URL"] == external["externalDatabase"]["url"]
+    assert "single-pod" not in notes
+    # a TURN host given: coturn runs, with a generated secret
+    objects, _ = rendered_with_notes({"coturn": {"host": "turn.example.com"}}, is_install=True)
+    assert len(the_secret(objects)["TURN_SECRET"]) >= 32
+    assert configmap_settings(objects).TURN_URLS == ["turn:turn.example.com:3478?transport=udp"]
+
+
+PRODUCTION_REQUIRES = {
+    "secrets.secretKey": "secrets.secretKey is required",
+    "secrets.agentSecretKey": "secrets.agentSecretKey is required",
+    "secrets.turnSecret": "secrets.turnSecret is required",
+    "externalDatabase.url": "externalDatabase.url is required",
+    "externalRedis.url": "externalRedis.url is required",
+    "coturn.host": "coturn.host is required",
+}
+
+
+@pytest.mark.parametrize("missing", list(PRODUCTION_REQUIRES), ids=list(PRODUCTION_REQUIRES))
+def test_production_values_keep_their_required_errors(missing: str):
+    """environment: production generates nothing and bundles nothing: each value it needs,
+    left out, is refused with an error that names it."""
+    values = load_values(CHART / "ci" / "default-values.yaml")
+    assert values["environment"] == "production"
+    render(values)  # complete: renders
+    section, key = missing.split(".")
+    del values[section][key]
+    with pytest.raises(helm.HelmError, match=PRODUCTION_REQUIRES[missing]):
+        render(values)
+
+
+class _FakeKubeApi:
+    """Just enough of a Kubernetes API server for Helm's `lookup` of one Secret: discovery, and
+    the Secret (404 until one is stored)."""
+
+    def __init__(self) -> None:
+        self.secret: dict[str, Any] | None = None
+        self.lookups = 0
+        api = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                body: dict[str, Any] | None = {
+                    "/version": {"major": "1", "minor": "30", "gitVersion": "v1.30.0"},
+                    "/api": {"kind": "APIVersions", "versions": ["v1"]},
+                    "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": []},
+                    "/api/v1": {
+                        "kind": "APIResourceList",
+                        "groupVersion": "v1",
+                        "resources": [
+                            {
+                                "name": "secrets",
+                                "singularName": "secret",
+                                "namespaced": True,
+                                "kind": "Secret",
+                                "verbs": ["get", "list"],
+                            },
+                        ],
+                    },
+                }.get(path)
+                if path == "/api/v1/namespaces/watchparty/secrets/wp-watchparty-secrets":
+                    api.lookups += 1
+                    body = api.secret
+                elif path.endswith("/secrets"):  # Helm's release records: none yet
+                    body = {"kind": "SecretList", "apiVersion": "v1", "metadata": {}, "items": []}
+                status = 200 if body is not None else 404
+                if body is None:
+                    body = {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                            "reason": "NotFound", "code": 404}  # fmt: skip
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def store(self, string_data: dict[str, str]) -> None:
+        data = {k: base64.b64encode(v.encode()).decode() for k, v in string_data.items()}
+        meta = {"name": "wp-watchparty-secrets", "namespace": "watchparty"}
+        self.secret = {"apiVersion": "v1", "kind": "Secret", "data": data, "metadata": meta}
+
+
+def test_generated_secrets_are_kept_across_upgrades():
+    """The first install generates the secrets; every upgrade reads them back from the
+    release's Secret (Helm's own `lookup`, against an API server that holds it), so signing keys
+    and the bundled stores' passwords never change under existing data. The Secret outlives
+    `helm uninstall` (resource-policy keep)."""
+    kube = _FakeKubeApi()
+    config = helm.Config(kube_apiserver=kube.url, namespace="watchparty")
+    try:
+        chart = helm.Chart.load(CHART)
+
+        def secret_of(**options: Any) -> dict[str, Any]:
+            out = config.render(chart, {}, name="wp", namespace="watchparty", **options)
+            (secret,) = [
+                doc
+                for path, text in out.items()
+                if path.endswith("secret.yaml")
+                for doc in yaml.safe_load_all(text)
+                if doc
+            ]
+            return dict(secret)
+
+        first = secret_of(is_install=True)
+        assert first["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+        kube.store(first["stringData"])
+        upgraded = secret_of(is_upgrade=True)
+        assert kube.lookups >= 2
+        assert upgraded["stringData"] == first["stringData"]
+        # a value given explicitly still wins over the kept one
+        given = "g" * 40
+        out = config.render(
+            chart, {"secrets": {"secretKey": given}}, name="wp", namespace="watchparty",
+            is_upgrade=True,
+        )  # fmt: skip
+        text = next(t for p, t in out.items() if p.endswith("secret.yaml"))
+        data = yaml.safe_load(text)["stringData"]
+        assert data["SECRET_KEY"] == given
+        assert data["AGENT_SECRET_KEY"] == first["stringData"]["AGENT_SECRET_KEY"]
+    finally:
+        config.close()
+        kube.server.shutdown()
+        kube.server.server_close()
+
+
+def api_deployment(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(
+        d for d in of_kind(objects, "Deployment") if d["metadata"]["name"] == "wp-watchparty"
+    )
+
+
+def test_api_pods_drain_within_their_grace_period_and_spread(rendered):
+    """Issue 23: the API pods' termination grace period fits the drain (preStop, the sockets'
+    move over SHUTDOWN_DRAIN_SECONDS, and the bounded steps of stopping), a rolling update
+    starts a new pod before an old one drains, a PodDisruptionBudget bounds voluntary
+    disruptions, and the pods prefer (or, `hard`, require) different nodes."""
+    values, objects = rendered
+    c = values.get("controlplane", {})
+    shutdown = {
+        **load_values(CHART / "values.yaml")["controlplane"]["shutdown"],
+        **c.get("shutdown", {}),
+    }
+    settings = configmap_settings(objects)
+    assert settings.SHUTDOWN_DRAIN_SECONDS == shutdown["drainSeconds"]
+    assert settings.SHUTDOWN_TIMEOUT_SECONDS == shutdown["timeoutSeconds"]
+    api = api_deployment(objects)
+    spec = api["spec"]["template"]["spec"]
+    grace = spec["terminationGracePeriodSeconds"]
+    # the drain, its wait for the sockets, uvicorn's graceful wait and one step, after preStop
+    needed = shutdown["preStopSeconds"] + shutdown["drainSeconds"] + 3 * shutdown["timeoutSeconds"]
+    assert grace > needed
+    (container,) = spec["containers"]
+    assert container["lifecycle"]["preStop"]["exec"]["command"] == [
+        "sleep", str(shutdown["preStopSeconds"])
+    ]  # fmt: skip
+    assert api["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    (pdb,) = of_kind(objects, "PodDisruptionBudget")
+    assert (
+        pdb["spec"]["selector"]["matchLabels"].items()
+        <= api["spec"]["template"]["metadata"]["labels"].items()
+    )
+    anti = spec["affinity"]["podAntiAffinity"]
+    if c.get("antiAffinity") == "hard":
+        (term,) = anti["requiredDuringSchedulingIgnoredDuringExecution"]
+    else:
+        (preferred,) = anti["preferredDuringSchedulingIgnoredDuringExecution"]
+        term = preferred["podAffinityTerm"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert term["labelSelector"]["matchLabels"] == pdb["spec"]["selector"]["matchLabels"]
+    hpas = of_kind(objects, "HorizontalPodAutoscaler")
+    if c.get("autoscaling", {}).get("enabled"):
+        (hpa,) = hpas
+        assert "replicas" not in api["spec"]  # the autoscaler owns the count
+        assert hpa["spec"]["scaleTargetRef"] == {
+            "apiVersion": "apps/v1", "kind": "Deployment", "name": "wp-watchparty"
+        }  # fmt: skip
+        assert hpa["spec"]["minReplicas"] == c["autoscaling"]["minReplicas"]
+        (metric,) = hpa["spec"]["metrics"]
+        assert metric["resource"]["name"] == "cpu"
+    else:
+        assert hpas == []
+        assert api["spec"]["replicas"] == c.get("replicas", 2)

@@ -11,16 +11,27 @@ Real servers, on both backends, and after a Redis outage: a Redis of the test's 
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from controlplane import shutdown
 from controlplane.realtime import hub as hub_module
 from tests.support.backends import pg_redis_settings
+from tests.support.cluster import api_server, fresh_backends, fresh_user
 from tests.support.redis_server import redis_server
-from tests.support.rooms import agent_socket, create_room, join, live_server, room_socket
+from tests.support.rooms import (
+    SHUTDOWN_STEPS,
+    agent_socket,
+    create_room,
+    join,
+    live_server,
+    room_socket,
+)
 from tests.support.users import signed_in
 
 SHUTDOWN_S = 2.0
@@ -138,3 +149,54 @@ async def test_cancel_all_repeats_a_lost_cancellation() -> None:
     await shutdown.cancel_all([task], 5.0, name="test")
     assert task.done() and ended == ["ended"]
     assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("outage", ["cut_off", "down"])
+async def test_sigterm_after_a_redis_outage_drains_and_exits_in_time(
+    outage: str, tmp_path: Path
+) -> None:
+    """A real API process gets SIGTERM while its Redis is cut off (every command hangs) or
+    down: its sockets are still told 1012 (the drain needs no Redis), and the process exits
+    within its own bounds: the drain (SHUTDOWN_DRAIN_SECONDS, then at most
+    SHUTDOWN_TIMEOUT_SECONDS for sockets whose clean-up waits on Redis), uvicorn's graceful
+    wait, and each shutdown step, each logged when it overruns."""
+    await fresh_backends()
+    runtime_dir = tmp_path / "runtime"
+    runtime_dir.mkdir()
+    drain_s, step_s = 1.0, SHUTDOWN_S
+    with redis_server() as redis:
+        env = {
+            "REDIS_URL": redis.url,
+            "SHUTDOWN_DRAIN_SECONDS": str(drain_s),
+            "SHUTDOWN_TIMEOUT_SECONDS": str(step_s),
+            "LOG_LEVEL": "INFO",
+        }
+        with api_server(tmp_path, runtime_dir, env=env) as server:
+            async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+                host, guest = await fresh_user(http), await fresh_user(http)
+                room = await create_room(http, host.headers)
+                await join(http, room["code"], guest.headers)
+            watcher = await room_socket(server.ws_url, room["code"], host.access_token)
+            member = await room_socket(server.ws_url, room["code"], guest.access_token)
+            await member.send("chat.send", {"text": "before"})
+            await watcher.expect("chat.message")
+            if outage == "cut_off":
+                redis.cut_off()
+            else:
+                redis.kill()
+            for i in range(5):  # frames whose handlers each wait on Redis
+                await member.send("chat.send", {"text": f"during {i}"})
+            await asyncio.sleep(0.5)
+            stopping = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            assert await watcher.closed(within=drain_s + 5) == 1012
+            assert await member.closed(within=drain_s + 5) == 1012
+            # the drain, its wait, uvicorn's graceful wait, and the steps: each bounded
+            bound = drain_s + step_s + step_s + (SHUTDOWN_STEPS + 1) * step_s + 10
+            while server.process.poll() is None:
+                assert time.monotonic() - stopping < bound, f"still running:\n{server.log()}"
+                await asyncio.sleep(0.05)
+            log = server.log()
+    took = time.monotonic() - stopping
+    assert took < bound, f"stopping took {took:.1f} s"
+    assert "stop signal: draining first" in log

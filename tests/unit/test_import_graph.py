@@ -36,6 +36,7 @@ LAYER_OF_PREFIX = {
     "controlplane.wiring": ENTRY,
     "controlplane.worker": ENTRY,
     "controlplane.migrate": ENTRY,
+    "controlplane.draining": ENTRY,
     # application services: what the product does, over interfaces
     "controlplane.context": SERVICES,
     "controlplane.rooms.service": SERVICES,
@@ -52,6 +53,7 @@ LAYER_OF_PREFIX = {
     "controlplane.realtime.hub": SERVICES,
     "controlplane.realtime.client_session": SERVICES,
     "controlplane.realtime.agent_session": SERVICES,
+    "controlplane.realtime.drain": SERVICES,
     "controlplane.realtime.client_handlers": SERVICES,
     "controlplane.realtime.agent_channel": SERVICES,
     "controlplane.realtime.state_snapshot": SERVICES,

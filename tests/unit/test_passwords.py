@@ -8,7 +8,12 @@ import pytest
 from controlplane.auth.passwords import password_helper
 from controlplane.settings import InsecureSettingsError, Settings
 
-FIT = {"SECRET_KEY": "s" * 40, "AGENT_SECRET_KEY": "a" * 40, "SMTP_HOST": "mail"}
+FIT = {
+    "SECRET_KEY": "s" * 40,
+    "AGENT_SECRET_KEY": "a" * 40,
+    "PROFILE_SECRET_KEY": "p" * 40,
+    "SMTP_HOST": "mail",
+}
 
 
 def make(**env: object) -> Settings:

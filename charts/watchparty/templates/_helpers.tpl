@@ -117,7 +117,7 @@ env:
         name: {{ include "watchparty.secretName" $ }}
         key: CELERY_BROKER_URL
         optional: true
-  {{- if $.Values.coturn.enabled }}
+  {{- if include "watchparty.coturn.enabled" $ }}
   - name: TURN_SECRET
     valueFrom:
       secretKeyRef:

@@ -7,13 +7,17 @@ import uuid
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from controlplane.api.deps import get_hub
+from controlplane.api.deps import draining, get_hub
 from controlplane.context import AppContext
 from controlplane.errors import DomainError
 from controlplane.models import Room, RoomStatus
 from controlplane.realtime import messages as m
 from controlplane.realtime.agent_session import serve_agent
-from controlplane.realtime.connections import CLOSE_ENDED, CLOSE_UNAUTHENTICATED
+from controlplane.realtime.connections import (
+    CLOSE_ENDED,
+    CLOSE_SERVICE_RESTART,
+    CLOSE_UNAUTHENTICATED,
+)
 from controlplane.rooms.agent_secret import verify_agent_secret
 
 # Served on the agent listener (AGENT_PORT) only: controlplane/api/listeners.py.
@@ -48,6 +52,9 @@ async def agent_socket(ws: WebSocket) -> None:
         return
     if room.status in (RoomStatus.ended, RoomStatus.ending, RoomStatus.failed):
         await ws.close(CLOSE_ENDED, "room ended")
+        return
+    if draining(ws):  # stopping: connect to another process
+        await ws.close(CLOSE_SERVICE_RESTART, "service restart")
         return
     try:
         await serve_agent(get_hub(ws), ws, room)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from controlplane.api.deps import Ctx, HubDep
+from controlplane.api.deps import Ctx, HubDep, draining
 from controlplane.api.errors import ApiError
 from controlplane.observability import Metrics, set_agent_media
 from controlplane.rooms import service, warm_pool
@@ -24,7 +24,10 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses={503: {"description": "A dependency is unreachable"}})
-async def readyz(ctx: Ctx) -> JSONResponse:
+async def readyz(ctx: Ctx, request: Request) -> JSONResponse:
+    if draining(request):  # stopping: take no new clients (a load balancer stops sending them)
+        stopping = {"status": "draining", "code": "draining", "detail": "this process is stopping"}
+        return JSONResponse(stopping, status_code=503)
     checks: dict[str, str] = {}
 
     async def database() -> None:
@@ -79,7 +82,8 @@ async def metrics(request: Request, ctx: Ctx, hub: HubDep) -> Response:
             m.rooms.labels(status=status).set(n)
     for state, n in (await warm_pool.size(ctx=ctx)).items():
         m.warm_pool.labels(state=state).set(n)
-    for kind, n in hub.socket_counts().items():
-        m.sockets.labels(kind=kind).set(n)
+    rooms, agents = hub.open_sockets()
+    m.sockets.labels(kind="room").set(len(rooms))
+    m.sockets.labels(kind="agent").set(len(agents))
     set_agent_media(m, hub.agent_media())
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)

@@ -11,12 +11,16 @@ import logging
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from watchparty_wire.room import Auth
 
-from controlplane.api.deps import client_ip, get_access, get_hub
+from controlplane.api.deps import client_ip, draining, get_access, get_hub
 from controlplane.context import AppContext
 from controlplane.errors import DomainError, Kind
 from controlplane.realtime import messages as m
 from controlplane.realtime.client_session import serve_client
-from controlplane.realtime.connections import CLOSE_UNAUTHENTICATED, close_for
+from controlplane.realtime.connections import (
+    CLOSE_SERVICE_RESTART,
+    CLOSE_UNAUTHENTICATED,
+    close_for,
+)
 from controlplane.rooms import service
 
 router = APIRouter(tags=["rooms"])
@@ -51,6 +55,9 @@ async def room_socket(ws: WebSocket, code: str) -> None:
     ctx: AppContext = ws.app.state.ctx
     settings = ctx.settings
     await ws.accept()
+    if draining(ws):  # stopping: connect to another process
+        await ws.close(CLOSE_SERVICE_RESTART, "service restart")
+        return
     try:
         raw = await _first_frame(ws, settings.ROOM_WS_AUTH_TIMEOUT_SECONDS)
     except WebSocketDisconnect:
@@ -70,6 +77,9 @@ async def room_socket(ws: WebSocket, code: str) -> None:
         except DomainError as exc:
             await ws.close(*close_for(exc))
             return
+    if draining(ws):  # began while this one authenticated
+        await ws.close(CLOSE_SERVICE_RESTART, "service restart")
+        return
     try:
         await serve_client(get_hub(ws), ws, room, user, claims)
     except WebSocketDisconnect:

@@ -74,3 +74,7 @@ export const FINAL_CLOSE_CODES: Readonly<Record<number, string>> = {
 };
 
 export const CLOSE_UNAUTHORIZED = 4401;
+
+/** The server process is stopping (a rolling upgrade): reconnect at once, to another one. Not an
+ * error (docs/protocol.md, "Connecting"). */
+export const CLOSE_SERVICE_RESTART = 1012;

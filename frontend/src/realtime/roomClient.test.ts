@@ -306,3 +306,51 @@ describe("RoomClient watching together", () => {
     client.stop();
   });
 });
+
+describe("RoomClient chat across a move (1012)", () => {
+  beforeEach(() => {
+    FakeWS.all = [];
+    vi.useFakeTimers();
+    vi.stubGlobal("WebSocket", FakeWS);
+  });
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.useRealTimers();
+  });
+
+  it("sends an unconfirmed message again after the move, once, with its client_id; a confirmed one never", async () => {
+    const statuses: string[] = [];
+    const s = { ...sink(), socketStatus: (st: string) => void statuses.push(st) };
+    const client = new RoomClient({ code: "abc", wsUrl: "ws://x/api/rooms/abc/ws", getToken: async () => "tok", sink: s });
+    client.start();
+    await settle();
+    const ws = FakeWS.all[0];
+    if (!ws) throw new Error("no socket");
+    ws.deliver(state(5, "starting", false));
+    await settle();
+    const me = { id: "u1", username: "ana" };
+    expect(client.sendChat("echoed", me)).toBe(true);
+    expect(client.sendChat("lost in the move", me)).toBe(true);
+    expect(client.sendChat("stored, echo lost", me)).toBe(true);
+    const [echoed, lost, stored] = ws.sent.filter((m) => m.type === "chat.send").map((m) => String(m.data.client_id));
+    ws.deliver({ type: "chat.message", seq: 6, data: { id: "m1", user: me, text: "echoed", created_at: "", client_id: echoed, kind: "user" } });
+    ws.onclose?.({ code: 1012 }); // the server process is stopping
+    await settle();
+    const ws2 = FakeWS.all[1];
+    if (!ws2) throw new Error("no reconnect");
+    const fresh = state(9, "starting", false);
+    fresh.data.chat = [{ id: "m2", user: me, text: "stored, echo lost", created_at: "", client_id: stored, kind: "user" }] as never[];
+    ws2.deliver(fresh);
+    await settle();
+    const resent = ws2.sent.filter((m) => m.type === "chat.send");
+    expect(resent).toEqual([{ type: "chat.send", data: { text: "lost in the move", client_id: lost } }]);
+    expect(statuses).not.toContain("reconnecting");
+    ws2.deliver({ type: "chat.message", seq: 10, data: { id: "m3", user: me, text: "lost in the move", created_at: "", client_id: lost, kind: "user" } });
+    ws2.onclose?.({ code: 1012 });
+    await settle();
+    FakeWS.all[2]?.deliver(state(10, "starting", false));
+    await settle();
+    expect(FakeWS.all[2]?.sent.filter((m) => m.type === "chat.send")).toEqual([]);
+    client.stop();
+  });
+});

@@ -5,6 +5,9 @@
 // closes our agent peer when our socket goes), whenever the agent reconnects, and 1 s after the
 // peer fails; never while the room is not ready. Voice signalling from other users goes to the
 // mesh; the agent's answer goes to the current stream peer.
+// A chat message stays unconfirmed until its echo (same client_id) arrives; after a reconnect
+// (a rolling upgrade moves sockets between server processes: 1012) those the fresh room.state
+// does not hold are sent again with their client_id, which the server stores at most once.
 import { PointerBoard, PointerSender, ReactionFeed } from "./ephemeral";
 import type { ChatMessage, Envelope, MediaAction, PointerMark, Reaction, RoomStateData } from "./protocol";
 import { loadQualityCap, saveQualityCap, type QualityCap, type QualityStatus } from "./quality";
@@ -55,6 +58,8 @@ export class RoomClient {
   private lastShape: CursorShape | null = null;
   private stopped = false;
   private qualityCap: QualityCap = loadQualityCap();
+  /** Our chat messages not yet echoed back, by client_id, oldest first. */
+  private readonly unconfirmed = new Map<string, string>();
   voice: VoiceMesh | null = null;
   /** Reactions shown over the stream for a moment (fed by `reaction` broadcasts). */
   readonly reactions = new ReactionFeed();
@@ -105,6 +110,7 @@ export class RoomClient {
   sendChat(text: string, self: { id: string; username: string }): boolean {
     const clientId = `c-${Date.now().toString(36)}-${++clientIds}`;
     if (!this.send("chat.send", { text, client_id: clientId })) return false;
+    this.unconfirmed.set(clientId, text);
     this.opts.sink.addPending({ id: clientId, user: self, text, created_at: new Date().toISOString(), client_id: clientId });
     return true;
   }
@@ -221,6 +227,7 @@ export class RoomClient {
       this.ready = this.state.room.status === "ready" || this.state.room.status === "idle";
       this.agentConnected = this.state.agent_connected;
       this.opts.sink.apply(msg);
+      this.resendUnconfirmed(this.state.chat);
       // The hub closed our previous agent peer with the previous socket: offer again.
       this.closePeer("idle");
       this.maybeConnectPeer();
@@ -235,6 +242,9 @@ export class RoomClient {
     this.opts.sink.apply(msg);
     this.track(msg);
     switch (msg.type) {
+      case "chat.message":
+        if (typeof d.client_id === "string" && this.isMine(d.user)) this.unconfirmed.delete(d.client_id);
+        break;
       case "room.status": {
         const wasUp = this.ready && this.agentConnected;
         if (typeof d.status === "string") this.ready = d.status === "ready" || d.status === "idle";
@@ -272,6 +282,19 @@ export class RoomClient {
         if (d.code === "agent_error" || d.code === "agent_unavailable") this.peerFailed();
         break;
     }
+  }
+
+  /** After a fresh room.state: our messages it holds are confirmed; the rest (sent into a
+   * socket that closed before they were handled) go again, with their client_id. */
+  private resendUnconfirmed(chat: readonly { client_id?: string | null; user: unknown }[]): void {
+    for (const m of chat) if (m.client_id && this.isMine(m.user)) this.unconfirmed.delete(m.client_id);
+    for (const [clientId, text] of this.unconfirmed) this.send("chat.send", { text, client_id: clientId });
+  }
+
+  /** client_ids are the sender's own: another member may use the same one. */
+  private isMine(user: unknown): boolean {
+    const me = this.state?.you.user_id;
+    return me !== undefined && typeof user === "object" && user !== null && (user as { id?: unknown }).id === me;
   }
 
   /** Keep the snapshot the voice mesh consults (who is in voice) current. */

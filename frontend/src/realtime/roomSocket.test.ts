@@ -277,6 +277,35 @@ describe("RoomSocket: closes", () => {
     expect(FakeWebSocket.instances).toHaveLength(5);
   });
 
+  it("1012 (the server is stopping) reconnects at once, as 'moving', with no error and no backoff", async () => {
+    const { s, ws } = await connected(10);
+    ws.serverClose(1012);
+    await flush(); // no timer runs: the new connection is made now
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    expect(s.status).toBe("moving");
+    expect(statuses).not.toContain("reconnecting");
+    expect(finals).toEqual([]);
+    const ws2 = latest();
+    ws2.accept();
+    expect(ws2.sent).toEqual([{ type: "auth", data: { token: "token" } }]);
+    ws2.receive(roomState(12));
+    expect(s.status).toBe("open");
+    expect(statuses).toEqual(["connecting", "open", "moving", "open"]);
+    expect(received.map((m) => m.type)).toEqual(["room.state", "room.state"]);
+  });
+
+  it("1012 before room.state (a stopping server refused it) backs off like any close", async () => {
+    const { ws } = await connected(10);
+    ws.serverClose(1012);
+    await flush();
+    latest().serverClose(1012); // the new connection reached a stopping server too
+    expect(statuses.at(-1)).toBe("reconnecting");
+    await vi.advanceTimersByTimeAsync(499);
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(FakeWebSocket.instances).toHaveLength(3);
+  });
+
   it("the jitter comes from the injected random and the delay is capped", async () => {
     const { ws } = await connected(10, { random: () => 0, maxBackoffMs: 600 });
     ws.serverClose(1006);

@@ -7,9 +7,13 @@
 // (kicked, ended, no such room, left) stop it; 4401 refreshes the token once before retrying.
 // The server closes a socket whose token expires (4401): `reauthenticate` hands it each
 // refreshed token (an `auth` frame on the open socket), which extends it.
-import { CLOSE_UNAUTHORIZED, DIRECT_TYPES, FINAL_CLOSE_CODES, type Envelope } from "./protocol";
+// A server process that is stopping (a rolling upgrade) closes its sockets with 1012: an open
+// socket then reconnects at once, with status "moving", which the room page does not show as a
+// problem; a 1012 before room.state (refused by a stopping process) backs off like any close.
+import { CLOSE_SERVICE_RESTART, CLOSE_UNAUTHORIZED, DIRECT_TYPES, FINAL_CLOSE_CODES, type Envelope } from "./protocol";
 
-export type SocketStatus = "connecting" | "open" | "reconnecting" | "closed";
+/** "moving": the server asked us to reconnect elsewhere (1012) and we are; not an error. */
+export type SocketStatus = "connecting" | "open" | "moving" | "reconnecting" | "closed";
 
 export interface RoomSocketOptions {
   url: string;
@@ -33,6 +37,8 @@ export class RoomSocket {
   private attempt = 0;
   private stopped = false;
   private forceToken = false;
+  /** Reconnecting at once because the server moved us (1012), not because something failed. */
+  private moving = false;
   /** A token refreshed while the socket was not open yet: sent once room.state arrives. */
   private pendingToken: string | null = null;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
@@ -98,7 +104,8 @@ export class RoomSocket {
 
   private async open(): Promise<void> {
     if (this.stopped) return;
-    this.setStatus(this.generation === 0 && this.attempt === 0 ? "connecting" : "reconnecting");
+    if (this.moving) this.setStatus("moving");
+    else this.setStatus(this.generation === 0 && this.attempt === 0 ? "connecting" : "reconnecting");
     let token: string | null;
     try {
       token = await this.opts.getToken(this.forceToken);
@@ -130,6 +137,7 @@ export class RoomSocket {
       if (msg.type === "room.state") {
         authed = true;
         this.attempt = 0;
+        this.moving = false;
         this.generation += 1;
         // The state includes every broadcast up to its seq; the next one is seq + 1.
         this.lastSeq = typeof msg.seq === "number" ? msg.seq : null;
@@ -160,6 +168,12 @@ export class RoomSocket {
         this.finish(ev.code, final);
         return;
       }
+      if (ev.code === CLOSE_SERVICE_RESTART && authed) {
+        // The server is stopping and handing its sockets to the others: go there now.
+        this.moving = true;
+        void this.open();
+        return;
+      }
       if (ev.code === CLOSE_UNAUTHORIZED) this.forceToken = true;
       this.scheduleRetry();
     };
@@ -168,6 +182,7 @@ export class RoomSocket {
 
   private scheduleRetry(): void {
     if (this.stopped) return;
+    this.moving = false;
     this.setStatus("reconnecting");
     const base = this.opts.initialBackoffMs ?? 500;
     const max = this.opts.maxBackoffMs ?? 10_000;

@@ -63,3 +63,40 @@ async def test_zero_means_reconnect_forever():
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_a_control_plane_that_is_stopping_is_left_for_another_at_once():
+    """Issue 23: a control-plane process that is stopping closes the channel with 1012 (service
+    restart); the agent dials again at once (through the Service: another process), not after
+    its backoff, so the room's viewers do not see their agent go. Anything else still backs off
+    (here 5 s, far longer than the test allows the move)."""
+    connected: list[float] = []
+    again = asyncio.Event()
+
+    async def control_plane(ws: Any) -> None:
+        await ws.recv()  # auth
+        await ws.send(json.dumps({"type": "auth.ok", "data": {}}))
+        connected.append(time.monotonic())
+        if len(connected) == 1:
+            await ws.close(1012, "service restart")
+        else:
+            again.set()
+        await ws.wait_closed()
+
+    port = free_port()
+    server = await websockets.serve(control_plane, "127.0.0.1", port)
+    agent = ControlClient(
+        f"ws://127.0.0.1:{port}", "room", "secret", _nothing, _nothing, backoff_s=5.0
+    )
+    task = asyncio.create_task(agent.run())
+    try:
+        # the backoff would take at least 4 s
+        await asyncio.wait_for(again.wait(), 3.0)
+        await asyncio.wait_for(agent.connected.wait(), 3.0)
+        assert agent.connects == 2
+    finally:
+        server.close()
+        # (a cancellation that meets a completing wait_for is lost on Python 3.11: repeat it)
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.5)
