@@ -32,6 +32,7 @@ from controlplane.errors import DomainError, Kind
 from controlplane.models import RoomStatus
 from controlplane.realtime import messages as m
 from controlplane.realtime.bus import AGENT, Address
+from controlplane.realtime.clipfiles import ClipFiles
 from controlplane.realtime.connections import ClientConn
 from controlplane.realtime.presence import Presence
 from controlplane.realtime.remote import Action, RemoteState, Transition, apply
@@ -134,6 +135,8 @@ class ClientHandlers:
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.rate_limiter = rate_limiter
         self.typing = Typing(io)
+        # Clipboard and files (issue 22); the agent channel takes its reports from this one too.
+        self.clipfiles = clipfiles = ClipFiles(io=io, settings=settings, presence=presence)
         self.table: dict[str, Handler] = {
             "auth": self._auth,
             "ping": self._ping,
@@ -158,6 +161,10 @@ class ClientHandlers:
             "queue.add": together.queue_add,
             "queue.remove": together.queue_remove,
             "queue.move": together.queue_move,
+            "clipboard.paste": clipfiles.paste,
+            "file.upload": clipfiles.file_upload,
+            "file.chunk": clipfiles.file_chunk,
+            "file.cancel": clipfiles.file_cancel,
         }
         assert set(self.table) == set(w.CLIENT_MESSAGES), "every client message has a handler"
         # Messages that change the room for everyone: checked against the database (member,
@@ -166,6 +173,7 @@ class ClientHandlers:
         # is checked by the socket's revocation and the holder check.
         self.state_changing = frozenset(
             {"chat.send", "browser.navigate", "voice.state", "media.cmd", "reaction.send"}
+            | {"clipboard.paste", "file.upload"}
             | {t for t in self.table if t.startswith(("remote.", "queue."))}
         )
 

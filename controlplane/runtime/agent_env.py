@@ -99,6 +99,10 @@ def agent_env(
         # Loopback and internal hosts stay off the browser policy the agent installs itself
         # (a local room's); its schemes (file:, chrome:, ...) are blocked whatever this says.
         "WP_ALLOW_PRIVATE_URLS": "true" if settings.ROOM_ALLOW_PRIVATE_URLS else "false",
+        # Clipboard and files (issue 22): the agent cuts what it copies back and refuses files
+        # past these, whatever reaches it.
+        "WP_CLIPBOARD_MAX_BYTES": str(settings.ROOM_CLIPBOARD_MAX_BYTES),
+        "WP_FILE_MAX_BYTES": str(settings.ROOM_FILE_MAX_BYTES),
     }
     if profile_dir:
         env["WP_PROFILE_DIR"] = profile_dir

@@ -55,6 +55,7 @@ LAYER_OF_PREFIX = {
     "controlplane.realtime.agent_channel": SERVICES,
     "controlplane.realtime.state_snapshot": SERVICES,
     "controlplane.realtime.together": SERVICES,
+    "controlplane.realtime.clipfiles": SERVICES,
     "controlplane.realtime.system_lines": SERVICES,
     "controlplane.auth.sessions": SERVICES,
     "controlplane.auth.users": SERVICES,

@@ -7,6 +7,7 @@ import { useFullscreen, useRoomShortcuts } from "../hooks/useTogether";
 import { mayControlMedia } from "../realtime/mediaClock";
 import type { RoomShortcut } from "../realtime/shortcuts";
 import { ChatOverlay } from "../room/ChatOverlay";
+import { ClipFilesLayer } from "../room/ClipFilesLayer";
 import { ChatPanel } from "../room/ChatPanel";
 import { MediaBar } from "../room/MediaBar";
 import { PointerOverlay } from "../room/PointerOverlay";
@@ -93,7 +94,9 @@ export function RoomPage() {
       <div className="flex min-h-0 flex-1 flex-col overflow-y-auto md:flex-row md:overflow-hidden">
         <main className="flex min-h-[50vh] min-w-0 flex-1 flex-col md:basis-[74%]">
           <NavBar client={client} isHolder={isHolder} />
-          <div ref={stage} className="flex min-h-0 flex-1 flex-col bg-black">
+          <div ref={stage} className="relative flex min-h-0 flex-1 flex-col bg-black">
+            {/* Beside the stream, not over its input area: its clicks stay this page's. */}
+            {isHolder ? <ClipFilesLayer client={client} /> : null}
             <StreamView
               client={client}
               stream={stream}

@@ -5,6 +5,7 @@ import { Input } from "../components/ui/input";
 import type { RoomClient } from "../realtime/roomClient";
 import { useRoomStore } from "../store/roomStore";
 import { normaliseStartUrl } from "../lib/startUrl";
+import { PasteButton } from "./PasteButton";
 
 export function NavBar({ client, isHolder }: { client: RoomClient | null; isHolder: boolean }) {
   const browser = useRoomStore((s) => s.browser);
@@ -52,6 +53,7 @@ export function NavBar({ client, isHolder }: { client: RoomClient | null; isHold
           autoComplete="off"
         />
       </form>
+      <PasteButton client={client} isHolder={isHolder} />
       <span className="hidden max-w-[30%] truncate text-xs text-zinc-400 lg:inline" title={browser?.title}>
         {browser?.title}
       </span>
