@@ -43,16 +43,21 @@ class ClipboardWatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._owner_event = -1
         self.copies = 0
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         d = Display(self.display_name)
-        if not d.query_extension("XFIXES"):
+        ext = d.query_extension("XFIXES")
+        if not ext:
             log.warning("no XFIXES on the room's X server: copies do not come back")
             d.close()
             return
-        d.xfixes_query_version()
+        d.xfixes_query_version()  # XFixes answers nothing else on a connection before this
+        # XFixes' selection events arrive with this type (python-xlib builds their classes per
+        # connection, so `isinstance` against its module's class does not hold).
+        self._owner_event = int(ext.first_event) + xfixes.XFixesSelectionNotify
         self._thread = threading.Thread(
             target=self._run, args=(d,), name="clipboard-watch", daemon=True
         )
@@ -84,8 +89,12 @@ class ClipboardWatcher:
                     continue
                 while d.pending_events():
                     ev = d.next_event()
-                    if isinstance(ev, xfixes.SetSelectionOwnerNotify):
-                        if ev.owner not in (X.NONE, win.id):
+                    if (
+                        ev.type == self._owner_event
+                        and ev.sub_code == xfixes.XFixesSetSelectionOwnerNotify
+                    ):
+                        owner = getattr(ev.owner, "id", ev.owner)
+                        if owner not in (X.NONE, win.id):
                             self._read(d, win, atoms)
         except Exception:
             log.exception("clipboard watcher stopped")
