@@ -206,6 +206,12 @@ class Settings(BaseSettings):
     # Issue 22: tabs the room's browser holds at most (the agent's WP_MAX_TABS): the holder's
     # `tabs.open` past it is refused with `too_many_tabs`, a page's new window is closed.
     ROOM_MAX_TABS: int = Field(default=5, ge=1, le=20)
+    # Clipboard and files (issue 22): the most text one paste or copy carries (UTF-8 bytes; at
+    # most the wire's CLIPBOARD_HARD_MAX_BYTES, which keeps it inside one 64 KiB frame), and the
+    # most the files the holder hands one file chooser may weigh together (they are written to
+    # the room's temp dir, a tmpfs of ROOM_TMP_MB in containers).
+    ROOM_CLIPBOARD_MAX_BYTES: int = Field(default=8192, ge=1, le=16_384)
+    ROOM_FILE_MAX_BYTES: int = Field(default=10 * 1024 * 1024, ge=1, le=256 * 1024 * 1024)
 
     # WebRTC: ICE servers handed to viewers and agents. TURN credentials are the TURN REST kind
     # (coturn `use-auth-secret` / `static-auth-secret` = TURN_SECRET), valid TURN_TTL_SECONDS.

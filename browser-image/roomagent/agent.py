@@ -38,6 +38,8 @@ from . import tabs_control
 from .adblock import blocker as adblock
 from .adblock.filters import Filters
 from .cdp import Browser, CdpError
+from .clipfiles.bridge import TYPES as CLIPFILES_TYPES
+from .clipfiles.bridge import ClipFiles
 from .components import Components
 from .config import AgentSettings
 from .control import ControlClient
@@ -88,6 +90,7 @@ SHUTDOWN_ORDER = (
     "cursor",
     "player",
     "adblock",
+    "clipfiles",
     "browser",
     "audio",
     "video",
@@ -149,6 +152,7 @@ class Agent:
             "room.settings": self._room_settings,
             "room.ended": self._room_ended,
             **{type_: self._input_fallback(type_) for type_ in FALLBACK_TYPES},
+            **{type_: self._clipfiles(type_) for type_ in CLIPFILES_TYPES},
         }
         self._sampler = StatsSampler(t0=self.t0, video_bc=self.video_bc, audio_bc=self.audio_bc)
 
@@ -264,8 +268,9 @@ class Agent:
         self.control.spawn(self._start_adblock(browser), "adblock")
         player = MediaWatcher(browser, self._on_media_state, self._on_media_ended, s.media_poll_s)
         self._stops["player"] = player.stop
+        clipfiles = self._build_clipfiles(browser, display, input_path)
         return Components(
-            video, injector, input_path, peers, cursor, browser, audio, playout, player
+            video, injector, input_path, peers, cursor, browser, audio, playout, player, clipfiles
         )
 
     async def _start_adblock(self, browser: Browser) -> None:
@@ -291,6 +296,23 @@ class Agent:
 
     async def _room_settings(self, parts: Components, data: dict[str, Any]) -> None:
         await self._set_block_ads(read(AgentRoomSettings, data).block_ads)
+
+    def _build_clipfiles(self, browser: Browser, display: str, input_path: InputPath) -> ClipFiles:
+        """Clipboard and files (issue 22), watching the room's clipboard from now on."""
+        clipfiles = ClipFiles(
+            browser=browser,
+            display=display,
+            clipboard_max_bytes=self.s.clipboard_max_bytes,
+            file_max_bytes=self.s.file_max_bytes,
+            tmp_root=self.s.profile_dir,
+            send=self.control.send,
+            spawn=self.control.spawn,
+            holder=lambda: self.holder_id,
+            last_input_at=lambda: input_path.last_input_at,
+        )
+        self._stops["clipfiles"] = clipfiles.stop
+        clipfiles.start()
+        return clipfiles
 
     async def _until_ready(self, parts: Components) -> None:
         """Report `browser_ready` once the start page loaded, then `ready` with the first
@@ -511,6 +533,17 @@ class Agent:
         parts.video.boost()
         await parts.browser.reload()
 
+    def _clipfiles(self, type_: str) -> Handler:
+        """`clipboard.*` and `file.*`: to the clipboard and files part, which drops whatever
+        its holder did not send."""
+
+        async def handle(parts: Components, data: dict[str, Any]) -> None:
+            if type_ == "clipboard.paste":
+                parts.video.boost()
+            await parts.clipfiles.handlers[type_](data)
+
+        return handle
+
     def _input_fallback(self, type_: str) -> Handler:
         """The JSON input fallback, converted into the data channel's actions and applied by
         the one input path (the hub forwards it for the holder only)."""
@@ -564,6 +597,7 @@ class Agent:
         self.holder_id = holder
         if self.parts.done():
             self.parts.result().input.set_holder(holder)
+            self.parts.result().clipfiles.holder_changed(holder)
 
     async def _wheel_loop(self, injector: Injector) -> None:
         while True:

@@ -194,8 +194,9 @@ class Browser:
         loop = asyncio.get_running_loop()
         await self.call("Target.setDiscoverTargets", {"discover": True})
         # Nothing the room's browser fetches is written to disk (the policy's
-        # DownloadRestrictions, again here for a browser without the policy).
-        await self.call("Browser.setDownloadBehavior", {"behavior": "deny"})
+        # DownloadRestrictions, again here for a browser without the policy). With events on, a
+        # download the page starts is still announced (`downloadWillBegin`): the holder is told.
+        await self.call("Browser.setDownloadBehavior", {"behavior": "deny", "eventsEnabled": True})
         while True:
             targets = (await self.call("Target.getTargets"))["targetInfos"]
             pages = [t for t in targets if t["type"] == "page" and not _browser_ui(t["url"])]

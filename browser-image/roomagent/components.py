@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .cdp import Browser
+from .clipfiles.bridge import ClipFiles
 from .cursor import CursorWatcher
 from .input.path import InputPath
 from .input.xinject import Injector
@@ -29,3 +30,4 @@ class Components:
     audio: AudioPipeline | None
     playout: PlayoutPolicy
     player: MediaWatcher
+    clipfiles: ClipFiles

@@ -146,6 +146,12 @@ class AgentSettings(BaseSettings):
     # plane passes its ROOM_HEARTBEAT_TIMEOUT_SECONDS, after which it fails the room anyway.
     # 0: never give up.
     control_lost_s: float = Field(default=0.0, ge=0)
+    # Clipboard and files (issue 22, clipfiles/): text copied in the room's page goes back to the
+    # holder up to this many UTF-8 bytes (more is refused, never cut); the files handed to one
+    # file chooser weigh at most this together. The control plane passes its
+    # ROOM_CLIPBOARD_MAX_BYTES and ROOM_FILE_MAX_BYTES.
+    clipboard_max_bytes: int = Field(default=8192, ge=1, le=16_384)
+    file_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     log_level: str = "INFO"
 
     @field_validator("ladder")

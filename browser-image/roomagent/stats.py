@@ -94,6 +94,12 @@ class AgentStats:
     # the page's media (extension, player/): looks at it and media commands carried out
     media_looks: int
     media_commands: int
+    # clipboard and files (extension, clipfiles/): pastes inserted, copies sent back to the
+    # holder, files handed to the page, and their messages dropped as not the holder's
+    clipboard_pastes: int
+    clipboard_copies: int
+    files_handed: int
+    clipfiles_dropped: int
     audio_frames: int
     audio_packets: int
 
@@ -179,6 +185,10 @@ class StatsSampler:
             tabs_refused=parts.browser.tabs_refused,
             media_looks=parts.player.looks,
             media_commands=parts.player.commands,
+            clipboard_pastes=parts.clipfiles.pastes,
+            clipboard_copies=parts.clipfiles.copies_sent,
+            files_handed=parts.clipfiles.files.handed,
+            clipfiles_dropped=parts.clipfiles.dropped + parts.clipfiles.files.dropped,
             audio_frames=audio.frames_encoded if audio is not None else 0,
             audio_packets=self.audio_bc.packets,
         )

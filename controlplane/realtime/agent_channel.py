@@ -33,6 +33,7 @@ from controlplane.realtime import messages as m
 from controlplane.realtime.agent_media import media_figures
 from controlplane.realtime.bus import Address
 from controlplane.realtime.client_handlers import RoomIO
+from controlplane.realtime.clipfiles import ClipFiles
 from controlplane.realtime.connections import AgentConn, Flood
 from controlplane.realtime.presence import Presence
 from controlplane.realtime.together import Together
@@ -59,6 +60,7 @@ class AgentChannel:
         presence: Presence,
         sessionmaker: async_sessionmaker[AsyncSession],
         together: Together,
+        clipfiles: ClipFiles,
         state_interval_s: float = 0.25,
     ) -> None:
         self.state_interval_s = state_interval_s
@@ -77,6 +79,10 @@ class AgentChannel:
             "media.ended": together.media_ended,
             "rtc.answer": self._rtc_answer,
             "error": self._error,
+            "clipboard.copied": clipfiles.copied,
+            "file.chooser": clipfiles.chooser,
+            "file.status": clipfiles.file_status,
+            "download.refused": clipfiles.download_refused,
         }
         assert set(self.table) == set(w.AGENT_MESSAGES), "every agent message has a handler"
 

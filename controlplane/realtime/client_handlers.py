@@ -32,6 +32,7 @@ from controlplane.errors import DomainError, Kind
 from controlplane.models import RoomStatus
 from controlplane.realtime import messages as m
 from controlplane.realtime.bus import AGENT, Address
+from controlplane.realtime.clipfiles import ClipFiles
 from controlplane.realtime.connections import ClientConn
 from controlplane.realtime.presence import Presence
 from controlplane.realtime.remote import Action, RemoteState, Transition, apply
@@ -136,6 +137,8 @@ class ClientHandlers:
         self.rate_limiter = rate_limiter
         self.typing = Typing(io)
         self.tabs = tabs = Tabs(io=io, settings=settings, presence=presence)
+        # Clipboard and files (issue 22); the agent channel takes its reports from this one too.
+        self.clipfiles = clipfiles = ClipFiles(io=io, settings=settings, presence=presence)
         self.table: dict[str, Handler] = {
             "auth": self._auth,
             "ping": self._ping,
@@ -163,6 +166,10 @@ class ClientHandlers:
             "tabs.open": tabs.open,
             "tabs.switch": tabs.switch,
             "tabs.close": tabs.close,
+            "clipboard.paste": clipfiles.paste,
+            "file.upload": clipfiles.file_upload,
+            "file.chunk": clipfiles.file_chunk,
+            "file.cancel": clipfiles.file_cancel,
         }
         assert set(self.table) == set(w.CLIENT_MESSAGES), "every client message has a handler"
         # Messages that change the room for everyone: checked against the database (member,
@@ -171,6 +178,7 @@ class ClientHandlers:
         # is checked by the socket's revocation and the holder check.
         self.state_changing = frozenset(
             {"chat.send", "browser.navigate", "voice.state", "media.cmd", "reaction.send"}
+            | {"clipboard.paste", "file.upload"}
             | {t for t in self.table if t.startswith(("remote.", "queue.", "tabs."))}
         )
 

@@ -129,6 +129,7 @@ class Hub:
             presence=presence,
             sessionmaker=sessionmaker,
             together=together,
+            clipfiles=self.handlers.clipfiles,
             state_interval_s=settings.ROOM_WS_STATE_UPDATE_INTERVAL_SECONDS,
         )
         bus.set_handler(self._on_bus)

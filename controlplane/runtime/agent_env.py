@@ -102,6 +102,10 @@ def agent_env(
         "WP_ALLOW_PRIVATE_URLS": "true" if settings.ROOM_ALLOW_PRIVATE_URLS else "false",
         # Used only by a room that keeps its host's browser profile (`auth.ok`'s keep_profile).
         "WP_PROFILE_SAVE_S": str(settings.PROFILE_SAVE_INTERVAL_SECONDS),
+        # Clipboard and files (issue 22): the agent cuts what it copies back and refuses files
+        # past these, whatever reaches it.
+        "WP_CLIPBOARD_MAX_BYTES": str(settings.ROOM_CLIPBOARD_MAX_BYTES),
+        "WP_FILE_MAX_BYTES": str(settings.ROOM_FILE_MAX_BYTES),
     }
     if profile_dir:
         env["WP_PROFILE_DIR"] = profile_dir

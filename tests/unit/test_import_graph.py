@@ -59,6 +59,7 @@ LAYER_OF_PREFIX = {
     "controlplane.realtime.state_snapshot": SERVICES,
     "controlplane.realtime.together": SERVICES,
     "controlplane.realtime.tabs": SERVICES,
+    "controlplane.realtime.clipfiles": SERVICES,
     "controlplane.realtime.system_lines": SERVICES,
     "controlplane.auth.sessions": SERVICES,
     "controlplane.auth.users": SERVICES,

@@ -11,12 +11,13 @@ with `envelope.read`, which ignores fields a newer control plane may add.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field
 
 from watchparty_wire.envelope import Inbound, Outbound, table
 from watchparty_wire.room import (
+    CLIPBOARD_HARD_MAX_BYTES,
     Click,
     Empty,
     Keypress,
@@ -403,3 +404,89 @@ class AgentTabsClose(Outbound):
 
 AGENT_MESSAGES.update(table(AgentTabsState, AgentTabsRefused))
 CONTROL_MESSAGES.update(table(AgentTabsOpen, AgentTabsSwitch, AgentTabsClose))
+
+
+# ---------------------------------------------------------------- clipboard and files (issue 22)
+# (docs/protocol.md, "Clipboard and files"). The agent says who held the remote when the page
+# copied or opened its chooser (`holder_id`): the control plane relays to that user only while
+# they still hold it. What the control plane forwards names its sender (`by`): the agent drops
+# it unless that is its holder, as it drops anyone else's input.
+
+
+def _id(v: Any) -> str:
+    s = str(v if v is not None else "")[:64]
+    return s if s.replace("-", "").replace("_", "").isalnum() else ""
+
+
+def _count(v: Any) -> int:
+    return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else 0
+
+
+class AgentClipboardCopied(AgentMessage):
+    TYPE = "clipboard.copied"
+    # Empty when the copy was over the agent's cap; `size` is its UTF-8 length either way.
+    text: Annotated[str, _text(CLIPBOARD_HARD_MAX_BYTES)] = ""
+    size: Annotated[int, BeforeValidator(_count)] = 0
+    holder_id: Annotated[str, _text(64)] = ""
+
+
+class AgentFileChooser(AgentMessage):
+    TYPE = "file.chooser"
+    id: Annotated[str, BeforeValidator(_id)] = ""
+    multiple: Annotated[bool, BeforeValidator(_flag)] = False
+    accept: Annotated[str, _text(500)] = ""
+    holder_id: Annotated[str, _text(64)] = ""
+
+
+class AgentFileStatus(AgentMessage):
+    TYPE = "file.status"
+    id: Annotated[str, BeforeValidator(_id)] = ""
+    to: Annotated[str, _text(64)] = ""
+    state: Literal["progress", "done", "failed", "cancelled"] = "failed"
+    received: Annotated[int, BeforeValidator(_count)] = 0
+    detail: Annotated[str, _text(300)] = ""
+
+
+class AgentDownloadRefused(AgentMessage):
+    TYPE = "download.refused"
+    filename: Annotated[str, _text(255)] = ""
+    url: Annotated[str, _text(2048)] = ""
+    holder_id: Annotated[str, _text(64)] = ""
+
+
+AGENT_MESSAGES.update(
+    table(AgentClipboardCopied, AgentFileChooser, AgentFileStatus, AgentDownloadRefused)
+)
+
+
+class AgentClipboardPaste(Outbound):
+    TYPE = "clipboard.paste"
+    text: str
+    by: str
+
+
+class AgentFileUpload(Outbound):
+    TYPE = "file.upload"
+    id: str
+    files: list[dict[str, Any]]
+    by: str
+
+
+class AgentFileChunk(Outbound):
+    TYPE = "file.chunk"
+    id: str
+    index: int
+    offset: int
+    b64: str
+    by: str
+
+
+class AgentFileCancel(Outbound):
+    TYPE = "file.cancel"
+    id: str
+    by: str
+
+
+CONTROL_MESSAGES.update(
+    table(AgentClipboardPaste, AgentFileUpload, AgentFileChunk, AgentFileCancel)
+)

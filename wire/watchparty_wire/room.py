@@ -629,3 +629,107 @@ class TabsStateOut(Outbound):
 
 CLIENT_MESSAGES.update({"tabs.open": TabsOpen, "tabs.switch": TabRef, "tabs.close": TabRef})
 ROOM_MESSAGES.update(table(TabsStateOut))
+
+
+# ---------------------------------------------------------------- clipboard and files (issue 22)
+# The holder pastes text into the room's page and gets back what they copy there; a file chooser
+# the page opens is answered with the holder's files, sent in chunks over this socket
+# (docs/protocol.md, "Clipboard and files").
+
+# The most text one paste or copy can carry (UTF-8 bytes) whatever ROOM_CLIPBOARD_MAX_BYTES says:
+# escaped as JSON (at most 3 bytes per byte) it still fits a 64 KiB frame.
+CLIPBOARD_HARD_MAX_BYTES = 16_384
+# Decoded bytes one `file.chunk` carries at most (its base64 stays under a 64 KiB frame).
+FILE_CHUNK_BYTES = 40_960
+FILE_CHUNK_B64_CHARS = (FILE_CHUNK_BYTES + 2) // 3 * 4
+# Files one chooser takes at most (an `<input type=file multiple>`).
+FILES_MAX = 10
+FileId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class ClipboardPaste(Inbound):
+    # Checked against ROOM_CLIPBOARD_MAX_BYTES (UTF-8) by the handler (`clipboard_too_large`).
+    text: Annotated[str, Field(min_length=1, max_length=CLIPBOARD_HARD_MAX_BYTES)]
+
+
+class FileInfo(Inbound):
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    size: Annotated[int, Field(ge=0, le=2**40)]
+    type: Annotated[str, Field(max_length=255)] = ""
+
+
+class FileUpload(Inbound):
+    """The files the holder picked for the chooser `id` (their bytes follow as `file.chunk`)."""
+
+    id: FileId
+    files: Annotated[list[FileInfo], Field(min_length=1, max_length=FILES_MAX)]
+
+
+class FileChunk(Inbound):
+    """`b64` (base64) is the bytes of file `index` from `offset` on; chunks go in order."""
+
+    id: FileId
+    index: Annotated[int, Field(ge=0, lt=FILES_MAX)]
+    offset: Annotated[int, Field(ge=0, le=2**40)]
+    b64: Annotated[
+        str,
+        Field(min_length=4, max_length=FILE_CHUNK_B64_CHARS, pattern=r"^[A-Za-z0-9+/]+={0,2}$"),
+    ]
+
+
+class FileCancel(Inbound):
+    id: FileId
+
+
+class ClipboardCopiedOut(Outbound):
+    """Text the holder copied in the room's page: to the holder only. `size` is its UTF-8
+    length; past `max_bytes` (ROOM_CLIPBOARD_MAX_BYTES) `text` is empty: too large to send."""
+
+    TYPE = "clipboard.copied"
+    text: str
+    size: int
+    max_bytes: int
+
+
+class FileChooserOut(Outbound):
+    """The room's page opened a file chooser: to the holder only. `accept` is the input's
+    `accept` attribute ("" for any file), `max_bytes` the most all files together may weigh."""
+
+    TYPE = "file.chooser"
+    id: str
+    multiple: bool
+    accept: str
+    max_bytes: int
+
+
+FileState = Literal["progress", "done", "failed", "cancelled"]
+
+
+class FileStatusOut(Outbound):
+    """How the holder's files for chooser `id` are doing: `received` bytes so far (all files);
+    `detail` says why when `failed`."""
+
+    TYPE = "file.status"
+    id: str
+    state: FileState
+    received: int
+    detail: str
+
+
+class DownloadRefusedOut(Outbound):
+    """The room's page started a download: refused by policy, said to the holder."""
+
+    TYPE = "download.refused"
+    filename: str
+    url: str
+
+
+CLIENT_MESSAGES.update(
+    {
+        "clipboard.paste": ClipboardPaste,
+        "file.upload": FileUpload,
+        "file.chunk": FileChunk,
+        "file.cancel": FileCancel,
+    }
+)
+ROOM_MESSAGES.update(table(ClipboardCopiedOut, FileChooserOut, FileStatusOut, DownloadRefusedOut))

@@ -9,6 +9,7 @@ agent's event loop only.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +62,9 @@ class InputPath:
         self.holder_id = holder_id
         self.applied = 0
         self.dropped = 0
+        # When the holder last clicked, typed or scrolled (monotonic; None: never): a copy the
+        # page makes soon after goes back to them (clipfiles/policy.py).
+        self.last_input_at: float | None = None
         # Key presses the key policy dropped (keypolicy.RULES), by the rule's name.
         self.blocked_keys: dict[str, int] = {}
         self._apply: dict[type[Any], Callable[[Any], None]] = {
@@ -92,6 +96,7 @@ class InputPath:
         self.applied += 1
         if not isinstance(action, wire.Move):
             self._boost()  # a click, key, text or wheel changes the screen soon
+            self.last_input_at = time.monotonic()
         apply(action)
         return True
 

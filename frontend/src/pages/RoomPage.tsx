@@ -8,6 +8,7 @@ import { mayControlMedia } from "../realtime/mediaClock";
 import type { RoomShortcut } from "../realtime/shortcuts";
 import { AdBlockToggle } from "../room/AdBlockToggle";
 import { ChatOverlay } from "../room/ChatOverlay";
+import { ClipFilesLayer } from "../room/ClipFilesLayer";
 import { ChatPanel } from "../room/ChatPanel";
 import { MediaBar } from "../room/MediaBar";
 import { PointerOverlay } from "../room/PointerOverlay";
@@ -92,7 +93,9 @@ export function RoomPage() {
           <NavBar client={client} isHolder={isHolder}>
             <AdBlockToggle code={code} />
           </NavBar>
-          <div ref={stage} className="flex min-h-0 flex-1 flex-col bg-black">
+          <div ref={stage} className="relative flex min-h-0 flex-1 flex-col bg-black">
+            {/* Beside the stream, not over its input area: its clicks stay this page's. */}
+            {isHolder ? <ClipFilesLayer client={client} /> : null}
             <StreamView
               client={client}
               stream={stream}

@@ -17,6 +17,8 @@ export interface InputSink {
   input(bytes: Uint8Array): void;
   /** The room socket's JSON fallback (`browser.mouse_move`, `.click`, `.scroll`, `.keypress`). */
   fallback(type: string, data: object): void;
+  /** Text the holder pastes (`clipboard.paste`); without it, a paste is typed as the text op. */
+  paste?(text: string): void;
 }
 
 export interface InputControllerOptions {
@@ -36,6 +38,12 @@ export function wheelPixels(delta: number, mode: number, pageSize: number): numb
   if (mode === 1) return delta * LINE_PX; // DOM_DELTA_LINE
   if (mode === 2) return delta * pageSize; // DOM_DELTA_PAGE
   return delta;
+}
+
+/** Ctrl+V / Cmd+V (Shift too): this browser's own paste, whose `paste` event carries the
+ * holder's clipboard; the keystroke itself would paste the room's clipboard instead. */
+export function isPasteShortcut(e: Pick<KeyboardEvent, "key" | "code" | "ctrlKey" | "metaKey" | "altKey">): boolean {
+  return (e.ctrlKey || e.metaKey) && !e.altKey && (e.key === "v" || e.key === "V" || e.code === "KeyV");
 }
 
 export function modifierNames(e: KeyboardEvent): string[] {
@@ -159,6 +167,8 @@ export function attachInput(opts: InputControllerOptions): () => void {
     if (!isHolder()) return;
     // IME composition ends in one text message (compositionend), not in its raw keys.
     if (composing || e.isComposing || e.key === "Process" || e.key === "Dead") return;
+    // Left to the browser (no preventDefault): its paste event brings the holder's clipboard.
+    if (isPasteShortcut(e)) return;
     e.preventDefault();
     e.stopPropagation();
     if (down) held.keys.add(e.code);
@@ -178,7 +188,12 @@ export function attachInput(opts: InputControllerOptions): () => void {
   const onPaste = (e: ClipboardEvent) => {
     if (!isHolder()) return;
     e.preventDefault();
-    sendText(e.clipboardData?.getData("text/plain") ?? "");
+    const text = e.clipboardData?.getData("text/plain") ?? "";
+    if (!text) return;
+    if (sink.paste) {
+      sink.paste(text);
+      opts.onInput?.("text");
+    } else sendText(text);
   };
   const onCompositionStart = () => void (composing = true);
   const onCompositionEnd = (e: CompositionEvent) => {

@@ -63,7 +63,19 @@ export const REACTION_EMOJI = ["👍", "😂", "😮", "❤️", "👏"] as cons
 export type ReactionEmoji = (typeof REACTION_EMOJI)[number];
 
 /** Messages addressed to one socket or user: they carry no broadcast number of their own. */
-export const DIRECT_TYPES: ReadonlySet<string> = new Set(["room.state", "error", "pong", "rtc.offer", "rtc.answer", "rtc.ice"]);
+export const DIRECT_TYPES: ReadonlySet<string> = new Set([
+  "room.state",
+  "error",
+  "pong",
+  "rtc.offer",
+  "rtc.answer",
+  "rtc.ice",
+  // clipboard and files: to the holder alone
+  "clipboard.copied",
+  "file.chooser",
+  "file.status",
+  "download.refused",
+]);
 
 /** Close codes after which reconnecting cannot help (docs/protocol.md, "Connecting"). */
 export const FINAL_CLOSE_CODES: Readonly<Record<number, string>> = {

@@ -5,6 +5,8 @@
 // closes our agent peer when our socket goes), whenever the agent reconnects, and 1 s after the
 // peer fails; never while the room is not ready. Voice signalling from other users goes to the
 // mesh; the agent's answer goes to the current stream peer.
+import { ClipFiles } from "./clipFiles";
+
 // A chat message stays unconfirmed until its echo (same client_id) arrives; after a reconnect
 // (a rolling upgrade moves sockets between server processes: 1012) those the fresh room.state
 // does not hold are sent again with their client_id, which the server stores at most once.
@@ -66,6 +68,13 @@ export class RoomClient {
   /** Members' pointers on the picture (fed by `pointer` broadcasts). */
   readonly pointers = new PointerBoard();
   private readonly pointerSender = new PointerSender((x, y) => void this.send("pointer.show", { x, y }));
+  /** Clipboard and files: the holder's paste, copies coming back, the page's file chooser. */
+  readonly clipFiles = new ClipFiles({
+    send: (type, data) => this.send(type, data),
+    writeClipboard: (text) => (navigator.clipboard ? navigator.clipboard.writeText(text) : Promise.reject(new Error("no clipboard"))),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    now: () => Date.now(),
+  });
 
   constructor(private readonly opts: RoomClientOptions) {
     this.socket = new RoomSocket({
@@ -100,6 +109,7 @@ export class RoomClient {
     this.pointerSender.stop();
     this.reactions.clear();
     this.pointers.clear();
+    this.clipFiles.clear();
   }
 
   send(type: string, data: object = {}): boolean {
@@ -241,9 +251,13 @@ export class RoomClient {
     }
     this.opts.sink.apply(msg);
     this.track(msg);
+    this.clipFiles.handle(msg);
     switch (msg.type) {
       case "chat.message":
         if (typeof d.client_id === "string" && this.isMine(d.user)) this.unconfirmed.delete(d.client_id);
+        break;
+      case "remote.changed":
+        if (d.holder_id !== this.state?.you.user_id) this.clipFiles.notHolder();
         break;
       case "room.status": {
         const wasUp = this.ready && this.agentConnected;

@@ -59,6 +59,26 @@ export interface Click {
   button?: "left" | "middle" | "right";
 }
 
+/**
+ * Text the holder copied in the room's page: to the holder only. `size` is its UTF-8
+ * length; past `max_bytes` (ROOM_CLIPBOARD_MAX_BYTES) `text` is empty: too large to send.
+ */
+export interface ClipboardCopiedOut {
+  text: string;
+  size: number;
+  max_bytes: number;
+}
+
+export interface ClipboardPaste {
+  text: string;
+}
+
+/** The room's page started a download: refused by policy, said to the holder. */
+export interface DownloadRefusedOut {
+  filename: string;
+  url: string;
+}
+
 export type Empty = Record<string, never>;
 
 /**
@@ -70,6 +90,52 @@ export interface ErrorOut {
   detail: unknown;
   type?: string | null;
   agent_code?: string | null;
+}
+
+export interface FileCancel {
+  id: string;
+}
+
+/**
+ * The room's page opened a file chooser: to the holder only. `accept` is the input's
+ * `accept` attribute ("" for any file), `max_bytes` the most all files together may weigh.
+ */
+export interface FileChooserOut {
+  id: string;
+  multiple: boolean;
+  accept: string;
+  max_bytes: number;
+}
+
+/** `b64` (base64) is the bytes of file `index` from `offset` on; chunks go in order. */
+export interface FileChunk {
+  id: string;
+  index: number;
+  offset: number;
+  b64: string;
+}
+
+export interface FileInfo {
+  name: string;
+  size: number;
+  type?: string;
+}
+
+/**
+ * How the holder's files for chooser `id` are doing: `received` bytes so far (all files);
+ * `detail` says why when `failed`.
+ */
+export interface FileStatusOut {
+  id: string;
+  state: "progress" | "done" | "failed" | "cancelled";
+  received: number;
+  detail: string;
+}
+
+/** The files the holder picked for the chooser `id` (their bytes follow as `file.chunk`). */
+export interface FileUpload {
+  id: string;
+  files: FileInfo[];
 }
 
 export interface HostChanged {
@@ -460,6 +526,10 @@ export interface ClientMessages {
   "tabs.open": TabsOpen;
   "tabs.switch": TabRef;
   "tabs.close": TabRef;
+  "clipboard.paste": ClipboardPaste;
+  "file.upload": FileUpload;
+  "file.chunk": FileChunk;
+  "file.cancel": FileCancel;
 }
 
 /** Server → client: what a room socket receives, by type (docs/protocol.md). */
@@ -492,4 +562,8 @@ export interface ServerMessages {
   "pong": Pong;
   "error": ErrorOut;
   "tabs.state": TabsStateOut;
+  "clipboard.copied": ClipboardCopiedOut;
+  "file.chooser": FileChooserOut;
+  "file.status": FileStatusOut;
+  "download.refused": DownloadRefusedOut;
 }

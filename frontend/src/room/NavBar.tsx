@@ -5,6 +5,7 @@ import { Input } from "../components/ui/input";
 import type { RoomClient } from "../realtime/roomClient";
 import { useRoomStore } from "../store/roomStore";
 import { normaliseStartUrl } from "../lib/startUrl";
+import { PasteButton } from "./PasteButton";
 
 /** The shared browser's address bar; `children` go at its end (the room's browser settings). */
 export function NavBar({ client, isHolder, children }: { client: RoomClient | null; isHolder: boolean; children?: ReactNode }) {
@@ -53,6 +54,7 @@ export function NavBar({ client, isHolder, children }: { client: RoomClient | nu
           autoComplete="off"
         />
       </form>
+      <PasteButton client={client} isHolder={isHolder} />
       <span className="hidden max-w-[30%] truncate text-xs text-zinc-400 lg:inline" title={browser?.title}>
         {browser?.title}
       </span>

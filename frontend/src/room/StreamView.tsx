@@ -81,6 +81,7 @@ export function StreamView({ client, stream, isHolder, fullscreen, onToggleFulls
         pointer: (b) => void client.streamPeer?.sendPointer(b),
         input: (b) => void client.streamPeer?.sendInput(b),
         fallback: (type, data) => void client.send(type, data),
+        paste: (text) => void client.clipFiles.paste(text),
       },
     });
   }, [client]);
