@@ -151,7 +151,10 @@ async def test_the_holder_opens_switches_and_closes_tabs_and_the_picture_follows
         mark = len(cp.messages)
         await cp.send(*command("tabs.open", url=magenta_url))
         await viewer.wait_frame(centre_is(MAGENTA), 20)
-        two = await tabs_when(cp, lambda s: titles(s) == ["Green", "Magenta"])
+        # (a `tabs.state` may list the new tab before it is the one on screen: the next says so)
+        two = await tabs_when(
+            cp, lambda s: titles(s) == ["Green", "Magenta"] and s["active"] == s["tabs"][1]["id"]
+        )
         magenta = two["tabs"][1]["id"]
         assert two["active"] == magenta
         await seen_since(cp, mark, status_url("t=Magenta"), "no status of the new tab")
@@ -307,8 +310,14 @@ async def test_background_tabs_are_muted_and_the_media_follows_the_tab_on_screen
             " w.src = '/media/clip.webm'; document.body.appendChild(w); w.play();"
             " return true; })()"
         )
-        late = "(() => { const w = document.getElementById('w'); return w.muted && !w.paused; })()"
-        await eventually(lambda: in_green(late), what="a later video plays unmuted")
+        # Muted once it has its data (whether Chromium then lets a hidden tab's muted video run
+        # is its own choice: with the ad blocker's request interception it loaded later and
+        # Chromium kept it paused; either way nothing is heard)
+        late = (
+            "(() => { const w = document.getElementById('w');"
+            " return w.readyState > 0 && w.muted; })()"
+        )
+        await eventually(lambda: in_green(late), what="a later video is not muted")
         # The page cannot see how: nothing of the agent's in its own world.
         assert await in_green("typeof globalThis.__wpMute") == "undefined"
 
