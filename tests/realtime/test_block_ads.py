@@ -44,7 +44,13 @@ async def test_the_host_turns_blocking_off_and_on_and_the_agent_hears_it(live: L
 
     resp = await live.http.patch(url, json={"block_ads": False}, headers=host.headers)
     assert resp.status_code == 200, resp.text
-    assert resp.json() == {"anyone_can_pause": True, "queue_host_only": False, "block_ads": False}
+    assert resp.json() == {
+        "anyone_can_pause": True,
+        "queue_host_only": False,
+        "block_ads": False,
+        "keep_profile": False,
+        "profile_others_drive": False,
+    }
     assert (await g.expect("room.settings"))["data"] == resp.json()
     assert (await agent.expect("room.settings"))["data"] == {"block_ads": False}
     assert len(agent.of_type("room.settings")) == 1  # the guest's refused change sent nothing

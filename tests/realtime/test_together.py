@@ -90,13 +90,21 @@ async def test_anyone_can_pause_until_the_host_turns_it_off(live: Live):
     assert resp.status_code == 403 and resp.json()["code"] == "not_host"
     resp = await _settings(live, code, host.headers, anyone_can_pause=False)
     assert resp.status_code == 200, resp.text
-    assert resp.json() == {"anyone_can_pause": False, "queue_host_only": False, "block_ads": True}
+    assert resp.json() == {
+        "anyone_can_pause": False,
+        "queue_host_only": False,
+        "block_ads": True,
+        "keep_profile": False,
+        "profile_others_drive": False,
+    }
     assert (await g.expect("room.settings"))["data"] == resp.json()
     detail = (await live.http.get(f"/api/rooms/{code}", headers=other.headers)).json()
     assert detail["settings"] == {
         "anyone_can_pause": False,
         "queue_host_only": False,
         "block_ads": True,
+        "keep_profile": False,
+        "profile_others_drive": False,
     }
     # now the guest is refused, on the server
     await g.send("media.cmd", {"action": "play"})
@@ -113,6 +121,8 @@ async def test_anyone_can_pause_until_the_host_turns_it_off(live: Live):
         "anyone_can_pause": False,
         "queue_host_only": False,
         "block_ads": True,
+        "keep_profile": False,
+        "profile_others_drive": False,
     }
     await o.send("media.cmd", {"action": "pause"})
     await o.expect("error", code="not_allowed")
@@ -293,7 +303,13 @@ async def test_the_queue_rights_cap_and_order(settings_factory: Any):
         await g.expect("error", code="not_in_queue")
         # the host restricts adding to host and holder
         resp = await _settings(live, code, host.headers, queue_host_only=True)
-        assert resp.json() == {"anyone_can_pause": True, "queue_host_only": True, "block_ads": True}
+        assert resp.json() == {
+            "anyone_can_pause": True,
+            "queue_host_only": True,
+            "block_ads": True,
+            "keep_profile": False,
+            "profile_others_drive": False,
+        }
         await g.expect("room.settings", queue_host_only=True)
         await g.send("queue.add", {"url": "https://example.com/e"})
         await g.expect("error", code="not_allowed", type="queue.add")
@@ -308,6 +324,8 @@ async def test_the_queue_rights_cap_and_order(settings_factory: Any):
             "anyone_can_pause": True,
             "queue_host_only": True,
             "block_ads": True,
+            "keep_profile": False,
+            "profile_others_drive": False,
         }
 
 
@@ -333,6 +351,8 @@ async def test_the_queue_and_settings_survive_a_control_plane_restart(settings_f
             "anyone_can_pause": False,
             "queue_host_only": False,
             "block_ads": True,
+            "keep_profile": False,
+            "profile_others_drive": False,
         }
         h = await room_socket(again.ws_url, code, host.access_token)
         state = h.received[0]["data"]
@@ -382,7 +402,13 @@ async def test_settings_need_the_host_and_a_live_room(live: Live):
     resp = await _settings(live, code, outsider.headers, queue_host_only=True)
     assert resp.status_code == 403
     resp = await _settings(live, code, host.headers)  # nothing to change
-    assert resp.json() == {"anyone_can_pause": True, "queue_host_only": False, "block_ads": True}
+    assert resp.json() == {
+        "anyone_can_pause": True,
+        "queue_host_only": False,
+        "block_ads": True,
+        "keep_profile": False,
+        "profile_others_drive": False,
+    }
     resp = await live.http.patch(
         f"/api/rooms/{code}/settings", json={"anyone_can_pause": "maybe"}, headers=host.headers
     )
