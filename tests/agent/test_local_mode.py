@@ -41,13 +41,7 @@ async def test_sigterm_leaves_no_processes_or_dirs(log_dir: Path) -> None:
         kids = await eventually(
             lambda: _all_started(descendants(pid)), what="Xvfb, pulseaudio, parec and chromium"
         )
-        tmpdirs = {
-            Path(a.split("=", 1)[1]).parent
-            for p in kids
-            if "chrom" in p.name()
-            for a in p.cmdline()
-            if a.startswith("--user-data-dir=")
-        }
+        tmpdirs = _profile_dirs(kids)
         assert tmpdirs and all(d.exists() for d in tmpdirs)
         rc = await agent.stop(signal.SIGTERM)
         assert rc == 0, agent.log_tail()
@@ -57,6 +51,22 @@ async def test_sigterm_leaves_no_processes_or_dirs(log_dir: Path) -> None:
     finally:
         await _stop_everything(agent, pid)
         await cp.stop()
+
+
+def _profile_dirs(kids: list[psutil.Process]) -> set[Path]:
+    """The temporary directories holding Chromium's profile. A Chromium helper that has just
+    exited (a zombie until Chromium reaps it) has no command line left to read: skip it, the
+    browser process itself carries the same flag."""
+    dirs = set()
+    for p in kids:
+        try:
+            if "chrom" not in p.name():
+                continue
+            args = p.cmdline()
+        except psutil.Error:
+            continue
+        dirs |= {Path(a.split("=", 1)[1]).parent for a in args if a.startswith("--user-data-dir=")}
+    return dirs
 
 
 def _all_started(kids: list[psutil.Process]) -> list[psutil.Process] | None:

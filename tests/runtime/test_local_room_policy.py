@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import websockets
 
@@ -37,7 +38,11 @@ def etc_snapshot() -> list[tuple[str, bytes]]:
 def cdp_port_of(deployment: str, room_id: str) -> int:
     """The DevTools port of the room's Chromium (its profile's DevToolsActivePort)."""
     for proc in room_processes(deployment, room_id):
-        for arg in proc.cmdline():
+        try:
+            args = proc.cmdline()
+        except psutil.Error:  # a Chromium helper that just exited (a zombie until reaped)
+            continue
+        for arg in args:
             if arg.startswith("--user-data-dir="):
                 port_file = Path(arg.split("=", 1)[1]) / "DevToolsActivePort"
                 if port_file.exists():
