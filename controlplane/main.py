@@ -19,6 +19,7 @@ from controlplane.api.routes import agent_profile, agent_ws, health
 from controlplane.api.routes.agent_profile import AGENT_PROFILE_PATH
 from controlplane.api.routes.docs import install_docs
 from controlplane.draining import drain_on_stop
+from controlplane.heap import freeze_startup_heap
 from controlplane.observability import Metrics, RequestContextMiddleware, configure_logging
 from controlplane.realtime.drain import Drain
 from controlplane.runtime.base import RoomRuntime
@@ -109,7 +110,9 @@ def app_factory() -> FastAPI:
     """The app `watchparty serve` runs on its two listeners (the public port and AGENT_PORT)."""
     settings = Settings()
     configure_logging(level=settings.LOG_LEVEL, as_json=settings.LOG_JSON)
-    return create_app(settings)
+    app = create_app(settings)
+    freeze_startup_heap()  # once per worker process: its imports stay out of every collection
+    return app
 
 
 # uvicorn's own WebSocket frame limit is this many times the app's (ROOM_WS_MAX_FRAME_BYTES), so
