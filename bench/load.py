@@ -77,6 +77,7 @@ class Step:
     client_cpu: float  # all client processes together
     load: tuple[float, float, float]
     latencies_ms: list[float]
+    pauses: list[Pauses]  # per API process, over the window
     sent: int
     expected: int
     lost: int
@@ -289,6 +290,50 @@ async def socket_counts(servers: list[Server]) -> tuple[list[int], list[int]]:
     return rooms, agents
 
 
+@dataclass
+class Pauses:
+    """An API process's garbage-collector pauses so far (`watchparty_gc_pause_seconds`, every
+    generation together): the count at or under each bucket's bound, and their total seconds."""
+
+    le: dict[float, float]
+    total_s: float
+
+    def since(self, before: Pauses) -> Pauses:
+        return Pauses(
+            {b: n - before.le.get(b, 0.0) for b, n in self.le.items()},
+            self.total_s - before.total_s,
+        )
+
+    @property
+    def longest_ms(self) -> float:
+        """The bound of the smallest bucket holding every pause (0 when there were none)."""
+        everything = self.le.get(math.inf, 0.0)
+        if not everything:
+            return 0.0
+        return 1000 * min(b for b, n in self.le.items() if n >= everything)
+
+    def over(self, seconds: float) -> int:
+        return int(self.le.get(math.inf, 0.0) - self.le.get(seconds, 0.0))
+
+
+async def gc_pauses(servers: list[Server]) -> list[Pauses]:
+    found = []
+    async with httpx.AsyncClient(timeout=300) as http:
+        for server in servers:
+            text = (await http.get(f"{server.url}/metrics")).text
+            le: dict[float, float] = {}
+            total = 0.0
+            for line in text.splitlines():
+                value = float(line.rsplit(" ", 1)[1]) if line[:1] == "w" else 0.0
+                if line.startswith("watchparty_gc_pause_seconds_bucket{"):
+                    bound = float(line.split('le="', 1)[1].split('"', 1)[0])
+                    le[bound] = le.get(bound, 0.0) + value
+                elif line.startswith("watchparty_gc_pause_seconds_sum{"):
+                    total += value
+            found.append(Pauses(le, total))
+    return found
+
+
 def rss_mb(procs: list[psutil.Process]) -> list[float]:
     return [p.memory_info().rss / 2**20 for p in procs]
 
@@ -353,16 +398,16 @@ async def _step(
     # its member k on process (r + k) % N.
     per_worker: list[tuple[list[AgentSpec], list[SocketSpec]]] = [([], []) for _ in clients.pipes]
     for r, room in enumerate(new, start=first):
-        agents, sockets = per_worker[r % len(per_worker)]
+        agent_specs, socket_specs = per_worker[r % len(per_worker)]
         st = started(runtime_dir, room.code)
         agent_url = servers[r % n].agent_ws_url
-        agents.append(AgentSpec(room.code, str(st.room_id), st.agent_secret, agent_url))
+        agent_specs.append(AgentSpec(room.code, str(st.room_id), st.agent_secret, agent_url))
         for i, member in enumerate(room.members):
             server = (r + i) % n
             spec = SocketSpec(
                 room.code, member.id, member.access_token, servers[server].ws_url, server
             )
-            sockets.append(spec)
+            socket_specs.append(spec)
     opened = await clients.ask_all([("open", a, s) for a, s in per_worker])
     failures: Counter[str] = Counter()
     for o in opened:
@@ -374,6 +419,7 @@ async def _step(
     api_cpu, redis_cpu = CpuMeter(watched.api), CpuMeter([watched.redis])
     client_cpu = CpuMeter(watched.clients)
     before = (api_cpu.read(), redis_cpu.read(), client_cpu.read(), postgres_cpu())
+    pauses_before = await gc_pauses(servers)
     t0 = time.monotonic()
     await clients.ask_all([("measure", True)] * len(clients.pipes))
     await asyncio.sleep(cfg.window_s)
@@ -382,6 +428,7 @@ async def _step(
     after = (api_cpu.read(), redis_cpu.read(), client_cpu.read(), postgres_cpu())
     load = os.getloadavg()
     sockets, agents = await socket_counts(servers)
+    pauses = [b.since(a) for a, b in zip(pauses_before, await gc_pauses(servers), strict=True)]
 
     def pct(a: list[float], b: list[float]) -> list[float]:
         return [100 * (y - x) / wall for x, y in zip(a, b, strict=True)]
@@ -400,6 +447,7 @@ async def _step(
         client_cpu=sum(pct(before[2], after[2])),
         load=load,
         latencies_ms=[x for s in stats for x in s["latencies_ms"]],
+        pauses=pauses,
         sent=sum(s["sent"] for s in stats),
         expected=sum(s["expected"] for s in stats),
         lost=sum(s["lost"] for s in stats),
@@ -422,7 +470,11 @@ def row(step: Step) -> str:
         f"| {'/'.join(f'{r:.0f}' for r in step.api_rss_mb)} | {step.kb_per_socket:.0f} "
         f"| {len(step.latencies_ms)} | {step.pct(0.5):.1f} | {step.pct(0.99):.1f} "
         f"| {step.lost} | {errors} | {step.redis_cpu:.0f} | {step.pg_cpu:.0f} "
-        f"| {step.client_cpu:.0f} | {step.load[0]:.1f} |"
+        f"| {step.client_cpu:.0f} "
+        f"| {'/'.join(f'{p.total_s * 1000:.0f}' for p in step.pauses)} "
+        f"| {'/'.join(str(p.over(0.05)) for p in step.pauses)} "
+        f"| {'/'.join(f'{p.longest_ms:.0f}' for p in step.pauses)} "
+        f"| {step.load[0]:.1f} |"
     )
 
 
@@ -430,7 +482,8 @@ HEADER = (
     "| sockets per process (step) | rooms | open sockets per process | API CPU % per process "
     "| API CPU % per 1,000 sockets | API RSS MB per process | KB per socket | chat deliveries "
     "| p50 ms | p99 ms | lost | errors | Redis CPU % | PostgreSQL CPU % | clients CPU % "
-    "| load avg |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| GC paused ms | GC pauses over 50 ms | longest GC pause ≤ ms "
+    "| load avg |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 

@@ -12,6 +12,8 @@ of every later collection. Objects made afterwards are collected as before.
 from __future__ import annotations
 
 import gc
+import time
+from collections.abc import Callable
 
 
 def freeze_startup_heap() -> int:
@@ -20,3 +22,20 @@ def freeze_startup_heap() -> int:
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
+
+
+def time_collections(observe: Callable[[int, float], None]) -> None:
+    """Call `observe(generation, seconds)` after every collection of this process, so its pauses
+    are seen (`watchparty_gc_pause_seconds` on /metrics). Once per served process: callbacks are
+    process-wide, and an app built inside a test runner does not install one."""
+    started = 0.0
+
+    def on_collection(phase: str, info: dict[str, int]) -> None:
+        nonlocal started
+        # The collector runs with the GIL held and never re-enters itself: start and stop pair.
+        if phase == "start":
+            started = time.perf_counter()
+        else:
+            observe(info["generation"], time.perf_counter() - started)
+
+    gc.callbacks.append(on_collection)

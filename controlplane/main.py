@@ -19,7 +19,7 @@ from controlplane.api.routes import agent_profile, agent_ws, health
 from controlplane.api.routes.agent_profile import AGENT_PROFILE_PATH
 from controlplane.api.routes.docs import install_docs
 from controlplane.draining import drain_on_stop
-from controlplane.heap import freeze_startup_heap
+from controlplane.heap import freeze_startup_heap, time_collections
 from controlplane.observability import Metrics, RequestContextMiddleware, configure_logging
 from controlplane.realtime.drain import Drain
 from controlplane.runtime.base import RoomRuntime
@@ -110,8 +110,15 @@ def app_factory() -> FastAPI:
     """The app `watchparty serve` runs on its two listeners (the public port and AGENT_PORT)."""
     settings = Settings()
     configure_logging(level=settings.LOG_LEVEL, as_json=settings.LOG_JSON)
-    app = create_app(settings)
-    freeze_startup_heap()  # once per worker process: its imports stay out of every collection
+    return serving(create_app(settings))
+
+
+def serving(app: FastAPI) -> FastAPI:
+    """What a served process does once, after building its app: its startup heap stays out of
+    every later garbage collection, and each collection's pause is timed on /metrics."""
+    freeze_startup_heap()
+    pauses = app.state.metrics.gc_pauses
+    time_collections(lambda generation, s: pauses.labels(str(generation)).observe(s))
     return app
 
 

@@ -182,6 +182,14 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        # Served processes only (controlplane/heap.py): every collection stops the event loop.
+        self.gc_pauses = Histogram(
+            "watchparty_gc_pause_seconds",
+            "Pauses of the garbage collector, which stop every socket of this process",
+            ["generation"],
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=self.registry,
+        )
 
 
 def set_agent_media(metrics: Metrics, media: dict[str, AgentMedia]) -> None:

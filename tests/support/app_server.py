@@ -15,8 +15,7 @@ from pathlib import Path
 
 import uvicorn
 
-from controlplane.heap import freeze_startup_heap
-from controlplane.main import create_app, server_options
+from controlplane.main import create_app, server_options, serving
 from controlplane.observability import configure_logging
 from controlplane.settings import Settings
 from tests.support.rooms import RecordingRuntime
@@ -41,8 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings(AGENT_PORT=args.agent_port)
     configure_logging(level=settings.LOG_LEVEL, as_json=False)
-    app = create_app(settings, runtime=FileRecordingRuntime())
-    freeze_startup_heap()  # as `watchparty serve` does (controlplane.main.app_factory)
+    app = serving(create_app(settings, runtime=FileRecordingRuntime()))  # as `watchparty serve`
     options = {"host": "127.0.0.1", **server_options(settings)}
     config = uvicorn.Config(app, port=args.port, **options)
     agent = uvicorn.Config(app, port=args.agent_port, **options)
