@@ -4,10 +4,11 @@ import { createRoot } from "react-dom/client";
 import { RouterProvider } from "react-router-dom";
 import { session } from "./auth/session";
 import { router } from "./app/router";
-import { makeQueryClient } from "./queries/client";
+import { forgetOnSignOut, makeQueryClient } from "./queries/client";
 import "./index.css";
 
 const queryClient = makeQueryClient();
+forgetOnSignOut(queryClient, session);
 
 void session.bootstrap();
 

@@ -16,7 +16,7 @@ import {
   sessionsQuery,
 } from "./account";
 import { chain } from "./callbacks";
-import { makeQueryClient, shouldRetry } from "./client";
+import { forgetOnSignOut, makeQueryClient, shouldRetry } from "./client";
 import { keys } from "./keys";
 
 const device = (id: string) => ({ id, user_agent: null, ip: null, created_at: "", last_used_at: "", expires_at: "" }) as SessionInfo;
@@ -81,6 +81,36 @@ describe("devices", () => {
     await new MutationObserver(qc, mutation).mutate(device("sess-1"));
     expect(seen).toEqual(["signed-out after POST /api/auth/logout"]);
     expect(qc.getQueryData<SessionInfo[]>(keys.sessions)?.map((s) => s.id)).toEqual(["sess-1"]);
+  });
+});
+
+describe("signing out forgets the cache", () => {
+  it("drops the last user's answers when they log out, and keeps them while signed in", async () => {
+    api = fakeApi({ "GET /api/users/me/sessions": () => json(200, [device("sess-1")]) });
+    const qc = makeQueryClient();
+    const stop = forgetOnSignOut(qc, api.session);
+    await new MutationObserver(qc, loginMutation(api.session)).mutate({ username: "ana", password: "pw-1234567" });
+    await qc.fetchQuery(sessionsQuery(api.session));
+    expect(api.session.snapshot().status).toBe("signed-in");
+    expect(qc.getQueryData(keys.sessions)).toHaveLength(1); // a refresh or a profile load keeps it
+    await api.session.logout();
+    expect(qc.getQueryData(keys.sessions)).toBeUndefined();
+    stop();
+  });
+
+  it("drops them when this device's own session is revoked", async () => {
+    api = fakeApi({
+      "GET /api/users/me/sessions": () => json(200, [device("sess-1")]),
+      "DELETE /api/users/me/sessions/sess-1": () => new Response(null, { status: 204 }),
+    });
+    const qc = makeQueryClient();
+    const stop = forgetOnSignOut(qc, api.session);
+    await new MutationObserver(qc, loginMutation(api.session)).mutate({ username: "ana", password: "pw-1234567" });
+    await qc.fetchQuery(sessionsQuery(api.session));
+    expect(qc.getQueryData(keys.sessions)).toHaveLength(1);
+    await new MutationObserver(qc, revokeSessionMutation(api.session, qc)).mutate(device("sess-1"));
+    expect(qc.getQueryData(keys.sessions)).toBeUndefined();
+    stop();
   });
 });
 
