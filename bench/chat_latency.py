@@ -20,13 +20,12 @@ import statistics
 import tempfile
 import time
 import uuid
-from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import websockets
 
-from tests.support.cluster import api_server, fresh_backends
+from tests.support.cluster import api_servers, fresh_backends
 from tests.support.users import signed_in
 
 
@@ -34,10 +33,7 @@ async def run(rooms: int, clients: int, messages: int, rate_per_s: float, burst:
     await fresh_backends()
     tmp = Path(tempfile.mkdtemp())
     (tmp / "rt").mkdir()
-    with ExitStack() as stack:
-        servers = [
-            stack.enter_context(api_server(tmp, tmp / "rt", chat_rate=1000)) for _ in range(2)
-        ]
+    with api_servers(2, tmp, tmp / "rt", chat_rate=1000) as servers:
         async with httpx.AsyncClient(base_url=servers[0].url, timeout=60) as http:
             users = [
                 await signed_in(http, username=f"b{uuid.uuid4().hex[:12]}") for _ in range(clients)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from watchparty_wire.agent import (
     AgentTabsClose,
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("roomagent.tabs")
 
 Handler = Callable[["Components", dict[str, Any]], Awaitable[None]]
+M = TypeVar("M", AgentTabsOpen, AgentTabsSwitch, AgentTabsClose)
 
 
 def handlers(control: ControlClient, holder: Callable[[], str | None]) -> dict[str, Handler]:
@@ -48,35 +49,27 @@ def handlers(control: ControlClient, holder: Callable[[], str | None]) -> dict[s
         await refuse(type_, "not_holder", "Only the holder of the remote can do that", conn)
         return False
 
-    async def open_(parts: Components, data: dict[str, Any]) -> None:
-        msg = read(AgentTabsOpen, data)
-        if not await from_holder(msg.by, msg.conn, msg.TYPE):
-            return
-        url = msg.url if msg.url and msg.url.startswith(("http://", "https://")) else None
-        parts.video.boost()
-        try:
-            await parts.browser.open_tab(url)
-        except TabRefused as e:
-            await refuse(msg.TYPE, e.code, str(e), msg.conn)
+    def guarded(model: type[M], act: Callable[[Components, M], Awaitable[object]]) -> Handler:
+        """Read the message, drop it unless from the holder, act, answer a refusal."""
 
-    async def switch(parts: Components, data: dict[str, Any]) -> None:
-        msg = read(AgentTabsSwitch, data)
-        if not await from_holder(msg.by, msg.conn, msg.TYPE):
-            return
-        parts.video.boost()
-        try:
-            await parts.browser.switch_tab(msg.id)
-        except TabRefused as e:
-            await refuse(msg.TYPE, e.code, str(e), msg.conn)
+        async def handle(parts: Components, data: dict[str, Any]) -> None:
+            msg = read(model, data)
+            if not await from_holder(msg.by, msg.conn, msg.TYPE):
+                return
+            parts.video.boost()
+            try:
+                await act(parts, msg)
+            except TabRefused as e:
+                await refuse(msg.TYPE, e.code, str(e), msg.conn)
 
-    async def close(parts: Components, data: dict[str, Any]) -> None:
-        msg = read(AgentTabsClose, data)
-        if not await from_holder(msg.by, msg.conn, msg.TYPE):
-            return
-        parts.video.boost()
-        try:
-            await parts.browser.close_tab(msg.id)
-        except TabRefused as e:
-            await refuse(msg.TYPE, e.code, str(e), msg.conn)
+        return handle
 
-    return {"tabs.open": open_, "tabs.switch": switch, "tabs.close": close}
+    def open_(parts: Components, msg: AgentTabsOpen) -> Awaitable[object]:
+        web = msg.url if msg.url and msg.url.startswith(("http://", "https://")) else None
+        return parts.browser.open_tab(web)
+
+    return {
+        "tabs.open": guarded(AgentTabsOpen, open_),
+        "tabs.switch": guarded(AgentTabsSwitch, lambda parts, m: parts.browser.switch_tab(m.id)),
+        "tabs.close": guarded(AgentTabsClose, lambda parts, m: parts.browser.close_tab(m.id)),
+    }

@@ -140,6 +140,13 @@ async def test_typing_shortcuts_text_and_release_on_holder_change(h264_room) -> 
         await until(
             lambda: cdp.evaluate("document.getElementById('field').value === 'Hello, World!'")
         )
+        # With Caps Lock on a browser reports Ctrl+A as key "A" (no Shift): still select all
+        alice.tap("A", "KeyA", {"ctrl"})
+        type_word("Hello, World!")
+        await until(
+            lambda: cdp.evaluate("document.getElementById('field').value === 'Hello, World!'"),
+            what=lambda: "Caps Lock Ctrl+A did not select all",
+        )
         alice.tap("Backspace", "Backspace")
         alice.tap("ArrowLeft", "ArrowLeft")
         alice.tap("Home", "Home")

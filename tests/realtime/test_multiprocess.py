@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -16,6 +15,7 @@ from tests.support.cluster import (
     MP_PG_URL,
     MP_REDIS_URL,
     api_server,
+    api_servers,
     fresh_backends,
     fresh_user,
     started,
@@ -45,10 +45,7 @@ async def cluster(
         }
     runtime_dir = tmp_path / "runtime"
     runtime_dir.mkdir()
-    with ExitStack() as stack:
-        servers = [
-            stack.enter_context(api_server(tmp_path, runtime_dir, env=redis_env)) for _ in range(3)
-        ]
+    with api_servers(3, tmp_path, runtime_dir, env=redis_env) as servers:
         yield servers, runtime_dir
 
 
@@ -180,7 +177,7 @@ async def test_sockets_of_a_crashed_api_process_are_cleared_by_the_reaper(tmp_pa
     await fresh_backends()
     runtime_dir = tmp_path / "rt"
     runtime_dir.mkdir()
-    with api_server(tmp_path, runtime_dir) as a, api_server(tmp_path, runtime_dir) as b:
+    with api_servers(2, tmp_path, runtime_dir) as (a, b):
         async with httpx.AsyncClient(base_url=b.url, timeout=30) as http:
             host, guest = await fresh_user(http), await fresh_user(http)
             code = (

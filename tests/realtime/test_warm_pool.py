@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
+
+import pytest
 
 from controlplane.models import RoomStage
 from controlplane.runtime.base import RuntimeInfo, RuntimeUnavailable
@@ -213,7 +216,14 @@ async def test_a_start_the_runtime_reports_failed_fails_the_room_with_its_reason
         await sock.close()
 
 
-async def test_a_browser_that_vanishes_before_it_is_ready_fails_the_room(settings_factory):
+async def test_a_browser_that_vanishes_before_it_is_ready_fails_the_room(
+    settings_factory, monkeypatch: pytest.MonkeyPatch
+):
+    from controlplane.rooms import browser_gone
+
+    # The grace itself is the policy's unit test (tests/unit/test_browser_gone.py); here the
+    # path from a runtime saying "missing" to a failed room, with 1 s of it instead of 15.
+    monkeypatch.setattr(browser_gone, "LAUNCH_GRACE", timedelta(seconds=1))
     settings = await settings_factory()
     runtime = StagedRuntime(lambda ref: RuntimeInfo(ref, None, "running"))
     async with live_server(settings, runtime=runtime) as live:
@@ -222,7 +232,7 @@ async def test_a_browser_that_vanishes_before_it_is_ready_fails_the_room(setting
         sock = await room_socket(live.ws_url, room["code"], host.access_token)
         await sock.expect("room.status", stage="booting", within=5)
         runtime.info = lambda ref: RuntimeInfo(ref, None, "missing")  # the process died
-        # Missing counts once the room is rooms.browser_gone.LAUNCH_GRACE (15 s) old.
+        # Missing counts once the room is rooms.browser_gone.LAUNCH_GRACE old.
         failed = await sock.expect("room.status", status="failed", within=25)
         assert failed["data"]["reason"] == "The room's browser stopped"
         await sock.close()
@@ -258,7 +268,6 @@ async def test_pool_backs_off_when_its_browsers_fail_to_start(settings_factory):
 
 
 async def test_sweep_replaces_a_warm_browser_that_stopped_responding(settings_factory):
-    from datetime import timedelta
 
     from controlplane.models import utcnow
     from controlplane.reaper.sweep import sweep

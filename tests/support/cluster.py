@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.backends import PG_URL, REDIS_URL, TABLES, base_env, make_settings, migrate
 from tests.support.rooms import Started
-from tests.support.servers import Server, _wait_healthy, stop
+from tests.support.servers import Server, _wait_healthy, stop, stop_all
 from tests.support.smtp import free_port
 from tests.support.users import SignedIn, signed_in
 
@@ -69,18 +69,14 @@ async def fresh_database() -> None:
     await engine.dispose()
 
 
-@contextmanager
-def api_server(
+def _spawn_api_server(
     log_dir: Path,
     runtime_dir: Path,
     port: int | None = None,
     *,
     chat_rate: int = 10,
     env: dict[str, str] | None = None,
-) -> Iterator[Server]:
-    """One API process on the realtime database and Redis db (`env` adds or overrides
-    settings, e.g. REDIS_URL for a Redis of the caller's own, or REDIS_URL, REDIS_CLUSTER and
-    CELERY_BROKER_URL of a Redis Cluster)."""
+) -> Server:
     port = port or free_port()
     agent_port = free_port()
     server_env = base_env(
@@ -104,12 +100,49 @@ def api_server(
             stderr=subprocess.STDOUT,
             cwd=Path(__file__).resolve().parents[2],
         )
-    server = Server(port=port, process=process, log_path=log_path, agent_port=agent_port)
+    return Server(port=port, process=process, log_path=log_path, agent_port=agent_port)
+
+
+@contextmanager
+def api_server(
+    log_dir: Path,
+    runtime_dir: Path,
+    port: int | None = None,
+    *,
+    chat_rate: int = 10,
+    env: dict[str, str] | None = None,
+) -> Iterator[Server]:
+    """One API process on the realtime database and Redis db (`env` adds or overrides
+    settings, e.g. REDIS_URL for a Redis of the caller's own, or REDIS_URL, REDIS_CLUSTER and
+    CELERY_BROKER_URL of a Redis Cluster)."""
+    server = _spawn_api_server(log_dir, runtime_dir, port, chat_rate=chat_rate, env=env)
     try:
         _wait_healthy(server, timeout=60)
         yield server
     finally:
         stop(server)
+
+
+@contextmanager
+def api_servers(
+    count: int,
+    log_dir: Path,
+    runtime_dir: Path,
+    *,
+    chat_rate: int = 10,
+    env: dict[str, str] | None = None,
+) -> Iterator[list[Server]]:
+    """`count` API processes as `api_server` starts one, started side by side (each spends
+    seconds importing the app) and stopped side by side (each drains for a few)."""
+    servers: list[Server] = []
+    try:
+        for _ in range(count):
+            servers.append(_spawn_api_server(log_dir, runtime_dir, chat_rate=chat_rate, env=env))
+        for server in servers:
+            _wait_healthy(server, timeout=60)
+        yield servers
+    finally:
+        stop_all(servers)
 
 
 def started(runtime_dir: Path, code: str) -> Started:

@@ -61,10 +61,19 @@ def _wait_healthy(server: Server, timeout: float) -> None:
 
 
 def stop(server: Server) -> None:
-    if server.process.poll() is None:
-        server.process.terminate()
+    stop_all([server])
+
+
+def stop_all(servers: list[Server], timeout: float = 15) -> None:
+    """SIGTERM to every server at once, then wait for them together (each drains its sockets
+    for a few seconds); a server still up after `timeout` is killed."""
+    for server in servers:
+        if server.process.poll() is None:
+            server.process.terminate()
+    deadline = time.monotonic() + timeout
+    for server in servers:
         try:
-            server.process.wait(timeout=15)
+            server.process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             server.process.kill()
             server.process.wait()

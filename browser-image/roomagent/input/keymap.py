@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from Xlib import XK
 
 # DOM `key` values that are not single characters.
@@ -124,3 +126,13 @@ def dom_to_keysym(key: str, code: str = "") -> int | None:
     if code.startswith("Digit") and len(code) == 6:
         return char_keysym(code[5])
     return None
+
+
+def shortcut_key(key: str, mods: Iterable[str]) -> str:
+    """A letter pressed with Ctrl, Alt or Meta and without Shift names its key, not its case.
+    With Caps Lock on a browser reports Ctrl+A as key "A"; typed as the capital letter it would
+    press Shift as well, and Ctrl+Shift+A is another shortcut (or one the key policy refuses)."""
+    held = set(mods)
+    if len(key) == 1 and key.isalpha() and held & {"ctrl", "alt", "meta"} and "shift" not in held:
+        return key.lower()
+    return key

@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from . import keypolicy, wire
+from .keymap import shortcut_key
 from .xinject import BUTTONS, Injector
 
 log = logging.getLogger("roomagent.input")
@@ -91,8 +92,11 @@ class InputPath:
         apply = self._apply.get(type(action))
         if apply is None:  # a ping is answered by the channel, never applied
             return False
-        if isinstance(action, wire.Key | KeyPress) and self._blocked(action):
-            return False
+        if isinstance(action, wire.Key | KeyPress):
+            # Caps Lock's Ctrl+A ("A", no Shift) is Ctrl+A, for the key policy and the press.
+            action = replace(action, key=shortcut_key(action.key, action.mods))
+            if self._blocked(action):
+                return False
         self.applied += 1
         if not isinstance(action, wire.Move):
             self._boost()  # a click, key, text or wheel changes the screen soon

@@ -84,3 +84,16 @@ def test_fallback_input_takes_the_same_path_as_the_holders(type_: str):
         assert p.submit(action, sender=None)
     assert injector.calls and p.dropped == 0
     assert bool(boosts) == (type_ != "browser.mouse_move")
+
+
+def test_caps_lock_ctrl_a_is_pressed_as_ctrl_a_and_a_held_shift_still_counts():
+    p, injector, _ = path()
+    ctrl = frozenset({"ctrl"})
+    # With Caps Lock on a browser reports Ctrl+A as "A" without Shift: not Ctrl+Shift+A (which
+    # the key policy drops as Chromium's tab search), but Ctrl+A
+    assert p.submit(wire.Key("A", "KeyA", ctrl, True), sender="ana")
+    assert p.submit(KeyPress("C", "KeyC", ctrl), sender="ana")
+    assert injector.calls == [("key", "a", "KeyA", ctrl, True), ("keypress", "c", "KeyC", ["ctrl"])]
+    # a Shift that is really held keeps the capital, and the policy sees Ctrl+Shift+A
+    assert not p.submit(wire.Key("A", "KeyA", frozenset({"ctrl", "shift"}), True), sender="ana")
+    assert p.blocked_keys == {"Ctrl+Shift+A": 1}
