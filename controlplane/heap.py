@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
+from collections import deque
 
 
 def freeze_startup_heap() -> int:
@@ -24,18 +24,32 @@ def freeze_startup_heap() -> int:
     return gc.get_freeze_count()
 
 
-def time_collections(observe: Callable[[int, float], None]) -> None:
-    """Call `observe(generation, seconds)` after every collection of this process, so its pauses
-    are seen (`watchparty_gc_pause_seconds` on /metrics). Once per served process: callbacks are
-    process-wide, and an app built inside a test runner does not install one."""
-    started = 0.0
+class CollectorPauses:
+    """Every collection's generation and pause, kept until /metrics is scraped (the route moves
+    them into `watchparty_gc_pause_seconds`). `install()` once per served process: callbacks are
+    process-wide, and an app built inside a test runner installs none.
 
-    def on_collection(phase: str, info: dict[str, int]) -> None:
-        nonlocal started
-        # The collector runs with the GIL held and never re-enters itself: start and stop pair.
+    The callback touches nothing but a bounded deque: a Prometheus metric takes a plain
+    (non-reentrant) lock, and a collection can start inside one of its own locked sections (a
+    scrape copies a dict under it), so observing there could deadlock the event loop. A deque's
+    append and popleft are atomic under the GIL and start no collection (one cannot nest)."""
+
+    def __init__(self, keep: int = 4096) -> None:
+        self._pending: deque[tuple[int, float]] = deque(maxlen=keep)
+        self._started = 0.0
+
+    def install(self) -> None:
+        gc.callbacks.append(self._on_collection)
+
+    def _on_collection(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
-            started = time.perf_counter()
+            self._started = time.perf_counter()
         else:
-            observe(info["generation"], time.perf_counter() - started)
+            self._pending.append((info["generation"], time.perf_counter() - self._started))
 
-    gc.callbacks.append(on_collection)
+    def drain(self) -> list[tuple[int, float]]:
+        """The pauses since the last drain, oldest first (at most `keep` of them)."""
+        out = []
+        while self._pending:
+            out.append(self._pending.popleft())
+        return out

@@ -19,7 +19,7 @@ from controlplane.api.routes import agent_profile, agent_ws, health
 from controlplane.api.routes.agent_profile import AGENT_PROFILE_PATH
 from controlplane.api.routes.docs import install_docs
 from controlplane.draining import drain_on_stop
-from controlplane.heap import freeze_startup_heap, time_collections
+from controlplane.heap import CollectorPauses, freeze_startup_heap
 from controlplane.observability import Metrics, RequestContextMiddleware, configure_logging
 from controlplane.realtime.drain import Drain
 from controlplane.runtime.base import RoomRuntime
@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None, *, runtime: RoomRuntime | None 
         generate_unique_id_function=_operation_id,
     )
     app.state.metrics = Metrics()
+    app.state.gc_pauses = CollectorPauses()  # fed only once `serving` installs it
     install_error_handlers(app)
     # Innermost: its 413 still gets CORS, security headers, a request id and a log line.
     app.add_middleware(
@@ -117,8 +118,7 @@ def serving(app: FastAPI) -> FastAPI:
     """What a served process does once, after building its app: its startup heap stays out of
     every later garbage collection, and each collection's pause is timed on /metrics."""
     freeze_startup_heap()
-    pauses = app.state.metrics.gc_pauses
-    time_collections(lambda generation, s: pauses.labels(str(generation)).observe(s))
+    app.state.gc_pauses.install()
     return app
 
 

@@ -182,7 +182,8 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
-        # Served processes only (controlplane/heap.py): every collection stops the event loop.
+        # Served processes only (controlplane/heap.py), moved in at each scrape: every
+        # collection stops the event loop.
         self.gc_pauses = Histogram(
             "watchparty_gc_pause_seconds",
             "Pauses of the garbage collector, which stop every socket of this process",
@@ -190,6 +191,12 @@ class Metrics:
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
             registry=self.registry,
         )
+
+
+def observe_gc_pauses(metrics: Metrics, pauses: list[tuple[int, float]]) -> None:
+    """The collector's pauses since the last scrape (controlplane/heap.py `CollectorPauses`)."""
+    for generation, seconds in pauses:
+        metrics.gc_pauses.labels(generation=str(generation)).observe(seconds)
 
 
 def set_agent_media(metrics: Metrics, media: dict[str, AgentMedia]) -> None:

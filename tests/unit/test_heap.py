@@ -18,6 +18,7 @@ def test_a_served_app_freezes_its_startup_heap_and_times_each_collection(tmp_pat
         import gc, json
         from prometheus_client import generate_latest
         from controlplane.main import app_factory
+        from controlplane.observability import observe_gc_pauses
 
         app = app_factory()  # what each `watchparty serve` worker calls
         frozen = gc.get_freeze_count()
@@ -26,8 +27,13 @@ def test_a_served_app_freezes_its_startup_heap_and_times_each_collection(tmp_pat
         b.append(a)  # a cycle made after startup: the collector still frees it
         del a, b
         collected = gc.collect()
-        text = generate_latest(app.state.metrics.registry).decode()
-        print(json.dumps({"frozen": frozen, "collected": collected, "metrics": text}))
+        # what GET /metrics does with the pauses recorded since the last scrape
+        m = app.state.metrics
+        observe_gc_pauses(m, app.state.gc_pauses.drain())
+        text = generate_latest(m.registry).decode()
+        again = app.state.gc_pauses.drain()  # each pause is handed over once
+        print(json.dumps({"frozen": frozen, "collected": collected, "metrics": text,
+                          "again": again}))
         """
     )
     out = subprocess.run(
@@ -54,3 +60,4 @@ def test_a_served_app_freezes_its_startup_heap_and_times_each_collection(tmp_pat
         if line.startswith('watchparty_gc_pause_seconds_sum{generation="2"}')
     ]
     assert total and total[0] > 0
+    assert all(generation != 2 for generation, _ in found["again"]), found["again"]

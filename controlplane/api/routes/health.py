@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from controlplane.api.deps import Ctx, HubDep, draining
 from controlplane.api.errors import ApiError
-from controlplane.observability import Metrics, set_agent_media
+from controlplane.observability import Metrics, observe_gc_pauses, set_agent_media
 from controlplane.rooms import service, warm_pool
 
 router = APIRouter(tags=["health"])
@@ -86,4 +86,5 @@ async def metrics(request: Request, ctx: Ctx, hub: HubDep) -> Response:
     m.sockets.labels(kind="room").set(len(rooms))
     m.sockets.labels(kind="agent").set(len(agents))
     set_agent_media(m, hub.agent_media())
+    observe_gc_pauses(m, request.app.state.gc_pauses.drain())
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
