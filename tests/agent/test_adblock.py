@@ -9,9 +9,7 @@ adblock-off.png)."""
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from roomagent.adblock.filters import load_lists
 from roomagent.config import AgentSettings
 
 from tests.support.agent import AgentProcess, Cdp, FakeControlPlane
+from tests.support.servers import CountingPage, counting_page
 from tests.support.waits import eventually
 from tests.support.web import SCREENSHOTS
 
@@ -29,34 +28,17 @@ pytestmark = pytest.mark.x11
 AD_HOST = "securepubads.g.doubleclick.net"
 
 
-class AdServer(http.server.BaseHTTPRequestHandler):
-    hits: list[str] = []
-
-    def do_GET(self) -> None:
-        AdServer.hits.append(self.path)
-        body = (
-            b"<!doctype html><title>ad</title>"
-            b"<body style='margin:0;background:rgb(255,140,0);font:28px sans-serif'>"
-            b"AD FROM THE AD HOST</body>"
-        )
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+AD_PAGE = (
+    b"<!doctype html><title>ad</title>"
+    b"<body style='margin:0;background:rgb(255,140,0);font:28px sans-serif'>"
+    b"AD FROM THE AD HOST</body>"
+)
 
 
 @pytest.fixture
-def ad_server() -> Iterator[int]:
-    AdServer.hits = []
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AdServer)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield int(httpd.server_address[1])
-    httpd.shutdown()
-    httpd.server_close()
+def ad_server() -> Iterator[CountingPage]:
+    with counting_page(AD_PAGE) as page:
+        yield page
 
 
 def _lists() -> str:
@@ -96,7 +78,7 @@ async def _open(cp: FakeControlPlane, url: str) -> None:
 
 
 async def test_ads_are_hidden_and_the_ad_host_refused_until_the_room_turns_it_off(
-    log_dir: Path, ad_server: int
+    log_dir: Path, ad_server: CountingPage
 ) -> None:
     _lists()
     cp = FakeControlPlane()
@@ -106,7 +88,7 @@ async def test_ads_are_hidden_and_the_ad_host_refused_until_the_room_turns_it_of
         cp, width=960, height=540, extra_env={"WP_CHROMIUM_EXTRA_ARGS": json.dumps([rules])}
     )
     await agent.start(log_dir)
-    page = cp.page_url(f"ads.html?adhost={AD_HOST}&adport={ad_server}")
+    page = cp.page_url(f"ads.html?adhost={AD_HOST}&adport={ad_server.port}")
     try:
         await cp.wait_type("ready", 60)
         # The blocker runs once its lists are compiled (not waited for by `ready`).
@@ -124,7 +106,7 @@ async def test_ads_are_hidden_and_the_ad_host_refused_until_the_room_turns_it_of
 
         await eventually(hidden, what="the ad slots hidden")
         await cdp.screenshot(SCREENSHOTS / "adblock-on.png")
-        assert AdServer.hits == [], AdServer.hits
+        assert ad_server.hits == [], ad_server.hits
         beat = await cp.wait_for(lambda m: m["type"] == "heartbeat" and "ads" in m["data"], 15)
         assert beat["data"]["ads"]["on"] is True
         await eventually(
@@ -139,17 +121,17 @@ async def test_ads_are_hidden_and_the_ad_host_refused_until_the_room_turns_it_of
 
         await eventually(shown, what="the ad slots shown again")
         await _open(cp, page)
-        await eventually(lambda: _hit(), what="the ad host's iframe loaded")
+        await eventually(lambda: "/ad.html" in ad_server.hits, what="the ad host's iframe loaded")
         assert (await _slots(cdp))[".ad-slot"] == "flex"
         await cdp.screenshot(SCREENSHOTS / "adblock-off.png")
 
         # On again, live: hidden at once, and the next load refuses the ad host again.
         await cp.send("room.settings", {"block_ads": True})
         await eventually(hidden, what="the ad slots hidden again")
-        before = len(AdServer.hits)
+        before = len(ad_server.hits)
         await _open(cp, page)
         await eventually(hidden, what="the ad slots hidden after a reload")
-        assert len(AdServer.hits) == before, AdServer.hits
+        assert len(ad_server.hits) == before, ad_server.hits
     except BaseException:
         print(agent.log_tail(60))
         raise
@@ -158,17 +140,13 @@ async def test_ads_are_hidden_and_the_ad_host_refused_until_the_room_turns_it_of
         await cp.stop()
 
 
-async def _hit() -> bool:
-    return "/ad.html" in AdServer.hits
-
-
 async def _refused_some(cp: FakeControlPlane) -> bool:
     beats = [m for m in cp.messages if m["type"] == "heartbeat" and "ads" in m["data"]]
     return bool(beats) and beats[-1]["data"]["ads"]["blocked"] >= 1
 
 
 async def test_a_room_that_starts_with_blocking_off_shows_its_ads(
-    log_dir: Path, ad_server: int
+    log_dir: Path, ad_server: CountingPage
 ) -> None:
     """`auth.ok {block_ads: false}` (the room was created with "Block ads" unchecked)."""
     _lists()
@@ -184,8 +162,8 @@ async def test_a_room_that_starts_with_blocking_off_shows_its_ads(
         await cp.wait_type("ready", 60)
         await cp.wait_for(lambda m: m["type"] == "heartbeat" and "ads" in m["data"], 60)
         cdp = Cdp(agent.cdp_port)
-        await _open(cp, cp.page_url(f"ads.html?adhost={AD_HOST}&adport={ad_server}"))
-        await eventually(lambda: _hit(), what="the ad host's iframe loaded")
+        await _open(cp, cp.page_url(f"ads.html?adhost={AD_HOST}&adport={ad_server.port}"))
+        await eventually(lambda: "/ad.html" in ad_server.hits, what="the ad host's iframe loaded")
         assert (await _slots(cdp))[".adsbygoogle-wrapper"] == "block"
     except BaseException:
         print(agent.log_tail(60))

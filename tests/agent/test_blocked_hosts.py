@@ -4,52 +4,33 @@ Xvfb + Chromium."""
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.agent import AgentProcess, Cdp, FakeControlPlane
+from tests.support.servers import CountingPage, counting_page
 from tests.support.waits import eventually
 
 pytestmark = pytest.mark.x11
 
 
-class Counting(http.server.BaseHTTPRequestHandler):
-    hits: list[str] = []
-
-    def do_GET(self) -> None:
-        Counting.hits.append(self.path)
-        body = b"<title>control plane</title>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Access-Control-Allow-Origin", "*")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def control_plane_api() -> Iterator[int]:
+def control_plane_api() -> Iterator[CountingPage]:
     """Stands in for the control plane's public listener: counts every request it gets."""
-    Counting.hits = []
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Counting)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield int(httpd.server_address[1])
-    httpd.shutdown()
-    httpd.server_close()
+    with counting_page(
+        b"<title>control plane</title>", {"Access-Control-Allow-Origin": "*"}
+    ) as page:
+        yield page
 
 
 async def test_the_room_browser_cannot_reach_the_control_plane(
-    log_dir: Path, control_plane_api: int
+    log_dir: Path, control_plane_api: CountingPage
 ):
-    blocked = f"127.0.0.1:{control_plane_api}"
+    blocked = f"127.0.0.1:{control_plane_api.port}"
+    by_name = f"localhost:{control_plane_api.port}"
     cp = FakeControlPlane()
     await cp.start()
     agent = AgentProcess(
@@ -57,7 +38,7 @@ async def test_the_room_browser_cannot_reach_the_control_plane(
         start_url=cp.page_url("page2.html"),
         width=640,
         height=360,
-        extra_env={"WP_BLOCKED_HOSTS": json.dumps([blocked, f"localhost:{control_plane_api}"])},
+        extra_env={"WP_BLOCKED_HOSTS": json.dumps([blocked, by_name])},
     )
     await agent.start(log_dir)
     try:
@@ -69,7 +50,7 @@ async def test_the_room_browser_cannot_reach_the_control_plane(
         )
         assert error.startswith("TypeError"), error
         # Navigation, by address and by name.
-        for url in (f"http://{blocked}/readyz", f"http://localhost:{control_plane_api}/api/docs"):
+        for url in (f"http://{blocked}/readyz", f"http://{by_name}/api/docs"):
             await cp.send("browser.navigate", {"url": url})
             await cp.wait_for(
                 lambda m, url=url: m["type"] == "browser.status" and m["data"]["url"] == url, 15
@@ -80,7 +61,7 @@ async def test_the_room_browser_cannot_reach_the_control_plane(
 
             # the refusal shows as Chromium's error page, however long a busy box takes to it
             await eventually(error_page, what=f"the error page for {url}")
-        assert Counting.hits == [], Counting.hits
+        assert control_plane_api.hits == [], control_plane_api.hits
         # Another port of the same host still loads: only the control plane's is blocked.
         await cp.send("browser.navigate", {"url": cp.page_url("anim.html")})
         await cp.wait_for(

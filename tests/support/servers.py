@@ -156,3 +156,42 @@ def static_files(directory: Path) -> Iterator[str]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@dataclass
+class CountingPage:
+    """A local HTTP server answering every GET with one page, and the paths it was asked for."""
+
+    port: int
+    hits: list[str]
+
+
+@contextmanager
+def counting_page(body: bytes, headers: dict[str, str] | None = None) -> Iterator[CountingPage]:
+    """Serve `body` (text/html, plus `headers`) on a free loopback port and record every request
+    path: a stand-in for a host the room browser must not reach, or reaches only when allowed."""
+    page = CountingPage(0, [])
+    extra = dict(headers or {})
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            page.hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            for name, value in extra.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    page.port = int(httpd.server_address[1])
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield page
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
