@@ -16,6 +16,7 @@ from watchparty_wire.agent import (
     AgentBrowserStatus,
     AgentMediaCmd,
     AgentMediaEnded,
+    AgentMediaRefused,
     AgentMediaState,
     AgentNavigate,
     AgentOffer,
@@ -508,7 +509,8 @@ class Agent:
 
     async def _media_cmd(self, parts: Components, data: dict[str, Any]) -> None:
         """Play, pause, seek, seek by, rate: on the page's main media element; its next
-        `media.state` shows the result, `error {code: "no_media"}` says there is none."""
+        `media.state` shows the result, `media.refused {code: "no_media"}` to the member who
+        asked says there is none (the page's media went away since the last state)."""
         try:
             cmd = read(AgentMediaCmd, data)
             # The agent's own limits on top of the model's (a rate clamped to 0.25..4, a seek
@@ -519,7 +521,12 @@ class Agent:
             return
         if not await parts.player.command(action, value):
             await self.control.send(
-                AgentReport(code="no_media", message="the page has no main media element")
+                AgentMediaRefused(
+                    type="media.cmd",
+                    code="no_media",
+                    message="The page has no video or audio to control",
+                    conn=cmd.conn,
+                )
             )
 
     def _history(self, delta: int) -> Handler:

@@ -7,7 +7,7 @@ Status changes go through the lifecycle executor (`rooms/transitions.py`), so th
 Flood guard (a compromised room must not cost its members or the database a message per
 frame): `browser.status`, `tabs.state` and `media.state` are coalesced per agent connection
 like a member's `voice.state` (at most one relay per `state_interval_s`, the latest winning,
-repeats dropped; `tabs.refused` is limited like `error`);
+repeats dropped; `tabs.refused` and `media.refused` are limited like `error`);
 `media.ended` moves the queue on at most once per 2 s (`together.py`); `stage` and `ready`,
 which write the room row, at most once per `REPORT_INTERVAL_S` each; `error` reports are logged
 and relayed at most `AGENT_ERRORS_PER_SECOND` a second; and the hub drops frames past
@@ -74,7 +74,8 @@ class AgentChannel:
             "ready": self._ready,
             "browser.status": self._browser_status,
             "tabs.state": self._tabs_state,
-            "tabs.refused": self._tabs_refused,
+            "tabs.refused": self._refused,
+            "media.refused": self._refused,
             "media.state": together.media_state,
             "media.ended": together.media_ended,
             "rtc.answer": self._rtc_answer,
@@ -160,13 +161,13 @@ class AgentChannel:
         throttle = agent.throttles.of("tabs.state", self.state_interval_s, dedupe=True)
         await throttle.offer(msg.model_dump(), publish)
 
-    async def _tabs_refused(self, agent: AgentConn, msg: w.AgentTabsRefused) -> None:
-        """To the socket that asked, as the control plane's own refusals read (limited like
-        `error` reports: a flood of them is dropped)."""
+    async def _refused(self, agent: AgentConn, msg: w.MemberRefusal) -> None:
+        """`tabs.refused`, `media.refused`: to the socket that asked, as the control plane's own
+        refusals read (limited like `error` reports: a flood of them is dropped)."""
         if agent.errors.hit() is not Flood.ok or not msg.conn:
             return
         log.info(
-            "agent refused a tab command",
+            "agent refused a member's command",
             extra={"room": agent.room_id, "type": msg.type, "code": msg.code},
         )
         refused = ErrorOut(code=msg.code, detail=msg.message, type=msg.type or None)

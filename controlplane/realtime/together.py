@@ -120,7 +120,8 @@ class Together:
         media = await self.presence.media(conn.room_id)
         if not media or not media.get("present"):
             raise _refuse(Kind.conflict, "no_media", "The page has no video or audio to control")
-        await self.io.direct(conn.room_id, AGENT, AgentMediaCmd(action=msg.action, value=msg.value))
+        cmd = AgentMediaCmd(action=msg.action, value=msg.value, conn=conn.id)
+        await self.io.direct(conn.room_id, AGENT, cmd)
         log.info(
             "media command",
             extra={"room": conn.room_id, "user_id": conn.user_id, "action": msg.action},

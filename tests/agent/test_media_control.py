@@ -2,7 +2,8 @@
 a clip made at test time: `media.state` as the page plays, pauses, seeks and changes rate;
 `media.cmd` from the control plane (whoever holds the remote: the agent does not check it, the
 hub does); `ended` → one `media.ended`; a player inside a cross-origin iframe (same site and
-cross site); a page without media (`present: false`, commands answered `no_media`)."""
+cross site); a player inside shadow roots; a page without media (`present: false`, commands
+answered `no_media`)."""
 
 from __future__ import annotations
 
@@ -168,8 +169,14 @@ async def test_ended_is_reported_once(room: Room) -> None:
 async def test_no_media(room: Room) -> None:
     cp, _, _ = room
     await open_page(cp, cp.page_url("anim.html"), lambda d: d == {"present": False})
-    err = await cp.after("media.cmd", {"action": "pause"}, lambda m: m["type"] == "error", 10)
-    assert err["data"]["code"] == "no_media"
+    cmd = {"action": "pause", "conn": "c-7"}
+    refused = await cp.after("media.cmd", cmd, lambda m: m["type"] == "media.refused", 10)
+    assert refused["data"] == {
+        "type": "media.cmd",
+        "code": "no_media",
+        "message": "The page has no video or audio to control",
+        "conn": "c-7",
+    }
     bad = await cp.after("media.cmd", {"action": "eject"}, lambda m: m["type"] == "error", 10)
     assert bad["data"]["code"] == "bad_message"
 
@@ -194,6 +201,23 @@ async def test_video_in_a_cross_origin_iframe(room: Room, host: str) -> None:
     page = Cdp(agent.cdp_port)
     assert await page.evaluate("document.getElementById('decoy').currentTime") == 0
     assert await page.evaluate("document.getElementById('decoy').paused") is True
+
+
+async def test_a_player_inside_shadow_roots(room: Room) -> None:
+    """A player built of web components: its `<video>` two open shadow roots deep is found,
+    driven, and its end reported (media events do not leave a shadow tree)."""
+    cp, _, agent = room
+    url = video_page(cp, src="/media/short.webm", title="Shadow", shadow="1", autoplay="0")
+    state = await open_page(cp, url, titled("Shadow"))
+    assert state["duration"] == pytest.approx(2.0, abs=0.1)
+    assert state["paused"] is True
+    await command(cp, lambda d: titled("Shadow")(d) and abs(d["time"] - 1.0) < 0.2, "seek", 1.0)
+    await command(cp, lambda d: titled("Shadow")(d) and not d["paused"], "play")
+    ended = await cp.wait_type("media.ended", 10)
+    assert ended["data"] == {"url": url}
+    page = Cdp(agent.cdp_port)
+    deep = "document.body.lastElementChild.shadowRoot.firstElementChild.shadowRoot"
+    assert await page.evaluate(f"{deep}.querySelector('video').ended") is True
 
 
 async def test_the_page_neither_sees_the_probe_nor_intercepts_commands(room: Room) -> None:

@@ -13,7 +13,6 @@ import pytest
 
 from tests.support.rooms import (
     Live,
-    Socket,
     agent_socket,
     live_server,
     room_socket,
@@ -36,10 +35,6 @@ async def live(settings_factory: Any) -> AsyncIterator[Live]:
         yield server
 
 
-def conn_of(sock: Socket) -> str:
-    return str(sock.received[0]["data"]["you"]["conn_id"])
-
-
 async def test_only_the_holder_changes_tabs_and_everyone_sees_them(live: Live) -> None:
     room, host, (guest,) = await room_with_guests(live)
     code = room["code"]
@@ -57,7 +52,7 @@ async def test_only_the_holder_changes_tabs_and_everyone_sees_them(live: Live) -
     await h.send("tabs.open", {"url": "https://example.com/b"})
     opened = await agent.expect("tabs.open")
     # The agent learns who asked (it checks the holder again) and which socket to answer.
-    assert opened["data"] == {"url": "https://example.com/b", "by": host.id, "conn": conn_of(h)}
+    assert opened["data"] == {"url": "https://example.com/b", "by": host.id, "conn": h.conn_id}
 
     # The host passes the remote: now the guest may, the host may not.
     await h.send("remote.pass", {"user_id": guest.id})
@@ -70,7 +65,7 @@ async def test_only_the_holder_changes_tabs_and_everyone_sees_them(live: Live) -
     assert (await agent.expect("tabs.open"))["data"] == {
         "url": None,  # a blank tab
         "by": guest.id,
-        "conn": conn_of(g),
+        "conn": g.conn_id,
     }
     await g.send("tabs.open", {"url": "file:///etc/passwd"})
     await g.expect("error", code="url_not_allowed", type="tabs.open")
@@ -81,7 +76,7 @@ async def test_only_the_holder_changes_tabs_and_everyone_sees_them(live: Live) -
     assert (await agent.expect("tabs.switch"))["data"] == {
         "id": "a",
         "by": guest.id,
-        "conn": conn_of(g),
+        "conn": g.conn_id,
     }
     await g.send("tabs.switch", {"id": "zz"})
     await g.expect("error", code="no_such_tab", type="tabs.switch")
@@ -111,7 +106,7 @@ async def test_only_the_holder_changes_tabs_and_everyone_sees_them(live: Live) -
             "type": "tabs.open",
             "code": "too_many_tabs",
             "message": "The room's browser has at most 3 tabs",
-            "conn": conn_of(g),
+            "conn": g.conn_id,
         },
     )
     await g.expect("error", code="too_many_tabs", type="tabs.open")

@@ -73,9 +73,20 @@ async def test_anyone_can_pause_until_the_host_turns_it_off(live: Live):
     agent = await _agent_with_media(live, code, h, g)
     # a guest who does not hold the remote pauses and seeks: the agent is told
     await g.send("media.cmd", {"action": "pause"})
-    assert (await agent.expect("media.cmd"))["data"] == {"action": "pause"}
+    assert (await agent.expect("media.cmd"))["data"] == {"action": "pause", "conn": g.conn_id}
     await g.send("media.cmd", {"action": "seek", "value": 2402})
-    assert (await agent.expect("media.cmd"))["data"] == {"action": "seek", "value": 2402.0}
+    cmd = (await agent.expect("media.cmd"))["data"]
+    assert cmd == {"action": "seek", "value": 2402.0, "conn": g.conn_id}
+    # the page's media went away before the agent got it: the agent's refusal reaches the
+    # asker alone, as the server's own refusals read
+    await agent.send(
+        "media.refused",
+        {"type": "media.cmd", "code": "no_media", "message": "gone", "conn": g.conn_id},
+    )
+    await g.expect("error", code="no_media", type="media.cmd", detail="gone")
+    await h.send("ping")
+    await h.expect("pong")
+    assert not [e for e in h.of_type("error") if e["data"]["code"] == "no_media"]
     # invalid commands never reach it
     for bad in [
         {"action": "rate", "value": 5},
@@ -111,11 +122,12 @@ async def test_anyone_can_pause_until_the_host_turns_it_off(live: Live):
     await g.expect("error", code="not_allowed", type="media.cmd")
     # the host and the remote's holder still may
     await h.send("media.cmd", {"action": "play"})
-    assert (await agent.expect("media.cmd"))["data"] == {"action": "play"}
+    assert (await agent.expect("media.cmd"))["data"] == {"action": "play", "conn": h.conn_id}
     await h.send("remote.pass", {"user_id": guest.id})
     await g.expect("remote.changed", holder_id=guest.id)
     await g.send("media.cmd", {"action": "seek_by", "value": -10})
-    assert (await agent.expect("media.cmd"))["data"] == {"action": "seek_by", "value": -10.0}
+    cmd = (await agent.expect("media.cmd"))["data"]
+    assert cmd == {"action": "seek_by", "value": -10.0, "conn": g.conn_id}
     o = await room_socket(live.ws_url, code, other.access_token)
     assert o.received[0]["data"]["settings"] == {
         "anyone_can_pause": False,

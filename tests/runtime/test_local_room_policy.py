@@ -169,6 +169,13 @@ async def test_a_local_rooms_holder_cannot_show_the_servers_files_or_chromiums_p
                 assert res["result"].get("errorText") == "net::ERR_BLOCKED_BY_ADMINISTRATOR", res
                 await assert_clean(port)
             await sock.close()
+    except BaseException:
+        # The room agent's log (its Chromium's exit, the guard's steps) goes with the failure:
+        # pytest shows what a failed test printed.
+        for log in sorted((data / "rooms").glob("*.log")):
+            print(f"--- {log.name} (last 150 lines)")
+            print("\n".join(log.read_text(errors="replace").splitlines()[-150:]))
+        raise
     finally:
         kill_rooms(settings.deployment_id)
     assert etc_snapshot() == etc_before

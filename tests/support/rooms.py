@@ -194,6 +194,11 @@ class Socket:
     def of_type(self, type_: str) -> list[dict[str, Any]]:
         return [m for m in self.received if m["type"] == type_]
 
+    @property
+    def conn_id(self) -> str:
+        """A room socket's own id, as its first `room.state` names it (`you.conn_id`)."""
+        return str(self.of_type("room.state")[0]["data"]["you"]["conn_id"])
+
     def types(self) -> list[str]:
         return [m["type"] for m in self.received]
 

@@ -283,6 +283,8 @@ class AgentMediaCmd(Outbound):
     action: MediaAction
     # Strict: the agent reading it takes a number, never a string or a boolean made one.
     value: Annotated[float | None, Field(strict=True)] = None
+    # The socket that asked: a `media.refused` goes back to it alone.
+    conn: str = ""
 
 
 class IceServers(Outbound):
@@ -365,16 +367,28 @@ class AgentTabsState(AgentMessage):
     max: Annotated[int, BeforeValidator(_tab_cap)] = 1
 
 
-class AgentTabsRefused(AgentMessage):
-    """A tab command the agent did not carry out (`type`: which), for the socket `conn` alone:
-    relayed to it as `error {code, detail: message, type}`, like the control plane's own
-    refusals (a page may have opened a tab since the control plane's last `tabs.state`)."""
+class MemberRefusal(AgentMessage):
+    """A member's command the agent did not carry out (`type`: which), for the socket `conn`
+    alone: relayed to it as `error {code, detail: message, type}`, like the control plane's own
+    refusals (the page changed since the control plane last heard of it)."""
 
-    TYPE = "tabs.refused"
     type: Annotated[str, _text(32)] = ""
     code: Annotated[str, _text(64)] = ""
     message: Annotated[str, _text(500)] = ""
     conn: Annotated[str, _text(64)] = ""
+
+
+class AgentTabsRefused(MemberRefusal):
+    """A `tabs.*` command refused (a page may have opened a tab since the last `tabs.state`)."""
+
+    TYPE = "tabs.refused"
+
+
+class AgentMediaRefused(MemberRefusal):
+    """A `media.cmd` refused: `no_media` when the page's media went away since the last
+    `media.state` (the control plane refuses at once when that state already said so)."""
+
+    TYPE = "media.refused"
 
 
 class AgentTabsOpen(Outbound):
@@ -402,7 +416,7 @@ class AgentTabsClose(Outbound):
     conn: str
 
 
-AGENT_MESSAGES.update(table(AgentTabsState, AgentTabsRefused))
+AGENT_MESSAGES.update(table(AgentTabsState, AgentTabsRefused, AgentMediaRefused))
 CONTROL_MESSAGES.update(table(AgentTabsOpen, AgentTabsSwitch, AgentTabsClose))
 
 

@@ -4,8 +4,10 @@ neither sees `__wpMedia` nor can it change what `play`, `pause` or `currentTime`
 nothing here needs `Runtime.enable` (which pages can detect).
 
 `INSTALL` is idempotent and sent with every look (a navigated frame's world is a new one).
-`probe()` lists the frame's media elements as candidates (player/policy.py `Candidate`);
-`cmd(id, action, value)` drives one of them and answers "ok" or "gone".
+`probe()` lists the frame's media elements as candidates (player/policy.py `Candidate`), those
+inside open shadow roots too (players built as web components); `cmd(id, action, value)` drives
+one of them and answers "ok" or "gone". Closed shadow roots stay out of reach (a site adapter's
+job).
 """
 
 from __future__ import annotations
@@ -15,8 +17,13 @@ import json
 WORLD_NAME = "wp-media"
 # Elements listed per frame at most (a page of hundreds of thumbnails' <video>s).
 MAX_ELEMENTS = 50
+# Open shadow roots searched per frame at most, and how often the page is walked again for new
+# ones (the walk visits every element: once a second, not at every look).
+MAX_SHADOW_ROOTS = 200
+SHADOW_RESCAN_MS = 1000
 
-INSTALL = """
+INSTALL = (
+    """
 (() => {
   if (globalThis.__wpMedia) return;
   const ids = new WeakMap();
@@ -28,13 +35,36 @@ INSTALL = """
     return id;
   };
   // Media events do not bubble, but a capturing listener on the document sees them all: an end
-  // is counted even if the page starts the medium again before the next look.
-  document.addEventListener('ended', (e) => {
+  // is counted even if the page starts the medium again before the next look. They are not
+  // composed either, so each shadow root gets a listener of its own.
+  const onEnded = (e) => {
     if (e.target instanceof HTMLMediaElement) {
       const id = idOf(e.target);
       ends.set(id, (ends.get(id) || 0) + 1);
     }
-  }, true);
+  };
+  document.addEventListener('ended', onEnded, true);
+  const listened = new WeakSet();
+  let roots = [], rootsAt = -Infinity;
+  const shadowRoots = () => {
+    const now = performance.now();
+    if (now - rootsAt < SHADOW_RESCAN_MS) return roots.filter((r) => r.host.isConnected);
+    rootsAt = now;
+    const found = [];
+    const walk = (root) => {
+      for (const el of root.querySelectorAll('*')) {
+        if (found.length >= MAX_SHADOW_ROOTS) return;
+        const sr = el.shadowRoot;  // open roots only: a closed one is null here
+        if (!sr) continue;
+        found.push(sr);
+        if (!listened.has(sr)) { listened.add(sr); sr.addEventListener('ended', onEnded, true); }
+        walk(sr);
+      }
+    };
+    walk(document);
+    roots = found;
+    return roots;
+  };
   const area = (el) => {
     if (!el.isConnected || !(el instanceof HTMLVideoElement)) return 0;
     if (el.checkVisibility && !el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true}))
@@ -47,7 +77,9 @@ INSTALL = """
   const probe = () => {
     const meta = navigator.mediaSession && navigator.mediaSession.metadata;
     const title = meta && meta.title ? String(meta.title).slice(0, 300) : '';
-    const els = Array.from(document.querySelectorAll('video, audio')).slice(0, MAX_ELEMENTS);
+    const els = [document, ...shadowRoots()]
+      .flatMap((root) => Array.from(root.querySelectorAll('video, audio')))
+      .slice(0, MAX_ELEMENTS);
     byId = new Map();
     return els.map((el) => {
       const id = idOf(el);
@@ -87,6 +119,9 @@ INSTALL = """
   Object.defineProperty(globalThis, '__wpMedia', {value: {probe, cmd}});
 })();
 """.replace("MAX_ELEMENTS", str(MAX_ELEMENTS))
+    .replace("MAX_SHADOW_ROOTS", str(MAX_SHADOW_ROOTS))
+    .replace("SHADOW_RESCAN_MS", str(SHADOW_RESCAN_MS))
+)
 
 PROBE = INSTALL + "globalThis.__wpMedia.probe()"
 
