@@ -41,7 +41,7 @@ export function TopBar({ code }: { code: string }) {
       <Link to="/dashboard" className={buttonVariants({ variant: "ghost", size: "iconSm" })} aria-label="Back to dashboard">
         <ArrowLeft aria-hidden />
       </Link>
-      <h1 className="truncate font-semibold text-zinc-50">{room?.title ?? "Room"}</h1>
+      <h1 className="min-w-0 truncate font-semibold text-zinc-50">{room?.title ?? "Room"}</h1>
       <Badge tone={badge.tone}>{badge.label}</Badge>
       <span className="hidden font-mono text-xs text-zinc-500 md:inline">{code}</span>
       {socket === "reconnecting" ? <Badge tone="warn">Reconnecting…</Badge> : null}
@@ -51,9 +51,11 @@ export function TopBar({ code }: { code: string }) {
         </span>
       ) : null}
       <div className="ml-auto flex items-center gap-2">
-        <Button variant="secondary" size="sm" onClick={() => void copy()}>
+        <Button variant="secondary" size="sm" title="Copy invite link" onClick={() => void copy()}>
           {copied ? <Check aria-hidden /> : <Link2 aria-hidden />}
-          Copy invite link
+          {/* On a phone the buttons keep their names but show only their icons: the room's
+              title needs the width. */}
+          <span className="sr-only sm:not-sr-only">Copy invite link</span>
         </Button>
         {copied ? (
           <span role="status" className="text-xs text-emerald-300">
@@ -61,8 +63,8 @@ export function TopBar({ code }: { code: string }) {
           </span>
         ) : null}
         {isHost && room?.status !== "ended" ? (
-          <Button variant="destructive" size="sm" onClick={() => setConfirming(true)}>
-            <Power aria-hidden /> End room
+          <Button variant="destructive" size="sm" title="End room" onClick={() => setConfirming(true)}>
+            <Power aria-hidden /> <span className="sr-only sm:not-sr-only">End room</span>
           </Button>
         ) : null}
         {!isHost ? (
