@@ -190,7 +190,9 @@ class Agent:
         """Start every component, each registered for shutdown as soon as it runs, then publish
         them together (`self.parts`) and report the stages up to `ready`."""
         tasks.append(asyncio.create_task(self.control.run(), name="control"))
-        self._filters = asyncio.create_task(adblock.load(self.s.adblock_lists), name="adblock")
+        self._filters = asyncio.create_task(
+            adblock.load(self.s.adblock_lists, self.s.adblock_cache), name="adblock"
+        )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.control.connected.wait(), 2)
         await self._set_stage("booting")

@@ -97,10 +97,13 @@ class AgentSettings(BaseSettings):
     # The ad blocker (adblock/): on until the control plane says otherwise (`auth.ok`,
     # `room.assigned`, `room.settings` carry the room's `block_ads`), applied from the moment the
     # agent's DevTools connection is up. Its filter lists (EasyList, EasyPrivacy:
-    # browser-image/adblock-lists.sh puts them there) are compiled when the agent starts;
-    # without them the room runs unblocked and says so (`adblock_unavailable`).
+    # browser-image/adblock-lists.sh puts them there) are compiled when the agent starts, or
+    # read compiled: the image's own copy, or one an earlier agent kept in `adblock_cache`
+    # (adblock/compiled.py; "" keeps none); without them the room runs unblocked and says so
+    # (`adblock_unavailable`).
     block_ads: bool = True
     adblock_lists: str = "/usr/share/watchparty/adblock"
+    adblock_cache: str = "~/.cache/watchparty"
 
     # Chromium DevTools port on 127.0.0.1 (0: let Chromium pick, read DevToolsActivePort).
     cdp_port: int = 0

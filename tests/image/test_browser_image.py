@@ -150,12 +150,17 @@ def test_policy_file_in_image(run_container: RunContainer) -> None:
 
 
 def test_ad_block_lists_in_image_and_no_extension(run_container: RunContainer) -> None:
-    """The ad blocker's lists (issue 22) are in the image and compile; uBlock Origin's package
-    was only unpacked for them, never installed (it would load into every Chromium)."""
+    """The ad blocker's lists (issue 22) are in the image, compiled at build time: the room's
+    agent (uid 1000, read-only lists) reads that copy, the same filters as parsing the lists;
+    uBlock Origin's package was only unpacked for them, never installed (it would load into
+    every Chromium)."""
     script = (
-        "from pathlib import Path; from roomagent.adblock.filters import load_lists;"
-        "f = load_lists(Path('/usr/share/watchparty/adblock'));"
-        "print(f.blocks_host('securepubads.g.doubleclick.net'), len(f.hosts), len(f.selectors))"
+        "from pathlib import Path; from roomagent.adblock import compiled;"
+        "from roomagent.adblock.filters import load_lists;"
+        "d = Path('/usr/share/watchparty/adblock');"
+        "f, source = compiled.load(d, '/tmp/home/.cache/watchparty');"
+        "print(f.blocks_host('securepubads.g.doubleclick.net'), len(f.hosts), len(f.selectors),"
+        " source, f == load_lists(d))"
     )
     container = run_container(
         "sh",
@@ -165,8 +170,9 @@ def test_ad_block_lists_in_image_and_no_extension(run_container: RunContainer) -
     )
     assert container.wait(timeout=120)["StatusCode"] == 0
     out = container.logs().decode().splitlines()
-    blocked, hosts, selectors = out[0].split()
+    blocked, hosts, selectors, source, same = out[0].split()
     assert blocked == "True" and int(hosts) > 5_000 and int(selectors) > 5_000, out
+    assert (source, same) == ("image", "True"), out
     assert out[1] == "installed=1", out  # dpkg knows no such package
     assert out[2] == "0", out  # no system-wide extension for Chromium
 
