@@ -139,7 +139,9 @@ export function StreamView({ client, stream, isHolder, fullscreen, onToggleFulls
         ) : null}
       </div>
       {below}
-      <div className="flex h-10 shrink-0 items-center gap-2 border-t border-zinc-800 bg-zinc-950 px-2 text-zinc-300">
+      {/* On a phone the connection figures take a row of their own under the buttons (beside
+          five reactions they were cut to a few letters). */}
+      <div className="flex min-h-10 shrink-0 flex-wrap items-center gap-x-2 border-t border-zinc-800 bg-zinc-950 px-2 py-0.5 text-zinc-300 sm:py-0">
         <Button variant="ghost" size="iconSm" aria-label={muted || soundBlocked ? "Sound on" : "Sound off"} onClick={() => (soundBlocked ? enableSound() : setMuted(!muted))}>
           {muted || soundBlocked ? <VolumeX aria-hidden /> : <Volume2 aria-hidden />}
         </Button>
@@ -153,7 +155,9 @@ export function StreamView({ client, stream, isHolder, fullscreen, onToggleFulls
           className="hidden w-24 accent-violet-500 sm:block"
           onChange={(e) => setVolume(Number(e.target.value))}
         />
-        <StatsLine words={quality.words} />
+        <div className="order-last flex h-7 min-w-0 basis-full items-center sm:order-none sm:h-10 sm:basis-auto">
+          <StatsLine words={quality.words} />
+        </div>
         <div className="ml-auto" />
         {barExtra}
         <QualityMenu cap={quality.cap} onChoose={quality.choose} />
@@ -178,7 +182,9 @@ function Waiting({ text }: { text: string }) {
 function StatsLine({ words }: { words: ReturnType<typeof useQuality>["words"] }) {
   const stats = useRoomStore((s) => s.stats);
   const peer = useRoomStore((s) => s.peer);
-  if (peer !== "connected" || !stats) return <span className="truncate whitespace-nowrap text-xs text-zinc-500">No stream</span>;
+  if (peer !== "connected") return <span className="truncate whitespace-nowrap text-xs text-zinc-500">No stream</span>;
+  // Connected, the first receiver figures not in yet (they come about once a second).
+  if (!stats) return <span className="truncate whitespace-nowrap text-xs text-zinc-500">Measuring…</span>;
   const rtt = stats.rttMs;
   const loss = stats.packetLossPct ?? 0;
   const tone = (rtt ?? 0) > 250 || loss > 5 ? "text-red-300" : (rtt ?? 0) > 120 || loss > 1 ? "text-amber-300" : "text-emerald-300";
