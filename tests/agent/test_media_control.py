@@ -58,7 +58,19 @@ def titled(title: str) -> Callable[[dict[str, Any]], bool]:
 
 
 def media_state(pred: Callable[[dict[str, Any]], bool]) -> Callable[[dict[str, Any]], bool]:
-    return lambda m: m["type"] == "media.state" and pred(m["data"])
+    """A `media.state` whose data holds `pred`. A state without media (`{"present": false}`,
+    as between two pages) has none of the other fields: it holds no predicate that reads them
+    (a busy box reported one between two video pages)."""
+
+    def holds(m: dict[str, Any]) -> bool:
+        if m["type"] != "media.state":
+            return False
+        try:
+            return pred(m["data"])
+        except KeyError:
+            return False
+
+    return holds
 
 
 async def open_page(cp: FakeControlPlane, url: str, pred: Callable[[dict[str, Any]], bool]) -> Any:
@@ -153,7 +165,9 @@ async def test_ended_is_reported_once(room: Room) -> None:
     await open_page(cp, url, titled("Short"))
     ended = await cp.wait_type("media.ended", 10)
     assert ended["data"] == {"url": url}
-    state = await cp.wait_for(media_state(lambda d: d["ended"]), 5, past=True)
+    state = await cp.wait_for(
+        media_state(lambda d: titled("Short")(d) and d["ended"]), 5, past=True
+    )
     assert state["data"]["time"] == pytest.approx(2.0, abs=0.1)
     await asyncio.sleep(1.5)
     assert sum(1 for m in cp.messages if m["type"] == "media.ended" and m["_t"] >= ended["_t"]) == 1
