@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +115,18 @@ def run_server(
 
 
 @contextmanager
+def serve_in_thread(handler: Callable[..., http.server.BaseHTTPRequestHandler]) -> Iterator[int]:
+    """A threaded HTTP server on a free loopback port for the block's duration: yields the port."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield int(httpd.server_address[1])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@contextmanager
 def static_files(directory: Path) -> Iterator[str]:
     """Serve `directory` over HTTP on a free loopback port (pages for room browsers to show),
     with byte ranges: a browser seeks in a video only where the server answers them."""
@@ -148,14 +160,8 @@ def static_files(directory: Path) -> Iterator[str]:
             self.end_headers()
             return io.BytesIO(body[start : end + 1])
 
-    handler = functools.partial(Quiet, directory=str(directory))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve_in_thread(functools.partial(Quiet, directory=str(directory))) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @dataclass
@@ -187,11 +193,6 @@ def counting_page(body: bytes, headers: dict[str, str] | None = None) -> Iterato
         def log_message(self, *args: object) -> None:
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    page.port = int(httpd.server_address[1])
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
+    with serve_in_thread(Handler) as port:
+        page.port = port
         yield page
-    finally:
-        httpd.shutdown()
-        httpd.server_close()

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import http.server
 import secrets
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support.servers import serve_in_thread
 
 COOKIE = "wp_site_session"
 YEAR = 365 * 24 * 3600
@@ -75,11 +76,6 @@ def signin_site() -> Iterator[Site]:
             self.end_headers()
             self.wfile.write(body)
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    site.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
+    with serve_in_thread(Handler) as port:
+        site.url = f"http://127.0.0.1:{port}"
         yield site
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
